@@ -1,0 +1,77 @@
+"""Run by the webui's extension installer at start-up (and by "Install from URL").
+
+Installs only what is missing and never changes the version of an installed package: pip runs
+with a constraints file that holds every installed distribution at its current version, so a
+dependency that would need an upgrade makes pip fail (reported) instead of breaking the webui,
+which re-installs its own pins at every start. `--skip-install` is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from importlib import metadata
+
+# The newest pair that imports and trains on the webui 1.10 pins (see DESIGN.md).
+REQUIREMENTS = {"diffusers": "diffusers==0.31.0", "peft": "peft==0.13.2"}
+
+
+def installed_distributions() -> dict[str, str]:
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions[name.lower().replace("_", "-")] = dist.version
+    return versions
+
+
+def missing_requirements(installed: dict[str, str]) -> list[str]:
+    return [spec for name, spec in REQUIREMENTS.items() if name not in installed]
+
+
+def constraints_text(installed: dict[str, str]) -> str:
+    """Pin every installed package to its version (editable/local builds are left out)."""
+    lines = [f"{name}=={version}" for name, version in sorted(installed.items())
+             if "+" not in version and "dev" not in version]
+    return "\n".join(lines) + "\n"
+
+
+def skip_requested(argv: list[str]) -> bool:
+    # The webui runs installers as `python install.py`; its own flags are in COMMANDLINE_ARGS.
+    flags = argv + os.environ.get("COMMANDLINE_ARGS", "").split()
+    return "--skip-install" in flags or os.environ.get("LFD_SKIP_INSTALL") == "1"
+
+
+def main(run_pip=None, argv=None) -> list[str]:
+    """Install what is missing; return the specs installed (or that would have been)."""
+    argv = sys.argv if argv is None else argv
+    installed = installed_distributions()
+    missing = missing_requirements(installed)
+    if not missing:
+        return []
+    if skip_requested(argv):
+        print(f"[LoRA for Dummies] --skip-install: not installing {', '.join(missing)}; the tab "
+              "will show the command to run.")
+        return []
+    if run_pip is None:
+        import launch  # the webui's installer helpers
+
+        run_pip = launch.run_pip
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write(constraints_text(installed))
+        constraints = handle.name
+    try:
+        run_pip(f'install {" ".join(missing)} --constraint "{constraints}"',
+                f"LoRA for Dummies requirements: {', '.join(missing)}")
+        print(f"[LoRA for Dummies] installed {', '.join(missing)} (no installed package changed)")
+    except Exception as err:  # launch.run_pip raises RuntimeError with pip's output
+        print(f"[LoRA for Dummies] could not install {', '.join(missing)} without changing "
+              f"packages the webui uses; the tab shows what to do. ({str(err)[:300]})")
+    finally:
+        os.unlink(constraints)
+    return missing
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""What is this file? Family, variant, prediction type, parts present, dtype, sizes and hashes.
+
+Detection reads key names and shapes only (plus a little metadata), so it is instant even for
+multi-GB files; hashing is the one slow step and is cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
+from lora_for_dummies.checkpoints.hashing import legacy_hash, sha256_file, short_hash
+from lora_for_dummies.checkpoints.reader import CheckpointFile
+from lora_for_dummies.errors import CheckpointError
+
+_SD1_MARK = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
+_SD2_MARK = "cond_stage_model.model.ln_final.weight"
+_SDXL_MARKS = ("conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight",
+               "conditioner.embedders.1.model.ln_final.weight")
+_REFINER_MARK = "conditioner.embedders.0.model.ln_final.weight"
+_FIRST_CONV = UNET_PREFIX + "input_blocks.0.0.weight"
+# Names that usually mean NovelAI lineage (anime models trained with clip skip 2).
+_CLIP_SKIP_2_HINTS = re.compile(r"anime|anything|nai\b|novelai|counterfeit|waifu|abyss|orange|"
+                                r"meina|pastel|pony|illustrious|noob|animagine", re.IGNORECASE)
+
+
+def detect_family(ckpt: CheckpointFile) -> str:
+    """Return 'sd1' | 'sd2' | 'sdxl' or raise CheckpointError saying what the file is instead."""
+    keys = ckpt.keys()
+    if any(k.startswith(("lora_unet_", "lora_te")) or ".lora_down." in k or ".lora_A." in k
+           or k.startswith("lora_") for k in keys):
+        raise CheckpointError(ckpt.path, "this is a LoRA, not a base model: put it in the Lora "
+                              "folder and use it in a prompt as <lora:name:1>")
+    if all(s in ckpt for s in _SDXL_MARKS):
+        return "sdxl"
+    if _REFINER_MARK in ckpt:
+        raise CheckpointError(ckpt.path, "this is an SDXL refiner; LoRAs are trained on the SDXL "
+                              "base model, not on the refiner")
+    if _SD2_MARK in ckpt:
+        return "sd2"
+    if _SD1_MARK in ckpt:
+        return "sd1"
+    if not any(k.startswith(UNET_PREFIX) for k in keys):
+        if any(k.startswith(("encoder.", "decoder.", VAE_PREFIX)) for k in keys):
+            raise CheckpointError(ckpt.path, "this is a VAE, not a full checkpoint")
+        if any(k in ("string_to_param", "emb_params", "clip_l", "clip_g") for k in keys):
+            raise CheckpointError(ckpt.path, "this is a textual-inversion embedding, not a model")
+        example = keys[0] if keys else "no tensors"
+        raise CheckpointError(ckpt.path, f"unknown architecture: not a Stable Diffusion 1/2/XL "
+                              f"checkpoint ({len(keys)} tensors, e.g. {example!r})")
+    if any(".joint_blocks." in k or ".double_blocks." in k for k in keys):
+        raise CheckpointError(ckpt.path, "unknown architecture (SD3/Flux-style); only SD 1.x, "
+                              "2.x and SDXL are supported")
+    raise CheckpointError(ckpt.path, "has a UNet but no text encoder that matches SD 1.x, 2.x or "
+                          "SDXL; it cannot be trained or extracted as a full model")
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    file_name: str
+    size_bytes: int
+    format: str
+    family: str
+    family_title: str
+    variant: str
+    prediction: str  # epsilon | v | unknown
+    prediction_source: str
+    inpainting: bool
+    has_ema: bool
+    has_vae: bool
+    dtype: str
+    parameters: dict[str, int]
+    clip_skip: int
+    clip_skip_reason: str
+    sha256: str = ""
+    short_hash: str = ""
+    legacy_hash: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs in the order the Models tab and `inspect` show them."""
+        millions = ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in self.parameters.items())
+        return [
+            ("File", self.file_name),
+            ("Family", self.family_title),
+            ("Variant", self.variant),
+            ("Prediction", f"{self.prediction} ({self.prediction_source})"),
+            ("Inpainting", "yes (9 input channels)" if self.inpainting else "no"),
+            ("EMA weights", "yes" if self.has_ema else "no"),
+            ("VAE included", "yes" if self.has_vae else "no — choose a VAE when sampling"),
+            ("Precision", self.dtype),
+            ("Parameters", millions),
+            ("Suggested clip skip", f"{self.clip_skip} ({self.clip_skip_reason})"),
+            ("Size", f"{self.size_bytes / 2**30:.2f} GiB" if self.size_bytes >= 2**30
+             else f"{self.size_bytes / 2**20:.1f} MiB"),
+            ("SHA256", self.sha256 or "not computed"),
+            ("Short hash", self.short_hash or "-"),
+            ("Legacy hash", self.legacy_hash or "-"),
+        ] + [("Warning", w) for w in self.warnings]
+
+
+def _prediction(ckpt: CheckpointFile, family: str, override: str | None) -> tuple[str, str]:
+    if override in ("v", "epsilon"):
+        return override, "set by you"
+    spec = ckpt.metadata.get("modelspec.prediction_type", "").lower()
+    if spec in ("v", "epsilon"):
+        return spec, "from the file's modelspec metadata"
+    if "v_pred" in ckpt:
+        return "v", "the file has a v_pred marker"
+    yaml = ckpt.path.with_suffix(".yaml")
+    if yaml.is_file():
+        text = yaml.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"parameterization:\s*[\"']?v[\"']?\s*$", text, re.MULTILINE):
+            return "v", f"from {yaml.name}"
+        return "epsilon", f"from {yaml.name}"
+    if family == "sd2":
+        return "unknown", ("SD 2.x 768 models use v-prediction, 512 base models do not; set it "
+                           "before training")
+    return "epsilon", "standard for this family"
+
+
+def _clip_skip(ckpt: CheckpointFile, family: str) -> tuple[int, str]:
+    text = " ".join([ckpt.path.stem] + [v for k, v in ckpt.metadata.items()
+                                        if k in ("modelspec.title", "modelspec.description")])
+    if _CLIP_SKIP_2_HINTS.search(text):
+        return 2, "the name suggests an anime / NovelAI-lineage model"
+    if family == "sd1":
+        return 1, "base SD 1.x; use 2 for NovelAI-lineage anime models"
+    return 1, "standard for this family"
+
+
+def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
+                       prediction_override: str | None = None) -> ModelInfo:
+    """Everything the Models tab shows about one checkpoint. Raises CheckpointError if unusable."""
+    path = Path(path)
+    with CheckpointFile(path) as ckpt:
+        family = detect_family(ckpt)
+        keys = ckpt.keys()
+        spec = FAMILIES[family]
+        params: dict[str, int] = {"unet": 0, "vae": 0}
+        params.update({te.name: 0 for te in spec.text_encoders})
+        dtypes: Counter[str] = Counter()
+        for key in keys:
+            count = 1
+            for dim in ckpt.shape(key):
+                count *= dim
+            part = _part_of(key, spec)
+            if part:
+                params[part] += count
+                dtypes[ckpt.dtype(key)] += count
+        inpainting = _FIRST_CONV in ckpt and len(ckpt.shape(_FIRST_CONV)) == 4 \
+            and ckpt.shape(_FIRST_CONV)[1] == 9
+        prediction, source = _prediction(ckpt, family, prediction_override)
+        clip_skip, clip_reason = _clip_skip(ckpt, family)
+        metadata = {k: v for k, v in ckpt.metadata.items() if not k.startswith("lfd.")}
+        info = ModelInfo(
+            path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
+            format=ckpt.format, family=family, family_title=spec.title,
+            variant=_variant(family, prediction, inpainting),
+            prediction=prediction, prediction_source=source, inpainting=inpainting,
+            has_ema=any(k.startswith("model_ema.") and k != "model_ema.decay"
+                        and k != "model_ema.num_updates" for k in keys),
+            has_vae=params["vae"] > 0,
+            dtype=dtypes.most_common(1)[0][0] if dtypes else "unknown",
+            parameters=params, clip_skip=clip_skip, clip_skip_reason=clip_reason,
+            metadata=dict(sorted(metadata.items())[:40]),
+        )
+    if not info.has_vae:
+        info.warnings.append("no VAE inside: samples need a separate VAE file")
+    if compute_hash:
+        info.sha256 = sha256_file(path)
+        info.short_hash = short_hash(info.sha256)
+        info.legacy_hash = legacy_hash(path)
+    return info
+
+
+def _part_of(key: str, family: Any) -> str | None:
+    if key.startswith(UNET_PREFIX):
+        return "unet"
+    if key.startswith(VAE_PREFIX):
+        return "vae"
+    for te in family.text_encoders:
+        if key.startswith(te.prefix):
+            return te.name
+    return None
+
+
+def _variant(family: str, prediction: str, inpainting: bool) -> str:
+    names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL base"}
+    parts = [names[family]]
+    if family == "sd2":
+        parts.append({"v": "768 v-prediction", "epsilon": "512 (epsilon)"}.get(prediction,
+                                                                             "(prediction unknown)"))
+    elif prediction == "v":
+        parts.append("v-prediction")
+    if inpainting:
+        parts.append("inpainting")
+    return " ".join(parts)

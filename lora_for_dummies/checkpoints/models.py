@@ -1,0 +1,129 @@
+"""Build diffusers/transformers models from configs and load them from a single file, offline.
+
+Configs come from, in order: the caller, the file's own `lfd.configs` metadata (written by
+`write.save_checkpoint`, which is how merged and test checkpoints keep non-standard sizes), or
+the configs bundled for the detected family. Nothing is ever fetched from a hub.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.checkpoints.convert import split_checkpoint
+from lora_for_dummies.checkpoints.detect import detect_family
+from lora_for_dummies.checkpoints.families import bundled_config, component_names
+from lora_for_dummies.checkpoints.reader import CheckpointFile
+from lora_for_dummies.errors import CheckpointError
+
+CONFIGS_METADATA_KEY = "lfd.configs"
+
+
+def canonical_text_key(key: str) -> str:
+    """Real checkpoints name CLIP weights `text_model.…`; transformers 5 drops that prefix."""
+    if key.startswith("text_model.") or key.startswith("text_projection."):
+        return key
+    return "text_model." + key
+
+
+def build_model(component: str, config: dict[str, Any], empty: bool = False) -> Any:
+    """A randomly initialised (or, with `empty`, meta-device) model for one component."""
+    import contextlib
+
+    if empty:
+        from accelerate import init_empty_weights
+
+        context: Any = init_empty_weights()
+    else:
+        context = contextlib.nullcontext()
+    config = {k: v for k, v in config.items() if not k.startswith("_")}
+    with context:
+        if component == "unet":
+            from diffusers import UNet2DConditionModel
+
+            return UNet2DConditionModel.from_config(config)
+        if component == "vae":
+            from diffusers import AutoencoderKL
+
+            return AutoencoderKL.from_config(config)
+        from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+        text_config = CLIPTextConfig(**{k: v for k, v in config.items() if k != "architectures"})
+        with_projection = "CLIPTextModelWithProjection" in config.get("architectures", [])
+        cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
+        return cls(text_config)
+
+
+def model_keys(component: str, config: dict[str, Any]) -> list[str]:
+    """The diffusers state-dict keys of a component, in canonical form, without allocating it."""
+    keys = build_model(component, config, empty=True).state_dict().keys()
+    if component.startswith("text_encoder"):
+        return [canonical_text_key(k) for k in keys]
+    return list(keys)
+
+
+def resolve_configs(ckpt: CheckpointFile, family: str,
+                    configs: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    if configs:
+        return configs
+    embedded = ckpt.metadata.get(CONFIGS_METADATA_KEY)
+    if embedded:
+        try:
+            return json.loads(embedded)
+        except json.JSONDecodeError:
+            pass
+    return {name: bundled_config(family, name) for name in component_names(family)}
+
+
+@dataclass
+class LoadedModels:
+    family: str
+    configs: dict[str, dict[str, Any]]
+    models: dict[str, Any] = field(default_factory=dict)
+
+
+def load_models(path: str | Path, components: list[str] | None = None, dtype: Any = None,
+                device: str = "cpu", use_ema: bool = False,
+                configs: dict[str, dict[str, Any]] | None = None) -> LoadedModels:
+    """Load diffusers models (UNet, VAE, text encoders) from one single-file checkpoint."""
+    import torch
+
+    with CheckpointFile(path) as ckpt:
+        family = detect_family(ckpt)
+        configs = resolve_configs(ckpt, family, configs)
+        wanted = components or component_names(family)
+        keys = {name: model_keys(name, configs[name]) for name in wanted}
+        try:
+            split = split_checkpoint(ckpt, family, configs, keys, use_ema=use_ema,
+                                     keep_extras=False)
+        except KeyError as err:
+            what = "EMA weights" if use_ema else "weights"
+            raise CheckpointError(path, f"incomplete checkpoint: {what} missing "
+                                  f"({err.args[0]})") from None
+        loaded = LoadedModels(family, configs)
+        for name in wanted:
+            model = build_model(name, configs[name], empty=True)
+            state = split.components.pop(name)
+            if name.startswith("text_encoder"):
+                own = set(model.state_dict())
+                state = {k if k in own else k.removeprefix("text_model."): v for k, v in state.items()}
+            missing, unexpected = _load_state(model, state)
+            if missing or unexpected:
+                raise CheckpointError(path, f"{name} does not match its config: "
+                                      f"missing {missing[:2]}, unexpected {unexpected[:2]}")
+            model.to(device=device, dtype=dtype or torch.float32)
+            model.eval().requires_grad_(False)
+            loaded.models[name] = model
+    return loaded
+
+
+def _load_state(model: Any, state: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Load into a meta-device model; buffers the file does not hold keep their own values."""
+    result = model.load_state_dict(state, strict=False, assign=True)
+    missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
+    for name, buffer in list(model.named_buffers()):
+        if buffer.is_meta:
+            raise ValueError(f"buffer {name} was not initialised")
+    return missing, list(result.unexpected_keys)

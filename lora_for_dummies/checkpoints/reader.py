@@ -1,0 +1,189 @@
+"""Open a single-file checkpoint lazily: `.safetensors` through `safe_open`, `.ckpt` safely.
+
+`.ckpt` files are pickles. They are only ever opened with `torch.load(weights_only=True)`, so a
+file that needs anything but tensors and plain containers is refused and no code in it runs.
+Inside the webui `torch.load` is replaced by its own safe unpickler, which returns `None` instead
+of raising; that is reported the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.errors import CheckpointError
+
+SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+MODEL_SUFFIXES = SAFETENSORS_SUFFIXES + (".ckpt",)
+
+_ST_DTYPE_SIZES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+    "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+}
+_ST_DTYPE_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(path, "file not found")
+    if path.is_dir():
+        raise CheckpointError(path, "is a folder, not a model file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "file is empty (0 bytes); the download or copy did not finish")
+
+
+def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return `(tensors, metadata)` from a safetensors header, validating it against the file size.
+
+    `tensors` maps a key to its header entry (dtype, shape, data_offsets). A truncated file or a
+    corrupt header raises CheckpointError with the reason.
+    """
+    path = Path(path)
+    _check_path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        raw_len = handle.read(8)
+        if len(raw_len) < 8:
+            raise CheckpointError(path, "too short to be a safetensors file")
+        (header_len,) = struct.unpack("<Q", raw_len)
+        if header_len > min(_MAX_HEADER, size - 8):
+            raise CheckpointError(path, "not a valid safetensors file (header length is wrong); "
+                                  "the file is truncated or not safetensors")
+        try:
+            header = json.loads(handle.read(header_len).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise CheckpointError(path, "safetensors header is corrupt (not valid JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(path, "safetensors header is corrupt (not a table)")
+    metadata = header.pop("__metadata__", None) or {}
+    data_len = size - 8 - header_len
+    for key, entry in header.items():
+        try:
+            begin, end = entry["data_offsets"]
+            count = 1
+            for dim in entry["shape"]:
+                count *= int(dim)
+            expected = count * _ST_DTYPE_SIZES[entry["dtype"]]
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(path, f"safetensors header is corrupt at {key!r}") from None
+        if end > data_len:
+            raise CheckpointError(path, f"file is truncated: tensor {key!r} ends past the end of "
+                                  "the file; download it again")
+        if end - begin != expected:
+            raise CheckpointError(path, f"safetensors header is corrupt at {key!r} (size mismatch)")
+    return header, {str(k): str(v) for k, v in metadata.items()}
+
+
+def safe_torch_load(path: str | Path) -> dict[str, Any]:
+    """Load a pickle checkpoint without executing code, memory-mapped when the format allows."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    _check_path(path)
+    try:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err) and "zip" not in str(err):
+                raise
+            # Legacy (pre-zip) pickles cannot be memory-mapped; they still load safely.
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(path, "refused: this .ckpt holds Python objects besides tensors, and "
+                              "loading them could run code. Convert it to .safetensors with a tool "
+                              f"you trust ({str(err).splitlines()[0][:120]})") from None
+    except (EOFError, RuntimeError, OSError, ValueError) as err:
+        raise CheckpointError(path, f"cannot be read as a .ckpt (truncated or not a model): "
+                              f"{str(err).splitlines()[0][:160]}") from None
+    if obj is None:
+        raise CheckpointError(path, "refused by the webui's safe unpickler (it holds more than "
+                              "tensors); see the console for the webui's reason")
+    if not isinstance(obj, dict):
+        raise CheckpointError(path, f"holds a {type(obj).__name__}, not a dictionary of weights")
+    return obj
+
+
+class CheckpointFile:
+    """Read-only, lazy view of a single-file checkpoint.
+
+    Key names, shapes and dtypes are known without reading tensor data; `get` reads one tensor.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        _check_path(self.path)
+        self.format = "safetensors" if self.path.suffix.lower() in SAFETENSORS_SUFFIXES else "ckpt"
+        self._handle: Any = None
+        self._tensors: dict[str, Any] = {}
+        if self.format == "safetensors":
+            header, self.metadata = read_safetensors_header(self.path)
+            self._shapes = {k: tuple(v["shape"]) for k, v in header.items()}
+            self._dtypes = {k: _ST_DTYPE_NAMES.get(v["dtype"], v["dtype"].lower())
+                            for k, v in header.items()}
+        else:
+            loaded = safe_torch_load(self.path)
+            # Lightning-style files nest the weights; plain strings beside them are metadata.
+            self.metadata = {k: v for k, v in loaded.items() if isinstance(v, str)}
+            if isinstance(loaded.get("state_dict"), dict):
+                loaded = loaded["state_dict"]
+            self._tensors = {k: v for k, v in loaded.items() if _is_tensor(v)}
+            self._shapes = {k: tuple(v.shape) for k, v in self._tensors.items()}
+            self._dtypes = {k: str(v.dtype).removeprefix("torch.") for k, v in self._tensors.items()}
+
+    def __enter__(self) -> CheckpointFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._handle = None
+        self._tensors = {}
+
+    def keys(self) -> list[str]:
+        return list(self._shapes)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._shapes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._shapes)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return self._shapes[key]
+
+    def dtype(self, key: str) -> str:
+        return self._dtypes[key]
+
+    def get(self, key: str) -> Any:
+        """Return one tensor (a torch.Tensor), read from disk now."""
+        if self.format == "ckpt":
+            return self._tensors[key]
+        if self._handle is None:
+            from safetensors import safe_open
+
+            try:
+                self._handle = safe_open(str(self.path), framework="pt", device="cpu")
+            except Exception as err:  # safetensors raises its own error types
+                raise CheckpointError(self.path, f"cannot be opened: {err}") from None
+        return self._handle.get_tensor(key)
+
+    def state_dict(self, prefix: str = "") -> dict[str, Any]:
+        """All tensors whose key starts with `prefix` (prefix kept)."""
+        return {k: self.get(k) for k in self._shapes if k.startswith(prefix)}
+
+
+def _is_tensor(value: object) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def file_size(path: str | Path) -> int:
+    return os.stat(path).st_size

@@ -1,0 +1,83 @@
+"""`python -m lora_for_dummies serve|inspect …` — the same core as the tabs, from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lora_for_dummies.errors import UserError
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+
+    status = 0
+    for model in args.models:
+        try:
+            info = inspect_checkpoint(model, compute_hash=not args.no_hash,
+                                      prediction_override=args.prediction)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps(info.as_dict(), indent=2))
+        else:
+            width = max(len(label) for label, _ in info.rows())
+            for label, value in info.rows():
+                print(f"{label:<{width}}  {value}")
+            print()
+    return status
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from lora_for_dummies.hosts.standalone import StandaloneHost
+    from lora_for_dummies.ui.app import standalone_app
+
+    host = StandaloneHost(Path(args.data_dir), args.models_dir and Path(args.models_dir),
+                          args.lora_dir and Path(args.lora_dir))
+    if args.host not in ("127.0.0.1", "localhost"):
+        print(f"warning: listening on {args.host}: anyone on your network can use this app")
+    print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
+    app = standalone_app(host)
+    app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False,
+                       prevent_thread_lock=args.no_block)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lora_for_dummies",
+                                     description="LoRA for Dummies: train, extract and inspect "
+                                                 "LoRAs for Stable Diffusion.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the standalone app in your browser")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this computer only)")
+    serve.add_argument("--port", type=int, default=7870)
+    serve.add_argument("--data-dir", default="lfd_data",
+                       help="workspace for datasets and runs (default ./lfd_data)")
+    serve.add_argument("--models-dir", help="folder of checkpoints (default DATA_DIR/models)")
+    serve.add_argument("--lora-dir", help="where LoRAs are saved (default DATA_DIR/Lora)")
+    serve.add_argument("--no-block", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(func=_cmd_serve)
+
+    inspect = sub.add_parser("inspect", help="show what a checkpoint is (family, variant, hashes)")
+    inspect.add_argument("models", nargs="+", help=".safetensors or .ckpt files")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.add_argument("--no-hash", action="store_true", help="skip the sha256 (faster)")
+    inspect.add_argument("--prediction", choices=["epsilon", "v"],
+                         help="override the detected prediction type")
+    inspect.set_defaults(func=_cmd_inspect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

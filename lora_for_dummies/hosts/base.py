@@ -1,0 +1,44 @@
+"""The small interface the tabs need from whoever hosts them (webui or standalone)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from lora_for_dummies.checkpoints.reader import MODEL_SUFFIXES
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    title: str  # what the dropdown shows
+    path: Path
+
+
+class Host(Protocol):
+    name: str
+
+    def checkpoints(self) -> list[CheckpointEntry]: ...
+
+    def refresh_checkpoints(self) -> None: ...
+
+    def lora_dir(self) -> Path: ...
+
+    def datasets_dir(self) -> Path: ...
+
+    def runs_dir(self) -> Path: ...
+
+    def refresh_loras(self) -> None: ...
+
+    def refresh_button(self, component: Any, refresh: Callable[[], None],
+                       choices: Callable[[], dict[str, Any]], elem_id: str) -> Any: ...
+
+
+def scan_model_files(folder: Path) -> list[CheckpointEntry]:
+    """Model files under `folder` (recursively), titled by their path relative to it."""
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()]
+    return [CheckpointEntry(p.relative_to(folder).as_posix(), p)
+            for p in sorted(files, key=lambda p: p.as_posix().lower())]

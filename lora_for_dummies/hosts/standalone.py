@@ -1,0 +1,55 @@
+"""The standalone host: folders given on the command line, our own refresh buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.hosts.base import CheckpointEntry, scan_model_files
+
+
+class StandaloneHost:
+    name = "standalone"
+
+    def __init__(self, data_dir: Path, models_dir: Path | None = None,
+                 lora_dir: Path | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.models_dir = Path(models_dir) if models_dir else self.data_dir / "models"
+        self._lora_dir = Path(lora_dir) if lora_dir else self.data_dir / "Lora"
+        self._checkpoints: list[CheckpointEntry] = []
+        for folder in (self.models_dir, self._lora_dir, self.datasets_dir(), self.runs_dir()):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.refresh_checkpoints()
+
+    def checkpoints(self) -> list[CheckpointEntry]:
+        return list(self._checkpoints)
+
+    def refresh_checkpoints(self) -> None:
+        self._checkpoints = scan_model_files(self.models_dir)
+
+    def lora_dir(self) -> Path:
+        return self._lora_dir
+
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    def refresh_loras(self) -> None:
+        """Nothing to re-scan: the standalone app lists the Lora folder when asked."""
+
+    def refresh_button(self, component: Any, refresh: Callable[[], None],
+                       choices: Callable[[], dict[str, Any]], elem_id: str) -> Any:
+        import gradio as gr
+
+        def on_click() -> Any:
+            refresh()
+            return gr.update(**choices())
+
+        button = gr.Button("🔄", elem_id=elem_id, elem_classes=["lfd-refresh"], scale=0,
+                           min_width=40)
+        button.click(fn=on_click, inputs=[], outputs=[component])
+        return button
+

@@ -1,0 +1,98 @@
+"""The webui (A1111 1.10 / Forge) host: its model list, Lora folder, settings and refresh buttons.
+
+Imported only by `scripts/lora_for_dummies.py` inside the webui. Everything heavy is imported
+when a job runs, never here: this module is loaded at every webui start and "Reload UI".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.hosts.base import CheckpointEntry
+
+SECTION = ("lora_for_dummies", "LoRA for Dummies")
+OPTIONS = {
+    "lfd_datasets_dir": ("Datasets folder (empty: <webui data dir>/lora_for_dummies/datasets)",
+                         "datasets"),
+    "lfd_runs_dir": ("Training runs folder (empty: <webui data dir>/lora_for_dummies/runs)", "runs"),
+}
+
+
+class WebuiHost:
+    name = "webui"
+
+    def checkpoints(self) -> list[CheckpointEntry]:
+        from modules import sd_models
+
+        return [CheckpointEntry(title, Path(info.filename))
+                for title, info in sd_models.checkpoints_list.items()]
+
+    def refresh_checkpoints(self) -> None:
+        from modules import sd_models
+
+        sd_models.list_models()
+
+    def lora_dir(self) -> Path:
+        from modules import shared
+
+        return Path(shared.cmd_opts.lora_dir)
+
+    def _folder(self, option: str) -> Path:
+        from modules import paths, shared
+
+        flag = getattr(shared.cmd_opts, option, None)  # --lfd-datasets-dir from preload.py
+        chosen = flag or shared.opts.data.get(option) or ""
+        if chosen:
+            return Path(chosen)
+        return Path(paths.data_path) / "lora_for_dummies" / OPTIONS[option][1]
+
+    def datasets_dir(self) -> Path:
+        return self._folder("lfd_datasets_dir")
+
+    def runs_dir(self) -> Path:
+        return self._folder("lfd_runs_dir")
+
+    def refresh_loras(self) -> None:
+        """Re-scan the built-in Lora extension's list so new files show without a restart."""
+        import sys
+
+        networks = sys.modules.get("networks")  # the built-in Lora extension's module
+        if networks is not None and hasattr(networks, "list_available_networks"):
+            networks.list_available_networks()
+
+    def refresh_button(self, component: Any, refresh: Callable[[], None],
+                       choices: Callable[[], dict[str, Any]], elem_id: str) -> Any:
+        from modules import ui_common
+
+        return ui_common.create_refresh_button(component, refresh, choices, elem_id)
+
+
+def on_ui_settings() -> None:
+    from modules import shared
+
+    for key, (label, _) in OPTIONS.items():
+        shared.opts.add_option(key, shared.OptionInfo("", label, section=SECTION))
+
+
+def on_ui_tabs() -> list[tuple[Any, str, str]]:
+    import gradio as gr
+
+    from lora_for_dummies.environment import check_environment
+    from lora_for_dummies.ui.app import TAB_TITLE, build_tabs
+
+    host = WebuiHost()
+    with gr.Blocks(analytics_enabled=False) as tab:
+        build_tabs(host, check_environment(ui=True))
+    return [(tab, TAB_TITLE, "lora_for_dummies")]
+
+
+def register() -> None:
+    """Called by the webui script at every start."""
+    from modules import script_callbacks
+
+    os.environ.setdefault("LFD_HOST", "webui")
+    script_callbacks.on_ui_settings(on_ui_settings)
+    script_callbacks.on_ui_tabs(on_ui_tabs)

@@ -1,0 +1,33 @@
+"""The CLIP tokenizer, bundled (derived from CLIP's own BPE vocabulary), so nothing is fetched.
+
+SD1, SD2 and both SDXL encoders share this vocabulary; they differ only in the padding token,
+which does not change token counts.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from lora_for_dummies.checkpoints.families import ASSETS
+
+TOKENIZER_DIR = ASSETS / "tokenizer"
+CHUNK_TOKENS = 75  # 77 positions minus BOS and EOS; the webui extends prompts in chunks of 75
+
+
+@lru_cache(maxsize=2)
+def clip_tokenizer(pad_token: str = "<|endoftext|>") -> Any:
+    """A transformers CLIPTokenizer from the bundled files (pad "!" for SDXL's second encoder)."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(str(TOKENIZER_DIR / "vocab.json"), str(TOKENIZER_DIR / "merges.txt"),
+                         pad_token=pad_token, model_max_length=77)
+
+
+def token_ids(text: str) -> list[int]:
+    """Token ids of `text` without BOS/EOS and without truncation."""
+    return clip_tokenizer()(text, add_special_tokens=False, truncation=False)["input_ids"]
+
+
+def count_tokens(text: str) -> int:
+    return len(token_ids(text))

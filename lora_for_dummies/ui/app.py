@@ -1,0 +1,54 @@
+"""The extension's tabs, the same for the webui and the standalone app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lora_for_dummies.hosts.base import Host
+
+TAB_TITLE = "LoRA for Dummies"
+
+
+def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
+    """Build the sub-tabs inside the current gradio Blocks context.
+
+    With `problems` (an incompatible library, from `environment.check_environment`) the tab
+    shows them with the command that fixes them, and builds nothing that could fail.
+    """
+    import gradio as gr
+
+    from lora_for_dummies.ui.models_tab import build_models_tab
+    from lora_for_dummies.ui.placeholders import build_placeholder
+
+    if problems:
+        gr.Markdown("### LoRA for Dummies cannot start\n" + "\n".join(f"- {p}" for p in problems),
+                    elem_id="lfd_problems")
+        return {}
+    parts: dict[str, Any] = {}
+    with gr.Tabs(elem_id="lfd_tabs"):
+        for name in ("Dataset", "Train", "Extract"):
+            with gr.Tab(name, elem_id=f"lfd_tab_{name.lower()}"):
+                build_placeholder(name)
+        with gr.Tab("Models", elem_id="lfd_tab_models"):
+            parts["models"] = build_models_tab(host)
+    return parts
+
+
+def standalone_app(host: Host) -> Any:
+    """A gr.Blocks app with the tabs, for `python -m lora_for_dummies serve`."""
+    import gradio as gr
+
+    from lora_for_dummies.environment import check_environment
+
+    css = (_asset_text("style.css"))
+    with gr.Blocks(title=TAB_TITLE, css=css, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TAB_TITLE}")
+        build_tabs(host, check_environment(ui=True))
+    return demo
+
+
+def _asset_text(name: str) -> str:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / name
+    return path.read_text(encoding="utf-8") if path.is_file() else ""

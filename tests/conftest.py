@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny SD1 / SD2-v / SDXL models built from config, written as real files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import torch
+
+    # On 2 shared cores, 2 threads are many times slower under load.
+    torch.set_num_threads(1)
+    os.environ["LFD_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny models as single-file checkpoints with original key names.
+
+    Keys: sd1, sd2v (v-prediction, in modelspec metadata), sdxl (.safetensors, fp32);
+    sd1_ckpt (.ckpt, fp16, with EMA), sd1_inpaint, sd1_novae.
+    """
+    import torch
+
+    from lora_for_dummies.checkpoints.synthetic import write_random_checkpoint
+
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "sd1": write_random_checkpoint(folder / "tiny sd1 ✓.safetensors", "sd1", seed=1),
+        "sd2v": write_random_checkpoint(folder / "tiny-sd2-768-v.safetensors", "sd2", seed=2,
+                                        prediction="v"),
+        "sdxl": write_random_checkpoint(folder / "tiny-sdxl.safetensors", "sdxl", seed=3),
+        "sd1_ckpt": write_random_checkpoint(folder / "tiny-sd1-ema.ckpt", "sd1", seed=4,
+                                            dtype=torch.float16, ema=True),
+        "sd1_inpaint": write_random_checkpoint(folder / "tiny-sd1-inpainting.safetensors", "sd1",
+                                               seed=5, inpainting=True),
+        "sd1_novae": write_random_checkpoint(folder / "tiny-sd1-novae.safetensors", "sd1",
+                                             seed=6, vae=False),
+    }
+
+
+@pytest.fixture()
+def webui_standin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The small stand-in of the webui's `modules` package, fresh for each test."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "webui_standin"))
+    for name in [m for m in sys.modules if m == "modules" or m.startswith("modules.")]:
+        monkeypatch.delitem(sys.modules, name)
+    import modules.shared
+
+    modules.shared.reset(tmp_path)
+    return modules

@@ -1,0 +1,63 @@
+"""modules/shared.py (v1.10.1): opts, OptionInfo, cmd_opts. `reset` is stand-in only."""
+
+import argparse
+from pathlib import Path
+
+
+class OptionInfo:
+    """modules/options.py OptionInfo(default=None, label="", component=None,
+    component_args=None, onchange=None, section=None, refresh=None, comment_before='',
+    comment_after='', infotext=None, restrict_api=False, category_id=None)."""
+
+    def __init__(self, default=None, label="", component=None, component_args=None,
+                 onchange=None, section=None, refresh=None, comment_before="", comment_after="",
+                 infotext=None, restrict_api=False, category_id=None):
+        self.default = default
+        self.label = label
+        self.component = component
+        self.component_args = component_args
+        self.onchange = onchange
+        self.section = section
+        self.refresh = refresh
+
+
+class Options:
+    """modules/options.py Options: add_option(key, info) and attribute access to values."""
+
+    def __init__(self):
+        self.data = {}
+        self.data_labels = {}
+
+    def add_option(self, key, info):
+        self.data_labels[key] = info
+        self.data.setdefault(key, info.default)
+
+    def __getattr__(self, item):
+        if item in ("data", "data_labels"):
+            raise AttributeError(item)
+        if item in self.data:
+            return self.data[item]
+        raise AttributeError(item)
+
+
+opts = Options()
+cmd_opts = argparse.Namespace()
+
+
+def reset(root: Path) -> None:
+    """Stand-in only: a fresh webui data folder with models/Stable-diffusion and models/Lora."""
+    global opts
+    opts = Options()
+    from modules import paths, sd_models
+
+    paths.data_path = str(root)
+    paths.models_path = str(root / "models")
+    (root / "models" / "Stable-diffusion").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "Lora").mkdir(parents=True, exist_ok=True)
+    cmd_opts.__dict__.clear()
+    cmd_opts.lora_dir = str(root / "models" / "Lora")
+    cmd_opts.ckpt_dir = None
+    cmd_opts.lfd_datasets_dir = None
+    cmd_opts.lfd_runs_dir = None
+    sd_models.checkpoints_list.clear()
+    sd_models.list_models()
