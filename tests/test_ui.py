@@ -1,0 +1,134 @@
+"""The tabs on this gradio version: standalone app, served over HTTP, and in the webui stand-in."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+import gradio as gr
+
+from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui.app import standalone_app
+from lora_for_dummies.ui.models_tab import describe
+from uitools import choices_of, handler_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _find(blocks, elem_id):
+    for block in blocks.blocks.values():
+        if getattr(block, "elem_id", None) == elem_id:
+            return block
+    raise LookupError(elem_id)
+
+
+def test_standalone_refresh_shows_new_files_and_details(tiny_models, tmp_path):
+    host = StandaloneHost(tmp_path / "data")
+    demo = standalone_app(host)
+    dropdown = _find(demo, "lfd_models_checkpoint")
+    refresh = handler_for(demo, dropdown, "on_click")
+    assert choices_of(refresh()) == []
+    target = host.models_dir / "sub dir" / "my model.safetensors"
+    target.parent.mkdir()
+    shutil.copy(tiny_models["sd1"], target)
+    (host.models_dir / "broken.safetensors").write_bytes(b"\0" * 10)
+    assert choices_of(refresh()) == ["broken.safetensors", "sub dir/my model.safetensors"]
+    details = handler_for(demo, _find(demo, "lfd_models_details"))
+    html = details("sub dir/my model.safetensors")
+    assert "Stable Diffusion 1.x" in html and "SD 1.x" in html and "SHA256" in html
+    assert "broken.safetensors:" in details("broken.safetensors")
+    assert "no longer in the list" in describe(host, "gone.safetensors")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_served_app_answers_on_localhost_only(tmp_path):
+    from lora_for_dummies.cli import build_parser, main
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"  # never 0.0.0.0 by default
+    port = _free_port()
+    assert main(["serve", "--data-dir", str(tmp_path), "--port", str(port), "--no-block"]) == 0
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as response:
+            config = json.loads(response.read())
+        assert "LoRA for Dummies" in json.dumps(config)
+        for name in ("Dataset", "Train", "Extract", "Models"):
+            assert f'"{name}"' in json.dumps(config)
+    finally:
+        gr.close_all()
+
+
+def test_webui_script_registers_tab_settings_and_refresh(webui_standin, tiny_models,
+                                                         monkeypatch):
+    from modules import paths, script_callbacks, shared
+
+    runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
+    script_callbacks.ui_settings_callback()
+    option = shared.opts.data_labels["lfd_datasets_dir"]
+    assert option.section == ("lora_for_dummies", "LoRA for Dummies")
+    assert "lfd_runs_dir" in shared.opts.data_labels
+
+    [(tab, title, elem_id)] = script_callbacks.ui_tabs_callback()
+    assert (title, elem_id) == ("LoRA for Dummies", "lora_for_dummies")
+    dropdown = _find(tab, "lfd_models_checkpoint")
+    refresh = handler_for(tab, dropdown, "refresh")
+    assert choices_of(refresh()) == []
+    shutil.copy(tiny_models["sdxl"], Path(paths.models_path) / "Stable-diffusion" / "xl.safetensors")
+    assert choices_of(refresh()) == ["xl.safetensors"]
+    details = handler_for(tab, _find(tab, "lfd_models_details"))
+    assert "SDXL base" in details("xl.safetensors")
+
+
+def test_webui_host_folders_and_lora_rescan(webui_standin, monkeypatch, tmp_path):
+    from modules import paths, shared
+
+    from lora_for_dummies.hosts.webui import WebuiHost, on_ui_settings
+
+    on_ui_settings()
+    host = WebuiHost()
+    assert host.datasets_dir() == Path(paths.data_path) / "lora_for_dummies" / "datasets"
+    assert host.lora_dir() == Path(shared.cmd_opts.lora_dir)
+    shared.opts.data["lfd_runs_dir"] = str(tmp_path / "my runs")
+    assert host.runs_dir() == tmp_path / "my runs"
+    shared.cmd_opts.lfd_runs_dir = str(tmp_path / "flag runs")  # preload.py flag wins
+    assert host.runs_dir() == tmp_path / "flag runs"
+
+    calls = []
+    fake_networks = type(sys)("networks")
+    fake_networks.list_available_networks = lambda: calls.append("scan")
+    monkeypatch.setitem(sys.modules, "networks", fake_networks)
+    host.refresh_loras()
+    assert calls == ["scan"]
+
+
+def test_incompatible_library_shows_fix_instead_of_tabs(monkeypatch, tmp_path):
+    from lora_for_dummies import environment
+
+    real = environment.installed_version
+    monkeypatch.setattr(environment, "installed_version",
+                        lambda name: "0.20.0" if name == "diffusers" else real(name))
+    demo = standalone_app(StandaloneHost(tmp_path))
+    problems = _find(demo, "lfd_problems")
+    assert "diffusers 0.20.0 is too old" in problems.value
+    assert "-m pip install diffusers==0.31.0" in problems.value
+
+
+def test_preload_flags():
+    import argparse
+
+    namespace = runpy.run_path(str(ROOT / "preload.py"))
+    parser = argparse.ArgumentParser()
+    namespace["preload"](parser)
+    args = parser.parse_args(["--lfd-datasets-dir", "/d", "--lfd-runs-dir", "/r"])
+    assert (args.lfd_datasets_dir, args.lfd_runs_dir) == ("/d", "/r")

@@ -1,0 +1,24 @@
+"""Helpers to reach gradio event handlers the same way on gradio 3, 4 and 5."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def handlers(demo: Any) -> list[Any]:
+    fns = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
+    return list(fns)
+
+
+def handler_for(demo: Any, output: Any, name: str | None = None) -> Any:
+    """The event function that writes to `output` (optionally with a given function name)."""
+    for block_fn in handlers(demo):
+        if any(o is output for o in block_fn.outputs) and (name is None or
+                                                          block_fn.fn.__name__ == name):
+            return block_fn.fn
+    raise LookupError(f"no handler writes to {output!r}")
+
+
+def choices_of(update: Any) -> list[str]:
+    """Choice values from a gr.update(...) (gradio 4+ may store (label, value) pairs)."""
+    return [c[1] if isinstance(c, (list, tuple)) else c for c in update["choices"]]
