@@ -84,7 +84,8 @@ def test_webui_script_registers_tab_settings_and_refresh(webui_standin, tiny_mod
     dropdown = _find(tab, "lfd_models_checkpoint")
     refresh = handler_for(tab, dropdown, "refresh")
     assert choices_of(refresh()) == []
-    shutil.copy(tiny_models["sdxl"], Path(paths.models_path) / "Stable-diffusion" / "xl.safetensors")
+    models = Path(paths.models_path) / "Stable-diffusion"
+    shutil.copy(tiny_models["sdxl"], models / "xl.safetensors")
     assert choices_of(refresh()) == ["xl.safetensors"]
     details = handler_for(tab, _find(tab, "lfd_models_details"))
     assert "SDXL base" in details("xl.safetensors")

@@ -29,7 +29,8 @@ class SplitCheckpoint:
 
 
 def ema_key(ldm_key: str) -> str:
-    """The EMA copy of a UNet weight: `model.diffusion_model.a.b` → `model_ema.diffusion_modelab`."""
+    """The EMA copy of a UNet weight: `model.diffusion_model.a.b` → `model_ema.diffusion_modelab`.
+    """
     return "model_ema." + ldm_key[len("model."):].replace(".", "")
 
 
@@ -83,7 +84,8 @@ def _split_text(ckpt: CheckpointFile, spec: TextEncoderSpec, config: dict[str, A
     if spec.layout == "clip":
         missing = [k for k in keys if spec.prefix + k not in ckpt]
         if missing:
-            raise KeyError(f"{len(missing)} text encoder weights missing, e.g. {spec.prefix}{missing[0]}")
+            raise KeyError(f"{len(missing)} text encoder weights missing, "
+                           f"e.g. {spec.prefix}{missing[0]}")
         used.update(spec.prefix + k for k in keys)
         return {k: ckpt.get(spec.prefix + k) for k in keys}
     raw = {k[len(spec.prefix):]: ckpt.get(k) for k in ckpt.keys() if k.startswith(spec.prefix)}

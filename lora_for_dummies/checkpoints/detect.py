@@ -198,8 +198,8 @@ def _variant(family: str, prediction: str, inpainting: bool) -> str:
     names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL base"}
     parts = [names[family]]
     if family == "sd2":
-        parts.append({"v": "768 v-prediction", "epsilon": "512 (epsilon)"}.get(prediction,
-                                                                             "(prediction unknown)"))
+        names_sd2 = {"v": "768 v-prediction", "epsilon": "512 (epsilon)"}
+        parts.append(names_sd2.get(prediction, "(prediction unknown)"))
     elif prediction == "v":
         parts.append("v-prediction")
     if inpainting:

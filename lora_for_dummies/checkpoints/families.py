@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled_config(family: str, component: str) -> str:
     return (ASSETS / "configs" / family / f"{component}.json").read_text(encoding="utf-8")
 

@@ -52,7 +52,8 @@ def openclip_to_hf(ldm: dict[str, Any], num_layers: int, with_projection: bool
             base = f"text_model.encoder.layers.{layer}."
             if rest.startswith("attn.in_proj_"):
                 kind = rest.rsplit("_", 1)[1]  # weight | bias
-                for name, chunk in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3, dim=0)):
+                chunks = value.chunk(3, dim=0)
+                for name, chunk in zip(("q_proj", "k_proj", "v_proj"), chunks, strict=True):
                     out[f"{base}self_attn.{name}.{kind}"] = chunk.contiguous()
             else:
                 part, _, tail = rest.rpartition(".")

@@ -108,7 +108,8 @@ def load_models(path: str | Path, components: list[str] | None = None, dtype: An
             state = split.components.pop(name)
             if name.startswith("text_encoder"):
                 own = set(model.state_dict())
-                state = {k if k in own else k.removeprefix("text_model."): v for k, v in state.items()}
+                state = {k if k in own else k.removeprefix("text_model."): v
+                         for k, v in state.items()}
             missing, unexpected = _load_state(model, state)
             if missing or unexpected:
                 raise CheckpointError(path, f"{name} does not match its config: "

@@ -136,7 +136,8 @@ class CheckpointFile:
                 loaded = loaded["state_dict"]
             self._tensors = {k: v for k, v in loaded.items() if _is_tensor(v)}
             self._shapes = {k: tuple(v.shape) for k, v in self._tensors.items()}
-            self._dtypes = {k: str(v.dtype).removeprefix("torch.") for k, v in self._tensors.items()}
+            self._dtypes = {k: str(v.dtype).removeprefix("torch.")
+                            for k, v in self._tensors.items()}
 
     def __enter__(self) -> CheckpointFile:
         return self

@@ -24,7 +24,7 @@ _TINY_VAE = dict(block_out_channels=[32, 64], down_block_types=["DownEncoderBloc
 TINY_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "sd1": {
         "unet": dict(block_out_channels=[32, 32, 64], attention_head_dim=8, cross_attention_dim=32,
-                     down_block_types=["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+                     down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
                      up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
                      sample_size=8),
         "vae": _TINY_VAE, "text_encoder": _TINY_TEXT,

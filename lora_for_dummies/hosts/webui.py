@@ -17,7 +17,8 @@ SECTION = ("lora_for_dummies", "LoRA for Dummies")
 OPTIONS = {
     "lfd_datasets_dir": ("Datasets folder (empty: <webui data dir>/lora_for_dummies/datasets)",
                          "datasets"),
-    "lfd_runs_dir": ("Training runs folder (empty: <webui data dir>/lora_for_dummies/runs)", "runs"),
+    "lfd_runs_dir": ("Training runs folder (empty: <webui data dir>/lora_for_dummies/runs)",
+                     "runs"),
 }
 
 

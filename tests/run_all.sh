@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's test command: lint, then the test suite on each dependency set of DESIGN.md:
+#   webui  — A1111 1.10's pins (gradio 3.41, transformers 4.30.2, …) + diffusers 0.31 / peft 0.13
+#   forge  — Forge's pins (gradio 4.40, transformers 4.46.1, …)
+#   latest — the newest libraries with gradio 5 (what the standalone app installs)
+# Each set lives in .venvs/<set>, (re)built when its requirements change.
+# LFD_SETS="webui latest" runs a subset; extra arguments go to pytest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+sets="${LFD_SETS:-webui forge latest}"
+python="${PYTHON:-python3}"
+failed=""
+
+prepare() {
+  local set=$1 venv=.venvs/$1
+  local want
+  want=$(cat "requirements/$set.txt" requirements/test.txt requirements.txt | sha256sum | cut -c1-16)
+  if [ -f "$venv/.ready" ] && [ "$(cat "$venv/.ready")" = "$want" ]; then return 0; fi
+  echo "== installing the $set set into $venv"
+  rm -rf "$venv"
+  "$python" -m venv "$venv" || return 1
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "requirements/$set.txt" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  "$venv/bin/python" -c "import torch, diffusers, gradio" || return 1
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps clip-anytorch==2.6.0 2>&1 \
+    | grep -v "is ignored" || true
+  echo "$want" > "$venv/.ready"
+}
+
+for set in $sets; do
+  prepare "$set" || { echo "== could not install the $set set"; failed="$failed $set"; }
+done
+
+lint_venv=.venvs/$(echo "$sets" | awk '{print $NF}')
+echo "== ruff and vermin (Python 3.10 syntax)"
+"$lint_venv/bin/ruff" check . || failed="$failed ruff"
+"$lint_venv/bin/vermin" -q --no-tips --violations -t=3.10- --eval-annotations \
+  lora_for_dummies scripts install.py preload.py || failed="$failed vermin"
+
+for set in $sets; do
+  [ -x ".venvs/$set/bin/python" ] || continue
+  echo "== tests on the $set set: $(.venvs/$set/bin/python -c 'import gradio, diffusers, transformers; print("gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
+  LFD_DEPSET=$set ".venvs/$set/bin/python" -m pytest -q -p no:cacheprovider "$@" \
+    || failed="$failed $set"
+done
+
+if [ -n "$failed" ]; then
+  echo "== FAILED:$failed"
+  exit 1
+fi
+echo "== all sets passed: $sets"

@@ -1,0 +1,64 @@
+"""install.py: installs only what is missing, never changes an installed version."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+install = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
+
+
+def test_nothing_to_do_when_present():
+    calls = []
+    installed = install["installed_distributions"]()
+    assert "diffusers" in installed and "peft" in installed
+    assert install["main"](run_pip=lambda *a: calls.append(a), argv=[]) == []
+    assert calls == []
+
+
+def test_missing_packages_installed_with_every_installed_version_held(monkeypatch):
+    namespace = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
+    real = namespace["installed_distributions"]()
+    without = {k: v for k, v in real.items() if k not in ("diffusers", "peft")}
+    assert namespace["missing_requirements"](without) == ["diffusers==0.31.0", "peft==0.13.2"]
+    text = namespace["constraints_text"](without)
+    assert f"transformers=={real['transformers']}\n" in text
+    assert "diffusers" not in text
+
+    seen = {}
+
+    def fake_pip(command, desc):
+        constraint = command.split("--constraint ")[1].strip('"')
+        seen["command"] = command
+        seen["constraints"] = Path(constraint).read_text()
+
+    main = namespace["main"]
+    main.__globals__["installed_distributions"] = lambda: without
+    assert main(run_pip=fake_pip, argv=[]) == ["diffusers==0.31.0", "peft==0.13.2"]
+    assert seen["command"].startswith("install diffusers==0.31.0 peft==0.13.2 --constraint ")
+    assert f"torch=={real['torch']}" in seen["constraints"] or "+" in real["torch"]
+    assert f"numpy=={real['numpy']}" in seen["constraints"]
+
+
+def test_skip_install_is_honoured(monkeypatch):
+    namespace = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
+    main = namespace["main"]
+    main.__globals__["installed_distributions"] = lambda: {"torch": "2.1.2"}
+    calls = []
+    assert main(run_pip=lambda *a: calls.append(a), argv=["--skip-install"]) == []
+    monkeypatch.setenv("COMMANDLINE_ARGS", "--xformers --skip-install")
+    assert main(run_pip=lambda *a: calls.append(a), argv=[]) == []
+    assert calls == []
+
+
+def test_failed_install_is_reported_not_raised(capsys):
+    namespace = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
+    main = namespace["main"]
+    main.__globals__["installed_distributions"] = lambda: {"torch": "2.1.2"}
+
+    def failing(command, desc):
+        raise RuntimeError("ResolutionImpossible: huggingface_hub would need an upgrade")
+
+    assert main(run_pip=failing, argv=[]) == ["diffusers==0.31.0", "peft==0.13.2"]
+    assert "could not install" in capsys.readouterr().out
