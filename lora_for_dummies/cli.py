@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--prediction", choices=["epsilon", "v"],
                          help="override the detected prediction type")
     inspect.set_defaults(func=_cmd_inspect)
+
+    from lora_for_dummies.cli_dataset import add_dataset_commands
+
+    add_dataset_commands(sub)
     return parser
 
 

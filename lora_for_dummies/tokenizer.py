@@ -31,3 +31,24 @@ def token_ids(text: str) -> list[int]:
 
 def count_tokens(text: str) -> int:
     return len(token_ids(text))
+
+
+def token_report(text: str) -> dict[str, object]:
+    """Token count of a caption and the tags that straddle a 75-token chunk boundary.
+
+    The webui (and our trainer) feed longer prompts in chunks of 75 tokens; a tag cut in two by
+    a chunk boundary loses meaning, so it is flagged.
+    """
+    count = 0
+    straddling = []
+    pieces = [piece for piece in text.split(",")]
+    for index, piece in enumerate(pieces):
+        piece_text = piece + ("," if index < len(pieces) - 1 else "")
+        n = count_tokens(piece_text)
+        if n and count // CHUNK_TOKENS != (count + n - 1) // CHUNK_TOKENS and count % CHUNK_TOKENS:
+            straddling.append(piece.strip())
+        count += n
+    total = count_tokens(text)
+    return {"count": total, "chunks": max(1, -(-total // CHUNK_TOKENS)),
+            "over": total > CHUNK_TOKENS, "straddling": straddling,
+            "label": f"{total}/{CHUNK_TOKENS * max(1, -(-total // CHUNK_TOKENS))}"}

@@ -1,0 +1,131 @@
+"""`python -m lora_for_dummies dataset create|import|process|check|export-kohya|import-kohya`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lora_for_dummies.progress import ConsoleReporter
+
+
+def _dataset(args: argparse.Namespace):
+    from lora_for_dummies.dataset.layout import check_name, open_dataset
+
+    return open_dataset(Path(args.datasets_dir) / check_name(args.name))
+
+
+def _create(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.layout import create_dataset
+
+    dataset = create_dataset(Path(args.datasets_dir), args.name, args.concept)
+    print(f"created {dataset.root} (concepts: {', '.join(c.title for c in dataset.concepts.values())})")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.layout import import_images
+
+    report = import_images(_dataset(args), [Path(p) for p in args.paths], args.concept)
+    print(f"copied {len(report.copied)} images and {len(report.captions)} captions")
+    for line in report.skipped:
+        print(f"skipped {line}")
+    return 0
+
+
+def _process(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+
+    settings = ProcessSettings.for_family(args.family, crop=args.crop, tiles=args.tiles,
+                                          flip=args.flip, format=args.format,
+                                          quality=args.quality, background=args.background)
+    settings.high = args.high or settings.high
+    settings.low = args.low or settings.low
+    dataset = _dataset(args)
+    concepts = [dataset.concept(args.concept)] if args.concept is not None else \
+        list(dataset.concepts.values())
+    failed = 0
+    for concept in concepts:
+        report = process_concept(dataset, concept, settings, ConsoleReporter())
+        for line in report.lines():
+            print(line)
+        failed += len(report.failed)
+    return 1 if failed else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.preflight import run_preflight
+
+    report = run_preflight(_dataset(args), args.resolution, args.batch_size, args.epochs,
+                           args.family)
+    print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.kohya import export_kohya
+
+    for folder in export_kohya(_dataset(args), Path(args.destination), args.resolution):
+        print(f"wrote {folder}")
+    return 0
+
+
+def _import_kohya(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.kohya import import_kohya
+
+    dataset = import_kohya(Path(args.source), Path(args.datasets_dir), args.name)
+    for concept in dataset.concepts.values():
+        print(f"concept {concept.title}: token {concept.token!r}, repeats {concept.repeats}")
+    return 0
+
+
+def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("dataset", help="create, import, process and check datasets")
+    parser.add_argument("--datasets-dir", default="lfd_data/datasets",
+                        help="folder holding datasets (default lfd_data/datasets)")
+    commands = parser.add_subparsers(dest="dataset_command", required=True)
+
+    create = commands.add_parser("create", help="create NAME/IMGS and its processed folders")
+    create.add_argument("name")
+    create.add_argument("--concept", default="", help="an extra concept (IMGS_<concept>)")
+    create.set_defaults(func=_create)
+
+    imp = commands.add_parser("import", help="copy images (and .txt captions) into IMGS")
+    imp.add_argument("name")
+    imp.add_argument("paths", nargs="+", help="image files or folders")
+    imp.add_argument("--concept", default="")
+    imp.set_defaults(func=_import)
+
+    process = commands.add_parser("process", help="IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT")
+    process.add_argument("name")
+    process.add_argument("--concept", default=None, help="one concept (default: all)")
+    process.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
+                         help="sets the default resolutions (SD1 768/512, SDXL 1024/768)")
+    process.add_argument("--high", type=int, default=0)
+    process.add_argument("--low", type=int, default=0)
+    process.add_argument("--crop", default="center", choices=["center", "focal", "bucket"])
+    process.add_argument("--tiles", action="store_true", help="split very tall/wide images")
+    process.add_argument("--flip", action="store_true", help="also write mirrored copies")
+    process.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
+    process.add_argument("--quality", type=int, default=95)
+    process.add_argument("--background", default="#ffffff", help="colour behind transparency")
+    process.set_defaults(func=_process)
+
+    check = commands.add_parser("check", help="pre-flight report as JSON")
+    check.add_argument("name")
+    check.add_argument("--resolution", type=int, default=512)
+    check.add_argument("--batch-size", type=int, default=1)
+    check.add_argument("--epochs", type=int, default=10)
+    check.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"])
+    check.set_defaults(func=_check)
+
+    export = commands.add_parser("export-kohya", help="write kohya's N_token folders")
+    export.add_argument("name")
+    export.add_argument("destination")
+    export.add_argument("--resolution", default="high", choices=["high", "low"])
+    export.set_defaults(func=_export)
+
+    imk = commands.add_parser("import-kohya", help="make a dataset from kohya's N_token folders")
+    imk.add_argument("source")
+    imk.add_argument("name")
+    imk.set_defaults(func=_import_kohya)

@@ -1,0 +1,183 @@
+"""Dataset folders: names, creation, concepts, importing images (and their captions)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lora_for_dummies.atomic import write_text_atomic
+from lora_for_dummies.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+ORIGINALS = "IMGS"
+HIGH = "HIGHRES_CONCEPT"
+LOW = "LOWRES_CONCEPT"
+SETTINGS_FILE = "dataset.json"
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"COM{i}" for i in range(1, 10)} | {
+    f"LPT{i}" for i in range(1, 10)}
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
+def check_name(name: str, what: str = "dataset name") -> str:
+    """Return the name stripped, or raise UserError: no paths, no `..`, valid on Windows too."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise UserError(f"the {what} is empty")
+    if cleaned in (".", "..") or ".." in cleaned or _BAD_CHARS.search(cleaned):
+        raise UserError(f"the {what} {name!r} may not contain path separators, '..' or any of "
+                        '<>:"|?*')
+    if cleaned.upper().split(".")[0] in _WINDOWS_RESERVED or cleaned.endswith((".", " ")):
+        raise UserError(f"the {what} {name!r} is not a valid folder name on Windows")
+    if len(cleaned) > 100:
+        raise UserError(f"the {what} is longer than 100 characters")
+    return cleaned
+
+
+def is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+@dataclass
+class Concept:
+    name: str  # "" for the main concept (IMGS)
+    token: str = ""  # trigger word / instance token
+    repeats: int = 10
+    class_prompt: str = ""
+
+    @property
+    def originals_dir(self) -> str:
+        return ORIGINALS if not self.name else f"{ORIGINALS}_{self.name}"
+
+    @property
+    def high_dir(self) -> str:
+        return HIGH if not self.name else f"{HIGH}_{self.name}"
+
+    @property
+    def low_dir(self) -> str:
+        return LOW if not self.name else f"{LOW}_{self.name}"
+
+    @property
+    def title(self) -> str:
+        return self.name or "main"
+
+
+@dataclass
+class Dataset:
+    root: Path
+    concepts: dict[str, Concept] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def concept(self, name: str = "") -> Concept:
+        name = "" if name in ("", "main") else name
+        if name not in self.concepts:
+            raise UserError(f"dataset {self.name!r} has no concept {name or 'main'!r}")
+        return self.concepts[name]
+
+    def folder(self, concept: Concept, which: str) -> Path:
+        """which: 'originals' | 'high' | 'low'."""
+        return self.root / {"originals": concept.originals_dir, "high": concept.high_dir,
+                            "low": concept.low_dir}[which]
+
+    def save(self) -> None:
+        data = {"concepts": [asdict(c) for c in self.concepts.values()]}
+        write_text_atomic(self.root / SETTINGS_FILE, json.dumps(data, indent=2) + "\n")
+
+
+def open_dataset(root: Path) -> Dataset:
+    """Read a dataset folder: concepts from its IMGS* folders and dataset.json."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"dataset folder {root} does not exist")
+    dataset = Dataset(root)
+    saved = {}
+    settings = root / SETTINGS_FILE
+    if settings.is_file():
+        try:
+            for item in json.loads(settings.read_text(encoding="utf-8")).get("concepts", []):
+                saved[item.get("name", "")] = Concept(**item)
+        except (ValueError, TypeError) as err:
+            raise UserError(f"{settings}: unreadable ({err})") from None
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and (folder.name == ORIGINALS or folder.name.startswith(ORIGINALS + "_")):
+            name = folder.name[len(ORIGINALS) + 1:]
+            dataset.concepts[name] = saved.get(name, Concept(name))
+    return dataset
+
+
+def list_datasets(datasets_dir: Path) -> list[str]:
+    if not Path(datasets_dir).is_dir():
+        return []
+    return sorted((p.name for p in Path(datasets_dir).iterdir()
+                   if p.is_dir() and (p / ORIGINALS).is_dir()), key=str.lower)
+
+
+def create_dataset(datasets_dir: Path, name: str, concept: str = "") -> Dataset:
+    """Create `name` (and a concept) under the datasets folder; existing folders are kept."""
+    name = check_name(name)
+    root = Path(datasets_dir) / name
+    new_concept = Concept(check_name(concept, "concept name") if concept else "")
+    for folder in (new_concept.originals_dir, new_concept.high_dir, new_concept.low_dir):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    dataset = open_dataset(root)
+    dataset.save()
+    return dataset
+
+
+@dataclass
+class ImportReport:
+    copied: list[str] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "name: reason"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> ImportReport:
+    """Copy images (and a same-stem .txt caption beside each) into the concept's originals.
+
+    `sources` are files or folders (folders are read recursively). An identical file already
+    there is skipped; a different file with the same stem gets a new stem, so processed images
+    and captions never collide.
+    """
+    target = dataset.folder(dataset.concept(concept), "originals")
+    target.mkdir(parents=True, exist_ok=True)
+    report = ImportReport()
+    files: list[Path] = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            files += sorted(p for p in source.rglob("*") if is_image(p))
+        elif is_image(source):
+            files.append(source)
+        elif source.suffix.lower() != ".txt":
+            report.skipped.append(f"{source.name}: not an image file")
+    existing = {p.stem.lower(): p for p in target.iterdir() if is_image(p)}
+    contents = {_digest(p): p.name for p in existing.values()}
+    for source in files:
+        digest = _digest(source)
+        if digest in contents:
+            report.skipped.append(f"{source.name}: already in {target.name} as {contents[digest]}")
+            continue
+        stem, clash = source.stem, existing.get(source.stem.lower())
+        number = 1
+        while clash is not None:
+            stem = f"{source.stem}_{number}"
+            clash, number = existing.get(stem.lower()), number + 1
+        destination = target / f"{stem}{source.suffix.lower()}"
+        shutil.copy2(source, destination)
+        existing[stem.lower()] = destination
+        contents[digest] = destination.name
+        report.copied.append(destination.name)
+        caption = source.with_suffix(".txt")
+        if caption.is_file():
+            shutil.copy2(caption, target / f"{stem}.txt")
+            report.captions.append(f"{stem}.txt")
+    return report

@@ -1,0 +1,166 @@
+"""Pre-flight check: everything that makes a LoRA worse, found before a GPU hour is spent.
+
+Per concept: image counts, undecodable files, exact and near duplicates (perceptual hash),
+images smaller than the target resolution, extreme aspect ratios, missing / empty / orphan /
+over-long captions, a trigger word missing from captions, steps per epoch, and a rough estimate
+of training time and VRAM (labelled as such until training measures it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from lora_for_dummies.dataset.captions import read_caption
+from lora_for_dummies.dataset.imageio import ImageError, load_image
+from lora_for_dummies.dataset.layout import Dataset, is_image
+from lora_for_dummies.tokenizer import CHUNK_TOKENS, count_tokens
+
+NEAR_DUPLICATE_BITS = 6  # of 64: difference-hash distance at or below this is "near"
+EXTREME_ASPECT = 2.5
+# Rough seconds per step at batch 1 on a 12 GB consumer GPU, and VRAM in GB (LoRA, fp16,
+# gradient checkpointing off). Estimates until the Train tab measures real numbers.
+ROUGH_SECONDS_PER_STEP = {"sd1": 0.45, "sd2": 0.6, "sdxl": 1.6}
+ROUGH_VRAM_GB = {"sd1": 6.0, "sd2": 7.5, "sdxl": 12.0}
+
+
+@dataclass
+class Finding:
+    kind: str  # undecodable | duplicate | near_duplicate | too_small | aspect | caption_missing
+    #           | caption_empty | caption_orphan | caption_long | trigger_missing
+    file: str
+    detail: str
+
+
+@dataclass
+class ConceptReport:
+    concept: str
+    originals: int = 0
+    processed: int = 0
+    repeats: int = 1
+    steps_per_epoch: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class PreflightReport:
+    dataset: str
+    concepts: list[ConceptReport] = field(default_factory=list)
+    estimate: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def rows(self) -> list[list[str]]:
+        """[concept, kind, file, detail] rows for the UI table."""
+        return [[c.concept, f.kind, f.file, f.detail] for c in self.concepts for f in c.findings]
+
+
+def difference_hash(image: Image.Image) -> int:
+    """64-bit dHash: robust to resizing, re-encoding and small edits."""
+    small = image.convert("L").resize((9, 8), Image.BILINEAR)
+    pixels = list(small.getdata())
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = (bits << 1) | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
+    return bits
+
+
+def _check_images(folder: Path, resolution: int, report: ConceptReport) -> list[Path]:
+    images = sorted((p for p in folder.iterdir() if is_image(p)), key=lambda p: p.name.lower())
+    exact: dict[str, str] = {}
+    hashes: list[tuple[int, str]] = []
+    for path in images:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in exact:
+            report.findings.append(Finding("duplicate", path.name, f"same bytes as {exact[digest]}"))
+            continue
+        exact[digest] = path.name
+        try:
+            loaded = load_image(path, min_side=64)
+        except ImageError as err:
+            report.findings.append(Finding("undecodable", path.name, str(err)))
+            continue
+        width, height = loaded.original_size
+        if min(width, height) < resolution:
+            report.findings.append(Finding("too_small", path.name,
+                                           f"{width}×{height} < {resolution}px: it will be "
+                                           "upscaled (blurry)"))
+        ratio = max(width, height) / max(min(width, height), 1)
+        if ratio > EXTREME_ASPECT:
+            report.findings.append(Finding("aspect", path.name, f"aspect ratio {ratio:.1f}:1; "
+                                           "use buckets or tiles, or crop it by hand"))
+        dhash = difference_hash(loaded.image)
+        for other_hash, other in hashes:
+            if bin(dhash ^ other_hash).count("1") <= NEAR_DUPLICATE_BITS:
+                report.findings.append(Finding("near_duplicate", path.name,
+                                               f"looks almost the same as {other}"))
+                break
+        hashes.append((dhash, path.name))
+    return images
+
+
+def _check_captions(folder: Path, images: list[Path], token: str,
+                    report: ConceptReport) -> None:
+    stems = {p.stem for p in images}
+    for path in images:
+        caption = path.with_suffix(".txt")
+        if not caption.exists():
+            report.findings.append(Finding("caption_missing", path.name,
+                                           "no caption: the instance prompt will be used"))
+            continue
+        text = read_caption(caption)
+        if text.warning:
+            report.findings.append(Finding("caption_encoding", caption.name, text.warning))
+        if not text.text.strip():
+            report.findings.append(Finding("caption_empty", caption.name, "empty caption"))
+            continue
+        tokens = count_tokens(text.text)
+        if tokens > CHUNK_TOKENS:
+            report.findings.append(Finding("caption_long", caption.name,
+                                           f"{tokens} tokens > {CHUNK_TOKENS}: needs long-"
+                                           "caption training or will be cut"))
+        if token and token.lower() not in text.text.lower():
+            report.findings.append(Finding("trigger_missing", caption.name,
+                                           f"the trigger word {token!r} is not in the caption"))
+    for caption in sorted(folder.glob("*.txt")):
+        if caption.stem not in stems:
+            report.findings.append(Finding("caption_orphan", caption.name,
+                                           "caption without an image"))
+
+
+def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs: int = 10,
+                  family: str = "sd1") -> PreflightReport:
+    """Check every concept: originals for image problems, processed captions for text ones."""
+    report = PreflightReport(dataset.name)
+    total_steps = 0
+    for concept in dataset.concepts.values():
+        entry = ConceptReport(concept.title, repeats=concept.repeats)
+        originals = dataset.folder(concept, "originals")
+        entry.originals = len(_check_images(originals, resolution, entry)) \
+            if originals.is_dir() else 0
+        high = dataset.folder(concept, "high")
+        processed = sorted(p for p in high.iterdir() if is_image(p)) if high.is_dir() else []
+        entry.processed = len(processed)
+        if processed:
+            _check_captions(high, processed, concept.token, entry)
+        elif entry.originals:
+            entry.findings.append(Finding("not_processed", concept.high_dir,
+                                          "no processed images yet: run Process"))
+        entry.steps_per_epoch = math.ceil(entry.processed * concept.repeats / max(batch_size, 1))
+        total_steps += entry.steps_per_epoch * epochs
+        report.concepts.append(entry)
+    scale = (resolution / {"sdxl": 1024}.get(family, 512)) ** 2
+    seconds = total_steps * ROUGH_SECONDS_PER_STEP.get(family, 0.5) * scale * batch_size
+    report.estimate = {
+        "label": "rough estimate (not measured yet)",
+        "total_steps": total_steps, "epochs": epochs, "batch_size": batch_size,
+        "minutes": round(seconds / 60, 1),
+        "vram_gb": round(ROUGH_VRAM_GB.get(family, 6.0) * (0.7 + 0.3 * scale * batch_size), 1),
+    }
+    return report

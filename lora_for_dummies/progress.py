@@ -1,0 +1,114 @@
+"""One progress interface for every job: the UI, the CLI, the webui's `shared.state`, the API.
+
+A job calls `reporter.start(total, job)`, then `reporter.step(done, text)` and checks
+`reporter.should_stop()` between units of work. Reporters never raise from these calls.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ProgressState:
+    job: str = ""
+    done: int = 0
+    total: int = 0
+    text: str = ""
+    started: float = 0.0
+    finished: bool = False
+    log: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.done or not self.total or not self.started:
+            return None
+        elapsed = time.monotonic() - self.started
+        return elapsed / self.done * max(self.total - self.done, 0)
+
+    def summary(self) -> str:
+        eta = self.eta_seconds
+        eta_text = f", ETA {format_seconds(eta)}" if eta is not None and not self.finished else ""
+        count = f"{self.done}/{self.total}" if self.total else str(self.done)
+        return f"{self.job}: {count}{eta_text}" + (f" — {self.text}" if self.text else "")
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+class Reporter:
+    """Collects progress; thread-safe. Subclasses forward it somewhere (console, webui)."""
+
+    def __init__(self) -> None:
+        self.state = ProgressState()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self, total: int, job: str) -> None:
+        with self._lock:
+            self.state = ProgressState(job=job, total=total, started=time.monotonic())
+        self._stop.clear()
+        self.on_update()
+
+    def step(self, done: int, text: str = "") -> None:
+        with self._lock:
+            self.state.done, self.state.text = done, text
+        self.on_update()
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            self.state.log.append(line)
+        self.on_log(line)
+
+    def image(self, path: str) -> None:
+        with self._lock:
+            self.state.images.append(path)
+
+    def finish(self, text: str = "") -> None:
+        with self._lock:
+            self.state.finished = True
+            if text:
+                self.state.text = text
+        self.on_update()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def on_update(self) -> None:
+        """Hook for subclasses."""
+
+    def on_log(self, line: str) -> None:
+        """Hook for subclasses."""
+
+
+class ConsoleReporter(Reporter):
+    """Progress on one terminal line, log lines above it."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+
+    def on_update(self) -> None:
+        end = "\n" if self.state.finished else ""
+        self.stream.write("\r\033[K" + self.state.summary() + end)
+        self.stream.flush()
+
+    def on_log(self, line: str) -> None:
+        self.stream.write("\r\033[K" + line + "\n")
+        self.stream.flush()

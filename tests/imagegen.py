@@ -1,0 +1,59 @@
+"""Real image files for the dataset tests: photo-like content and every awkward format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def photo(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Smooth gradients, a few shapes and sensor-like noise: compresses and resizes like a photo."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([
+        128 + 100 * np.sin(x / width * np.pi * (1 + seed % 3)),
+        128 + 100 * np.cos(y / height * np.pi * 2),
+        128 + 80 * np.sin((x + y) / (width + height) * np.pi * 4),
+    ], axis=-1)
+    image = Image.fromarray(np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype("uint8"))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(max(4, min(width, height) // 10), max(5, min(width, height) // 3)))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.ellipse([x0, y0, x0 + size, y0 + size], fill=colour)
+    return image
+
+
+def save(image: Image.Image, path: Path, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+    return path
+
+
+def awkward_files(folder: Path) -> dict[str, Path]:
+    """The formats and shapes users really have, each as a file on disk."""
+    files: dict[str, Path] = {}
+    files["cmyk"] = save(photo(300, 200, 1).convert("CMYK"), folder / "cmyk.jpg", quality=90)
+    grey16 = (np.linspace(0, 65535, 200 * 150).reshape(150, 200)).astype(np.uint16)
+    files["png16"] = save(Image.fromarray(grey16, mode="I;16"), folder / "sixteen bit.png")
+    palette = photo(120, 120, 2).convert("P", palette=Image.ADAPTIVE, colors=16)
+    palette.info["transparency"] = 0
+    files["palette"] = save(palette, folder / "palette.png", transparency=0)
+    la = Image.new("LA", (100, 80), (128, 0))
+    files["la"] = save(la, folder / "grey alpha.png")
+    frames = [photo(96, 96, s) for s in range(3)]
+    files["gif"] = save(frames[0], folder / "anim.gif", save_all=True, append_images=frames[1:])
+    files["webp_anim"] = save(frames[0], folder / "anim.webp", save_all=True,
+                              append_images=frames[1:])
+    rotated = photo(200, 100, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    files["exif"] = save(rotated, folder / "rotated.jpg", exif=exif.tobytes())
+    files["tiny"] = save(photo(1, 1, 4), folder / "one pixel.png")
+    files["long"] = save(photo(20000, 100, 5), folder / "very long strip.png")
+    files["unicode"] = save(photo(160, 120, 6), folder / ("ünïcödé ✓ name with spaces " + "x" * 120
+                                                          + ".jpg"))
+    return files

@@ -1,0 +1,104 @@
+"""Bad input: the run continues, the report names the file and the reason, IMGS never changes."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+
+import pytest
+from imagegen import photo, save
+from PIL import Image
+
+from lora_for_dummies.dataset.layout import check_name, create_dataset, import_images
+from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+from lora_for_dummies.errors import UserError
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture()
+def broken(tmp_path):
+    ds = create_dataset(tmp_path, "broken")
+    originals = ds.folder(ds.concept(""), "originals")
+    (originals / "zero.png").touch()
+    good = save(photo(300, 300, 1), originals / "good.jpg", quality=90)
+    (originals / "truncated.jpg").write_bytes(good.read_bytes()[:400])
+    png = save(photo(300, 300, 2), originals / "full.png")
+    (originals / "truncated.png").write_bytes(png.read_bytes()[: len(png.read_bytes()) // 3])
+    (originals / "text.png").write_text("I am not an image")
+    save(photo(100, 100, 3), originals / "same stem.png")
+    save(photo(100, 100, 4), originals / "same stem.jpg")
+    return ds
+
+
+def test_broken_files_are_reported_and_the_rest_processed(broken, monkeypatch):
+    originals = broken.folder(broken.concept(""), "originals")
+    before = _digests(originals)
+    report = process_concept(broken, "", ProcessSettings(high=128, low=64))
+    errors = {item.source: item.error for item in report.failed}
+    assert set(errors) == {"zero.png", "truncated.jpg", "truncated.png", "text.png"}
+    assert errors["zero.png"] == "zero.png: empty file (0 bytes)"
+    assert all(error.startswith(name + ": ") for name, error in errors.items())
+    high = broken.folder(broken.concept(""), "high")
+    assert {"good.png", "full.png", "same stem.png", "same stem_png.png"} <= {
+        p.name for p in high.iterdir()}
+    assert _digests(originals) == before
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    ds = create_dataset(tmp_path, "bomb")
+    originals = ds.folder(ds.concept(""), "originals")
+    save(photo(400, 300, 1), originals / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # 400×300 is above this limit
+    report = process_concept(ds, "", ProcessSettings(high=128, low=64))
+    assert "too large to open safely" in report.failed[0].error
+
+
+def test_read_only_output_folder(tmp_path, monkeypatch):
+    ds = create_dataset(tmp_path, "readonly")
+    originals = ds.folder(ds.concept(""), "originals")
+    save(photo(200, 200, 1), originals / "a.png")
+    high = ds.folder(ds.concept(""), "high")
+    import lora_for_dummies.atomic as atomic
+
+    real_mkstemp = atomic.tempfile.mkstemp
+
+    def refuse(*args, dir=None, **kwargs):  # what a read-only folder does, even for root
+        if dir is not None and str(dir).startswith(str(high)):
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    high.chmod(stat.S_IREAD | stat.S_IEXEC)
+    try:
+        report = process_concept(ds, "", ProcessSettings(high=128, low=64))
+    finally:
+        high.chmod(stat.S_IRWXU)
+    assert any("cannot write" in item.error and "a.png" in item.error for item in report.done)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "a\\b", "..", "", "CON", "trailing."])
+def test_bad_dataset_names_are_refused(tmp_path, name):
+    with pytest.raises(UserError):
+        create_dataset(tmp_path / "datasets", name)
+    assert not (tmp_path / "escape").exists()
+    with pytest.raises(UserError):
+        check_name(name)
+
+
+def test_unicode_long_names_and_import_clashes(tmp_path):
+    source = tmp_path / "src"
+    long_name = "ünïcödé ✓ " + "y" * 150 + ".png"
+    save(photo(64, 64, 1), source / long_name)
+    save(photo(64, 64, 2), source / "other" / "cat.png")
+    ds = create_dataset(tmp_path / "datasets", "ünïcödé set")
+    save(photo(64, 64, 3), ds.folder(ds.concept(""), "originals") / "cat.jpg")
+    report = import_images(ds, [source, source / "notes.doc"])
+    assert long_name in report.copied and "cat_1.png" in report.copied
+    assert report.skipped == ["notes.doc: not an image file"]
+    again = import_images(ds, [source])
+    assert again.copied == [] and len(again.skipped) == 2
+    process = process_concept(ds, "", ProcessSettings(high=64, low=64))
+    assert not process.failed
