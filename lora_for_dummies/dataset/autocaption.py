@@ -54,7 +54,8 @@ class BlipFolderCaptioner:
 
         inputs = self.processor(images=image, return_tensors="pt").to(self.device)
         with torch.no_grad():
-            out = self.model.generate(**inputs, max_new_tokens=self.max_tokens, num_beams=1)
+            out = self.model.generate(**inputs, max_new_tokens=self.max_tokens, min_new_tokens=3,
+                                      num_beams=1)
         return self.processor.decode(out[0], skip_special_tokens=True).strip()
 
     def close(self) -> None:
@@ -99,9 +100,12 @@ def run_autocaption(images: list[Path], captioner: Captioner, mode: str = "skip"
                 reporter.step(index, f"{path.name}: kept")
                 continue
             try:
-                new = captioner.caption(load_image(path).image)
+                new = captioner.caption(load_image(path).image).strip()
             except ImageError as err:
                 report.failed.append(str(err))
+                continue
+            if not new:
+                report.failed.append(f"{path.name}: the captioner returned nothing")
                 continue
             merged = merge_caption(existing, new, mode)
             if merged is not None:
