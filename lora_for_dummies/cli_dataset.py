@@ -19,7 +19,8 @@ def _create(args: argparse.Namespace) -> int:
     from lora_for_dummies.dataset.layout import create_dataset
 
     dataset = create_dataset(Path(args.datasets_dir), args.name, args.concept)
-    print(f"created {dataset.root} (concepts: {', '.join(c.title for c in dataset.concepts.values())})")
+    titles = ", ".join(c.title for c in dataset.concepts.values())
+    print(f"created {dataset.root} (concepts: {titles})")
     return 0
 
 

@@ -38,7 +38,8 @@ def check_name(name: str, what: str = "dataset name") -> str:
 
 
 def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    suffix_ok = path.suffix.lower() in IMAGE_SUFFIXES
+    return suffix_ok and path.is_file() and not path.name.startswith(".")
 
 
 @dataclass
@@ -105,7 +106,8 @@ def open_dataset(root: Path) -> Dataset:
         except (ValueError, TypeError) as err:
             raise UserError(f"{settings}: unreadable ({err})") from None
     for folder in sorted(root.iterdir()):
-        if folder.is_dir() and (folder.name == ORIGINALS or folder.name.startswith(ORIGINALS + "_")):
+        is_originals = folder.name == ORIGINALS or folder.name.startswith(ORIGINALS + "_")
+        if is_originals and folder.is_dir():
             name = folder.name[len(ORIGINALS) + 1:]
             dataset.concepts[name] = saved.get(name, Concept(name))
     return dataset

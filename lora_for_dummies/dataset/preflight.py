@@ -78,7 +78,8 @@ def _check_images(folder: Path, resolution: int, report: ConceptReport) -> list[
     for path in images:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest in exact:
-            report.findings.append(Finding("duplicate", path.name, f"same bytes as {exact[digest]}"))
+            report.findings.append(Finding("duplicate", path.name,
+                                           f"same bytes as {exact[digest]}"))
             continue
         exact[digest] = path.name
         try:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lora_for_dummies.checkpoints.reader import MODEL_SUFFIXES
+from lora_for_dummies.dataset.autocaption import Captioner
+from lora_for_dummies.progress import Reporter
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class Host(Protocol):
 
     def refresh_button(self, component: Any, refresh: Callable[[], None],
                        choices: Callable[[], dict[str, Any]], elem_id: str) -> Any: ...
+
+    def reporter(self) -> Reporter: ...
+
+    def captioners(self) -> dict[str, Callable[[str], Captioner]]:
+        """Name → factory(option text) of the auto-captioners this host offers."""
+        ...
 
 
 def scan_model_files(folder: Path) -> list[CheckpointEntry]:

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies.dataset.autocaption import BlipFolderCaptioner, Captioner
 from lora_for_dummies.hosts.base import CheckpointEntry, scan_model_files
+from lora_for_dummies.progress import Reporter
 
 
 class StandaloneHost:
@@ -53,3 +55,9 @@ class StandaloneHost:
         button.click(fn=on_click, inputs=[], outputs=[component])
         return button
 
+
+    def reporter(self) -> Reporter:
+        return Reporter()
+
+    def captioners(self) -> dict[str, Callable[[str], Captioner]]:
+        return {"BLIP (local folder)": lambda folder: BlipFolderCaptioner(folder)}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.hosts.base import CheckpointEntry
+from lora_for_dummies.progress import Reporter
 
 SECTION = ("lora_for_dummies", "LoRA for Dummies")
 OPTIONS = {
@@ -69,6 +70,80 @@ class WebuiHost:
         from modules import ui_common
 
         return ui_common.create_refresh_button(component, refresh, choices, elem_id)
+
+    def reporter(self) -> Reporter:
+        return WebuiReporter()
+
+    def captioners(self) -> dict[str, Callable[[str], Any]]:
+        return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
+
+
+class WebuiReporter(Reporter):
+    """Progress through the webui's `shared.state`, so its progress bar and Interrupt work."""
+
+    def start(self, total: int, job: str) -> None:
+        from modules import shared
+
+        shared.state.begin(job=job)
+        shared.state.job_count = total
+        super().start(total, job)
+
+    def on_update(self) -> None:
+        from modules import shared
+
+        shared.state.job_no = self.state.done
+        shared.state.textinfo = self.state.summary()
+
+    def finish(self, text: str = "") -> None:
+        from modules import shared
+
+        super().finish(text)
+        shared.state.end()
+
+    def should_stop(self) -> bool:
+        from modules import shared
+
+        return super().should_stop() or bool(shared.state.interrupted)
+
+
+class WebuiBlip:
+    """The webui's own BLIP (`shared.interrogator`), loaded once for the whole job.
+
+    `interrogate()` would begin and end a job of its own (resetting the progress of ours), so
+    the model is loaded and asked for captions directly.
+    """
+
+    name = "BLIP (webui)"
+
+    def __init__(self, _option: str = "") -> None:
+        from modules import shared
+
+        self.interrogator = shared.interrogator
+        self.interrogator.load()
+
+    def caption(self, image: Any) -> str:
+        return self.interrogator.generate_caption(image)
+
+    def close(self) -> None:
+        self.interrogator.unload()
+
+
+class WebuiDeepbooru:
+    """The webui's deepbooru tagger (anime tags), started once for the whole job."""
+
+    name = "deepbooru (webui)"
+
+    def __init__(self, _option: str = "") -> None:
+        from modules import deepbooru
+
+        self.model = deepbooru.model
+        self.model.start()
+
+    def caption(self, image: Any) -> str:
+        return self.model.tag_multi(image)
+
+    def close(self) -> None:
+        self.model.stop()
 
 
 def on_ui_settings() -> None:

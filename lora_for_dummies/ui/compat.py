@@ -14,6 +14,12 @@ def gradio_major() -> int:
     return int(gr.__version__.split(".")[0])
 
 
+def update(**kwargs: Any) -> Any:
+    import gradio as gr
+
+    return gr.update(**kwargs)
+
+
 def dropdown(label: str, choices: list[str], value: str | None, elem_id: str, **kwargs: Any) -> Any:
     """A dropdown whose value may be absent from its choices (a file deleted since)."""
     import gradio as gr
@@ -21,3 +27,41 @@ def dropdown(label: str, choices: list[str], value: str | None, elem_id: str, **
     if gradio_major() >= 4:
         kwargs.setdefault("allow_custom_value", True)
     return gr.Dropdown(label=label, choices=choices, value=value, elem_id=elem_id, **kwargs)
+
+
+def file_upload(label: str, elem_id: str) -> Any:
+    """Several files at once, drag and drop; values normalised by `uploaded_paths`."""
+    import gradio as gr
+
+    kind = "file" if gradio_major() < 4 else "filepath"
+    return gr.File(label=label, file_count="multiple", type=kind, elem_id=elem_id)
+
+
+def uploaded_paths(value: Any) -> list[str]:
+    """gradio 3 gives temp-file objects (`.name`, `.orig_name`), 4/5 give paths."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if not value:
+        return []
+    paths = []
+    folder = Path(tempfile.mkdtemp(prefix="lfd_upload_"))
+    for item in value if isinstance(value, list) else [value]:
+        path = Path(getattr(item, "name", item))
+        original = getattr(item, "orig_name", None)
+        if original:  # keep the user's file name (and so its stem) instead of gradio's temp name
+            renamed = folder / Path(original).name
+            shutil.copy(path, renamed)
+            path = renamed
+        paths.append(str(path))
+    return paths
+
+
+def gallery(label: str, elem_id: str) -> Any:
+    import gradio as gr
+
+    kwargs: dict[str, Any] = {"columns": 6, "height": 360, "allow_preview": False}
+    if gradio_major() >= 4:
+        kwargs["selected_index"] = None
+    return gr.Gallery(label=label, elem_id=elem_id, **kwargs)

@@ -46,8 +46,9 @@ cmd_opts = argparse.Namespace()
 
 def reset(root: Path) -> None:
     """Stand-in only: a fresh webui data folder with models/Stable-diffusion and models/Lora."""
-    global opts
+    global opts, state
     opts = Options()
+    state = State()
     from modules import paths, sd_models
 
     paths.data_path = str(root)
@@ -61,3 +62,31 @@ def reset(root: Path) -> None:
     cmd_opts.lfd_runs_dir = None
     sd_models.checkpoints_list.clear()
     sd_models.list_models()
+
+
+class State:
+    """modules/shared_state.py State (v1.10.1): begin(job="(unknown)"), end(), interrupt(),
+    and the fields job, job_no, job_count, textinfo, interrupted read by the progress bar."""
+
+    def __init__(self):
+        self.job = ""
+        self.job_no = 0
+        self.job_count = 0
+        self.textinfo = None
+        self.interrupted = False
+        self.history = []  # stand-in only: what begin/end saw, for tests
+
+    def begin(self, job="(unknown)"):
+        self.job, self.job_no, self.job_count, self.interrupted = job, 0, 0, False
+        self.history.append(("begin", job))
+
+    def end(self):
+        self.history.append(("end", self.job))
+        self.job = ""
+
+    def interrupt(self):
+        self.interrupted = True
+
+
+state = State()
+interrogator = None  # set by tests to an object with load(), generate_caption(img), unload()

@@ -1,0 +1,195 @@
+"""What the Dataset tab does, as plain functions of the host and the widgets' values.
+
+No gradio here except through `compat.update`, so every action is testable without a browser.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.dataset import captions as cap
+from lora_for_dummies.dataset.layout import (
+    Dataset,
+    create_dataset,
+    import_images,
+    is_image,
+    list_datasets,
+    open_dataset,
+)
+from lora_for_dummies.dataset.preflight import run_preflight
+from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.progress import Reporter
+from lora_for_dummies.tokenizer import token_report
+
+MAIN = "main"
+BULK_OPERATIONS = {
+    "Add tags at the front (trigger word)": "add_front",
+    "Add tags at the end": "add_end",
+    "Remove tags": "remove",
+    "Search and replace": "replace",
+    "Remove duplicate tags": "dedupe",
+    "Sort tags (keep the first)": "sort",
+    "Tidy whitespace": "strip",
+}
+
+
+class DatasetController:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    # -- datasets and concepts -------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        return list_datasets(self.host.datasets_dir())
+
+    def open(self, name: str | None) -> Dataset:
+        if not name:
+            raise UserError("choose or create a dataset first")
+        return open_dataset(self.host.datasets_dir() / name)
+
+    def concepts(self, name: str | None) -> list[str]:
+        try:
+            return [c.title for c in self.open(name).concepts.values()]
+        except UserError:
+            return []
+
+    def create(self, name: str, concept: str) -> tuple[str, str]:
+        dataset = create_dataset(self.host.datasets_dir(), name, concept)
+        return dataset.name, f"Created {dataset.root}"
+
+    def import_files(self, name: str, concept: str, paths: list[str]) -> str:
+        dataset = self.open(name)
+        report = import_images(dataset, [Path(p) for p in paths if p],
+                               "" if concept == MAIN else concept)
+        lines = [f"Imported {len(report.copied)} images and {len(report.captions)} captions "
+                 f"into {dataset.concept(concept).originals_dir}."]
+        return "\n".join(lines + [f"Skipped {s}" for s in report.skipped])
+
+    # -- processing ------------------------------------------------------------------------
+    def process(self, name: str, concept: str, settings: ProcessSettings,
+                reporter: Reporter) -> str:
+        dataset = self.open(name)
+        report = process_concept(dataset, dataset.concept(concept), settings, reporter)
+        return "\n".join(report.lines())
+
+    # -- captions --------------------------------------------------------------------------
+    def folders(self, name: str, concept: str) -> tuple[Path, Path]:
+        dataset = self.open(name)
+        selected = dataset.concept(concept)
+        return dataset.folder(selected, "high"), dataset.folder(selected, "low")
+
+    def gallery(self, name: str | None, concept: str | None) -> list[tuple[str, str]]:
+        try:
+            high, _ = self.folders(name or "", concept or MAIN)
+        except UserError:
+            return []
+        if not high.is_dir():
+            return []
+        images = sorted((p for p in high.iterdir() if is_image(p)), key=lambda p: p.name.lower())
+        return [(str(p), p.stem) for p in images]
+
+    def stems(self, name: str | None, concept: str | None) -> list[str]:
+        return [Path(path).stem for path, _ in self.gallery(name, concept)]
+
+    def load_caption(self, name: str, concept: str, stem: str) -> str:
+        high, _ = self.folders(name, concept)
+        path = high / f"{stem}.txt"
+        return cap.read_caption(path).text if path.exists() else ""
+
+    def save_caption(self, name: str, concept: str, stem: str, text: str) -> str:
+        if not stem:
+            raise UserError("click an image first")
+        high, low = self.folders(name, concept)
+        for folder in (high, low):
+            if any(folder.glob(f"{stem}.*")):
+                cap.write_caption(folder / f"{stem}.txt", text)
+        return f"Saved {stem}.txt ({token_report(text)['label']} tokens)"
+
+    @staticmethod
+    def token_label(text: str) -> str:
+        report = token_report(text or "")
+        warning = ""
+        if report["over"]:
+            warning = " — over 75: the text is read in chunks of 75 tokens"
+        if report["straddling"]:
+            warning += f"; cut by a chunk boundary: {', '.join(report['straddling'][:3])}"
+        return f"Tokens: {report['label']}{warning}"
+
+    def _bulk_files(self, name: str, concept: str, selection: list[str] | None) -> list[Path]:
+        high, _ = self.folders(name, concept)
+        return cap.caption_files(high, selection or None)
+
+    def preview_bulk(self, name: str, concept: str, operation: str, selection: list[str],
+                     text: str, replacement: str, regex: bool, keep_first: int) -> list[list[str]]:
+        changes = self._plan(name, concept, operation, selection, text, replacement, regex,
+                             keep_first)
+        return [[c.path.name, c.old, c.new] for c in changes]
+
+    def apply_bulk(self, name: str, concept: str, operation: str, selection: list[str],
+                   text: str, replacement: str, regex: bool, keep_first: int) -> str:
+        changes = self._plan(name, concept, operation, selection, text, replacement, regex,
+                             keep_first)
+        _, low = self.folders(name, concept)
+        count = cap.apply_plan(changes, mirrors=[low])
+        return f"Changed {count} captions (Undo restores them)."
+
+    def undo_bulk(self, name: str, concept: str) -> str:
+        high, low = self.folders(name, concept)
+        count = cap.undo_last(high)
+        cap.undo_last(low)
+        return f"Restored {count} captions." if count else "Nothing to undo."
+
+    def _plan(self, name: str, concept: str, operation: str, selection: list[str], text: str,
+              replacement: str, regex: bool, keep_first: int) -> list[cap.Change]:
+        key = BULK_OPERATIONS.get(operation, operation)
+        args: dict[str, Any] = {}
+        if key in ("add_front", "add_end", "remove"):
+            if not text.strip():
+                raise UserError("type the tags, separated by commas")
+            args["tags"] = text
+        elif key == "replace":
+            args.update(search=text, replacement=replacement, regex=bool(regex))
+        elif key == "sort":
+            args["keep_first"] = int(keep_first or 0)
+        return cap.plan(self._bulk_files(name, concept, selection), key, **args)
+
+    def frequency(self, name: str | None, concept: str | None) -> list[list[Any]]:
+        try:
+            high, _ = self.folders(name or "", concept or MAIN)
+        except UserError:
+            return []
+        counts = cap.tag_frequency(cap.caption_files(high)) if high.is_dir() else {}
+        return [[tag, count] for tag, count in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+
+    # -- auto-caption ----------------------------------------------------------------------
+    def autocaption(self, name: str, concept: str, captioner: str, option: str, mode: str,
+                    reporter: Reporter) -> str:
+        from lora_for_dummies.dataset.autocaption import run_autocaption
+
+        factories = self.host.captioners()
+        if captioner not in factories:
+            raise UserError(f"unknown captioner {captioner!r}")
+        high, low = self.folders(name, concept)
+        images = [Path(p) for p, _ in self.gallery(name, concept)]
+        if not images:
+            raise UserError("no processed images: run Process first")
+        report = run_autocaption(images, factories[captioner](option), mode, reporter, [low])
+        lines = [f"Captioned {len(report.written)}, kept {len(report.skipped)}"]
+        return "\n".join(lines + report.failed)
+
+    # -- pre-flight ------------------------------------------------------------------------
+    def preflight(self, name: str, resolution: int, batch_size: int, epochs: int,
+                  family: str) -> tuple[list[list[str]], str]:
+        report = run_preflight(self.open(name), int(resolution), int(batch_size), int(epochs),
+                               family)
+        parts = [f"<b>{html.escape(c.concept)}</b>: {c.originals} originals, {c.processed} "
+                 f"processed, {c.repeats} repeats → {c.steps_per_epoch} steps per epoch"
+                 for c in report.concepts]
+        estimate = report.estimate
+        parts.append(f"{estimate['total_steps']} steps in {estimate['epochs']} epochs; "
+                     f"about {estimate['minutes']} min and {estimate['vram_gb']} GB VRAM "
+                     f"(<i>{estimate['label']}</i>)")
+        return report.rows(), "<br>".join(parts)

@@ -1,0 +1,265 @@
+"""Dataset tab: folders, import, processing, captions (editor, bulk, auto), pre-flight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from lora_for_dummies.dataset.autocaption import MODES
+from lora_for_dummies.dataset.process import ProcessSettings
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
+from lora_for_dummies.ui.jobs import run_job, stop_current
+
+
+def _safe(fn: Any) -> Any:
+    """Turn a UserError into its message in the first output instead of a gradio error."""
+
+    def wrapper(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except UserError as err:
+            return f"⚠ {err}"
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def build_dataset_tab(host: Host) -> dict[str, Any]:
+    ctl = DatasetController(host)
+    names = ctl.datasets()
+    first = names[0] if names else None
+    with gr.Row():
+        dataset = compat.dropdown("Dataset", names, first, "lfd_dataset_name")
+        host.refresh_button(dataset, lambda: None, lambda: {"choices": ctl.datasets()},
+                            "lfd_dataset_name_refresh")
+        concept = compat.dropdown("Concept", ctl.concepts(first), MAIN if first else None,
+                                  "lfd_dataset_concept")
+        # Its choices depend on the dataset chosen, so it is wired below with that input.
+        concept_refresh = gr.Button("🔄", elem_id="lfd_dataset_concept_refresh",
+                                    elem_classes=["lfd-refresh"], scale=0, min_width=40)
+    status = gr.Textbox(label="Status", lines=3, interactive=False, elem_id="lfd_dataset_status")
+
+    with gr.Accordion("New dataset and import", open=not names):
+        with gr.Row():
+            new_name = gr.Textbox(label="New dataset name", elem_id="lfd_dataset_new_name")
+            new_concept = gr.Textbox(label="Extra concept (optional, makes IMGS_<concept>)",
+                                     elem_id="lfd_dataset_new_concept")
+            create = gr.Button("Create", elem_id="lfd_dataset_create")
+        upload = compat.file_upload("Drop images (and .txt captions) here",
+                                    "lfd_dataset_upload")
+        with gr.Row():
+            folder = gr.Textbox(label="…or copy from a folder on this computer",
+                                elem_id="lfd_dataset_import_folder")
+            import_button = gr.Button("Import", elem_id="lfd_dataset_import")
+
+    with gr.Accordion("Process: IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT", open=True):
+        with gr.Row():
+            family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
+                              elem_id="lfd_dataset_family")
+            high = gr.Number(value=768, label="High resolution", precision=0,
+                             elem_id="lfd_dataset_high")
+            low = gr.Number(value=512, label="Low resolution", precision=0,
+                            elem_id="lfd_dataset_low")
+            crop = gr.Radio(["center", "focal", "bucket"], value="center",
+                            label="Crop (bucket = no crop, aspect-ratio buckets)",
+                            elem_id="lfd_dataset_crop")
+        with gr.Row():
+            tiles = gr.Checkbox(label="Split very tall/wide images into tiles",
+                                elem_id="lfd_dataset_tiles")
+            flip = gr.Checkbox(label="Add mirrored copies", elem_id="lfd_dataset_flip")
+            out_format = gr.Radio(["png", "jpeg", "webp"], value="png", label="Format",
+                                  elem_id="lfd_dataset_format")
+            quality = gr.Slider(50, 100, value=95, step=1, label="JPEG/WebP quality",
+                                elem_id="lfd_dataset_quality")
+            background = gr.ColorPicker(value="#ffffff", label="Behind transparency",
+                                        elem_id="lfd_dataset_background")
+        with gr.Row():
+            process = gr.Button("Process", variant="primary", elem_id="lfd_dataset_process")
+            stop = gr.Button("Stop", elem_id="lfd_dataset_stop")
+        process_log = gr.Textbox(label="Processing report", lines=4, interactive=False,
+                                 elem_id="lfd_dataset_process_log")
+
+    with gr.Accordion("Captions", open=True):
+        with gr.Row():
+            with gr.Column(scale=3):
+                images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery")
+            with gr.Column(scale=2):
+                stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem")
+                caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text")
+                tokens = gr.Markdown("Tokens: 0/75", elem_id="lfd_caption_tokens")
+                save = gr.Button("Save caption", elem_id="lfd_caption_save")
+        with gr.Row():
+            operation = gr.Dropdown(list(BULK_OPERATIONS), value=list(BULK_OPERATIONS)[0],
+                                    label="Bulk operation", elem_id="lfd_bulk_operation")
+            bulk_text = gr.Textbox(label="Tags / search", elem_id="lfd_bulk_text")
+            replacement = gr.Textbox(label="Replace with", elem_id="lfd_bulk_replacement")
+            regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex")
+            keep_first = gr.Number(value=1, precision=0, label="Keep first N (sort)",
+                                   elem_id="lfd_bulk_keep")
+        selection = gr.Dropdown([], multiselect=True, label="Only these images (empty = all)",
+                                elem_id="lfd_bulk_selection")
+        with gr.Row():
+            preview = gr.Button("Preview", elem_id="lfd_bulk_preview")
+            apply = gr.Button("Apply", variant="primary", elem_id="lfd_bulk_apply")
+            undo = gr.Button("Undo last bulk change", elem_id="lfd_bulk_undo")
+        changes = gr.Dataframe(headers=["file", "before", "after"], interactive=False,
+                               elem_id="lfd_bulk_changes")
+        frequency = gr.Dataframe(headers=["tag", "images"], interactive=False,
+                                 elem_id="lfd_tag_frequency", label="Tag frequency")
+        captioners = list(host.captioners())
+        with gr.Row():
+            captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
+                                    label="Auto-caption with", elem_id="lfd_autocaption_model")
+            option = gr.Textbox(label="BLIP model folder (standalone)",
+                                elem_id="lfd_autocaption_option", visible=host.name != "webui")
+            mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
+                            elem_id="lfd_autocaption_mode")
+            autocaption = gr.Button("Auto-caption", elem_id="lfd_autocaption_run")
+
+    with gr.Accordion("Pre-flight check", open=True):
+        with gr.Row():
+            resolution = gr.Number(value=512, precision=0, label="Training resolution",
+                                   elem_id="lfd_preflight_resolution")
+            batch = gr.Number(value=1, precision=0, label="Batch size",
+                              elem_id="lfd_preflight_batch")
+            epochs = gr.Number(value=10, precision=0, label="Epochs",
+                               elem_id="lfd_preflight_epochs")
+            check = gr.Button("Run pre-flight check", elem_id="lfd_preflight_run")
+        summary = gr.HTML(elem_id="lfd_preflight_summary")
+        findings = gr.Dataframe(headers=["concept", "problem", "file", "detail"],
+                                interactive=False, elem_id="lfd_preflight_findings")
+
+    # -- wiring ----------------------------------------------------------------------------
+    def refresh_views(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
+        concept_name = concept_name or MAIN
+        return (compat.update(choices=ctl.concepts(name), value=concept_name),
+                ctl.gallery(name, concept_name),
+                compat.update(choices=ctl.stems(name, concept_name), value=[]),
+                ctl.frequency(name, concept_name))
+
+    views = [concept, images, selection, frequency]
+    def on_dataset(name: str | None) -> tuple[Any, ...]:
+        return refresh_views(name, MAIN)
+
+    def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
+        return refresh_views(name, concept_name)[1:]
+
+    dataset.change(on_dataset, [dataset], views)
+
+    def on_concept_refresh(name: str | None, concept_name: str | None) -> Any:
+        return compat.update(choices=ctl.concepts(name), value=concept_name)
+
+    concept_refresh.click(on_concept_refresh, [dataset, concept], [concept])
+    concept.change(on_concept, [dataset, concept], views[1:])
+
+    def on_create(name: str, extra: str) -> tuple[Any, ...]:
+        try:
+            created, message = ctl.create(name, extra)
+        except UserError as err:
+            return (f"⚠ {err}", compat.update())
+        return message, compat.update(choices=ctl.datasets(), value=created)
+
+    create.click(on_create, [new_name, new_concept], [status, dataset])
+
+    def on_import(name: str, concept_name: str, files: Any, path: str) -> tuple[Any, ...]:
+        try:
+            paths = compat.uploaded_paths(files) + ([path.strip()] if path and path.strip()
+                                                    else [])
+            if not paths:
+                raise UserError("drop images above or type a folder path")
+            return (ctl.import_files(name, concept_name or MAIN, paths), None)
+        except UserError as err:
+            return (f"⚠ {err}", compat.update())
+
+    import_button.click(on_import, [dataset, concept, upload, folder], [status, upload])
+
+    def defaults_for(family_name: str) -> tuple[Any, Any]:
+        settings = ProcessSettings.for_family(family_name)
+        return settings.high, settings.low
+
+    family.change(defaults_for, [family], [high, low])
+
+    def on_process(name, concept_name, high_res, low_res, crop_mode, tile, mirror, fmt, q, bg):
+        settings = ProcessSettings(high=int(high_res), low=int(low_res), crop=crop_mode,
+                                   tiles=bool(tile), flip=bool(mirror), format=fmt,
+                                   quality=int(q), background=bg or "#ffffff")
+        reporter = host.reporter()
+        for progress, result in run_job(reporter, lambda r: ctl.process(
+                name, concept_name or MAIN, settings, r), lambda text: text):
+            yield progress, result if result is not None else compat.update()
+        yield reporter.state.summary(), compat.update()
+
+    process.click(on_process, [dataset, concept, high, low, crop, tiles, flip, out_format,
+                               quality, background], [status, process_log]).then(
+        on_concept, [dataset, concept], views[1:])
+    stop.click(stop_current, [], [status])
+
+    def on_select(name: str, concept_name: str, evt: Any) -> tuple[str, str]:
+        gallery_items = ctl.gallery(name, concept_name)
+        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+        chosen = gallery_items[index][1] if index < len(gallery_items) else ""
+        return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else ""
+
+    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[str, str]:
+        return on_select(name, concept_name, evt)
+
+    images.select(select_handler, [dataset, concept], [stem, caption])
+    caption.change(ctl.token_label, [caption], [tokens])
+    def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
+        return ctl.save_caption(name, concept_name or MAIN, stem_name, text)
+
+    save.click(_safe(on_save), [dataset, concept, stem, caption], [status])
+
+    bulk_inputs = [dataset, concept, operation, selection, bulk_text, replacement, regex,
+                   keep_first]
+
+    def on_preview(*values: Any) -> tuple[Any, str]:
+        try:
+            rows = ctl.preview_bulk(*values)
+            return rows, f"{len(rows)} captions would change. Press Apply to write them."
+        except UserError as err:
+            return [], f"⚠ {err}"
+
+    preview.click(on_preview, bulk_inputs, [changes, status])
+    apply.click(_safe(ctl.apply_bulk), bulk_inputs, [status]).then(
+        ctl.frequency, [dataset, concept], [frequency])
+    def on_undo(name: str, concept_name: str) -> str:
+        return ctl.undo_bulk(name, concept_name or MAIN)
+
+    undo.click(_safe(on_undo), [dataset, concept], [status]).then(
+        ctl.frequency, [dataset, concept], [frequency])
+
+    def on_autocaption(name, concept_name, which, extra, how):
+        reporter = host.reporter()
+        for progress, result in run_job(reporter, lambda r: ctl.autocaption(
+                name, concept_name or MAIN, which, extra, how, r), lambda text: text):
+            yield progress if result is None else f"{progress}\n{result}"
+
+    autocaption.click(on_autocaption, [dataset, concept, captioner, option, mode],
+                      [status]).then(ctl.frequency, [dataset, concept], [frequency])
+
+    def on_check(name, res, batch_size, epoch_count, family_name):
+        try:
+            rows, text = ctl.preflight(name, res, batch_size, epoch_count, family_name)
+            return rows, text
+        except UserError as err:
+            return [], f"⚠ {err}"
+
+    check.click(on_check, [dataset, resolution, batch, epochs, family], [findings, summary])
+
+    def on_finding(name: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        rows = ctl.preflight(name, 512, 1, 1, "sd1")[0] if name else []
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if row >= len(rows):
+            return compat.update(), compat.update(), compat.update()
+        concept_name, _, file_name, _ = rows[row]
+        stem_name = file_name.rsplit(".", 1)[0]
+        return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name)
+
+    findings.select(on_finding, [dataset], [concept, stem, caption])
+    return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
+            "tokens": tokens, "status": status}

@@ -1,0 +1,156 @@
+"""The Dataset tab's own event handlers, standalone and in the webui stand-in."""
+
+from __future__ import annotations
+
+import runpy
+import types
+from pathlib import Path
+
+import pytest
+from imagegen import photo, save
+
+from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui.app import standalone_app
+from uitools import handler_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _find(blocks, elem_id):
+    for block in blocks.blocks.values():
+        if getattr(block, "elem_id", None) == elem_id:
+            return block
+    raise LookupError(elem_id)
+
+
+def _handler(demo, elem_id, name):
+    return handler_for(demo, _find(demo, elem_id), name)
+
+
+def _last(generator):
+    items = list(generator)
+    return items[-1]
+
+
+def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
+    create = _handler(demo, "lfd_dataset_status", "on_create")
+    message, update = create("my dog", "")
+    assert message.startswith("Created") and update["value"] == "my dog"
+    assert create("../bad", "")[0].startswith("⚠")
+    message, _ = _handler(demo, "lfd_dataset_status", "on_import")("my dog", "main", None,
+                                                                  str(incoming))
+    assert message.startswith("Imported 3 images and 1 captions")
+
+    process = _handler(demo, "lfd_dataset_process_log", "on_process")
+    progress, report = _last(process("my dog", "main", 256, 128, "focal", False, True, "png", 95,
+                                     "#000000"))
+    assert "processed 3" in str(report) or "processed 3" in progress, (progress, report)
+
+    views = _handler(demo, "lfd_dataset_gallery", "on_concept")("my dog", "main")
+    gallery, selection, frequency = views
+    assert len(gallery) == 6  # 3 images + mirrored copies
+    assert ["sks", 2] in frequency
+
+    select = _handler(demo, "lfd_caption_stem", "select_handler")
+    stem, text = select("my dog", "main", types.SimpleNamespace(index=0))
+    assert stem == "a" and text == "sks, dog"
+    label = handler_for(demo, _find(demo, "lfd_caption_tokens"))("sks, dog, " * 30)
+    assert "over 75" in label
+    saved = _handler(demo, "lfd_dataset_status", "on_save")("my dog", "main", "b", "sks, cat")
+    assert saved.startswith("Saved b.txt")
+
+    bulk = ["my dog", "main", "Add tags at the front (trigger word)", [], "mytoken", "", False, 1]
+    rows, message = _handler(demo, "lfd_bulk_changes", "on_preview")(*bulk)
+    assert len(rows) == 6 and message.startswith("6 captions would change")
+    assert _handler(demo, "lfd_dataset_status", "apply_bulk")(*bulk).startswith("Changed 6")
+    assert "Restored 6" in _handler(demo, "lfd_dataset_status", "on_undo")("my dog", "main")
+
+    findings, summary = _handler(demo, "lfd_preflight_findings", "on_check")(
+        "my dog", 256, 1, 10, "sd1")
+    assert any(row[1] == "too_small" for row in findings) and "steps per epoch" in summary
+
+    if blip_folder is not None:
+        caption = _handler(demo, "lfd_dataset_status", "on_autocaption")
+        final = _last(caption("my dog", "main", "BLIP (local folder)", str(blip_folder),
+                              "overwrite"))
+        assert "Captioned 6" in final
+
+
+@pytest.fixture()
+def incoming(tmp_path):
+    folder = tmp_path / "incoming"
+    save(photo(400, 300, 1), folder / "a.jpg")
+    save(photo(300, 400, 2), folder / "b.png")
+    save(photo(100, 100, 3), folder / "c.png")
+    (folder / "a.txt").write_text("sks, dog")
+    return folder
+
+
+def test_dataset_tab_standalone(tmp_path, incoming):
+    from tiny_blip import write_tiny_blip
+
+    demo = standalone_app(StandaloneHost(tmp_path / "data"))
+    _walk_the_tab(demo, incoming, write_tiny_blip(tmp_path / "blip"))
+
+
+def test_dataset_tab_in_webui_standin(webui_standin, incoming):
+    from modules import script_callbacks, shared
+
+    runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
+    [(tab, _, _)] = script_callbacks.ui_tabs_callback()
+    _walk_the_tab(tab, incoming, None)
+    assert ("begin", "Processing my dog/main") in shared.state.history
+    assert shared.state.history[-1][0] == "end"
+
+
+def test_interrupt_stops_processing_in_the_webui(webui_standin, tmp_path):
+    from modules import shared
+
+    from lora_for_dummies.dataset.layout import create_dataset
+    from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+    from lora_for_dummies.hosts.webui import WebuiHost
+
+    ds = create_dataset(tmp_path / "ds", "many")
+    for i in range(10):
+        save(photo(120, 120, i), ds.folder(ds.concept(""), "originals") / f"{i}.png")
+    reporter = WebuiHost().reporter()
+    real_step = reporter.step
+
+    def step(done, text=""):
+        real_step(done, text)
+        assert shared.state.job_count == 10 and shared.state.job_no == done
+        shared.state.interrupt()  # the webui's Interrupt button
+
+    reporter.step = step
+    report = process_concept(ds, "", ProcessSettings(high=64, low=64), reporter, workers=1)
+    assert report.stopped and len(report.done) < 10
+
+
+def test_webui_blip_captioner_uses_the_webui_interrogator(webui_standin, tmp_path):
+    from modules import shared
+    from tiny_blip import write_tiny_blip
+
+    from lora_for_dummies.dataset.autocaption import BlipFolderCaptioner, run_autocaption
+    from lora_for_dummies.hosts.webui import WebuiHost
+
+    class StandinInterrogator:  # modules/interrogate.py InterrogateModels: load/unload/generate
+        def __init__(self, folder):
+            self.model = BlipFolderCaptioner(folder)
+            self.calls = []
+
+        def load(self):
+            self.calls.append("load")
+
+        def generate_caption(self, image):
+            return self.model.caption(image)
+
+        def unload(self):
+            self.calls.append("unload")
+
+    shared.interrogator = StandinInterrogator(write_tiny_blip(tmp_path / "blip"))
+    images = [save(photo(64, 64, i), tmp_path / "HIGH" / f"{i}.png") for i in range(2)]
+    captioner = WebuiHost().captioners()["BLIP (webui)"]("")
+    report = run_autocaption(images, captioner, "overwrite")
+    assert report.written == ["0.png", "1.png"]
+    assert shared.interrogator.calls == ["load", "unload"]
+    assert shared.state.history == []  # the interrogator did not begin/end a job of its own
