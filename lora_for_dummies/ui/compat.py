@@ -58,10 +58,10 @@ def uploaded_paths(value: Any) -> list[str]:
     return paths
 
 
-def gallery(label: str, elem_id: str) -> Any:
+def gallery(label: str, elem_id: str, value: list[tuple[str, str]] | None = None) -> Any:
     import gradio as gr
 
     kwargs: dict[str, Any] = {"columns": 6, "height": 360, "allow_preview": False}
     if gradio_major() >= 4:
         kwargs["selected_index"] = None
-    return gr.Gallery(label=label, elem_id=elem_id, **kwargs)
+    return gr.Gallery(value=value or None, label=label, elem_id=elem_id, **kwargs)

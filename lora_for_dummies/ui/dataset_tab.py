@@ -86,7 +86,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
     with gr.Accordion("Captions", open=True):
         with gr.Row():
             with gr.Column(scale=3):
-                images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery")
+                images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
+                                        ctl.gallery(first, MAIN))
             with gr.Column(scale=2):
                 stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem")
                 caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text")
@@ -100,7 +101,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex")
             keep_first = gr.Number(value=1, precision=0, label="Keep first N (sort)",
                                    elem_id="lfd_bulk_keep")
-        selection = gr.Dropdown([], multiselect=True, label="Only these images (empty = all)",
+        selection = gr.Dropdown(ctl.stems(first, MAIN), multiselect=True, label="Only these images (empty = all)",
                                 elem_id="lfd_bulk_selection")
         with gr.Row():
             preview = gr.Button("Preview", elem_id="lfd_bulk_preview")
@@ -108,7 +109,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             undo = gr.Button("Undo last bulk change", elem_id="lfd_bulk_undo")
         changes = gr.Dataframe(headers=["file", "before", "after"], interactive=False,
                                elem_id="lfd_bulk_changes")
-        frequency = gr.Dataframe(headers=["tag", "images"], interactive=False,
+        frequency = gr.Dataframe(ctl.frequency(first, MAIN) or None, headers=["tag", "images"],
+                                 interactive=False,
                                  elem_id="lfd_tag_frequency", label="Tag frequency")
         captioners = list(host.captioners())
         with gr.Row():
