@@ -49,7 +49,7 @@ def make_inputs(folder: Path, count: int) -> list[Path]:
 
 
 def naive(sources: list[Path], out: Path) -> None:
-    for resolution, folder in ((HIGH, out / "high"), (LOW, out / "low")):
+    for folder in (out / "high", out / "low"):
         folder.mkdir(parents=True, exist_ok=True)
     for source in sources:
         image = Image.open(source).convert("RGB")

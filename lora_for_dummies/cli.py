@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lora_for_dummies.cli_dataset import add_dataset_commands
 
     add_dataset_commands(sub)
+    from lora_for_dummies.cli_lora import add_lora_commands
+
+    add_lora_commands(sub)
     return parser
 
 

@@ -92,3 +92,20 @@ def hf_to_openclip(hf: dict[str, Any]) -> dict[str, Any]:
         out[f"transformer.resblocks.{layer}.attn.in_proj_{kind}"] = torch.cat(
             [qkv["q"], qkv["k"], qkv["v"]], dim=0)
     return out
+
+
+def openclip_weight_location(module: str) -> tuple[str, int | None]:
+    """Where a transformers CLIP module's weight lives in an OpenCLIP checkpoint.
+
+    Returns (key without prefix, third of the fused in_proj or None).
+    """
+    match = re.match(r"^(?:text_model\.)?encoder\.layers\.(\d+)\.(.+)$", module)
+    if not match:
+        raise KeyError(f"no OpenCLIP location for {module!r}")
+    layer, part = match.groups()
+    base = f"transformer.resblocks.{layer}."
+    fused = {"self_attn.q_proj": 0, "self_attn.k_proj": 1, "self_attn.v_proj": 2}
+    if part in fused:
+        return base + "attn.in_proj_weight", fused[part]
+    openclip_names = {v: k for k, v in _OPENCLIP_LAYER_PARTS.items()}
+    return base + openclip_names[part] + ".weight", None

@@ -18,6 +18,7 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
     import gradio as gr
 
     from lora_for_dummies.ui.dataset_tab import build_dataset_tab
+    from lora_for_dummies.ui.extract_tab import build_extract_tab
     from lora_for_dummies.ui.models_tab import build_models_tab
     from lora_for_dummies.ui.placeholders import build_placeholder
 
@@ -29,9 +30,10 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
     with gr.Tabs(elem_id="lfd_tabs"):
         with gr.Tab("Dataset", elem_id="lfd_tab_dataset"):
             parts["dataset"] = build_dataset_tab(host)
-        for name in ("Train", "Extract"):
-            with gr.Tab(name, elem_id=f"lfd_tab_{name.lower()}"):
-                build_placeholder(name)
+        with gr.Tab("Train", elem_id="lfd_tab_train"):
+            build_placeholder("Train")
+        with gr.Tab("Extract", elem_id="lfd_tab_extract"):
+            parts["extract"] = build_extract_tab(host)
         with gr.Tab("Models", elem_id="lfd_tab_models"):
             parts["models"] = build_models_tab(host)
     return parts

@@ -101,7 +101,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex")
             keep_first = gr.Number(value=1, precision=0, label="Keep first N (sort)",
                                    elem_id="lfd_bulk_keep")
-        selection = gr.Dropdown(ctl.stems(first, MAIN), multiselect=True, label="Only these images (empty = all)",
+        selection = gr.Dropdown(ctl.stems(first, MAIN), multiselect=True,
+                                label="Only these images (empty = all)",
                                 elem_id="lfd_bulk_selection")
         with gr.Row():
             preview = gr.Button("Preview", elem_id="lfd_bulk_preview")

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 COMING = {
-    "Dataset": "Create a dataset, import images, process them to high and low resolution, edit "
-               "captions with live token counts and run a pre-flight check. Coming in the next "
-               "release.",
     "Train": "Train a LoRA on your GPU with live samples, a loss chart, stop / save / resume. "
              "Coming in a later release.",
-    "Extract": "Extract a LoRA from a fine-tuned checkpoint, convert old .pt LoRAs, rescale, "
-               "resize and merge LoRAs. Coming in a later release.",
 }
 
 

@@ -1,0 +1,181 @@
+"""Extraction speed, memory and accuracy: ours vs a reference written the way kohya's
+`extract_lora_from_models.py` works (both models fully loaded, a full `torch.linalg.svd` per
+module, 0.99 quantile clamp). Same pair, same rank, one run, each contender in its own process
+so that peak RSS is its own.
+
+    python bench/extract.py [--family sd1|sdxl] [--rank 32] [--no-reference]
+
+The pair: a random full-size base (fp16) and tuned = base + a rank-64 change with a decaying
+spectrum (+ noise) in every UNet attention/MLP layer and every text-encoder layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out"
+
+
+def make_pair(family: str) -> tuple[Path, Path, Path]:
+    import torch
+
+    from lora_for_dummies.checkpoints.detect import detect_family
+    from lora_for_dummies.checkpoints.models import resolve_configs
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.checkpoints.synthetic import write_random_checkpoint
+    from lora_for_dummies.checkpoints.write import save_state_dict
+    from lora_for_dummies.extract.plan import extraction_targets
+
+    base, tuned, truth = (OUT / f"{family}-base.safetensors", OUT / f"{family}-tuned.safetensors",
+                          OUT / f"{family}-change.pt")
+    if tuned.exists() and truth.exists():
+        return base, tuned, truth
+    OUT.mkdir(parents=True, exist_ok=True)
+    write_random_checkpoint(base, family, tiny=False, dtype=torch.float16)
+    generator = torch.Generator().manual_seed(0)
+    with CheckpointFile(base) as file:
+        state = {k: file.get(k) for k in file.keys()}
+        configs = resolve_configs(file, detect_family(file))
+    changes = {}
+    for target in extraction_targets(family, configs, True, False):
+        weight = state[target.key].float()
+        rows = weight.shape[0] // 3 if target.third is not None else weight.shape[0]
+        view = weight[target.third * rows:(target.third + 1) * rows] if target.third is not None \
+            else weight
+        rank = min(64, *view.shape)
+        u = torch.linalg.qr(torch.randn(view.shape[0], rank, generator=generator))[0]
+        v = torch.linalg.qr(torch.randn(view.shape[1], rank, generator=generator))[0]
+        s = float(view.norm()) * 0.1 * 0.92 ** torch.arange(rank, dtype=torch.float32)
+        s = s / s.norm() * float(view.norm()) * 0.1
+        view += (u * s) @ v.T + 1e-3 * float(view.std()) * torch.randn(view.shape,
+                                                                        generator=generator)
+        state[target.key] = weight.half()
+        changes[target.name] = (u * s, v)
+    save_state_dict(state, tuned)
+    torch.save(changes, truth)
+    return base, tuned, truth
+
+
+def run_ours(base: Path, tuned: Path, rank: int) -> dict:
+    from lora_for_dummies.extract.lowrank import RankRule
+    from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+
+    start = time.perf_counter()
+    report = extract_lora(base, tuned, OUT, f"ours-{base.stem}",
+                          ExtractSettings(rule=RankRule(rank=rank)), overwrite=True)
+    seconds = time.perf_counter() - start
+    from lora_for_dummies.lora.format import load_lora
+
+    modules, _ = load_lora(OUT / f"ours-{base.stem}.safetensors")
+    return {"seconds": seconds, "deltas": {n: m.delta() for n, m in modules.items()},
+            "modules": len(report.modules)}
+
+
+def run_reference(base: Path, tuned: Path, rank: int) -> dict:
+    """Both models in memory in fp32, full SVD per module, clamp at the 0.99 quantile."""
+    import torch
+
+    from lora_for_dummies.checkpoints.detect import detect_family
+    from lora_for_dummies.checkpoints.models import load_models
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.extract.plan import extraction_targets
+
+    start = time.perf_counter()
+    models_a = load_models(base, components=None)
+    models_b = load_models(tuned, components=None)
+    with CheckpointFile(base) as file:
+        family = detect_family(file)
+    targets = extraction_targets(family, models_a.configs, True, False)
+    deltas, optimal = {}, {}
+    for target in targets:
+        module_a = models_a.models[target.part].get_submodule(_own(models_a, target))
+        module_b = models_b.models[target.part].get_submodule(_own(models_b, target))
+        delta = (module_b.weight.float() - module_a.weight.float())
+        u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+        u, s, vh = u[:, :rank], s[:rank], vh[:rank]
+        optimal[target.name] = (u * s) @ vh
+        u = u @ torch.diag(s)
+        values = torch.cat([u.flatten(), vh.flatten()])
+        limit = torch.quantile(values.abs()[: 2**24], 0.99)
+        deltas[target.name] = u.clamp(-limit, limit) @ vh.clamp(-limit, limit)
+    return {"seconds": time.perf_counter() - start, "deltas": deltas, "optimal": optimal}
+
+
+def _own(loaded, target) -> str:
+    names = dict(loaded.models[target.part].named_modules())
+    if target.module in names:
+        return target.module
+    return target.module.removeprefix("text_model.")
+
+
+def errors(deltas: dict, truth: dict) -> float:
+    values = []
+    for name, (us, v) in truth.items():
+        change = us @ v.T
+        values.append(float((deltas[name].float() - change).norm() / change.norm()))
+    return sum(values) / len(values)
+
+
+def child(which: str, family: str, rank: int) -> None:
+    import torch
+
+    base, tuned, truth_path = make_pair(family)
+    result = run_ours(base, tuned, rank) if which == "ours" else run_reference(base, tuned, rank)
+    truth = torch.load(truth_path, weights_only=True)
+    summary = {"seconds": result["seconds"], "error_vs_truth": errors(result["deltas"], truth)}
+    if "optimal" in result:
+        summary["optimal_error_vs_truth"] = errors(result["optimal"], truth)
+    print("RESULT " + json.dumps(summary))
+
+
+def measure(which: str, family: str, rank: int) -> dict:
+    process = subprocess.Popen([sys.executable, __file__, "--child", which, "--family", family,
+                                "--rank", str(rank)], stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    output = process.stdout.read()
+    if status != 0:
+        raise SystemExit(f"{which} failed:\n{output}")
+    result = json.loads(next(line for line in output.splitlines()
+                             if line.startswith("RESULT "))[7:])
+    result["peak_rss_gb"] = usage.ru_maxrss / 2**20
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"])
+    parser.add_argument("--rank", type=int, default=32)
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--child", choices=["ours", "reference"])
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.family, args.rank)
+        return
+    start = time.perf_counter()
+    make_pair(args.family)
+    print(f"pair ready ({time.perf_counter() - start:.0f} s)")
+    ours = measure("ours", args.family, args.rank)
+    print(f"ours      : {ours['seconds']:7.1f} s, peak RSS {ours['peak_rss_gb']:.2f} GB, "
+          f"mean error vs the true change {ours['error_vs_truth']:.4f}")
+    if args.no_reference:
+        return
+    ref = measure("reference", args.family, args.rank)
+    print(f"reference : {ref['seconds']:7.1f} s, peak RSS {ref['peak_rss_gb']:.2f} GB, "
+          f"mean error vs the true change {ref['error_vs_truth']:.4f}")
+    print(f"optimal rank-{args.rank} error vs the true change: "
+          f"{ref['optimal_error_vs_truth']:.4f}")
+    print(f"speed-up {ref['seconds'] / ours['seconds']:.1f}x, memory "
+          f"{ref['peak_rss_gb'] / ours['peak_rss_gb']:.1f}x less, our error / optimal "
+          f"{ours['error_vs_truth'] / ref['optimal_error_vs_truth']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

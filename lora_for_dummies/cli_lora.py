@@ -1,0 +1,191 @@
+"""`python -m lora_for_dummies extract|convert|rescale|resize|merge|lora-info …`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lora_for_dummies.progress import ConsoleReporter
+
+
+def _rule(args: argparse.Namespace, prefix: str = ""):
+    from lora_for_dummies.extract.lowrank import RankRule
+
+    return RankRule(mode=getattr(args, prefix + "rank_mode", "fixed"),
+                    rank=getattr(args, prefix + "rank"),
+                    threshold=getattr(args, prefix + "threshold", 0.9),
+                    exact=getattr(args, "exact_svd", False))
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from lora_for_dummies.extract.lowrank import RankRule
+    from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+
+    settings = ExtractSettings(
+        rule=_rule(args), text_encoders=not args.no_text_encoder, use_ema=args.ema,
+        conv_rule=RankRule(rank=args.conv_rank, exact=args.exact_svd) if args.conv_rank else None,
+        clamp=args.clamp, device=args.device, save_dtype=args.dtype)
+    report = extract_lora(args.base, args.tuned, args.lora_dir, args.name, settings,
+                          ConsoleReporter(), overwrite=args.overwrite)
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.as_dict(), indent=1), encoding="utf-8")
+    for line in report.summary():
+        print(line)
+    return 0
+
+
+def _base_configs(base: str):
+    from lora_for_dummies.checkpoints.detect import detect_family
+    from lora_for_dummies.checkpoints.models import resolve_configs
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+
+    with CheckpointFile(base) as file:
+        family = detect_family(file)
+        return family, resolve_configs(file, family)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from lora_for_dummies.lora.convert import convert_cloneofsimo, convert_peft
+    from lora_for_dummies.lora.format import output_path, save_lora
+    from lora_for_dummies.lora.metadata import lora_metadata
+
+    family, configs = _base_configs(args.base)
+    source = Path(args.source)
+    if source.suffix.lower() == ".pt":
+        text = Path(args.text) if args.text else source.with_name(source.stem + "_txt.pt")
+        modules, order = convert_cloneofsimo(source, family, configs,
+                                             text if text.exists() else None)
+        note = f"converted from {source.name} (dreambooth extension, order: {order})"
+    else:
+        modules, note = convert_peft(source, family, configs), f"converted from {source.name}"
+    out = output_path(args.lora_dir, args.name or source.stem)
+    rank = max(m.rank for m in modules.values())
+    save_lora(out, modules, lora_metadata(family, out.stem, rank, rank, comment=note),
+              overwrite=args.overwrite)
+    print(f"{note}: {len(modules)} modules → {out}")
+    return 0
+
+
+def _load(path: str):
+    from lora_for_dummies.lora.format import load_lora
+
+    return load_lora(path)
+
+
+def _rescale(args: argparse.Namespace) -> int:
+    from lora_for_dummies.lora.tools import rescale, save_like
+
+    modules, metadata = _load(args.lora)
+    out = save_like(args.output, rescale(modules, args.factor), metadata,
+                    f"strength baked ×{args.factor}", args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+def _resize(args: argparse.Namespace) -> int:
+    from lora_for_dummies.lora.tools import resize, save_like
+
+    modules, metadata = _load(args.lora)
+    resized, errors = resize(modules, _rule(args))
+    out = save_like(args.output, resized, metadata, f"resized ({args.rank_mode} {args.rank})",
+                    args.overwrite)
+    worst = max(errors, key=errors.get)
+    print(f"wrote {out}: mean relative error {sum(errors.values()) / len(errors):.4f}, "
+          f"worst {errors[worst]:.4f} ({worst})")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from lora_for_dummies.errors import UserError
+    from lora_for_dummies.lora.tools import merge, save_like
+
+    weights = args.weights or [1.0] * len(args.loras)
+    if len(weights) != len(args.loras):
+        raise UserError("give one --weights value per LoRA")
+    loaded = [_load(path) for path in args.loras]
+    rule = _rule(args) if args.rank else None
+    merged = merge([m for m, _ in loaded], weights, rule)
+    note = "merged " + ", ".join(f"{Path(p).name}×{w}" for p, w in zip(args.loras, weights,
+                                                                         strict=True))
+    out = save_like(args.output, merged, loaded[0][1], note, args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from lora_for_dummies.lora.tools import lora_info
+
+    info = lora_info(args.lora)
+    if args.json:
+        print(json.dumps(info.as_dict(), indent=2))
+        return 0
+    print(f"{info.file}: {info.modules} modules, ranks {info.ranks}, alphas {info.alphas}")
+    print(f"parts: {info.parts}; base model: {info.base_model_version}")
+    for warning in info.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+def _rank_options(parser: argparse.ArgumentParser, default: int | None = 32) -> None:
+    parser.add_argument("--rank", type=int, default=default,
+                        help="rank, or the cap for a dynamic rank")
+    parser.add_argument("--rank-mode", default="fixed",
+                        choices=["fixed", "energy", "frobenius", "ratio"])
+    parser.add_argument("--threshold", type=float, default=0.9,
+                        help="dynamic rank: fraction kept, or smallest σ/σmax (ratio)")
+    parser.add_argument("--exact-svd", action="store_true", help="exact SVD (slower)")
+
+
+def add_lora_commands(sub: argparse._SubParsersAction) -> None:
+    extract = sub.add_parser("extract", help="LoRA = fine-tuned checkpoint − base checkpoint")
+    extract.add_argument("base")
+    extract.add_argument("tuned")
+    extract.add_argument("--name", required=True, help="LoRA name (file name without suffix)")
+    extract.add_argument("--lora-dir", default="lfd_data/Lora")
+    _rank_options(extract)
+    extract.add_argument("--conv-rank", type=int, default=0, help="also conv layers (LoCon)")
+    extract.add_argument("--no-text-encoder", action="store_true")
+    extract.add_argument("--ema", action="store_true", help="use the fine-tune's EMA weights")
+    extract.add_argument("--clamp", type=float, default=None, help="quantile clamp, e.g. 0.99")
+    extract.add_argument("--device", default="cpu", help="cpu or cuda")
+    extract.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"])
+    extract.add_argument("--report", help="write the per-module report as JSON")
+    extract.add_argument("--overwrite", action="store_true")
+    extract.set_defaults(func=_extract)
+
+    convert = sub.add_parser("convert", help="old dreambooth .pt or diffusers/peft → kohya")
+    convert.add_argument("source")
+    convert.add_argument("--base", required=True, help="the checkpoint it was trained on")
+    convert.add_argument("--text", help="the _txt.pt (default: found beside the source)")
+    convert.add_argument("--name")
+    convert.add_argument("--lora-dir", default="lfd_data/Lora")
+    convert.add_argument("--overwrite", action="store_true")
+    convert.set_defaults(func=_convert)
+
+    rescale = sub.add_parser("rescale", help="bake a strength into a LoRA (e.g. 0.6)")
+    rescale.add_argument("lora")
+    rescale.add_argument("factor", type=float)
+    rescale.add_argument("--output", required=True)
+    rescale.add_argument("--overwrite", action="store_true")
+    rescale.set_defaults(func=_rescale)
+
+    resize = sub.add_parser("resize", help="change a LoRA's rank")
+    resize.add_argument("lora")
+    resize.add_argument("--output", required=True)
+    _rank_options(resize)
+    resize.add_argument("--overwrite", action="store_true")
+    resize.set_defaults(func=_resize)
+
+    merge = sub.add_parser("merge", help="weighted merge of LoRAs / saved steps")
+    merge.add_argument("loras", nargs="+")
+    merge.add_argument("--weights", type=float, nargs="+")
+    merge.add_argument("--output", required=True)
+    _rank_options(merge, default=None)
+    merge.add_argument("--overwrite", action="store_true")
+    merge.set_defaults(func=_merge)
+
+    info = sub.add_parser("lora-info", help="modules, ranks, alphas, metadata and warnings")
+    info.add_argument("lora")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=_info)

@@ -1,0 +1,1 @@
+"""LoRA extraction: the low-rank difference between a fine-tuned checkpoint and its base."""

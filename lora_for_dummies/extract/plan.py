@@ -1,0 +1,50 @@
+"""Which weights a LoRA of a checkpoint can hold, where each lives in the file, and its name.
+
+The module set and the names come from `checkpoints.kohya_names`, the same as training uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX
+from lora_for_dummies.checkpoints.keymap_text import openclip_weight_location
+from lora_for_dummies.checkpoints.keymap_unet import unet_module_to_ldm
+from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
+from lora_for_dummies.checkpoints.models import build_model, canonical_text_key
+
+
+@dataclass(frozen=True)
+class Target:
+    part: str  # unet | text_encoder | text_encoder_2
+    module: str  # diffusers / transformers module path
+    name: str  # kohya LoRA name
+    key: str  # weight key in the single-file checkpoint
+    third: int | None  # for OpenCLIP's fused q/k/v: which third of in_proj_weight
+    conv: bool  # a ResNet/sampler convolution (LoCon), ranked by the conv rule
+
+
+def extraction_targets(family: str, configs: dict[str, dict[str, Any]], text_encoders: bool,
+                       conv: bool) -> list[Target]:
+    targets = []
+    unet = build_model("unet", configs["unet"], empty=True)
+    attention = set(lora_target_modules(unet, "unet"))
+    for module in lora_target_modules(unet, "unet", include_conv=conv):
+        key = UNET_PREFIX + unet_module_to_ldm(module + ".weight", configs["unet"])
+        targets.append(Target("unet", module, kohya_name(family, "unet", module, configs["unet"]),
+                              key, None, module not in attention))
+    if not text_encoders:
+        return targets
+    for spec in FAMILIES[family].text_encoders:
+        model = build_model(spec.name, configs[spec.name], empty=True)
+        for module in lora_target_modules(model, spec.name):
+            canonical = canonical_text_key(module)
+            if spec.layout == "clip":
+                key, third = spec.prefix + canonical + ".weight", None
+            else:
+                inner, third = openclip_weight_location(canonical)
+                key = spec.prefix + inner
+            targets.append(Target(spec.name, canonical, kohya_name(family, spec.name, canonical),
+                                  key, third, False))
+    return targets

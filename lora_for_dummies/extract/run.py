@@ -1,0 +1,220 @@
+"""Extract a LoRA from base + fine-tuned checkpoints, one tensor pair at a time.
+
+Peak memory is about one module's weights, not two models: both files are opened lazily and
+each difference is factored and dropped before the next is read. Nothing is silently dropped:
+every module and every part (UNet, each text encoder) is in the report, with the size of its
+difference, the rank kept and the relative error; parts below the threshold are listed as
+skipped with their numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.checkpoints.convert import ema_key
+from lora_for_dummies.checkpoints.detect import detect_family, inspect_checkpoint
+from lora_for_dummies.checkpoints.families import UNET_PREFIX
+from lora_for_dummies.checkpoints.models import resolve_configs
+from lora_for_dummies.checkpoints.reader import CheckpointFile
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.extract.lowrank import RankRule, clamp_quantile, factorize
+from lora_for_dummies.extract.plan import Target, extraction_targets
+from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
+from lora_for_dummies.lora.metadata import lora_metadata
+from lora_for_dummies.progress import Reporter
+
+
+@dataclass
+class ExtractSettings:
+    rule: RankRule = field(default_factory=RankRule)
+    conv_rule: RankRule | None = None  # None: attention/MLP layers only
+    text_encoders: bool = True
+    use_ema: bool = False  # read the fine-tuned UNet from its EMA copy
+    clamp: float | None = None  # quantile clamp (e.g. 0.99); off by default: it costs accuracy
+    min_part_difference: float = 1e-4  # ‖Δ‖/‖W‖ of a whole part below this: the part is skipped
+    device: str = "cpu"
+    save_dtype: str = "fp16"  # fp16 | bf16 | fp32
+
+
+@dataclass
+class ModuleReport:
+    part: str
+    name: str
+    shape: list[int]
+    difference: float  # ‖Δ‖ / ‖W_base‖
+    rank: int
+    error: float  # ‖Δ − ΔLoRA‖ / ‖Δ‖
+    clamp_error: float | None = None
+    skipped: str = ""
+
+
+@dataclass
+class ExtractReport:
+    modules: list[ModuleReport] = field(default_factory=list)
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    output: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> list[str]:
+        lines = []
+        for part, info in self.parts.items():
+            state = f"SKIPPED ({info['reason']})" if info["skipped"] else "kept"
+            lines.append(f"{part}: {info['modules']} modules, difference "
+                         f"{info['difference']:.2e}, mean error {info['mean_error']:.4f} — "
+                         f"{state}")
+        return lines + ([f"saved {self.output}"] if self.output else [])
+
+
+_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+
+
+def _read(file: CheckpointFile, target: Target, key: str) -> Any:
+    tensor = file.get(key)
+    if target.third is not None:
+        tensor = tensor.chunk(3, dim=0)[target.third]
+    return tensor
+
+
+def check_pair(base: Path, tuned: Path) -> tuple[str, bool]:
+    """Same family and variant, different files. Returns (family, v_prediction)."""
+    base_info = inspect_checkpoint(base, compute_hash=False)
+    tuned_info = inspect_checkpoint(tuned, compute_hash=False)
+    if base_info.family != tuned_info.family:
+        raise UserError(f"{Path(base).name} is {base_info.family_title} but {Path(tuned).name} "
+                        f"is {tuned_info.family_title}: both must be the same family")
+    if base_info.inpainting != tuned_info.inpainting:
+        raise UserError("one model is an inpainting model and the other is not: extract from "
+                        "the matching base")
+    if Path(base).resolve() == Path(tuned).resolve():
+        raise UserError("base and fine-tuned model are the same file")
+    return base_info.family, tuned_info.prediction == "v"
+
+
+def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name: str,
+                 settings: ExtractSettings | None = None, reporter: Reporter | None = None,
+                 overwrite: bool = False) -> ExtractReport:
+    """Write `<lora_dir>/<name>.safetensors` (a kohya LoRA) holding tuned − base."""
+    import torch
+
+    settings = settings or ExtractSettings()
+    settings.rule.validate()
+    if settings.conv_rule:
+        settings.conv_rule.validate()
+    output = output_path(lora_dir, name)
+    name = output.stem
+    if output.exists() and not overwrite:
+        raise UserError(f"{output.name} already exists; choose another name or allow "
+                        "overwriting")
+    family, v_prediction = check_pair(Path(base), Path(tuned))
+    reporter = reporter or Reporter()
+    report = ExtractReport()
+    modules: dict[str, LoraModule] = {}
+    with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file:
+        detect_family(base_file)
+        configs = resolve_configs(base_file, family)
+        targets = extraction_targets(family, configs, settings.text_encoders,
+                                     settings.conv_rule is not None)
+        largest = max(min(base_file.shape(t.key)[0] // (3 if t.third is not None else 1),
+                          _fan_in(base_file.shape(t.key))) for t in targets)
+        if settings.rule.rank > largest:
+            raise UserError(f"rank {settings.rule.rank} is larger than every layer of this model "
+                            f"(the largest allows {largest})")
+        reporter.start(len(targets), f"Extracting {name}")
+        sums: dict[str, list[float]] = {}
+        for index, target in enumerate(targets, start=1):
+            if reporter.should_stop():
+                raise UserError("extraction stopped; nothing was written")
+            tuned_key = ema_key(target.key) if settings.use_ema and target.key.startswith(
+                UNET_PREFIX) else target.key
+            if target.key not in base_file or tuned_key not in tuned_file:
+                missing = target.key if target.key not in base_file else tuned_key
+                raise UserError(f"{missing} is missing from one of the files"
+                                + (" (no EMA weights?)" if settings.use_ema else ""))
+            weight = _read(base_file, target, target.key).to(settings.device, torch.float32)
+            delta = _read(tuned_file, target, tuned_key).to(settings.device, torch.float32) \
+                - weight
+            if delta.shape != weight.shape:
+                raise UserError(f"{target.name}: shapes differ between the two files")
+            module_report, module = _factor(target, weight, delta, settings)
+            report.modules.append(module_report)
+            norms = sums.setdefault(target.part, [0.0, 0.0])
+            norms[0] += float(delta.norm()) ** 2
+            norms[1] += float(weight.norm()) ** 2
+            if module is not None:
+                modules[target.name] = module
+            reporter.step(index, target.name)
+    _judge_parts(report, sums, settings, modules)
+    if not modules:
+        raise UserError("the two models have no difference that a LoRA can hold (identical "
+                        "weights in every adaptable layer)")
+    ranks = [m.rank for m in modules.values() if m.down.dim() == 2 or m.down.shape[-1] == 1]
+    conv_ranks = [m.rank for m in modules.values() if m.down.dim() == 4 and m.down.shape[-1] > 1]
+    comment = (f"extracted by LoRA for Dummies from {Path(tuned).name} minus {Path(base).name} "
+               f"(sha256 {inspect_checkpoint(tuned).short_hash} − "
+               f"{inspect_checkpoint(base).short_hash}); rank rule {settings.rule.mode} "
+               f"{settings.rule.rank}")
+    metadata = lora_metadata(family, name, max(ranks or [0]), max(ranks or [0]), v_prediction,
+                             comment, conv_rank=max(conv_ranks or [0]),
+                             conv_alpha=max(conv_ranks or [0]))
+    dtype = getattr(torch, _DTYPES.get(settings.save_dtype, "float16"))
+    save_lora(output, modules, metadata, dtype=dtype, overwrite=overwrite)
+    report.output = str(output)
+    reporter.finish(f"saved {output.name}")
+    return report
+
+
+def _fan_in(shape: tuple[int, ...]) -> int:
+    fan_in = 1
+    for dim in shape[1:]:
+        fan_in *= dim
+    return fan_in
+
+
+def _factor(target: Target, weight: Any, delta: Any, settings: ExtractSettings
+            ) -> tuple[ModuleReport, LoraModule | None]:
+    base_norm = float(weight.norm()) or 1.0
+    difference = float(delta.norm()) / base_norm
+    shape = list(delta.shape)
+    if difference == 0.0:
+        return ModuleReport(target.part, target.name, shape, 0.0, 0, 0.0, skipped="no change"), \
+            None
+    rule = settings.conv_rule if target.conv and settings.conv_rule else settings.rule
+    matrix = delta.flatten(1)
+    factors = factorize(matrix, rule)
+    clamp_error = None
+    if settings.clamp:
+        factors, clamp_error = clamp_quantile(factors, matrix, settings.clamp)
+    rank = factors.down.shape[0]
+    down, up = factors.down.cpu(), factors.up.cpu()
+    if delta.dim() == 4:
+        down = down.reshape(rank, *delta.shape[1:])
+        up = up.reshape(delta.shape[0], rank, 1, 1)
+    report = ModuleReport(target.part, target.name, shape, difference, rank,
+                          clamp_error if clamp_error is not None else factors.relative_error,
+                          clamp_error)
+    return report, LoraModule(down, up, float(rank))
+
+
+def _judge_parts(report: ExtractReport, sums: dict[str, list[float]], settings: ExtractSettings,
+                 modules: dict[str, LoraModule]) -> None:
+    for part, (delta_sq, weight_sq) in sums.items():
+        entries = [m for m in report.modules if m.part == part]
+        kept = [m for m in entries if not m.skipped]
+        difference = math.sqrt(delta_sq) / math.sqrt(weight_sq or 1.0)
+        skipped = difference < settings.min_part_difference
+        reason = f"difference {difference:.2e} < {settings.min_part_difference:.0e}" \
+            if skipped else ""
+        if skipped:
+            for entry in entries:
+                entry.skipped = entry.skipped or "part below threshold"
+                modules.pop(entry.name, None)
+        report.parts[part] = {
+            "modules": len(entries), "difference": difference, "skipped": skipped,
+            "reason": reason,
+            "mean_error": sum(m.error for m in kept) / len(kept) if kept else 0.0,
+        }

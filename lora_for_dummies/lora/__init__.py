@@ -1,0 +1,1 @@
+"""LoRA files in kohya's format: read, write (atomically), metadata, sidecars, salvage tools."""

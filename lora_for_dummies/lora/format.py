@@ -1,0 +1,133 @@
+"""Kohya-format LoRA files: `<name>.lora_down.weight`, `<name>.lora_up.weight`, `<name>.alpha`.
+
+A module's weight change is `up @ down * alpha / rank` (convolutions: down is a k×k conv to
+`rank` channels, up a 1×1 conv). The real alpha is always written, never left implicit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.atomic import atomic_path
+from lora_for_dummies.errors import UserError
+
+DOWN, UP, ALPHA = ".lora_down.weight", ".lora_up.weight", ".alpha"
+
+
+@dataclass
+class LoraModule:
+    down: Any  # (rank, in) or (rank, in, k, k)
+    up: Any  # (out, rank) or (out, rank, 1, 1)
+    alpha: float
+
+    @property
+    def rank(self) -> int:
+        return int(self.down.shape[0])
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.rank
+
+    def delta(self) -> Any:
+        """The weight change in fp32, shaped like the module's weight."""
+        down = self.down.float().flatten(1)
+        up = self.up.float().flatten(1)
+        delta = (up @ down) * self.scale
+        if self.down.dim() == 4:
+            return delta.reshape(self.up.shape[0], *self.down.shape[1:])
+        return delta
+
+
+def output_path(lora_dir: str | Path, name: str) -> Path:
+    """`<lora_dir>/<name>.safetensors`; the name may not leave the folder."""
+    from lora_for_dummies.dataset.layout import check_name
+
+    name = name.strip()
+    if name.lower().endswith(".safetensors"):
+        name = name[: -len(".safetensors")]
+    return Path(lora_dir) / f"{check_name(name, 'LoRA name')}.safetensors"
+
+
+def lora_state(modules: dict[str, LoraModule], dtype: Any = None) -> dict[str, Any]:
+    import torch
+
+    state = {}
+    for name, module in sorted(modules.items()):
+        state[name + DOWN] = module.down.to(dtype) if dtype else module.down
+        state[name + UP] = module.up.to(dtype) if dtype else module.up
+        state[name + ALPHA] = torch.tensor(float(module.alpha), dtype=dtype or torch.float32)
+    return {k: v.contiguous() for k, v in state.items()}
+
+
+def tensor_hashes(state: dict[str, Any]) -> tuple[str, str]:
+    """kohya's `sshs_model_hash` (sha256 of the tensor data) and `sshs_legacy_hash`.
+
+    Both are computed over the file as written without metadata, so they do not change when
+    the metadata does.
+    """
+    import hashlib
+    import struct
+
+    from safetensors.torch import save
+
+    data = save(state)
+    (header_len,) = struct.unpack("<Q", data[:8])
+    model_hash = hashlib.sha256(data[8 + header_len:]).hexdigest()
+    legacy = hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
+    return model_hash, legacy
+
+
+def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[str, str],
+              dtype: Any = None, overwrite: bool = False) -> Path:
+    """Write atomically; an existing file is kept unless `overwrite` (and intact on failure)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path.name} already exists; choose another name or allow overwriting")
+    if not modules:
+        raise UserError("nothing to save: the LoRA has no modules")
+    state = lora_state(modules, dtype)
+    model_hash, legacy = tensor_hashes(state)
+    metadata = dict(metadata, sshs_model_hash=model_hash, sshs_legacy_hash=legacy)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    return path
+
+
+def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
+    """Read a kohya-format LoRA. Modules without an alpha get alpha = rank (scale 1)."""
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+
+    with CheckpointFile(path) as file:
+        keys = file.keys()
+        names = sorted({k[: -len(DOWN)] for k in keys if k.endswith(DOWN)})
+        if not names:
+            raise UserError(f"{Path(path).name}: not a kohya-format LoRA (no .lora_down.weight "
+                            "keys)")
+        modules = {}
+        for name in names:
+            if name + UP not in file:
+                raise UserError(f"{Path(path).name}: {name} has no lora_up weight")
+            down, up = file.get(name + DOWN), file.get(name + UP)
+            alpha = float(file.get(name + ALPHA).item()) if name + ALPHA in file else \
+                float(down.shape[0])
+            modules[name] = LoraModule(down, up, alpha)
+        return modules, dict(file.metadata)
+
+
+def relative_error(target: Any, approximation: Any) -> float:
+    norm = float(target.float().norm())
+    if norm == 0:
+        return 0.0
+    return float((target.float() - approximation.float()).norm()) / norm
+
+
+def is_finite(module: LoraModule) -> bool:
+    import torch
+
+    return bool(torch.isfinite(module.down).all() and torch.isfinite(module.up).all()
+                and math.isfinite(module.alpha))

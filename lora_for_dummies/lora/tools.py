@@ -1,0 +1,131 @@
+"""Salvage tools for LoRA files: rescale ("it's fried"), resize the rank, merge, inspect."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.extract.lowrank import RankRule, factorize
+from lora_for_dummies.lora.format import LoraModule, is_finite, load_lora, save_lora
+
+PART_PREFIXES = {"lora_unet_": "unet", "lora_te1_": "text_encoder_1", "lora_te2_": "text_encoder_2",
+                 "lora_te_": "text_encoder"}
+
+
+def part_of(name: str) -> str:
+    for prefix, part in PART_PREFIXES.items():
+        if name.startswith(prefix):
+            return part
+    return "unknown"
+
+
+def rescale(modules: dict[str, LoraModule], factor: float) -> dict[str, LoraModule]:
+    """Bake a strength into the file: the LoRA at 1.0 then acts like the old one at `factor`."""
+    if factor <= 0:
+        raise UserError("the strength factor must be positive")
+    return {name: LoraModule(m.down, m.up * factor, m.alpha) for name, m in modules.items()}
+
+
+def _refactor(delta: Any, down_shape: Any, rule: RankRule) -> tuple[LoraModule, float]:
+    factors = factorize(delta.flatten(1), rule)
+    rank = factors.down.shape[0]
+    down, up = factors.down, factors.up
+    if len(down_shape) == 4:
+        down = down.reshape(rank, *down_shape[1:])
+        up = up.reshape(delta.shape[0], rank, 1, 1)
+    return LoraModule(down, up, float(rank)), factors.relative_error
+
+
+def resize(modules: dict[str, LoraModule], rule: RankRule) -> tuple[dict[str, LoraModule],
+                                                                    dict[str, float]]:
+    """New ranks by the same fixed/dynamic rules as extraction; returns per-module errors."""
+    rule.validate()
+    resized, errors = {}, {}
+    for name, module in modules.items():
+        resized[name], errors[name] = _refactor(module.delta(), tuple(module.down.shape), rule)
+    return resized, errors
+
+
+def merge(loras: list[dict[str, LoraModule]], weights: list[float],
+          rule: RankRule | None = None) -> dict[str, LoraModule]:
+    """Weighted sum of LoRAs. Exact (ranks concatenated) without `rule`, else re-factored."""
+    import torch
+
+    if len(loras) != len(weights) or not loras:
+        raise UserError("give one weight per LoRA")
+    merged: dict[str, LoraModule] = {}
+    for name in sorted({n for lora in loras for n in lora}):
+        parts = [(lora[name], w) for lora, w in zip(loras, weights, strict=True) if name in lora]
+        shapes = {tuple(m.delta().shape) for m, _ in parts}
+        if len(shapes) > 1:
+            raise UserError(f"{name}: the LoRAs were made for different models (shapes differ)")
+        if rule is None:
+            ups = [m.up.float() * (w * m.scale) for m, w in parts]
+            downs = [m.down.float() for m, _ in parts]
+            up, down = torch.cat(ups, dim=1), torch.cat(downs, dim=0)
+            merged[name] = LoraModule(down, up, float(down.shape[0]))
+        else:
+            delta = sum(m.delta() * w for m, w in parts)
+            merged[name] = _refactor(delta, tuple(parts[0][0].down.shape), rule)[0]
+    return merged
+
+
+@dataclass
+class LoraInfo:
+    file: str
+    modules: int
+    parts: dict[str, int]
+    ranks: list[int]
+    alphas: list[float]
+    base_model_version: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lora_info(path: str | Path) -> LoraInfo:
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+
+    modules, metadata = load_lora(path)
+    parts: dict[str, int] = {}
+    for name in modules:
+        parts[part_of(name)] = parts.get(part_of(name), 0) + 1
+    warnings = []
+    if not metadata:
+        warnings.append("no metadata: the webui may hide it for some models (it cannot tell "
+                        "which base model it is for)")
+    with CheckpointFile(path) as file:
+        no_alpha = [n for n in modules if n + ".alpha" not in file]
+    if no_alpha:
+        warnings.append(f"{len(no_alpha)} modules have no alpha (read as alpha = rank)")
+    bad = [n for n, m in modules.items() if not is_finite(m)]
+    if bad:
+        warnings.append(f"{len(bad)} modules contain NaN or infinity, e.g. {bad[0]}: the LoRA "
+                        "is broken")
+    if "text_encoder" not in parts and "text_encoder_1" not in parts:
+        warnings.append("no text-encoder part")
+    ranks = sorted({m.rank for m in modules.values()})
+    return LoraInfo(Path(path).name, len(modules), parts, ranks,
+                    sorted({m.alpha for m in modules.values()}),
+                    metadata.get("ss_base_model_version", "unknown"),
+                    {k: v for k, v in sorted(metadata.items()) if len(v) < 300}, warnings)
+
+
+def save_like(path: str | Path, modules: dict[str, LoraModule], source_metadata: dict[str, str],
+              note: str, overwrite: bool = False) -> Path:
+    """Save a tool's result keeping the source's metadata, with the operation noted."""
+    import torch
+
+    metadata = {k: v for k, v in source_metadata.items() if not k.startswith("sshs_")}
+    ranks = sorted({m.rank for m in modules.values()})
+    metadata["ss_network_dim"] = str(ranks[-1])
+    metadata["ss_network_alpha"] = str(max(m.alpha for m in modules.values()))
+    metadata["ss_output_name"] = Path(path).stem
+    metadata["modelspec.title"] = Path(path).stem
+    previous = metadata.get("ss_training_comment", "")
+    metadata["ss_training_comment"] = (previous + "; " if previous else "") + note
+    return save_lora(path, modules, metadata, dtype=torch.float16, overwrite=overwrite)

@@ -1,0 +1,136 @@
+"""What the Extract tab does, as plain functions of the host and the widgets' values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.extract.lowrank import RankRule
+from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.lora.format import load_lora, output_path
+from lora_for_dummies.progress import Reporter
+
+REPORT_HEADERS = ["part", "module", "shape", "difference", "rank", "error", "skipped"]
+
+
+class ExtractController:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def checkpoint_titles(self) -> list[str]:
+        return [e.title for e in self.host.checkpoints()]
+
+    def checkpoint(self, title: str | None) -> Path:
+        for entry in self.host.checkpoints():
+            if entry.title == title:
+                return entry.path
+        raise UserError(f"choose a checkpoint ({title or 'none chosen'} is not in the list; "
+                        "press 🔄)")
+
+    def loras(self) -> list[str]:
+        folder = self.host.lora_dir()
+        if not folder.is_dir():
+            return []
+        return sorted((p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors")),
+                      key=str.lower)
+
+    def lora(self, title: str | None) -> Path:
+        path = self.host.lora_dir() / (title or "")
+        if not title or not path.is_file():
+            raise UserError("choose a LoRA (press 🔄 if it is new)")
+        return path
+
+    def extract(self, base: str, tuned: str, name: str, rank: int, mode: str, threshold: float,
+                conv_rank: int, text_encoders: bool, ema: bool, clamp: float, device: str,
+                dtype: str, overwrite: bool, reporter: Reporter) -> tuple[list[list[Any]], str]:
+        settings = ExtractSettings(
+            rule=RankRule(mode=mode, rank=int(rank), threshold=float(threshold)),
+            conv_rule=RankRule(rank=int(conv_rank)) if conv_rank else None,
+            text_encoders=bool(text_encoders), use_ema=bool(ema),
+            clamp=float(clamp) if clamp else None, device=device, save_dtype=dtype)
+        report = extract_lora(self.checkpoint(base), self.checkpoint(tuned), self.host.lora_dir(),
+                              name, settings, reporter, overwrite=bool(overwrite))
+        self.host.refresh_loras()
+        rows = [[m.part, m.name, "×".join(map(str, m.shape)), f"{m.difference:.3e}", m.rank,
+                 f"{m.error:.4f}", m.skipped] for m in report.modules]
+        return rows, "\n".join(report.summary())
+
+    def info(self, title: str) -> str:
+        from lora_for_dummies.lora.tools import lora_info
+
+        return json.dumps(lora_info(self.lora(title)).as_dict(), indent=2, ensure_ascii=False)
+
+    def _save(self, modules: dict[str, Any], metadata: dict[str, str], name: str, note: str,
+              overwrite: bool) -> str:
+        from lora_for_dummies.lora.tools import save_like
+
+        out = save_like(output_path(self.host.lora_dir(), name), modules, metadata, note,
+                        bool(overwrite))
+        self.host.refresh_loras()
+        return f"Saved {out.name} in the Lora folder."
+
+    def rescale(self, title: str, factor: float, name: str, overwrite: bool) -> str:
+        from lora_for_dummies.lora.tools import rescale
+
+        modules, metadata = load_lora(self.lora(title))
+        return self._save(rescale(modules, float(factor)), metadata, name,
+                          f"strength baked ×{factor}", overwrite)
+
+    def resize(self, title: str, rank: int, mode: str, threshold: float, name: str,
+               overwrite: bool) -> str:
+        from lora_for_dummies.lora.tools import resize
+
+        modules, metadata = load_lora(self.lora(title))
+        resized, errors = resize(modules, RankRule(mode=mode, rank=int(rank),
+                                                   threshold=float(threshold)))
+        message = self._save(resized, metadata, name, f"resized to {mode} {rank}", overwrite)
+        mean = sum(errors.values()) / max(len(errors), 1)
+        return f"{message} Mean relative error {mean:.4f}, worst {max(errors.values()):.4f}."
+
+    def merge(self, titles: list[str], weights: str, rank: int, name: str,
+              overwrite: bool) -> str:
+        from lora_for_dummies.lora.tools import merge
+
+        if not titles:
+            raise UserError("choose the LoRAs to merge")
+        try:
+            values = [float(w) for w in weights.replace(";", ",").split(",") if w.strip()] \
+                if weights.strip() else [1.0 / len(titles)] * len(titles)
+        except ValueError:
+            raise UserError("weights: numbers separated by commas, e.g. 0.5, 0.5") from None
+        loaded = [load_lora(self.lora(t)) for t in titles]
+        merged = merge([m for m, _ in loaded], values,
+                       RankRule(rank=int(rank)) if rank else None)
+        note = "merged " + ", ".join(f"{t}×{w}" for t, w in zip(titles, values, strict=False))
+        return self._save(merged, loaded[0][1], name, note, overwrite)
+
+    def convert(self, sources: list[str], base: str, name: str, overwrite: bool) -> str:
+        from lora_for_dummies.checkpoints.detect import detect_family
+        from lora_for_dummies.checkpoints.models import resolve_configs
+        from lora_for_dummies.checkpoints.reader import CheckpointFile
+        from lora_for_dummies.lora.convert import convert_cloneofsimo, convert_peft
+        from lora_for_dummies.lora.format import save_lora
+        from lora_for_dummies.lora.metadata import lora_metadata
+
+        paths = [Path(s) for s in sources if s]
+        if not paths:
+            raise UserError("give the .pt (and its _txt.pt) or a diffusers/peft .safetensors")
+        with CheckpointFile(self.checkpoint(base)) as file:
+            family = detect_family(file)
+            configs = resolve_configs(file, family)
+        main = next((p for p in paths if not p.stem.endswith("_txt")), paths[0])
+        text = next((p for p in paths if p.stem.endswith("_txt")), None)
+        if main.suffix.lower() == ".pt":
+            modules, order = convert_cloneofsimo(main, family, configs, text)
+            note = f"converted from {main.name} (order: {order})"
+        else:
+            modules, note = convert_peft(main, family, configs), f"converted from {main.name}"
+        out = output_path(self.host.lora_dir(), name or main.stem)
+        rank = max(m.rank for m in modules.values())
+        save_lora(out, modules, lora_metadata(family, out.stem, rank, rank, comment=note),
+                  overwrite=bool(overwrite))
+        self.host.refresh_loras()
+        return f"{note}: {len(modules)} modules → {out.name}"
