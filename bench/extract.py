@@ -50,13 +50,14 @@ def make_pair(family: str) -> tuple[Path, Path, Path]:
         rows = weight.shape[0] // 3 if target.third is not None else weight.shape[0]
         view = weight[target.third * rows:(target.third + 1) * rows] if target.third is not None \
             else weight
-        rank = min(64, *view.shape)
-        u = torch.linalg.qr(torch.randn(view.shape[0], rank, generator=generator))[0]
-        v = torch.linalg.qr(torch.randn(view.shape[1], rank, generator=generator))[0]
-        s = float(view.norm()) * 0.1 * 0.92 ** torch.arange(rank, dtype=torch.float32)
-        s = s / s.norm() * float(view.norm()) * 0.1
-        view += (u * s) @ v.T + 1e-3 * float(view.std()) * torch.randn(view.shape,
-                                                                        generator=generator)
+        matrix = view.flatten(1)  # SD1's proj_in/out are 1×1 convolutions
+        rank = min(64, *matrix.shape)
+        u = torch.linalg.qr(torch.randn(matrix.shape[0], rank, generator=generator))[0]
+        v = torch.linalg.qr(torch.randn(matrix.shape[1], rank, generator=generator))[0]
+        s = 0.92 ** torch.arange(rank, dtype=torch.float32)
+        s = s / s.norm() * float(matrix.norm()) * 0.1
+        noise = 1e-3 * float(matrix.std()) * torch.randn(matrix.shape, generator=generator)
+        view += ((u * s) @ v.T + noise).reshape(view.shape)
         state[target.key] = weight.half()
         changes[target.name] = (u * s, v)
     save_state_dict(state, tuned)
@@ -98,7 +99,7 @@ def run_reference(base: Path, tuned: Path, rank: int) -> dict:
     for target in targets:
         module_a = models_a.models[target.part].get_submodule(_own(models_a, target))
         module_b = models_b.models[target.part].get_submodule(_own(models_b, target))
-        delta = (module_b.weight.float() - module_a.weight.float())
+        delta = (module_b.weight.float() - module_a.weight.float()).flatten(1)
         u, s, vh = torch.linalg.svd(delta, full_matrices=False)
         u, s, vh = u[:, :rank], s[:rank], vh[:rank]
         optimal[target.name] = (u * s) @ vh
@@ -120,7 +121,7 @@ def errors(deltas: dict, truth: dict) -> float:
     values = []
     for name, (us, v) in truth.items():
         change = us @ v.T
-        values.append(float((deltas[name].float() - change).norm() / change.norm()))
+        values.append(float((deltas[name].float().flatten(1) - change).norm() / change.norm()))
     return sum(values) / len(values)
 
 

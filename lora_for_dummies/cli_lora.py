@@ -27,7 +27,7 @@ def _extract(args: argparse.Namespace) -> int:
         conv_rule=RankRule(rank=args.conv_rank, exact=args.exact_svd) if args.conv_rank else None,
         clamp=args.clamp, device=args.device, save_dtype=args.dtype)
     report = extract_lora(args.base, args.tuned, args.lora_dir, args.name, settings,
-                          ConsoleReporter(), overwrite=args.overwrite)
+                          ConsoleReporter(), overwrite=args.overwrite, preview=args.preview)
     if args.report:
         Path(args.report).write_text(json.dumps(report.as_dict(), indent=1), encoding="utf-8")
     for line in report.summary():
@@ -151,6 +151,7 @@ def add_lora_commands(sub: argparse._SubParsersAction) -> None:
     extract.add_argument("--device", default="cpu", help="cpu or cuda")
     extract.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"])
     extract.add_argument("--report", help="write the per-module report as JSON")
+    extract.add_argument("--preview", help="an image for the webui's Lora card")
     extract.add_argument("--overwrite", action="store_true")
     extract.set_defaults(func=_extract)
 

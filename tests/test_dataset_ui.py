@@ -65,6 +65,18 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert _handler(demo, "lfd_dataset_status", "apply_bulk")(*bulk).startswith("Changed 6")
     assert "Restored 6" in _handler(demo, "lfd_dataset_status", "on_undo")("my dog", "main")
 
+    saved = _handler(demo, "lfd_dataset_status", "on_save_concept")("my dog", "main", "sks", 7, "")
+    assert saved == "Saved main: token 'sks', 7 repeats"
+    token, repeats, _ = _handler(demo, "lfd_concept_token", "on_concept_settings")("my dog", "main")
+    assert (token, repeats) == ("sks", 7)
+    export_dir = incoming.parent / "kohya" / "img"
+    exported = _handler(demo, "lfd_dataset_status", "export_kohya")("my dog", str(export_dir),
+                                                                    "low")
+    assert exported.startswith("Exported") and (export_dir / "7_sks" / "a.png").exists()
+    message, update = _handler(demo, "lfd_dataset_status", "on_kohya_import")(
+        str(export_dir), "from kohya")
+    assert "7× sks" in message and update["value"] == "from kohya"
+
     findings, summary = _handler(demo, "lfd_preflight_findings", "on_check")(
         "my dog", 256, 1, 10, "sd1")
     assert any(row[1] == "too_small" for row in findings) and "steps per epoch" in summary

@@ -23,7 +23,7 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.extract.lowrank import RankRule, clamp_quantile, factorize
 from lora_for_dummies.extract.plan import Target, extraction_targets
 from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
-from lora_for_dummies.lora.metadata import lora_metadata
+from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
 from lora_for_dummies.progress import Reporter
 
 
@@ -97,7 +97,7 @@ def check_pair(base: Path, tuned: Path) -> tuple[str, bool]:
 
 def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name: str,
                  settings: ExtractSettings | None = None, reporter: Reporter | None = None,
-                 overwrite: bool = False) -> ExtractReport:
+                 overwrite: bool = False, preview: str | Path | None = None) -> ExtractReport:
     """Write `<lora_dir>/<name>.safetensors` (a kohya LoRA) holding tuned − base."""
     import torch
 
@@ -163,6 +163,12 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
                              conv_alpha=max(conv_ranks or [0]))
     dtype = getattr(torch, _DTYPES.get(settings.save_dtype, "float16"))
     save_lora(output, modules, metadata, dtype=dtype, overwrite=overwrite)
+    preview_image = None
+    if preview:
+        from lora_for_dummies.dataset.imageio import load_image
+
+        preview_image = load_image(Path(preview)).image
+    write_sidecar(output, family, notes=comment, preview=preview_image)
     report.output = str(output)
     reporter.finish(f"saved {output.name}")
     return report

@@ -68,6 +68,42 @@ class DatasetController:
                  f"into {dataset.concept(concept).originals_dir}."]
         return "\n".join(lines + [f"Skipped {s}" for s in report.skipped])
 
+    def concept_settings(self, name: str | None, concept: str | None) -> tuple[str, int, str]:
+        try:
+            selected = self.open(name).concept(concept or MAIN)
+        except UserError:
+            return "", 10, ""
+        return selected.token, selected.repeats, selected.class_prompt
+
+    def save_concept(self, name: str, concept: str, token: str, repeats: int,
+                     class_prompt: str) -> str:
+        dataset = self.open(name)
+        selected = dataset.concept(concept or MAIN)
+        if int(repeats) < 1:
+            raise UserError("repeats must be at least 1")
+        selected.token, selected.repeats = token.strip(), int(repeats)
+        selected.class_prompt = class_prompt.strip()
+        dataset.save()
+        return f"Saved {selected.title}: token {selected.token!r}, {selected.repeats} repeats"
+
+    def export_kohya(self, name: str, destination: str, resolution: str) -> str:
+        from lora_for_dummies.dataset.kohya import export_kohya
+
+        if not destination.strip():
+            raise UserError("type the folder to export to")
+        folders = export_kohya(self.open(name), Path(destination.strip()), resolution)
+        return "Exported: " + ", ".join(str(f) for f in folders)
+
+    def import_kohya(self, source: str, new_name: str) -> tuple[str, str]:
+        from lora_for_dummies.dataset.kohya import import_kohya
+
+        if not source.strip():
+            raise UserError("type the kohya training folder")
+        dataset = import_kohya(Path(source.strip()), self.host.datasets_dir(), new_name)
+        concepts = ", ".join(f"{c.title} ({c.repeats}× {c.token})"
+                             for c in dataset.concepts.values())
+        return dataset.name, f"Imported {dataset.name}: {concepts}"
+
     # -- processing ------------------------------------------------------------------------
     def process(self, name: str, concept: str, settings: ProcessSettings,
                 reporter: Reporter) -> str:

@@ -56,6 +56,27 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                 elem_id="lfd_dataset_import_folder")
             import_button = gr.Button("Import", elem_id="lfd_dataset_import")
 
+    token0, repeats0, class0 = ctl.concept_settings(first, MAIN)
+    with gr.Row():
+        token = gr.Textbox(token0, label="Trigger word (instance token)",
+                           elem_id="lfd_concept_token")
+        repeats = gr.Number(repeats0, precision=0, label="Repeats", elem_id="lfd_concept_repeats")
+        class_prompt = gr.Textbox(class0, label="Class prompt (prior preservation, optional)",
+                                  elem_id="lfd_concept_class")
+        save_concept = gr.Button("Save concept settings", elem_id="lfd_concept_save")
+
+    with gr.Accordion("kohya layout (N_token folders)", open=False):
+        with gr.Row():
+            kohya_out = gr.Textbox(label="Export to folder", elem_id="lfd_kohya_export_dir")
+            kohya_res = gr.Radio(["high", "low"], value="high", label="Resolution",
+                                 elem_id="lfd_kohya_export_res")
+            kohya_export = gr.Button("Export", elem_id="lfd_kohya_export")
+        with gr.Row():
+            kohya_in = gr.Textbox(label="Import from a kohya training folder",
+                                  elem_id="lfd_kohya_import_dir")
+            kohya_name = gr.Textbox(label="As new dataset", elem_id="lfd_kohya_import_name")
+            kohya_import = gr.Button("Import", elem_id="lfd_kohya_import")
+
     with gr.Accordion("Process: IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT", open=True):
         with gr.Row():
             family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
@@ -150,6 +171,27 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
         return refresh_views(name, concept_name)[1:]
+
+    def on_concept_settings(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
+        return ctl.concept_settings(name, concept_name)
+
+    concept.change(on_concept_settings, [dataset, concept], [token, repeats, class_prompt])
+
+    def on_save_concept(name, concept_name, word, count, prompt) -> str:
+        return ctl.save_concept(name, concept_name, word, count, prompt)
+
+    save_concept.click(_safe(on_save_concept), [dataset, concept, token, repeats, class_prompt],
+                       [status])
+    kohya_export.click(_safe(ctl.export_kohya), [dataset, kohya_out, kohya_res], [status])
+
+    def on_kohya_import(source: str, new_name: str) -> tuple[Any, ...]:
+        try:
+            created, message = ctl.import_kohya(source, new_name)
+        except UserError as err:
+            return f"⚠ {err}", compat.update()
+        return message, compat.update(choices=ctl.datasets(), value=created)
+
+    kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
     dataset.change(on_dataset, [dataset], views)
 
