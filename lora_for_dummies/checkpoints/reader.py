@@ -26,6 +26,11 @@ _ST_DTYPE_SIZES = {
     "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
 }
 _ST_DTYPE_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+_TORCH_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+    "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -125,6 +130,9 @@ class CheckpointFile:
         self._tensors: dict[str, Any] = {}
         if self.format == "safetensors":
             header, self.metadata = read_safetensors_header(self.path)
+            self._entries = header
+            with open(self.path, "rb") as handle:
+                self._data_start = 8 + struct.unpack("<Q", handle.read(8))[0]
             self._shapes = {k: tuple(v["shape"]) for k, v in header.items()}
             self._dtypes = {k: _ST_DTYPE_NAMES.get(v["dtype"], v["dtype"].lower())
                             for k, v in header.items()}
@@ -146,6 +154,8 @@ class CheckpointFile:
         self.close()
 
     def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
         self._handle = None
         self._tensors = {}
 
@@ -165,17 +175,27 @@ class CheckpointFile:
         return self._dtypes[key]
 
     def get(self, key: str) -> Any:
-        """Return one tensor (a torch.Tensor), read from disk now."""
+        """Return one tensor (a torch.Tensor), read from disk now.
+
+        Safetensors data is read with plain reads rather than a memory map: mapped pages of two
+        multi-GB files would count as resident memory while the tensors are long gone.
+        """
         if self.format == "ckpt":
             return self._tensors[key]
-        if self._handle is None:
-            from safetensors import safe_open
+        import torch
 
-            try:
-                self._handle = safe_open(str(self.path), framework="pt", device="cpu")
-            except Exception as err:  # safetensors raises its own error types
-                raise CheckpointError(self.path, f"cannot be opened: {err}") from None
-        return self._handle.get_tensor(key)
+        entry = self._entries[key]
+        begin, end = entry["data_offsets"]
+        if self._handle is None:
+            self._handle = open(self.path, "rb")  # noqa: SIM115 — closed in close()
+        buffer = bytearray(end - begin)
+        self._handle.seek(self._data_start + begin)
+        if self._handle.readinto(buffer) != len(buffer):
+            raise CheckpointError(self.path, f"file is truncated at tensor {key!r}")
+        dtype = _TORCH_DTYPES[entry["dtype"]]
+        if not buffer:
+            return torch.empty(entry["shape"], dtype=getattr(torch, dtype))
+        return torch.frombuffer(buffer, dtype=getattr(torch, dtype)).reshape(entry["shape"])
 
     def state_dict(self, prefix: str = "") -> dict[str, Any]:
         """All tensors whose key starts with `prefix` (prefix kept)."""

@@ -1,0 +1,1 @@
+"""LoRA training: one loop for the UI, the CLI and `accelerate launch`."""

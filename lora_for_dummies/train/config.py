@@ -1,0 +1,147 @@
+"""A training job, as one TOML file (`runs/<name>/config.toml` holds the whole job)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lora_for_dummies.config import from_dict, to_dict
+from lora_for_dummies.errors import UserError
+
+SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts",
+              "polynomial")
+OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
+SAMPLERS = ("euler_a", "euler", "dpmpp_2m_karras")
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclass
+class ModelConfig:
+    base: str = ""  # single-file checkpoint
+    v_prediction: bool | None = None  # None: as detected
+    clip_skip: int = 0  # 0: as suggested by the model inspection
+
+
+@dataclass
+class ConceptConfig:
+    folder: str = ""  # e.g. datasets/my dog/HIGHRES_CONCEPT
+    token: str = ""  # trigger word
+    prompt: str = ""  # instance prompt for images without a caption (default: the token)
+    repeats: int = 10
+    class_folder: str = ""  # prior preservation: regularisation images
+    class_prompt: str = ""
+    class_images: int = 0  # generate missing class images up to this count
+
+
+@dataclass
+class NetworkConfig:
+    rank: int = 16
+    alpha: float = 8.0
+    conv_rank: int = 0  # LoCon on ResNet convolutions (0: off)
+    conv_alpha: float = 1.0
+    train_text_encoder: bool = True
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"
+    unet_lr: float = 1e-4
+    text_encoder_lr: float = 5e-5
+    weight_decay: float = 1e-2
+    scheduler: str = "cosine"
+    warmup: float = 0.05  # < 1: fraction of the steps; ≥ 1: steps
+    cycles: int = 1  # cosine_with_restarts
+    power: float = 1.0  # polynomial
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class TrainingConfig:
+    steps: int = 1000
+    batch_size: int = 1
+    gradient_accumulation: int = 1
+    resolution: int = 512
+    buckets: bool = True
+    precision: str = "fp16"
+    gradient_checkpointing: bool = False
+    cache_latents: str = "memory"  # off | memory | disk
+    cache_text_encoder: bool = True  # only when the text encoder is not trained
+    noise_offset: float = 0.0
+    min_snr_gamma: float = 0.0  # 0: off (5 is the usual value)
+    prior_loss_weight: float = 1.0
+    shuffle_tags: bool = False
+    keep_tags: int = 1  # tags kept in place at the front when shuffling
+    caption_dropout: float = 0.0
+    max_token_chunks: int = 1  # 75 tokens per chunk
+    seed: int = 1234
+
+
+@dataclass
+class SampleConfig:
+    every: int = 100  # steps; 0: only before training and at the end
+    prompts: list[str] = field(default_factory=list)  # default: from the concepts' tokens
+    negative: str = "lowres, bad anatomy, worst quality"
+    seed: int = 42
+    cfg: float = 7.0
+    steps: int = 20
+    width: int = 512
+    height: int = 512
+    sampler: str = "euler_a"
+
+
+@dataclass
+class SaveConfig:
+    name: str = "my_lora"
+    every: int = 250  # steps; 0: only at the end
+    keep_last: int = 3  # step files kept (0: all)
+    dtype: str = "fp16"
+    lora_dir: str = ""  # default: the host's Lora folder
+    preferred_weight: float = 1.0
+
+
+@dataclass
+class TrainJob:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    concepts: list[ConceptConfig] = field(default_factory=list)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    samples: SampleConfig = field(default_factory=SampleConfig)
+    save: SaveConfig = field(default_factory=SaveConfig)
+    runs_dir: str = "runs"
+
+    def validate(self) -> None:
+        from lora_for_dummies.dataset.layout import check_name
+
+        check_name(self.save.name, "run name")
+        if not self.model.base:
+            raise UserError("choose a base model")
+        if not self.concepts:
+            raise UserError("add at least one concept (an instance folder)")
+        t, n, o, s = self.training, self.network, self.optimizer, self.samples
+        if t.steps < 1:
+            raise UserError("steps must be at least 1")
+        if t.resolution % 64:
+            raise UserError(f"resolution {t.resolution} must be a multiple of 64")
+        if s.width % 8 or s.height % 8:
+            raise UserError("sample width and height must be multiples of 8")
+        if n.rank < 1 or n.conv_rank < 0:
+            raise UserError("rank must be at least 1")
+        if t.batch_size < 1 or t.gradient_accumulation < 1:
+            raise UserError("batch size and gradient accumulation must be at least 1")
+        for value, allowed, what in ((o.scheduler, SCHEDULERS, "scheduler"),
+                                     (o.name, OPTIMIZERS, "optimizer"),
+                                     (s.sampler, SAMPLERS, "sampler"),
+                                     (t.precision, PRECISIONS, "precision"),
+                                     (t.cache_latents, ("off", "memory", "disk"), "latent cache")):
+            if value not in allowed:
+                raise UserError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+        for concept in self.concepts:
+            if concept.repeats < 1:
+                raise UserError("repeats must be at least 1")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainJob:
+        return from_dict(cls, data)
+
+    def to_dict(self) -> dict:
+        return to_dict(self)

@@ -1,0 +1,352 @@
+"""The one training loop (UI, CLI and `accelerate launch` all run this).
+
+Shaped like diffusers' dreambooth LoRA example and nanoGPT's loop: load, inject, then a flat
+loop of steps — batch → latents → noise → prediction → loss → step — with logging, samples,
+saves and stop checks between steps. Every random choice of a step is derived from
+(seed, step), so a run stopped at step k and resumed gives the same LoRA as one run straight
+through.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+from lora_for_dummies.checkpoints.families import bundled_config
+from lora_for_dummies.checkpoints.models import load_models
+from lora_for_dummies.config import save_toml
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.progress import Reporter
+from lora_for_dummies.train import network as net
+from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.train.data import build_training_set, caption_for_step, load_pixels
+from lora_for_dummies.train.optim import build_optimizer, build_scheduler
+from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
+from lora_for_dummies.train.saving import load_state, save_state, save_step, training_metadata
+from lora_for_dummies.train.text import encode_tokens, token_batch
+
+OOM_ADVICE = ("out of GPU memory: lower the batch size or resolution, turn on gradient "
+              "checkpointing, use fp16/bf16, cache latents, or don't train the text encoder")
+
+
+@dataclass
+class RunResult:
+    step: int
+    lora: Path | None = None
+    stopped: bool = False
+    message: str = ""
+    losses: list[float] = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(self, job: TrainJob, lora_dir: Path, reporter: Reporter | None = None,
+                 on_saved: Callable[[Path], None] | None = None, device: str | None = None):
+        job.validate()
+        self.job, self.lora_dir = job, Path(job.save.lora_dir or lora_dir)
+        self.reporter = reporter or Reporter()
+        self.on_saved = on_saved or (lambda path: None)
+        self.device = device
+        self.run_dir = Path(job.runs_dir) / job.save.name
+        self.save_requested = False  # "stop and save"
+
+    # -- setup ----------------------------------------------------------------------------
+    def _setup(self) -> None:
+        import torch
+        from accelerate import Accelerator
+        from diffusers import DDPMScheduler
+
+        job = self.job
+        info = inspect_checkpoint(job.model.base)
+        if info.inpainting:
+            raise UserError("inpainting models are not trained here; train on the matching "
+                            "base model (the LoRA works on its inpainting variant too)")
+        if job.model.v_prediction is None and info.prediction == "unknown":
+            raise UserError(f"{info.file_name}: SD 2.x prediction type unknown — set "
+                            "model.v_prediction (true for 768-v models, false for 512 base)")
+        self.info, self.family = info, info.family
+        self.v_prediction = job.model.v_prediction if job.model.v_prediction is not None \
+            else info.prediction == "v"
+        self.clip_skip = job.model.clip_skip or info.clip_skip
+        precision = job.training.precision
+        cuda = torch.cuda.is_available() and self.device != "cpu"
+        if not cuda and precision != "fp32":
+            self.reporter.log(f"{precision} needs a GPU here; training in fp32 on the CPU")
+            precision = "fp32"
+        self.accelerator = Accelerator(
+            mixed_precision={"fp32": "no"}.get(precision, precision), cpu=not cuda)
+        device = self.accelerator.device
+        weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision,
+                                                                           torch.float32)
+        loaded = load_models(job.model.base, dtype=weight_dtype, device=str(device))
+        self.configs, models = loaded.configs, loaded.models
+        self.unet, self.vae = models["unet"], models["vae"]
+        self.vae.to(torch.float32)  # encode (and decode samples) in fp32: fp16 VAEs NaN
+        names = ["text_encoder"] + (["text_encoder_2"] if "text_encoder_2" in models else [])
+        self.text_encoders = [models[n] for n in names]
+        self.trained: dict[str, Any] = {"unet": self.unet}
+        self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network)}
+        if job.network.train_text_encoder:
+            for name, model in zip(names, self.text_encoders, strict=True):
+                self.adapted[name] = net.inject_lora(model, name, job.network)
+                self.trained[name] = model
+        for model in self.trained.values():  # LoRA weights train in fp32 under autocast
+            for parameter in net.lora_parameters(model):
+                parameter.data = parameter.data.float()
+        if job.training.gradient_checkpointing:
+            self.unet.enable_gradient_checkpointing()
+            for model in self.text_encoders:
+                if model in self.trained.values():
+                    model.gradient_checkpointing_enable()
+        scheduler_config = bundled_config("sd1", "scheduler")
+        scheduler_config.pop("_class_name", None)
+        scheduler_config["prediction_type"] = "v_prediction" if self.v_prediction else "epsilon"
+        self.noise_scheduler = DDPMScheduler.from_config(scheduler_config)
+        self.data = build_training_set(job.concepts, job.training)
+        for note in self.data.notes:
+            self.reporter.log(note)
+        groups = [{"params": net.lora_parameters(self.unet), "lr": job.optimizer.unet_lr}]
+        if job.network.train_text_encoder:
+            groups.append({"params": [p for m in self.text_encoders
+                                      for p in net.lora_parameters(m)],
+                           "lr": job.optimizer.text_encoder_lr})
+        self.optimizer = build_optimizer(job.optimizer, groups, str(device))
+        self.lr_scheduler = build_scheduler(job.optimizer, self.optimizer, job.training.steps)
+        self.latent_cache: dict[Any, Any] = {}
+        self.text_cache: dict[str, Any] = {}
+        self.cache_text = (job.training.cache_text_encoder and not job.network.train_text_encoder
+                           and not job.training.shuffle_tags and not job.training.caption_dropout)
+
+    # -- one step -------------------------------------------------------------------------
+    def _latents(self, item: Any, bucket: tuple[int, int]) -> tuple[Any, tuple[int, int]]:
+        import torch
+
+        key = (str(item.path), bucket)
+        if key in self.latent_cache:
+            return self.latent_cache[key]
+        from dataclasses import replace
+
+        pixels, top_left = load_pixels(replace(item, bucket=bucket))
+        with torch.no_grad():
+            latent = self.vae.encode(pixels[None].to(self.accelerator.device)).latent_dist
+            value = latent.mean[0] * self.vae.config.scaling_factor
+        value = value.cpu()
+        if self.job.training.cache_latents != "off":
+            self.latent_cache[key] = (value, top_left)
+        return value, top_left
+
+    def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
+        import torch
+
+        tokens = token_batch(captions, self.job.training.max_token_chunks)
+        if not self.cache_text:
+            return encode_tokens(self.family, self.text_encoders, tokens, self.clip_skip)
+        hidden, pooled = [], []
+        for caption, row in zip(captions, tokens, strict=True):
+            if caption not in self.text_cache:
+                with torch.no_grad():
+                    self.text_cache[caption] = encode_tokens(self.family, self.text_encoders,
+                                                             row[None], self.clip_skip)
+            h, p = self.text_cache[caption]
+            hidden.append(h)
+            pooled.append(p)
+        return torch.cat(hidden), (torch.cat(pooled) if pooled[0] is not None else None)
+
+    def _loss(self, batch: list[Any], step: int) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        job, device = self.job, self.accelerator.device
+        rng = random.Random(job.training.seed * 1_000_003 + step)
+        generator = torch.Generator().manual_seed(job.training.seed * 1_000_003 + step)
+        items = list(batch)
+        prior = bool(self.data.class_items) and job.training.prior_loss_weight > 0
+        if prior:
+            items += [rng.choice(self.data.class_items) for _ in batch]
+        bucket = batch[0].bucket
+        encoded = [self._latents(item, bucket) for item in items]
+        latents = torch.stack([e[0] for e in encoded]).to(device)
+        captions = [caption_for_step(item.caption, job.training, rng) for item in items]
+        noise = torch.randn(latents.shape, generator=generator).to(device)
+        if job.training.noise_offset:
+            noise += job.training.noise_offset * torch.randn(
+                (latents.shape[0], latents.shape[1], 1, 1), generator=generator).to(device)
+        timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps,
+                                  (latents.shape[0],), generator=generator).to(device)
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        hidden, pooled = self._conditioning(captions)
+        kwargs: dict[str, Any] = {}
+        if self.family == "sdxl":
+            height, width = bucket[1], bucket[0]
+            time_ids = [[item.original_size[1], item.original_size[0], e[1][0], e[1][1], height,
+                         width] for item, e in zip(items, encoded, strict=True)]
+            kwargs["added_cond_kwargs"] = {
+                "text_embeds": pooled.to(device),
+                "time_ids": torch.tensor(time_ids, dtype=torch.float32, device=device)}
+        with self.accelerator.autocast():
+            prediction = self.unet(noisy, timesteps, encoder_hidden_states=hidden.to(device),
+                                   **kwargs).sample
+        target = self.noise_scheduler.get_velocity(latents, noise, timesteps) \
+            if self.v_prediction else noise
+        per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(
+            dim=[1, 2, 3])
+        if job.training.min_snr_gamma:
+            alphas = self.noise_scheduler.alphas_cumprod.to(device)[timesteps]
+            snr = alphas / (1 - alphas)
+            weight = torch.clamp(snr, max=job.training.min_snr_gamma)
+            per_sample = per_sample * weight / (snr + 1 if self.v_prediction else snr)
+        if prior:
+            half = len(batch)
+            return per_sample[:half].mean() + job.training.prior_loss_weight * \
+                per_sample[half:].mean()
+        return per_sample.mean()
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> RunResult:
+        import torch
+
+        job = self.job
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state = load_state(self.run_dir) if resume else None
+        if resume and state is None:
+            raise UserError(f"nothing to resume in {self.run_dir}")
+        save_toml(job, self.run_dir / "config.toml")
+        self.reporter.start(job.training.steps, f"Training {job.save.name}")
+        self._setup()
+        start = 0
+        if state is not None:
+            start = int(state["step"])
+            for name, model in self.trained.items():
+                model.load_state_dict(state["lora"][name], strict=False)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.lr_scheduler.load_state_dict(state["scheduler"])
+            self.reporter.log(f"resumed at step {start}")
+        self.unet, self.optimizer = self.accelerator.prepare(self.unet, self.optimizer)
+        self.started = time.time()
+        result = RunResult(start)
+        accumulation = job.training.gradient_accumulation
+        batches = self.data.batches(job.training.batch_size, job.training.seed,
+                                    start * accumulation)
+        if start == 0:
+            self._samples(0)
+        for model in self.trained.values():
+            model.train()
+        step = start
+        try:
+            while step < job.training.steps:
+                if self.reporter.should_stop():
+                    return self._stop(step, result)
+                begin = time.monotonic()
+                total = 0.0
+                for micro in range(accumulation):
+                    loss = self._loss(next(batches), step * accumulation + micro)
+                    if not torch.isfinite(loss):
+                        return self._failed(step, result, "the loss became NaN/inf: lower the "
+                                            "learning rate, use bf16 or fp32, or check the "
+                                            "base model (a broken VAE gives NaN latents)")
+                    self.accelerator.backward(loss / accumulation)
+                    total += float(loss.detach()) / accumulation
+                params = [p for m in self.trained.values() for p in net.lora_parameters(m)]
+                self.accelerator.clip_grad_norm_(params, job.optimizer.max_grad_norm)
+                self.optimizer.step()
+                self.lr_scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                step += 1
+                result.step, result.losses = step, result.losses + [total]
+                lr = self.lr_scheduler.get_last_lr()[0]
+                written = self._samples(step) if job.samples.every and step % \
+                    job.samples.every == 0 and step < job.training.steps else []
+                self._log({"step": step, "loss": total, "lr": lr,
+                           "seconds": round(time.monotonic() - begin, 4), "samples": written})
+                self.reporter.step(step, f"loss {total:.4f}, lr {lr:.2e}")
+                if job.save.every and step % job.save.every == 0 and step < job.training.steps:
+                    self._save(step, final=False)
+        except torch.cuda.OutOfMemoryError:
+            return self._failed(step, result, OOM_ADVICE)
+        self._samples(step)
+        result.lora = self._save(step, final=True)
+        result.message = f"done: {step} steps, saved {result.lora.name}"
+        self.reporter.finish(result.message)
+        return result
+
+    def _stop(self, step: int, result: RunResult) -> RunResult:
+        save_state(self.run_dir, step, self.trained, self.optimizer, self.lr_scheduler)
+        if self.save_requested and step:
+            result.lora = self._save(step, final=False)
+        result.stopped = True
+        result.message = f"stopped at step {step}; Resume continues from here"
+        self.reporter.finish(result.message)
+        return result
+
+    def _failed(self, step: int, result: RunResult, advice: str) -> RunResult:
+        result.stopped, result.message = True, f"stopped at step {step}: {advice}"
+        self.reporter.log(result.message)
+        self.reporter.finish(result.message)
+        return result
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def _lora(self) -> dict[str, Any]:
+        unet = self.accelerator.unwrap_model(self.unet)
+        modules = net.lora_modules(self.family, "unet", unet, self.adapted["unet"],
+                                   self.configs["unet"])
+        for name, model in zip(("text_encoder", "text_encoder_2"), self.text_encoders,
+                               strict=False):
+            if name in self.adapted:
+                modules.update(net.lora_modules(self.family, name, model, self.adapted[name],
+                                                self.configs["unet"]))
+        return modules
+
+    def _save(self, step: int, final: bool) -> Path:
+        if not self.accelerator.is_main_process:
+            return self.lora_dir
+        metadata = training_metadata(self.job, self.family, self.v_prediction, step, self.info,
+                                     self.clip_skip, self.data.tag_frequency, self.started,
+                                     len(self.data.items))
+        preview = getattr(self, "last_sample", None)
+        path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,
+                         preview, final)
+        save_state(self.run_dir, step, self.trained, self.optimizer, self.lr_scheduler)
+        self._log({"step": step, "saved": path.name})
+        self.reporter.log(f"saved {path.name}")
+        self.on_saved(path)
+        return path
+
+    def _samples(self, step: int) -> list[str]:
+        if not self.accelerator.is_main_process:
+            return []
+        job = self.job
+        prompts = job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
+        context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
+                                self.text_encoders, self.clip_skip, self.v_prediction,
+                                Path(job.model.base).stem, self.info.short_hash, job.save.name)
+        written = []
+        for model in self.trained.values():
+            model.eval()
+        for index, prompt in enumerate(prompts):
+            seed = job.samples.seed + index
+            image = render(context, prompt, job.samples, seed)
+            path = self.run_dir / "samples" / f"{step:06d}-{index}.png"
+            save_sample(image, path, infotext(prompt, job.samples, seed, context))
+            self.reporter.image(str(path))
+            written.append(path.name)
+            if index == 0:
+                self.last_sample = image
+        for model in self.trained.values():
+            model.train()
+        return written
+
+
+def total_epochs(job: TrainJob, images: int) -> float:
+    per_epoch = max(1, math.ceil(images / job.training.batch_size))
+    return job.training.steps * job.training.gradient_accumulation / per_epoch

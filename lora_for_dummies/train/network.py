@@ -1,0 +1,57 @@
+"""The LoRA network: injected with peft into the UNet and text encoder(s), saved kohya-style.
+
+peft's `inject_adapter_in_model` works on every dependency set (diffusers' own `add_adapter`
+needs transformers > 4.33). Module choice and names come from `checkpoints.kohya_names`, the
+same as extraction, so both write the same keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
+from lora_for_dummies.lora.format import LoraModule
+from lora_for_dummies.train.config import NetworkConfig
+
+ADAPTER = "default"
+
+
+def inject_lora(model: Any, component: str, network: NetworkConfig) -> list[str]:
+    """Add LoRA layers to `model`; returns the adapted module names."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    attention = lora_target_modules(model, component)
+    convs = [m for m in lora_target_modules(model, component, include_conv=True)
+             if m not in attention] if component == "unet" and network.conv_rank else []
+    for targets, rank, alpha in ((attention, network.rank, network.alpha),
+                                 (convs, network.conv_rank, network.conv_alpha)):
+        if targets:
+            config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets,
+                                init_lora_weights=True, lora_dropout=0.0)
+            inject_adapter_in_model(config, model, adapter_name=ADAPTER)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(".lora_A." in name or ".lora_B." in name)
+    return attention + convs
+
+
+def lora_parameters(model: Any) -> list[Any]:
+    return [p for n, p in model.named_parameters() if ".lora_A." in n or ".lora_B." in n]
+
+
+def lora_modules(family: str, component: str, model: Any, names: list[str],
+                 unet_config: dict[str, Any]) -> dict[str, LoraModule]:
+    """Current LoRA weights of `model` as kohya modules (detached fp32 copies)."""
+    out = {}
+    for name in names:
+        layer = model.get_submodule(name)
+        down = layer.lora_A[ADAPTER].weight.detach().float().cpu().clone()
+        up = layer.lora_B[ADAPTER].weight.detach().float().cpu().clone()
+        alpha = float(layer.lora_alpha[ADAPTER])
+        out[kohya_name(family, component, name, unet_config)] = LoraModule(down, up, alpha)
+    return out
+
+
+def lora_state(model: Any) -> dict[str, Any]:
+    """Trainable LoRA tensors of one model, for resume."""
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters()
+            if ".lora_A." in n or ".lora_B." in n}

@@ -1,0 +1,113 @@
+"""Sample images during training ("babysitting"), as the webui would render them.
+
+Fixed seeds, classifier-free guidance, the samplers users know (Euler a, Euler, DPM++ 2M
+Karras), clip skip as in training, the VAE decoded in fp32 (NAI-style VAEs give black images in
+fp16). Each PNG carries a `parameters` text chunk in the webui's infotext format, so PNG Info
+and "Send to txt2img" work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.atomic import atomic_path
+from lora_for_dummies.checkpoints.families import bundled_config
+from lora_for_dummies.train.config import SampleConfig
+from lora_for_dummies.train.text import encode_tokens, token_batch
+
+SAMPLER_NAMES = {"euler_a": "Euler a", "euler": "Euler", "dpmpp_2m_karras": "DPM++ 2M"}
+
+
+def make_scheduler(sampler: str, v_prediction: bool) -> Any:
+    from diffusers import (
+        DPMSolverMultistepScheduler,
+        EulerAncestralDiscreteScheduler,
+        EulerDiscreteScheduler,
+    )
+
+    config = bundled_config("sd1", "scheduler")
+    config["prediction_type"] = "v_prediction" if v_prediction else "epsilon"
+    config.pop("_class_name", None)
+    if sampler == "euler_a":
+        return EulerAncestralDiscreteScheduler.from_config(config)
+    if sampler == "euler":
+        return EulerDiscreteScheduler.from_config(config)
+    return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
+                                                   solver_order=2, use_karras_sigmas=True)
+
+
+@dataclass
+class SampleContext:
+    family: str
+    unet: Any
+    vae: Any
+    text_encoders: list[Any]
+    clip_skip: int
+    v_prediction: bool
+    model_name: str
+    model_hash: str
+    lora_name: str
+
+
+def infotext(prompt: str, config: SampleConfig, seed: int, context: SampleContext) -> str:
+    sampler = SAMPLER_NAMES[config.sampler]
+    schedule = "Karras" if config.sampler == "dpmpp_2m_karras" else "Automatic"
+    lines = [f"{prompt} <lora:{context.lora_name}:1>", f"Negative prompt: {config.negative}"]
+    settings = [f"Steps: {config.steps}", f"Sampler: {sampler}", f"Schedule type: {schedule}",
+                f"CFG scale: {config.cfg:g}", f"Seed: {seed}",
+                f"Size: {config.width}x{config.height}", f"Model hash: {context.model_hash}",
+                f"Model: {context.model_name}"]
+    if context.clip_skip > 1:
+        settings.append(f"Clip skip: {context.clip_skip}")
+    return "\n".join(lines + [", ".join(settings)])
+
+
+def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int) -> Any:
+    """One image (PIL) for `prompt` with the current weights."""
+    import torch
+    from PIL import Image
+
+    device = next(context.unet.parameters()).device
+    dtype = next(context.unet.parameters()).dtype
+    scheduler = make_scheduler(config.sampler, context.v_prediction)
+    scheduler.set_timesteps(config.steps, device=device)
+    tokens = token_batch([config.negative, prompt], 3)
+    with torch.no_grad():
+        hidden, pooled = encode_tokens(context.family, context.text_encoders, tokens,
+                                       context.clip_skip)
+        generator = torch.Generator().manual_seed(seed)
+        channels = context.unet.config.in_channels if context.unet.config.in_channels == 4 else 4
+        latents = torch.randn((1, channels, config.height // 8, config.width // 8),
+                              generator=generator).to(device, dtype)
+        latents = latents * scheduler.init_noise_sigma
+        kwargs: dict[str, Any] = {}
+        if context.family == "sdxl":
+            time_ids = torch.tensor([[config.height, config.width, 0, 0, config.height,
+                                      config.width]] * 2, device=device, dtype=dtype)
+            kwargs["added_cond_kwargs"] = {"text_embeds": pooled.to(dtype), "time_ids": time_ids}
+        for t in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
+            noise = context.unet(model_input, t, encoder_hidden_states=hidden.to(dtype),
+                                 **kwargs).sample
+            uncond, cond = noise.chunk(2)
+            guided = uncond + config.cfg * (cond - uncond)
+            latents = scheduler.step(guided, t, latents, generator=generator).prev_sample
+        vae = context.vae
+        vae_dtype = next(vae.parameters()).dtype
+        vae.to(torch.float32)  # fp16 VAEs of NAI lineage decode to NaN → black images
+        decoded = vae.decode(latents.float() / vae.config.scaling_factor).sample
+        vae.to(vae_dtype)
+    pixels = ((decoded[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu()
+    return Image.fromarray(pixels.numpy())
+
+
+def save_sample(image: Any, path: Path, text: str) -> Path:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", text)
+    with atomic_path(path) as tmp:
+        image.save(tmp, "PNG", pnginfo=info)
+    return path

@@ -1,0 +1,98 @@
+"""What a run writes: LoRA files (every N steps and at the end), sidecars, resumable state."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.atomic import atomic_path
+from lora_for_dummies.lora.format import LoraModule, save_lora
+from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
+from lora_for_dummies.train.config import TrainJob
+
+
+def training_metadata(job: TrainJob, family: str, v_prediction: bool, step: int,
+                      model_info: Any, clip_skip: int, tag_frequency: dict[str, Any],
+                      started: float, images: int) -> dict[str, str]:
+    t, o, n = job.training, job.optimizer, job.network
+    dirs = {f"{c.repeats}_{c.token or Path(c.folder).name}": {"n_repeats": c.repeats,
+                                                              "img_count": 0}
+            for c in job.concepts}
+    for key, counts in tag_frequency.items():
+        if key in dirs:
+            dirs[key]["img_count"] = max(counts.values(), default=0)
+    extra = {
+        "ss_tag_frequency": json.dumps(tag_frequency, ensure_ascii=False),
+        "ss_dataset_dirs": json.dumps(dirs, ensure_ascii=False),
+        "ss_num_train_images": images, "ss_steps": step, "ss_max_train_steps": t.steps,
+        "ss_learning_rate": o.unet_lr, "ss_unet_lr": o.unet_lr,
+        "ss_text_encoder_lr": o.text_encoder_lr if n.train_text_encoder else 0,
+        "ss_lr_scheduler": o.scheduler, "ss_optimizer": o.name,
+        "ss_resolution": f"({t.resolution}, {t.resolution})", "ss_clip_skip": clip_skip,
+        "ss_noise_offset": t.noise_offset, "ss_min_snr_gamma": t.min_snr_gamma,
+        "ss_seed": t.seed, "ss_mixed_precision": t.precision, "ss_batch_size_per_device":
+            t.batch_size, "ss_gradient_accumulation_steps": t.gradient_accumulation,
+        "ss_sd_model_name": Path(job.model.base).name, "ss_new_sd_model_hash":
+            model_info.sha256, "ss_sd_model_hash": model_info.legacy_hash,
+        "ss_training_started_at": started, "ss_training_finished_at": time.time(),
+        "ss_prior_loss_weight": t.prior_loss_weight, "ss_caption_dropout_rate":
+            t.caption_dropout, "ss_shuffle_caption": t.shuffle_tags,
+        "ss_keep_tokens": t.keep_tags, "ss_v_parameterization": v_prediction,
+    }
+    return lora_metadata(family, job.save.name, n.rank, n.alpha, v_prediction,
+                         comment="trained with LoRA for Dummies", extra=extra,
+                         conv_rank=n.conv_rank, conv_alpha=n.conv_alpha)
+
+
+def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraModule],
+              metadata: dict[str, str], family: str, preview: Any, final: bool) -> Path:
+    """`<name>-<step>.safetensors` and `<name>.safetensors` (+ sidecars), keeping the last K."""
+    import torch
+
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(job.save.dtype, torch.float32)
+    name = job.save.name
+    step_file = save_lora(lora_dir / f"{name}-{step:06d}.safetensors", modules, metadata,
+                          dtype=dtype, overwrite=True)
+    latest = lora_dir / f"{name}.safetensors"
+    with atomic_path(latest) as tmp:
+        shutil.copyfile(step_file, tmp)
+    tokens = ", ".join(c.token for c in job.concepts if c.token)
+    notes = (f"{'final' if final else 'step'} {step}/{job.training.steps}; rank "
+             f"{job.network.rank}, alpha {job.network.alpha}, base {Path(job.model.base).name}")
+    write_sidecar(latest, family, tokens, job.save.preferred_weight, notes, preview)
+    if job.save.keep_last:
+        steps = sorted(lora_dir.glob(f"{name}-[0-9][0-9][0-9][0-9][0-9][0-9].safetensors"))
+        for old in steps[: -job.save.keep_last]:
+            old.unlink(missing_ok=True)
+    return step_file
+
+
+def save_state(run_dir: Path, step: int, models: dict[str, Any], optimizer: Any,
+               scheduler: Any) -> None:
+    """Everything a resume needs to continue at `step` with the same schedule."""
+    import torch
+
+    from lora_for_dummies.train.network import lora_state
+
+    state = {
+        "step": step,
+        "lora": {name: lora_state(model) for name, model in models.items()},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        # Every random choice of a step is derived from (seed, step): no RNG state to keep.
+    }
+    path = run_dir / "state" / "state.pt"
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(run_dir: Path) -> dict[str, Any] | None:
+    import torch
+
+    path = run_dir / "state" / "state.pt"
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,55 @@
+"""Prompt → text-encoder conditioning, as the webui does it: clip skip, 75-token chunks,
+SDXL's two encoders (penultimate layers concatenated) and pooled embedding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lora_for_dummies.tokenizer import CHUNK_TOKENS, clip_tokenizer
+
+
+def _chunks(text: str, max_chunks: int) -> list[list[int]]:
+    tokenizer = clip_tokenizer()
+    ids = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+    ids = ids[: CHUNK_TOKENS * max_chunks]
+    pieces = [ids[i:i + CHUNK_TOKENS] for i in range(0, len(ids), CHUNK_TOKENS)] or [[]]
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    return [[bos] + piece + [eos] * (CHUNK_TOKENS + 1 - len(piece)) for piece in pieces]
+
+
+def token_batch(captions: list[str], max_chunks: int) -> Any:
+    """(batch, chunks, 77) token ids; every caption padded to the same number of chunks."""
+    import torch
+
+    tokenizer = clip_tokenizer()
+    chunked = [_chunks(c, max_chunks) for c in captions]
+    count = max(len(c) for c in chunked)
+    empty = [tokenizer.bos_token_id] + [tokenizer.eos_token_id] * (CHUNK_TOKENS + 1)
+    return torch.tensor([c + [empty] * (count - len(c)) for c in chunked])
+
+
+def _final_norm(encoder: Any) -> Any:
+    return getattr(encoder, "text_model", encoder).final_layer_norm
+
+
+def encode_tokens(family: str, encoders: list[Any], tokens: Any, clip_skip: int
+                  ) -> tuple[Any, Any]:
+    """(hidden states (batch, 77·chunks, dim), pooled SDXL embedding or None)."""
+    import torch
+
+    batch, chunks, length = tokens.shape
+    flat = tokens.reshape(batch * chunks, length).to(encoders[0].device)
+    if family == "sdxl":
+        first = encoders[0](flat, output_hidden_states=True)
+        second = encoders[1](flat, output_hidden_states=True)
+        skip = max(clip_skip, 2)  # SDXL always uses the penultimate layers
+        hidden = torch.cat([first.hidden_states[-skip], second.hidden_states[-skip]], dim=-1)
+        pooled = second.text_embeds.reshape(batch, chunks, -1)[:, 0]
+    else:
+        out = encoders[0](flat, output_hidden_states=True)
+        if clip_skip > 1:
+            hidden = _final_norm(encoders[0])(out.hidden_states[-clip_skip])
+        else:
+            hidden = out.last_hidden_state
+        pooled = None
+    return hidden.reshape(batch, chunks * length, -1), pooled
