@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
+from lora_for_dummies.errors import UserError
 from lora_for_dummies.lora.format import LoraModule
 from lora_for_dummies.train.config import NetworkConfig
 
@@ -21,6 +22,10 @@ def inject_lora(model: Any, component: str, network: NetworkConfig) -> list[str]
     from peft import LoraConfig, inject_adapter_in_model
 
     attention = lora_target_modules(model, component)
+    largest = max(min(model.get_submodule(m).weight.shape[:2]) for m in attention)
+    if network.rank > largest:
+        raise UserError(f"rank {network.rank} is larger than every layer of the {component} "
+                        f"(the largest allows {largest})")
     convs = [m for m in lora_target_modules(model, component, include_conv=True)
              if m not in attention] if component == "unet" and network.conv_rank else []
     for targets, rank, alpha in ((attention, network.rank, network.alpha),

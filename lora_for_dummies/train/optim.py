@@ -15,11 +15,12 @@ def warmup_steps(config: OptimizerConfig, total_steps: int) -> int:
 
 
 def build_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]], device: str) -> Any:
+    """The optimizer, its default lr = the UNet lr (diffusers' polynomial schedule reads it)."""
     import torch
 
     name = config.name
     if name == "adamw":
-        return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(groups, lr=config.unet_lr, weight_decay=config.weight_decay)
     if name == "adamw8bit":
         if not device.startswith("cuda"):
             raise UserError("8-bit AdamW (bitsandbytes) needs an NVIDIA GPU; choose adamw here")
@@ -28,18 +29,18 @@ def build_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]], devic
                             "that fits your torch; ≤ 0.45.5 for torch < 2.4)")
         import bitsandbytes as bnb
 
-        return bnb.optim.AdamW8bit(groups, weight_decay=config.weight_decay)
+        return bnb.optim.AdamW8bit(groups, lr=config.unet_lr, weight_decay=config.weight_decay)
     if name == "adafactor":
         from transformers.optimization import Adafactor
 
-        return Adafactor(groups, scale_parameter=False, relative_step=False, warmup_init=False,
-                         weight_decay=config.weight_decay)
+        return Adafactor(groups, lr=config.unet_lr, scale_parameter=False, relative_step=False,
+                         warmup_init=False, weight_decay=config.weight_decay)
     if name == "prodigy":
         if importlib.util.find_spec("prodigyopt") is None:
             raise UserError("the Prodigy optimizer needs prodigyopt: pip install prodigyopt")
         from prodigyopt import Prodigy
 
-        return Prodigy(groups, weight_decay=config.weight_decay)
+        return Prodigy(groups, lr=config.unet_lr, weight_decay=config.weight_decay)
     raise UserError(f"unknown optimizer {name!r}")
 
 
@@ -62,7 +63,7 @@ def lr_curve(config: OptimizerConfig, total_steps: int) -> list[float]:
     import torch
 
     parameter = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([{"params": [parameter], "lr": config.unet_lr}])
+    optimizer = torch.optim.SGD([parameter], lr=config.unet_lr)
     scheduler = build_scheduler(config, optimizer, total_steps)
     values = []
     for _ in range(total_steps):
