@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -73,11 +72,13 @@ def run_ours(base: Path, tuned: Path, rank: int) -> dict:
     report = extract_lora(base, tuned, OUT, f"ours-{base.stem}",
                           ExtractSettings(rule=RankRule(rank=rank)), overwrite=True)
     seconds = time.perf_counter() - start
+    rss = peak_rss_gb()
     from lora_for_dummies.lora.format import load_lora
 
     modules, _ = load_lora(OUT / f"ours-{base.stem}.safetensors")
-    return {"seconds": seconds, "deltas": {n: m.delta() for n, m in modules.items()},
-            "modules": len(report.modules)}
+    factors = {n: (m.up.float().flatten(1) * m.scale, m.down.float().flatten(1))
+               for n, m in modules.items()}
+    return {"seconds": seconds, "rss": rss, "factors": factors, "modules": len(report.modules)}
 
 
 def run_reference(base: Path, tuned: Path, rank: int) -> dict:
@@ -95,19 +96,26 @@ def run_reference(base: Path, tuned: Path, rank: int) -> dict:
     with CheckpointFile(base) as file:
         family = detect_family(file)
     targets = extraction_targets(family, models_a.configs, True, False)
-    deltas, optimal = {}, {}
+    factors, optimal = {}, {}
     for target in targets:
         module_a = models_a.models[target.part].get_submodule(_own(models_a, target))
         module_b = models_b.models[target.part].get_submodule(_own(models_b, target))
         delta = (module_b.weight.float() - module_a.weight.float()).flatten(1)
         u, s, vh = torch.linalg.svd(delta, full_matrices=False)
         u, s, vh = u[:, :rank], s[:rank], vh[:rank]
-        optimal[target.name] = (u * s) @ vh
+        optimal[target.name] = (u * s, vh)
         u = u @ torch.diag(s)
         values = torch.cat([u.flatten(), vh.flatten()])
         limit = torch.quantile(values.abs()[: 2**24], 0.99)
-        deltas[target.name] = u.clamp(-limit, limit) @ vh.clamp(-limit, limit)
-    return {"seconds": time.perf_counter() - start, "deltas": deltas, "optimal": optimal}
+        factors[target.name] = (u.clamp(-limit, limit), vh.clamp(-limit, limit))
+    return {"seconds": time.perf_counter() - start, "rss": peak_rss_gb(), "factors": factors,
+            "optimal": optimal}
+
+
+def peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _own(loaded, target) -> str:
@@ -117,11 +125,13 @@ def _own(loaded, target) -> str:
     return target.module.removeprefix("text_model.")
 
 
-def errors(deltas: dict, truth: dict) -> float:
+def errors(factors: dict, truth: dict) -> float:
+    """Mean relative error of up·down against the true change, one module at a time."""
     values = []
     for name, (us, v) in truth.items():
         change = us @ v.T
-        values.append(float((deltas[name].float().flatten(1) - change).norm() / change.norm()))
+        up, down = factors[name]
+        values.append(float((up @ down - change).norm() / change.norm()))
     return sum(values) / len(values)
 
 
@@ -131,22 +141,22 @@ def child(which: str, family: str, rank: int) -> None:
     base, tuned, truth_path = make_pair(family)
     result = run_ours(base, tuned, rank) if which == "ours" else run_reference(base, tuned, rank)
     truth = torch.load(truth_path, weights_only=True)
-    summary = {"seconds": result["seconds"], "error_vs_truth": errors(result["deltas"], truth)}
+    summary = {"seconds": result["seconds"], "rss": result["rss"],
+               "error_vs_truth": errors(result["factors"], truth)}
     if "optimal" in result:
         summary["optimal_error_vs_truth"] = errors(result["optimal"], truth)
     print("RESULT " + json.dumps(summary))
 
 
 def measure(which: str, family: str, rank: int) -> dict:
-    process = subprocess.Popen([sys.executable, __file__, "--child", which, "--family", family,
-                                "--rank", str(rank)], stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    output = process.stdout.read()
-    if status != 0:
-        raise SystemExit(f"{which} failed:\n{output}")
+    """Run one contender in a fresh process; its peak RSS is taken when its work is done,
+    before the accuracy check (which holds the true changes) runs."""
+    output = subprocess.run([sys.executable, __file__, "--child", which, "--family", family,
+                             "--rank", str(rank)], stdout=subprocess.PIPE, text=True,
+                            check=True).stdout
     result = json.loads(next(line for line in output.splitlines()
                              if line.startswith("RESULT "))[7:])
-    result["peak_rss_gb"] = usage.ru_maxrss / 2**20
+    result["peak_rss_gb"] = result["rss"]
     return result
 
 

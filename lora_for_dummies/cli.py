@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lora_for_dummies.cli_lora import add_lora_commands
 
     add_lora_commands(sub)
+    from lora_for_dummies.cli_train import add_train_commands
+
+    add_train_commands(sub)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +38,10 @@ class Host(Protocol):
                        choices: Callable[[], dict[str, Any]], elem_id: str) -> Any: ...
 
     def reporter(self) -> Reporter: ...
+
+    def gpu_job(self) -> AbstractContextManager[None]:
+        """Held around training: the webui's queue lock, its model moved off the GPU."""
+        ...
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:
         """Name → factory(option text) of the auto-captioners this host offers."""

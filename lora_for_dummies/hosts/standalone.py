@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ class StandaloneHost:
 
     def reporter(self) -> Reporter:
         return Reporter()
+
+    def gpu_job(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:
         return {"BLIP (local folder)": lambda folder: BlipFolderCaptioner(folder)}

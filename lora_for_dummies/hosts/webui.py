@@ -6,8 +6,9 @@ when a job runs, never here: this module is loaded at every webui start and "Rel
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,24 @@ class WebuiHost:
 
     def reporter(self) -> Reporter:
         return WebuiReporter()
+
+    @contextlib.contextmanager
+    def gpu_job(self) -> Iterator[None]:
+        """Hold the webui's queue lock (txt2img waits) and move its model off the GPU for the
+        job; put the model back afterwards."""
+        from modules import call_queue, sd_models
+
+        with call_queue.queue_lock:
+            forge = _forge_memory_management()
+            if forge is not None:
+                forge.unload_all_models()
+            else:
+                sd_models.unload_model_weights()
+            try:
+                yield
+            finally:
+                if forge is None:
+                    sd_models.reload_model_weights()
 
     def captioners(self) -> dict[str, Callable[[str], Any]]:
         return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
@@ -144,6 +163,18 @@ class WebuiDeepbooru:
 
     def close(self) -> None:
         self.model.stop()
+
+
+def _forge_memory_management() -> Any:
+    """Forge frees VRAM through its own memory management, not sd_models."""
+    import importlib
+
+    for name in ("backend.memory_management", "ldm_patched.modules.model_management"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
 
 
 def on_ui_settings() -> None:

@@ -216,6 +216,9 @@ class Trainer:
         state = load_state(self.run_dir) if resume else None
         if resume and state is None:
             raise UserError(f"nothing to resume in {self.run_dir}")
+        if not resume:  # a fresh run starts a fresh log and state
+            for old in (self.run_dir / "log.jsonl", self.run_dir / "state" / "state.pt"):
+                old.unlink(missing_ok=True)
         save_toml(job, self.run_dir / "config.toml")
         self.reporter.start(job.training.steps, f"Training {job.save.name}")
         self._setup()

@@ -20,7 +20,7 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
     from lora_for_dummies.ui.dataset_tab import build_dataset_tab
     from lora_for_dummies.ui.extract_tab import build_extract_tab
     from lora_for_dummies.ui.models_tab import build_models_tab
-    from lora_for_dummies.ui.placeholders import build_placeholder
+    from lora_for_dummies.ui.train_tab import build_train_tab
 
     if problems:
         gr.Markdown("### LoRA for Dummies cannot start\n" + "\n".join(f"- {p}" for p in problems),
@@ -31,7 +31,7 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
         with gr.Tab("Dataset", elem_id="lfd_tab_dataset"):
             parts["dataset"] = build_dataset_tab(host)
         with gr.Tab("Train", elem_id="lfd_tab_train"):
-            build_placeholder("Train")
+            parts["train"] = build_train_tab(host)
         with gr.Tab("Extract", elem_id="lfd_tab_extract"):
             parts["extract"] = build_extract_tab(host)
         with gr.Tab("Models", elem_id="lfd_tab_models"):

@@ -65,3 +65,15 @@ def gallery(label: str, elem_id: str, value: list[tuple[str, str]] | None = None
     if gradio_major() >= 4:
         kwargs["selected_index"] = None
     return gr.Gallery(value=value or None, label=label, elem_id=elem_id, **kwargs)
+
+
+def every(seconds: float, fn: Any, outputs: list[Any]) -> None:
+    """Call `fn` periodically while the page is open (gradio 5: gr.Timer; 3/4: load(every=))."""
+    import gradio as gr
+
+    if gradio_major() >= 5:
+        gr.Timer(seconds).tick(fn, None, outputs)
+        return
+    from gradio.context import Context
+
+    Context.root_block.load(fn, None, outputs, every=seconds)

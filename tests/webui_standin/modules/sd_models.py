@@ -29,3 +29,15 @@ def list_models():
         if path.suffix.lower() in (".safetensors", ".ckpt"):
             info = CheckpointInfo(str(path))
             checkpoints_list[info.title] = info
+
+
+events = []  # stand-in only: what was called, for tests
+
+
+def unload_model_weights(sd_model=None, info=None):
+    """Moves the loaded model off the GPU (v1.10.1: modules/sd_models.py)."""
+    events.append("unload")
+
+
+def reload_model_weights(sd_model=None, info=None, forced_reload=False):
+    events.append("reload")

@@ -1,0 +1,284 @@
+"""Train tab: base model, concepts from datasets, settings, Performance Wizard, LR plot,
+presets, start / stop / stop-and-save / resume, live progress, loss chart and samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
+from lora_for_dummies.dataset.layout import list_datasets, open_dataset
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.train.config import OPTIMIZERS, PRECISIONS, SAMPLERS, SCHEDULERS, TrainJob
+from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.charts import line_chart
+from lora_for_dummies.ui.train_session import SESSION
+
+# (setting path, label, kind, choices) — kind: number | int | text | bool | choice | lines
+SETTINGS = [
+    ("save.name", "LoRA name", "text", None),
+    ("training.steps", "Steps", "int", None),
+    ("training.batch_size", "Batch size", "int", None),
+    ("training.gradient_accumulation", "Gradient accumulation", "int", None),
+    ("training.resolution", "Resolution", "int", None),
+    ("training.buckets", "Aspect-ratio buckets", "bool", None),
+    ("network.rank", "Rank", "int", None),
+    ("network.alpha", "Alpha (scale = alpha / rank)", "number", None),
+    ("network.conv_rank", "Conv rank (0 = off)", "int", None),
+    ("network.train_text_encoder", "Train the text encoder", "bool", None),
+    ("optimizer.name", "Optimizer", "choice", OPTIMIZERS),
+    ("optimizer.unet_lr", "UNet learning rate", "number", None),
+    ("optimizer.text_encoder_lr", "Text-encoder learning rate", "number", None),
+    ("optimizer.scheduler", "LR schedule", "choice", SCHEDULERS),
+    ("optimizer.warmup", "Warmup (<1: fraction, ≥1: steps)", "number", None),
+    ("optimizer.cycles", "Restarts (cosine with restarts)", "int", None),
+    ("training.precision", "Precision", "choice", PRECISIONS),
+    ("training.gradient_checkpointing", "Gradient checkpointing", "bool", None),
+    ("training.cache_latents", "Cache latents", "choice", ("off", "memory", "disk")),
+    ("training.noise_offset", "Noise offset", "number", None),
+    ("training.min_snr_gamma", "Min-SNR γ (0 = off)", "number", None),
+    ("training.shuffle_tags", "Shuffle tags", "bool", None),
+    ("training.keep_tags", "Keep first N tags", "int", None),
+    ("training.caption_dropout", "Caption dropout", "number", None),
+    ("model.clip_skip", "Clip skip (0 = suggested)", "int", None),
+    ("samples.every", "Sample every N steps", "int", None),
+    ("samples.prompts", "Sample prompts (one per line; empty = the tokens)", "lines", None),
+    ("samples.negative", "Negative prompt", "text", None),
+    ("samples.sampler", "Sampler", "choice", SAMPLERS),
+    ("samples.steps", "Sample steps", "int", None),
+    ("samples.cfg", "CFG scale", "number", None),
+    ("samples.seed", "Sample seed", "int", None),
+    ("samples.width", "Sample width", "int", None),
+    ("samples.height", "Sample height", "int", None),
+    ("save.every", "Save every N steps", "int", None),
+    ("save.keep_last", "Keep the last N step files (0 = all)", "int", None),
+]
+
+
+def _get(data: dict, path: str) -> Any:
+    section, key = path.split(".")
+    return data[section][key]
+
+
+def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> Any:
+    elem_id = "lfd_train_" + path.replace(".", "_")
+    if kind == "bool":
+        return gr.Checkbox(value=value, label=label, elem_id=elem_id)
+    if kind == "choice":
+        return gr.Dropdown(list(choices), value=value, label=label, elem_id=elem_id)
+    if kind == "int":
+        return gr.Number(value=value, precision=0, label=label, elem_id=elem_id)
+    if kind == "number":
+        return gr.Number(value=value, label=label, elem_id=elem_id)
+    if kind == "lines":
+        return gr.Textbox(value="\n".join(value), lines=3, label=label, elem_id=elem_id)
+    return gr.Textbox(value=value, label=label, elem_id=elem_id)
+
+
+def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: str,
+                    values: list[Any]) -> TrainJob:
+    data = to_dict(TrainJob())
+    for (path, _, kind, _), value in zip(SETTINGS, values, strict=True):
+        section, key = path.split(".")
+        if kind == "int":
+            value = int(value or 0)
+        elif kind == "number":
+            value = float(value or 0)
+        elif kind == "lines":
+            value = [line.strip() for line in (value or "").splitlines() if line.strip()]
+        data[section][key] = value
+    entry = next((e for e in host.checkpoints() if e.title == base), None)
+    if entry is None:
+        raise UserError("choose a base model (press 🔄 if it is new)")
+    data["model"]["base"] = str(entry.path)
+    data["model"]["v_prediction"] = {"yes": True, "no": False}.get(v_mode)
+    data["concepts"] = [{"folder": row[0], "token": row[1], "repeats": int(row[2]),
+                         "class_folder": row[3] or "", "class_prompt": row[4] or ""}
+                        for row in concepts if row and row[0]]
+    data["runs_dir"] = str(host.runs_dir())
+    return from_dict(TrainJob, data)
+
+
+def concept_row(host: Host, dataset: str, concept: str, which: str) -> list[Any]:
+    ds = open_dataset(host.datasets_dir() / dataset)
+    selected = ds.concept(concept or "main")
+    folder = ds.folder(selected, which)
+    return [str(folder), selected.token, selected.repeats, "", selected.class_prompt]
+
+
+def build_train_tab(host: Host) -> dict[str, Any]:
+    defaults = to_dict(TrainJob())
+    titles = [e.title for e in host.checkpoints()]
+    with gr.Row():
+        base = compat.dropdown("Base model", titles, None, "lfd_train_base")
+        host.refresh_button(base, host.refresh_checkpoints,
+                            lambda: {"choices": [e.title for e in host.checkpoints()]},
+                            "lfd_train_base_refresh")
+        v_mode = gr.Radio(["auto", "yes", "no"], value="auto", label="v-prediction",
+                          elem_id="lfd_train_v")
+    datasets = list_datasets(host.datasets_dir())
+    with gr.Row():
+        dataset = compat.dropdown("Dataset", datasets, None, "lfd_train_dataset")
+        host.refresh_button(dataset, lambda: None,
+                            lambda: {"choices": list_datasets(host.datasets_dir())},
+                            "lfd_train_dataset_refresh")
+        concept = compat.dropdown("Concept", ["main"], "main", "lfd_train_concept")
+        which = gr.Radio(["high", "low"], value="low", label="Images",
+                         elem_id="lfd_train_which")
+        add = gr.Button("Add concept", elem_id="lfd_train_add_concept")
+        clear = gr.Button("Clear", elem_id="lfd_train_clear_concepts")
+    concepts = gr.Dataframe(headers=["folder", "token", "repeats", "class folder",
+                                     "class prompt"], datatype=["str", "str", "number", "str",
+                                                                "str"],
+                            interactive=True, elem_id="lfd_train_concepts", label="Concepts")
+    with gr.Accordion("Performance Wizard", open=False):
+        with gr.Row():
+            vram = gr.Number(value=0, label="GPU memory in GB (0 = detect)",
+                             elem_id="lfd_wizard_vram")
+            family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
+                              elem_id="lfd_wizard_family")
+            wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")
+        wizard_text = gr.Markdown(elem_id="lfd_wizard_text")
+    fields = []
+    with gr.Accordion("Settings", open=True):
+        for start in range(0, len(SETTINGS), 4):
+            with gr.Row():
+                for path, label, kind, choices in SETTINGS[start:start + 4]:
+                    fields.append(_component(path, label, kind, choices, _get(defaults, path)))
+    with gr.Row():
+        lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
+                           interactive=False)
+        loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
+                             interactive=False)
+    with gr.Row():
+        preset = gr.Textbox(label="Preset name", elem_id="lfd_train_preset")
+        save_preset = gr.Button("Save preset", elem_id="lfd_train_save_preset")
+        load_preset = gr.Button("Load preset", elem_id="lfd_train_load_preset")
+        plot = gr.Button("Plot LR", elem_id="lfd_train_plot")
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")
+        resume = gr.Button("Resume", elem_id="lfd_train_resume")
+        stop = gr.Button("Stop", elem_id="lfd_train_stop")
+        stop_save = gr.Button("Stop and save", elem_id="lfd_train_stop_save")
+    status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
+    samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
+
+    def on_concept_list(name: str | None) -> Any:
+        try:
+            names = [c.title for c in open_dataset(host.datasets_dir() / name).concepts.values()]
+        except (UserError, TypeError):
+            names = []
+        return compat.update(choices=names, value=names[0] if names else None)
+
+    dataset.change(on_concept_list, [dataset], [concept])
+
+    def on_add(rows: Any, name: str, concept_name: str, images: str) -> Any:
+        current = _rows(rows)
+        if not name:
+            return current
+        return current + [concept_row(host, name, concept_name, images)]
+
+    add.click(on_add, [concepts, dataset, concept, which], [concepts])
+    clear.click(lambda: [], [], [concepts])
+
+    def on_wizard(gb: float, family_name: str) -> list[Any]:
+        from lora_for_dummies.train.wizard import choose, detect_vram_gb
+
+        choice = choose(float(gb) or detect_vram_gb(), family_name)
+        updates = [compat.update(value=choice.settings[path]) if path in choice.settings
+                   else compat.update() for path, *_ in SETTINGS]
+        text = f"**{choice.label}**\n\n" + "\n".join(f"- {r}" for r in choice.reasons)
+        return [text] + updates
+
+    wizard.click(on_wizard, [vram, family], [wizard_text] + fields)
+
+    def on_plot(*values: Any) -> Any:
+        from lora_for_dummies.train.config import OptimizerConfig
+        from lora_for_dummies.train.optim import lr_curve
+
+        data = {path.split(".")[1]: value for (path, *_), value in zip(SETTINGS, values,
+                                                                       strict=True)
+                if path.startswith("optimizer.")}
+        steps = int(values[[p for p, *_ in SETTINGS].index("training.steps")] or 1)
+        config = OptimizerConfig(**{**data, "cycles": int(data.get("cycles") or 1),
+                                    "warmup": float(data.get("warmup") or 0)})
+        return line_chart(lr_curve(config, max(steps, 1)), f"{config.scheduler} - UNet learning rate")
+
+    plot.click(on_plot, fields, [lr_plot])
+
+    inputs = [base, concepts, v_mode] + fields
+
+    def on_start(base_title, rows, v, *values):
+        try:
+            job = job_from_values(host, base_title, _rows(rows), v, list(values))
+            return SESSION.start(host, job)
+        except UserError as err:
+            return f"⚠ {err}"
+
+    def on_resume(base_title, rows, v, *values):
+        try:
+            job = job_from_values(host, base_title, _rows(rows), v, list(values))
+            return SESSION.start(host, job, resume=True)
+        except UserError as err:
+            return f"⚠ {err}"
+
+    start.click(on_start, inputs, [status])
+    resume.click(on_resume, inputs, [status])
+    stop.click(lambda: SESSION.stop(save=False), [], [status])
+    stop_save.click(lambda: SESSION.stop(save=True), [], [status])
+
+    def presets_dir() -> Path:
+        return host.runs_dir() / "presets"
+
+    def on_save_preset(name, base_title, rows, v, *values) -> str:
+        from lora_for_dummies.dataset.layout import check_name
+
+        try:
+            job = job_from_values(host, base_title, _rows(rows), v, list(values))
+            path = presets_dir() / f"{check_name(name, 'preset name')}.toml"
+            save_toml(job, path)
+            return f"Saved preset {path}"
+        except UserError as err:
+            return f"⚠ {err}"
+
+    save_preset.click(on_save_preset, [preset] + inputs, [status])
+
+    def on_load_preset(name: str) -> list[Any]:
+        try:
+            job = load_toml(TrainJob, presets_dir() / f"{name}.toml")
+        except UserError as err:
+            return [f"⚠ {err}", compat.update()] + [compat.update() for _ in SETTINGS]
+        data = to_dict(job)
+        values = []
+        for path, _, kind, _ in SETTINGS:
+            value = _get(data, path)
+            values.append("\n".join(value) if kind == "lines" else value)
+        rows = [[c["folder"], c["token"], c["repeats"], c["class_folder"], c["class_prompt"]]
+                for c in data["concepts"]]
+        return [f"Loaded preset {name}", rows] + values
+
+    load_preset.click(on_load_preset, [preset], [status, concepts] + fields)
+
+    compat.every(2.0, poll_view, [status, loss_plot, samples])
+    return {"base": base, "concepts": concepts, "status": status, "fields": fields}
+
+
+def poll_view() -> tuple[Any, Any, Any]:
+    """What the tab shows of the run (called every 2 s, and after a browser refresh)."""
+    view = SESSION.view()
+    return view.text, line_chart(view.losses, "loss (smoothed)", smooth=10), \
+        [(path, Path(path).stem) for path in view.samples] or None
+
+
+def _rows(value: Any) -> list[list[Any]]:
+    """Dataframe values arrive as lists (gradio 3) or pandas frames (4/5)."""
+    if value is None:
+        return []
+    if hasattr(value, "values") and hasattr(value, "columns"):
+        rows = value.values.tolist()
+    else:
+        rows = value
+    return [list(row) for row in rows if row and any(str(c).strip() for c in row)]

@@ -1,0 +1,151 @@
+"""The Train tab's handlers: start, live progress, stop, resume, presets, wizard, LR plot —
+standalone and in the webui stand-in (queue lock, model unloaded, Interrupt, Lora re-scan)."""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from train_fixtures import instance_folder
+from uitools import handler_for
+
+from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui.app import standalone_app
+from lora_for_dummies.ui.train_session import SESSION
+from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _find(blocks, elem_id):
+    for block in blocks.blocks.values():
+        if getattr(block, "elem_id", None) == elem_id:
+            return block
+    raise LookupError(elem_id)
+
+
+def _values(**changes):
+    from lora_for_dummies.config import to_dict
+    from lora_for_dummies.train.config import TrainJob
+
+    data = to_dict(TrainJob())
+    data["training"].update(steps=4, resolution=64, precision="fp32")
+    data["samples"].update(every=2, steps=2, width=64, height=64, prompts=["sks dog"])
+    data["save"].update(name="ui run", every=2)
+    for path, value in changes.items():
+        section, key = path.split("__")
+        data[section][key] = value
+    values = []
+    for path, _, kind, _ in SETTINGS:
+        section, key = path.split(".")
+        value = data[section][key]
+        values.append("\n".join(value) if kind == "lines" else value)
+    return values
+
+
+def _wait_for_run(timeout=300):
+    SESSION.wait(timeout)
+    assert not SESSION.running
+
+
+def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
+    shutil.copy(tiny_models["sd1"], models_dir / "tiny.safetensors")
+    refresh = handler_for(demo, _find(demo, "lfd_train_base"), None)
+    assert "tiny.safetensors" in [c if isinstance(c, str) else c[1]
+                                  for c in refresh()["choices"]]
+    rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
+    status = _find(demo, "lfd_train_status")
+    start = handler_for(demo, status, "on_start")
+    assert start("tiny.safetensors", rows, "auto", *_values()).startswith("Starting ui run")
+    assert "already going" in start("tiny.safetensors", rows, "auto", *_values())
+    _wait_for_run()
+    poll = poll_view
+    text, chart, gallery = poll()
+    assert "done: 4 steps" in text and chart.size == (560, 220)
+    assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
+                                                  "000004-0.png"]
+    assert (lora_dir / "ui run.safetensors").exists()
+    # Stop, then resume to the end.
+    assert start("tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
+        "Starting")
+    deadline = time.time() + 120
+    while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert SESSION.stop(save=True).startswith("Stopping")
+    _wait_for_run()
+    assert "stopped at step" in poll()[0]
+    resumed = handler_for(demo, status, "on_resume")("tiny.safetensors", rows, "auto",
+                                                     *_values(training__steps=6))
+    assert resumed.startswith("Resuming")
+    _wait_for_run()
+    assert "done: 6 steps" in poll()[0]
+    # Presets round-trip; the wizard and the LR plot answer.
+    fields = [_find(demo, "lfd_train_" + path.replace(".", "_")) for path, *_ in SETTINGS]
+    saved = handler_for(demo, status, "on_save_preset")("mine", "tiny.safetensors", rows,
+                                                        "auto", *_values())
+    assert saved.startswith("Saved preset")
+    loaded = handler_for(demo, status, "on_load_preset")("mine")
+    assert loaded[0] == "Loaded preset mine" and loaded[1][0][1] == "sks"
+    assert loaded[2 + [p for p, *_ in SETTINGS].index("training.steps")] == 4
+    wizard = handler_for(demo, _find(demo, "lfd_wizard_text"), "on_wizard")(12, "sdxl")
+    assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
+    plot = handler_for(demo, _find(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
+    assert plot.size == (560, 220)
+    bad = start("", rows, "auto", *_values())
+    assert bad.startswith("⚠ choose a base model")
+
+
+def test_train_tab_standalone(tiny_models, tmp_path):
+    host = StandaloneHost(tmp_path / "data")
+    _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models, tmp_path)
+
+
+def test_train_tab_in_webui(webui_standin, tiny_models, tmp_path, monkeypatch):
+    from modules import call_queue, paths, script_callbacks, sd_models, shared
+
+    scans = []
+    networks = type(sys)("networks")
+    networks.list_available_networks = lambda: scans.append(1)
+    monkeypatch.setitem(sys.modules, "networks", networks)
+    runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
+    [(tab, _, _)] = script_callbacks.ui_tabs_callback()
+    status = _find(tab, "lfd_train_status")
+    shutil.copy(tiny_models["sd1"], Path(paths.models_path) / "Stable-diffusion" / "t.safetensors")
+    handler_for(tab, _find(tab, "lfd_train_base"), None)()
+    rows = [[str(instance_folder(tmp_path / "inst")), "sks", 1, "", ""]]
+    sd_models.events.clear()
+    lock_seen = []
+    real_render = __import__("lora_for_dummies.train.loop", fromlist=["render"]).render
+
+    def render_and_check(*args, **kwargs):
+        lock_seen.append(call_queue.queue_lock.locked())
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr("lora_for_dummies.train.loop.render", render_and_check)
+    handler_for(tab, status, "on_start")("t.safetensors", rows, "auto",
+                                         *_values(training__steps=40, samples__every=1,
+                                                  save__every=1))
+    deadline = time.time() + 120
+    while shared.state.job_no < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    shared.state.interrupt()  # the webui's Interrupt button
+    _wait_for_run()
+    assert all(lock_seen) and lock_seen  # txt2img waited while training ran
+    assert sd_models.events == ["unload", "reload"]
+    assert shared.state.job == "" and ("begin", "Training ui run") in shared.state.history
+    view = SESSION.view()
+    assert "stopped at step" in view.text and view.losses
+    assert len(scans) >= 2  # the Lora list was re-scanned after each save
+    assert not call_queue.queue_lock.locked()
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left():
+    yield
+    if SESSION.running:
+        SESSION.stop(save=False)
+        SESSION.wait(120)
