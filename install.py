@@ -15,6 +15,8 @@ from importlib import metadata
 
 # The newest pair that imports and trains on the webui 1.10 pins (see DESIGN.md).
 REQUIREMENTS = {"diffusers": "diffusers==0.31.0", "peft": "peft==0.13.2"}
+if sys.version_info < (3, 11):  # job files are TOML; tomllib arrived in Python 3.11
+    REQUIREMENTS["tomli"] = "tomli>=1.1"
 
 
 def installed_distributions() -> dict[str, str]:

@@ -19,7 +19,7 @@ from lora_for_dummies.errors import UserError
 
 def _load_toml(text: str) -> dict[str, Any]:
     try:
-        import tomllib  # type: ignore[import-not-found]
+        import tomllib  # type: ignore[import-not-found]  # novermin
     except ModuleNotFoundError:  # Python 3.10
         try:
             import tomli as tomllib  # type: ignore[no-redef]

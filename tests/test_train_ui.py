@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from train_fixtures import instance_folder
-from uitools import handler_for
 
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
+from uitools import handler_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -205,7 +205,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         steps = int(values[[p for p, *_ in SETTINGS].index("training.steps")] or 1)
         config = OptimizerConfig(**{**data, "cycles": int(data.get("cycles") or 1),
                                     "warmup": float(data.get("warmup") or 0)})
-        return line_chart(lr_curve(config, max(steps, 1)), f"{config.scheduler} - UNet learning rate")
+        title = f"{config.scheduler} - UNet learning rate"
+        return line_chart(lr_curve(config, max(steps, 1)), title)
 
     plot.click(on_plot, fields, [lr_plot])
 

@@ -1,0 +1,42 @@
+"""`python -m lora_for_dummies train job.toml --set …`, the LR curve, and TOML round trips."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from train_fixtures import tiny_job
+
+from lora_for_dummies.config import load_toml, save_toml
+from lora_for_dummies.train.config import TrainJob
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_job_toml_round_trip(tiny_models, tmp_path):
+    job = tiny_job(tiny_models["sd1"], tmp_path)
+    save_toml(job, tmp_path / "job.toml")
+    assert load_toml(TrainJob, tmp_path / "job.toml") == job
+
+
+def test_train_from_the_command_line_with_overrides(tiny_models, tmp_path):
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=10)
+    save_toml(job, tmp_path / "job.toml")
+    out = subprocess.run([sys.executable, "-m", "lora_for_dummies", "train",
+                          str(tmp_path / "job.toml"), "--set", "training.steps=2",
+                          "--set", "save.name=\"from cli\""], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "done: 2 steps" in out.stdout
+    assert (tmp_path / "Lora" / "from cli.safetensors").exists()
+    saved = load_toml(TrainJob, tmp_path / "runs" / "from cli" / "config.toml")
+    assert saved.training.steps == 2  # the run folder holds the whole job, reloadable
+    curve = subprocess.run([sys.executable, "-m", "lora_for_dummies", "lr-curve",
+                            str(tmp_path / "job.toml")], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert curve.returncode == 0 and len(curve.stdout.splitlines()) == 10
+    bad = subprocess.run([sys.executable, "-m", "lora_for_dummies", "train",
+                          str(tmp_path / "job.toml"), "--set", "training.stpes=2"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown setting training.stpes" in bad.stderr
