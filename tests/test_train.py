@@ -137,3 +137,25 @@ def test_trained_lora_loads_and_changes_the_output(tiny_models, tmp_path):
     assert len(adapted) == len(modules)  # every key used
     after = pipe.unet(latents, 10, encoder_hidden_states=context).sample
     assert not torch.allclose(before, after)
+
+
+def test_prior_preservation_generates_class_images_and_disk_cache(tiny_models, tmp_path):
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=2,
+                   training={"cache_latents": "disk", "prior_loss_weight": 1.0})
+    job.concepts[0].class_folder = str(tmp_path / "class")
+    job.concepts[0].class_prompt = "a dog"
+    job.concepts[0].class_images = 2
+    trainer = Trainer(job, tmp_path / "Lora")
+    result = trainer.run()
+    assert result.step == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+    made = sorted(p.name for p in (tmp_path / "class").iterdir())
+    assert made == ["class_0000.png", "class_0000.txt", "class_0001.png", "class_0001.txt"]
+    cached = list((tmp_path / "runs" / "tiny" / "cache").glob("*.safetensors"))
+    assert cached  # latents on disk, reused by the next run
+    again = Trainer(tiny_job(tiny_models["sd1"], tmp_path, steps=2,
+                             training={"cache_latents": "disk"}), tmp_path / "Lora")
+    again.job.concepts[0].class_folder = str(tmp_path / "class")
+    again.job.concepts[0].class_prompt = "a dog"
+    again.job.concepts[0].class_images = 2
+    again.run()
+    assert not any("generating" in line for line in again.reporter.state.log)

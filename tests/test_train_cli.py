@@ -40,3 +40,31 @@ def test_train_from_the_command_line_with_overrides(tiny_models, tmp_path):
                           str(tmp_path / "job.toml"), "--set", "training.stpes=2"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown setting training.stpes" in bad.stderr
+
+
+def test_sigkill_mid_run_then_resume(tiny_models, tmp_path):
+    import json
+    import signal
+    import time
+
+    from lora_for_dummies.train.loop import Trainer
+
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=60, samples={"every": 0})
+    save_toml(job, tmp_path / "job.toml")
+    process = subprocess.Popen([sys.executable, "-m", "lora_for_dummies", "train",
+                                str(tmp_path / "job.toml")], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "runs" / "tiny" / "log.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if log.exists() and '"saved"' in log.read_text():
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    saved_at = max(r["step"] for r in records if "saved" in r)
+    assert saved_at < 60
+    resumed = Trainer(tiny_job(tiny_models["sd1"], tmp_path, steps=saved_at + 2,
+                               samples={"every": 0}), tmp_path / "Lora").run(resume=True)
+    assert resumed.step == saved_at + 2 and len(resumed.losses) == 2

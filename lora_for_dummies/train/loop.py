@@ -28,6 +28,7 @@ from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.data import build_training_set, caption_for_step, load_pixels
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
+from lora_for_dummies.train.prior import generate_class_images
 from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
 from lora_for_dummies.train.saving import load_state, save_state, save_step, training_metadata
 from lora_for_dummies.train.text import encode_tokens, token_batch
@@ -108,6 +109,9 @@ class Trainer:
         scheduler_config.pop("_class_name", None)
         scheduler_config["prediction_type"] = "v_prediction" if self.v_prediction else "epsilon"
         self.noise_scheduler = DDPMScheduler.from_config(scheduler_config)
+        generate_class_images(job, SampleContext(
+            self.family, self.unet, self.vae, self.text_encoders, self.clip_skip,
+            self.v_prediction, "", "", ""), self.reporter)
         self.data = build_training_set(job.concepts, job.training)
         for note in self.data.notes:
             self.reporter.log(note)
@@ -130,16 +134,41 @@ class Trainer:
         key = (str(item.path), bucket)
         if key in self.latent_cache:
             return self.latent_cache[key]
-        from dataclasses import replace
+        disk = self._disk_cache_path(item, bucket)
+        if disk is not None and disk.is_file():
+            from safetensors.torch import load_file
 
-        pixels, top_left = load_pixels(replace(item, bucket=bucket))
-        with torch.no_grad():
-            latent = self.vae.encode(pixels[None].to(self.accelerator.device)).latent_dist
-            value = latent.mean[0] * self.vae.config.scaling_factor
-        value = value.cpu()
-        if self.job.training.cache_latents != "off":
+            stored = load_file(str(disk))
+            value, top_left = stored["latent"], tuple(stored["top_left"].tolist())
+        else:
+            from dataclasses import replace
+
+            pixels, top_left = load_pixels(replace(item, bucket=bucket))
+            with torch.no_grad():
+                latent = self.vae.encode(pixels[None].to(self.accelerator.device)).latent_dist
+                value = (latent.mean[0] * self.vae.config.scaling_factor).cpu()
+            if disk is not None:
+                from safetensors.torch import save_file
+
+                from lora_for_dummies.atomic import atomic_path
+
+                with atomic_path(disk) as tmp:
+                    save_file({"latent": value.contiguous(),
+                               "top_left": torch.tensor(top_left)}, str(tmp))
+        if self.job.training.cache_latents == "memory":
             self.latent_cache[key] = (value, top_left)
         return value, top_left
+
+    def _disk_cache_path(self, item: Any, bucket: tuple[int, int]) -> Path | None:
+        """Latents on disk, keyed by file, its mtime and size, and the bucket."""
+        if self.job.training.cache_latents != "disk":
+            return None
+        import hashlib
+
+        stat = item.path.stat()
+        key = f"{item.path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{bucket}"
+        return self.run_dir / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:24] +
+                                         ".safetensors")
 
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
         import torch
