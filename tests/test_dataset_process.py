@@ -150,3 +150,19 @@ def test_stop_request_stops_early(tmp_path):
     assert report.stopped and len(report.done) < 12
     rest = process_concept(ds, "", ProcessSettings(high=128, low=64), workers=1)
     assert rest.unchanged == len(report.done) and len(rest.done) == 12 - len(report.done)
+
+
+def test_colour_profiles_are_converted_to_srgb(tmp_path):
+    from pathlib import Path
+
+    from lora_for_dummies.dataset.imageio import load_image
+
+    adobe = (Path(__file__).parent / "data" / "compatibleWithAdobeRGB1998.icc").read_bytes()
+    raw = Image.new("RGB", (32, 32), (60, 170, 60))
+    tagged = save(raw, tmp_path / "adobe.png", icc_profile=adobe)
+    loaded = load_image(tagged)
+    assert any("converted to sRGB" in note for note in loaded.notes)
+    r, g, b = loaded.image.getpixel((5, 5))
+    assert g > 170 and r < 60  # Adobe RGB's green is wider: it becomes a stronger sRGB green
+    plain = load_image(save(raw, tmp_path / "plain.png"))
+    assert plain.image.getpixel((5, 5)) == (60, 170, 60) and not plain.notes
