@@ -60,8 +60,8 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
     status = _find(demo, "lfd_train_status")
     start = handler_for(demo, status, "on_start")
-    assert start("tiny.safetensors", rows, "auto", *_values()).startswith("Starting ui run")
-    assert "already going" in start("tiny.safetensors", rows, "auto", *_values())
+    assert start(1, "tiny.safetensors", rows, "auto", *_values()).startswith("Starting ui run")
+    assert "already going" in start(1, "tiny.safetensors", rows, "auto", *_values())
     _wait_for_run()
     poll = poll_view
     text, chart, gallery = poll()
@@ -70,7 +70,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()
     # Stop, then resume to the end.
-    assert start("tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
+    assert start(1, "tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
         "Starting")
     deadline = time.time() + 120
     while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
@@ -78,7 +78,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert SESSION.stop(save=True).startswith("Stopping")
     _wait_for_run()
     assert "stopped at step" in poll()[0]
-    resumed = handler_for(demo, status, "on_resume")("tiny.safetensors", rows, "auto",
+    resumed = handler_for(demo, status, "on_resume")(1, "tiny.safetensors", rows, "auto",
                                                      *_values(training__steps=6))
     assert resumed.startswith("Resuming")
     _wait_for_run()
@@ -95,8 +95,13 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
     plot = handler_for(demo, _find(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
     assert plot.size == (560, 220)
-    bad = start("", rows, "auto", *_values())
+    bad = start(1, "", rows, "auto", *_values())
     assert bad.startswith("⚠ choose a base model")
+    # Several GPUs: a separate `accelerate launch` process, followed through its log.
+    launched = start(2, "tiny.safetensors", rows, "auto", *_values(save__name="multi"))
+    assert launched.startswith("Started on 2 GPUs:") and "--multi_gpu" in launched
+    SESSION.wait(600)
+    assert "ended" in poll()[0]
 
 
 def test_train_tab_standalone(tiny_models, tmp_path):
@@ -126,7 +131,7 @@ def test_train_tab_in_webui(webui_standin, tiny_models, tmp_path, monkeypatch):
         return real_render(*args, **kwargs)
 
     monkeypatch.setattr("lora_for_dummies.train.loop.render", render_and_check)
-    handler_for(tab, status, "on_start")("t.safetensors", rows, "auto",
+    handler_for(tab, status, "on_start")(1, "t.safetensors", rows, "auto",
                                          *_values(training__steps=40, samples__every=1,
                                                   save__every=1))
     deadline = time.time() + 120

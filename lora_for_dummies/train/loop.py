@@ -245,6 +245,8 @@ class Trainer:
         state = load_state(self.run_dir) if resume else None
         if resume and state is None:
             raise UserError(f"nothing to resume in {self.run_dir}")
+        for stale in ("STOP", "STOP_SAVE"):
+            (self.run_dir / stale).unlink(missing_ok=True)
         if not resume:  # a fresh run starts a fresh log and state
             for old in (self.run_dir / "log.jsonl", self.run_dir / "state" / "state.pt"):
                 old.unlink(missing_ok=True)
@@ -263,8 +265,12 @@ class Trainer:
         self.started = time.time()
         result = RunResult(start)
         accumulation = job.training.gradient_accumulation
-        batches = self.data.batches(job.training.batch_size, job.training.seed,
-                                    start * accumulation)
+        # With several processes (accelerate launch) each takes every n-th batch: the same
+        # sequence as one process with an n-times larger batch, sharded.
+        ranks, rank = self.accelerator.num_processes, self.accelerator.process_index
+        all_batches = self.data.batches(job.training.batch_size, job.training.seed,
+                                        start * accumulation * ranks)
+        batches = (batch for index, batch in enumerate(all_batches) if index % ranks == rank)
         if start == 0:
             self._samples(0)
         for model in self.trained.values():
@@ -272,12 +278,13 @@ class Trainer:
         step = start
         try:
             while step < job.training.steps:
-                if self.reporter.should_stop():
+                if self.reporter.should_stop() or self._stop_file():
                     return self._stop(step, result)
                 begin = time.monotonic()
                 total = 0.0
                 for micro in range(accumulation):
-                    loss = self._loss(next(batches), step * accumulation + micro)
+                    loss = self._loss(next(batches),
+                                      (step * accumulation + micro) * ranks + rank)
                     if not torch.isfinite(loss):
                         return self._failed(step, result, "the loss became NaN/inf: lower the "
                                             "learning rate, use bf16 or fp32, or check the "
@@ -308,13 +315,27 @@ class Trainer:
         return result
 
     def _stop(self, step: int, result: RunResult) -> RunResult:
-        save_state(self.run_dir, step, self.trained, self.optimizer, self.lr_scheduler)
+        self._save_state(step)
         if self.save_requested and step:
             result.lora = self._save(step, final=False)
         result.stopped = True
         result.message = f"stopped at step {step}; Resume continues from here"
         self.reporter.finish(result.message)
         return result
+
+    def _stop_file(self) -> bool:
+        """`runs/<name>/STOP` (or `STOP_SAVE`) stops a run started in another process, such
+        as `accelerate launch` from the tab."""
+        if (self.run_dir / "STOP_SAVE").exists():
+            self.save_requested = True
+        return (self.run_dir / "STOP").exists() or self.save_requested and (
+            self.run_dir / "STOP_SAVE").exists()
+
+    def _save_state(self, step: int) -> None:
+        if self.accelerator.is_main_process:
+            trained = {name: self.accelerator.unwrap_model(model)
+                       for name, model in self.trained.items()}
+            save_state(self.run_dir, step, trained, self.optimizer, self.lr_scheduler)
 
     def _failed(self, step: int, result: RunResult, advice: str) -> RunResult:
         result.stopped, result.message = True, f"stopped at step {step}: {advice}"
@@ -348,7 +369,7 @@ class Trainer:
         preview = getattr(self, "last_sample", None)
         path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,
                          preview, final)
-        save_state(self.run_dir, step, self.trained, self.optimizer, self.lr_scheduler)
+        self._save_state(step)
         self._log({"step": step, "saved": path.name})
         self.reporter.log(f"saved {path.name}")
         self.on_saved(path)

@@ -26,20 +26,28 @@ class TrainingSession:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.process: Any = None  # accelerate launch, for several GPUs
+        self.run_dir: Path | None = None
         self.trainer: Any = None
         self.result: str = ""
 
     @property
     def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
         return self.thread is not None and self.thread.is_alive()
 
-    def start(self, host: Host, job: TrainJob, resume: bool = False) -> str:
+    def start(self, host: Host, job: TrainJob, resume: bool = False, gpus: int = 1) -> str:
         from lora_for_dummies.train.loop import Trainer
 
         with self._lock:
             if self.running:
                 raise UserError("a training run is already going; stop it first")
             job.validate()
+            self.run_dir = Path(job.runs_dir) / job.save.name
+            if gpus > 1:
+                return self._launch(host, job, resume, gpus)
+            self.process = None
             reporter = host.reporter()
             self.trainer = Trainer(job, host.lora_dir(), reporter,
                                    on_saved=lambda path: host.refresh_loras())
@@ -48,6 +56,16 @@ class TrainingSession:
                                            name="lfd-train", daemon=True)
             self.thread.start()
         return f"{'Resuming' if resume else 'Starting'} {job.save.name}…"
+
+    def _launch(self, host: Host, job: TrainJob, resume: bool, gpus: int) -> str:
+        from lora_for_dummies.train.launch import accelerate_command, launch
+
+        if not job.save.lora_dir:
+            job.save.lora_dir = str(host.lora_dir())
+        self.trainer, self.result = None, ""
+        self.process, _ = launch(job, gpus, resume=resume)
+        command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume))
+        return f"Started on {gpus} GPUs: {command}"
 
     def _run(self, host: Host, resume: bool) -> None:
         try:
@@ -66,32 +84,38 @@ class TrainingSession:
     def stop(self, save: bool) -> str:
         if not self.running:
             return "Nothing is training."
+        if self.process is not None:
+            from lora_for_dummies.train.launch import request_stop
+
+            request_stop(self.run_dir, save)
+            return "Stopping after this step" + (" and saving…" if save else "…")
         self.trainer.save_requested = save
         self.trainer.reporter.request_stop()
         return "Stopping after this step" + (" and saving…" if save else "…")
 
     def wait(self, timeout: float = 600) -> None:
-        if self.thread is not None:
+        if self.process is not None:
+            self.process.wait(timeout)
+        elif self.thread is not None:
             self.thread.join(timeout)
 
     def view(self) -> SessionView:
-        if self.trainer is None:
+        if self.run_dir is None:
             return SessionView(False, "No run yet.")
-        state = self.trainer.reporter.state
-        losses = []
-        log = self.trainer.run_dir / "log.jsonl"
-        if log.is_file():
-            import json
-
-            for line in log.read_text(encoding="utf-8").splitlines():
-                record = json.loads(line)
-                if "loss" in record:
-                    losses.append(record["loss"])
-        samples = sorted(str(p) for p in (self.trainer.run_dir / "samples").glob("*.png")) \
-            if (self.trainer.run_dir / "samples").is_dir() else []
-        text = state.summary() + (f"\n{self.result}" if self.result else "")
-        if state.log:
-            text += "\n" + "\n".join(state.log[-4:])
+        losses = run_folder_losses(self.run_dir)
+        samples = sorted(str(p) for p in (self.run_dir / "samples").glob("*.png")) \
+            if (self.run_dir / "samples").is_dir() else []
+        if self.trainer is not None:
+            state = self.trainer.reporter.state
+            text = state.summary() + (f"\n{self.result}" if self.result else "")
+            if state.log:
+                text += "\n" + "\n".join(state.log[-4:])
+        else:  # a separate accelerate process: its log is all we have
+            status = "running" if self.running else f"ended (exit {self.process.returncode})"
+            text = f"{self.run_dir.name}: step {len(losses)} on several GPUs — {status}"
+            launcher = self.run_dir / "launcher.log"
+            if not self.running and launcher.is_file():
+                text += "\n" + "\n".join(launcher.read_text(errors="replace").splitlines()[-4:])
         return SessionView(self.running, text, losses, samples, self.result)
 
 
@@ -104,4 +128,5 @@ def run_folder_losses(run_dir: Path) -> list[float]:
     log = run_dir / "log.jsonl"
     if not log.is_file():
         return []
-    return [json.loads(line)["loss"] for line in log.read_text().splitlines() if '"loss"' in line]
+    return [json.loads(line)["loss"] for line in log.read_text(encoding="utf-8").splitlines()
+            if '"loss"' in line]

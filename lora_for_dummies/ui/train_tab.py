@@ -159,6 +159,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         load_preset = gr.Button("Load preset", elem_id="lfd_train_load_preset")
         plot = gr.Button("Plot LR", elem_id="lfd_train_plot")
     with gr.Row():
+        gpus = gr.Number(value=1, precision=0, label="GPUs (more than 1: accelerate launch)",
+                         elem_id="lfd_train_gpus")
         start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")
         resume = gr.Button("Resume", elem_id="lfd_train_resume")
         stop = gr.Button("Stop", elem_id="lfd_train_stop")
@@ -212,22 +214,22 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
     inputs = [base, concepts, v_mode] + fields
 
-    def on_start(base_title, rows, v, *values):
+    def on_start(count, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, _rows(rows), v, list(values))
-            return SESSION.start(host, job)
+            return SESSION.start(host, job, gpus=int(count or 1))
         except UserError as err:
             return f"⚠ {err}"
 
-    def on_resume(base_title, rows, v, *values):
+    def on_resume(count, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, _rows(rows), v, list(values))
-            return SESSION.start(host, job, resume=True)
+            return SESSION.start(host, job, resume=True, gpus=int(count or 1))
         except UserError as err:
             return f"⚠ {err}"
 
-    start.click(on_start, inputs, [status])
-    resume.click(on_resume, inputs, [status])
+    start.click(on_start, [gpus] + inputs, [status])
+    resume.click(on_resume, [gpus] + inputs, [status])
     stop.click(lambda: SESSION.stop(save=False), [], [status])
     stop_save.click(lambda: SESSION.stop(save=True), [], [status])
 
