@@ -77,6 +77,7 @@ class TrainingConfig:
 
 @dataclass
 class SampleConfig:
+    enabled: bool = True  # off: no samples at all (benchmarks, headless runs)
     every: int = 100  # steps; 0: only before training and at the end
     prompts: list[str] = field(default_factory=list)  # default: from the concepts' tokens
     negative: str = "lowres, bad anatomy, worst quality"

@@ -376,7 +376,7 @@ class Trainer:
         return path
 
     def _samples(self, step: int) -> list[str]:
-        if not self.accelerator.is_main_process:
+        if not self.accelerator.is_main_process or not self.job.samples.enabled:
             return []
         job = self.job
         prompts = job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
