@@ -33,11 +33,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from lora_for_dummies.demo import find_webui_models, prepare_demo
     from lora_for_dummies.hosts.standalone import StandaloneHost
     from lora_for_dummies.ui.app import standalone_app
 
-    host = StandaloneHost(Path(args.data_dir), args.models_dir and Path(args.models_dir),
-                          args.lora_dir and Path(args.lora_dir))
+    models_dir, lora_dir = args.models_dir and Path(args.models_dir), \
+        args.lora_dir and Path(args.lora_dir)
+    if args.demo:
+        model = prepare_demo(Path(args.data_dir))
+        print(f"demo workspace ready: {model.name} and the dataset 'demo dog' (the demo model "
+              "has random weights: its samples are noise)")
+    elif models_dir is None:
+        found = find_webui_models()
+        if found is not None:
+            models_dir, lora_dir = found[0], lora_dir or found[1]
+            print(f"using the webui's models in {models_dir}")
+    host = StandaloneHost(Path(args.data_dir), models_dir, lora_dir)
     if args.host not in ("127.0.0.1", "localhost"):
         print(f"warning: listening on {args.host}: anyone on your network can use this app")
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
@@ -61,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="workspace for datasets and runs (default ./lfd_data)")
     serve.add_argument("--models-dir", help="folder of checkpoints (default DATA_DIR/models)")
     serve.add_argument("--lora-dir", help="where LoRAs are saved (default DATA_DIR/Lora)")
+    serve.add_argument("--demo", action="store_true",
+                       help="prepare a demo workspace (tiny model + small dataset) to try the "
+                            "whole flow on a CPU")
     serve.add_argument("--no-block", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=_cmd_serve)
 

@@ -5,26 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
-
-def photo(width: int, height: int, seed: int = 0) -> Image.Image:
-    """Smooth gradients, a few shapes and sensor-like noise: compresses and resizes like a photo."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([
-        128 + 100 * np.sin(x / width * np.pi * (1 + seed % 3)),
-        128 + 100 * np.cos(y / height * np.pi * 2),
-        128 + 80 * np.sin((x + y) / (width + height) * np.pi * 4),
-    ], axis=-1)
-    image = Image.fromarray(np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype("uint8"))
-    draw = ImageDraw.Draw(image)
-    for _ in range(6):
-        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-        size = int(rng.integers(max(4, min(width, height) // 10), max(5, min(width, height) // 3)))
-        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        draw.ellipse([x0, y0, x0 + size, y0 + size], fill=colour)
-    return image
+from lora_for_dummies.demo import photo  # noqa: F401 — the tests' photo-like images
 
 
 def save(image: Image.Image, path: Path, **kwargs) -> Path:

@@ -1,0 +1,78 @@
+"""A first run with nothing installed: find an existing webui's models, or make a demo workspace.
+
+`serve --demo` writes a tiny model as a real single-file checkpoint and a small generated
+dataset, so the whole flow can be clicked through on a CPU in minutes. The demo model has random
+weights: its samples are noise, and the UI says so.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEMO_MODEL = "demo-tiny-sd1 (random weights, samples are noise).safetensors"
+WEBUI_FOLDERS = ("stable-diffusion-webui", "stable-diffusion-webui-forge", "sd-webui",
+                 "webui", "automatic1111")
+
+
+def photo(width: int, height: int, seed: int = 0) -> Any:
+    """A photo-like image: smooth gradients, a few shapes and sensor-like noise."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([
+        128 + 100 * np.sin(x / width * np.pi * (1 + seed % 3)),
+        128 + 100 * np.cos(y / height * np.pi * 2),
+        128 + 80 * np.sin((x + y) / (width + height) * np.pi * 4),
+    ], axis=-1)
+    image = Image.fromarray(np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype("uint8"))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(max(4, min(width, height) // 10), max(5, min(width, height) // 3)))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.ellipse([x0, y0, x0 + size, y0 + size], fill=colour)
+    return image
+
+
+def find_webui_models(start: Path | None = None) -> tuple[Path, Path] | None:
+    """(models/Stable-diffusion, models/Lora) of a webui install in the usual places."""
+    candidates = []
+    here = Path(start or Path.cwd()).resolve()
+    candidates += [here, *here.parents]
+    home = Path.home()
+    candidates += [home / name for name in WEBUI_FOLDERS]
+    if os.name == "nt":
+        candidates += [Path(drive + ":\\") / name for drive in "CDE" for name in WEBUI_FOLDERS]
+    for root in candidates:
+        models = root / "models" / "Stable-diffusion"
+        if models.is_dir():
+            return models, root / "models" / "Lora"
+    return None
+
+
+def prepare_demo(data_dir: Path) -> Path:
+    """Write the demo model and dataset under `data_dir` (kept if already there)."""
+    from lora_for_dummies.checkpoints.synthetic import write_random_checkpoint
+    from lora_for_dummies.dataset.layout import create_dataset
+
+    model = data_dir / "models" / DEMO_MODEL
+    if not model.exists():
+        write_random_checkpoint(model, "sd1", tiny=True, seed=0)
+    dataset = create_dataset(data_dir / "datasets", "demo dog")
+    originals = dataset.folder(dataset.concept(""), "originals")
+    captions = ["sks, dog, grass", "sks, dog, sofa", "sks, dog, beach", "sks, dog, snow",
+                "sks, dog, park", "sks, dog, street"]
+    for index, caption in enumerate(captions):
+        image_path = originals / f"dog{index}.jpg"
+        if not image_path.exists():
+            photo(640, 480 + 32 * index, seed=index).save(image_path, quality=92)
+            image_path.with_suffix(".txt").write_text(caption, encoding="utf-8")
+    concept = dataset.concept("")
+    if not concept.token:
+        concept.token, concept.repeats = "sks", 2
+        dataset.save()
+    return model
