@@ -11,20 +11,14 @@ from imagegen import photo, save
 
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
-from uitools import handler_for
+from uitools import find_block, handler_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _find(blocks, elem_id):
-    for block in blocks.blocks.values():
-        if getattr(block, "elem_id", None) == elem_id:
-            return block
-    raise LookupError(elem_id)
-
 
 def _handler(demo, elem_id, name):
-    return handler_for(demo, _find(demo, elem_id), name)
+    return handler_for(demo, find_block(demo, elem_id), name)
 
 
 def _last(generator):
@@ -54,7 +48,7 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     select = _handler(demo, "lfd_caption_stem", "select_handler")
     stem, text = select("my dog", "main", types.SimpleNamespace(index=0))
     assert stem == "a" and text == "sks, dog"
-    label = handler_for(demo, _find(demo, "lfd_caption_tokens"))("sks, dog, " * 30)
+    label = handler_for(demo, find_block(demo, "lfd_caption_tokens"))("sks, dog, " * 30)
     assert "over 75" in label
     saved = _handler(demo, "lfd_dataset_status", "on_save")("my dog", "main", "b", "sks, cat")
     assert saved.startswith("Saved b.txt")

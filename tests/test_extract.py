@@ -77,21 +77,10 @@ def test_diffusers_loads_every_key(tiny_models, tuned, tmp_path):
     modules, _ = load_lora(out)
     if not USE_PEFT_BACKEND:  # webui set: transformers 4.30 — checked by our own merge above
         pytest.skip("diffusers' PEFT backend needs transformers > 4.33 (webui set)")
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from diffusers_check import load_with_diffusers
 
-    from lora_for_dummies.checkpoints.families import bundled_config
-    from lora_for_dummies.tokenizer import clip_tokenizer
-
-    loaded = load_models(tiny_models["sd1"])
-    pipe = StableDiffusionPipeline(
-        unet=loaded.models["unet"], vae=loaded.models["vae"],
-        text_encoder=loaded.models["text_encoder"], tokenizer=clip_tokenizer(),
-        scheduler=EulerDiscreteScheduler.from_config(bundled_config("sd1", "scheduler")),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.load_lora_weights(str(out.parent), weight_name=out.name)
-    adapted = [n for n, _ in pipe.unet.named_modules() if n.endswith(".lora_A")] + [
-        n for n, _ in pipe.text_encoder.named_modules() if n.endswith(".lora_A")]
-    assert len(adapted) == len(modules)
+    _, adapted = load_with_diffusers(load_models(tiny_models["sd1"]), out)
+    assert adapted == len(modules)
 
 
 def test_text_encoder_unchanged_is_skipped_with_numbers(tiny_models, tmp_path):

@@ -16,16 +16,10 @@ from lora_fixtures import write_tuned
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.lora.format import load_lora
 from lora_for_dummies.ui.app import standalone_app
-from uitools import choices_of, handler_for
+from uitools import choices_of, find_block, handler_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _find(blocks, elem_id):
-    for block in blocks.blocks.values():
-        if getattr(block, "elem_id", None) == elem_id:
-            return block
-    raise LookupError(elem_id)
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +32,20 @@ def pair(tiny_models, tmp_path_factory):
 
 
 def _walk(demo, models_dir: Path, lora_dir: Path, pair):
-    refresh = handler_for(demo, _find(demo, "lfd_extract_base"), None)
+    refresh = handler_for(demo, find_block(demo, "lfd_extract_base"), None)
     for path in pair:
         shutil.copy(path, models_dir / path.name)
     assert {"base.safetensors", "tuned.safetensors"} <= set(choices_of(refresh()))
-    run = handler_for(demo, _find(demo, "lfd_extract_report"), "on_extract")
+    run = handler_for(demo, find_block(demo, "lfd_extract_report"), "on_extract")
     outputs = list(run("base.safetensors", "tuned.safetensors", "my extract", 8, "fixed", 0.9, 0,
                        True, False, 0, "cpu", "fp16", False))
     status, rows = outputs[-1]
     assert "saved" in status and rows and rows[0][4] == 8, status
     assert (lora_dir / "my extract.safetensors").exists()
     assert json.loads((lora_dir / "my extract.json").read_text())["sd version"] == "SD1"
-    lora_refresh = handler_for(demo, _find(demo, "lfd_tools_lora"), None)
+    lora_refresh = handler_for(demo, find_block(demo, "lfd_tools_lora"), None)
     assert "my extract.safetensors" in choices_of(lora_refresh())
-    status = _find(demo, "lfd_tools_status")
+    status = find_block(demo, "lfd_tools_status")
     info = handler_for(demo, status, "info")("my extract.safetensors")
     assert '"base_model_version": "sd_v1"' in info
     message = handler_for(demo, status, "rescale")("my extract.safetensors", 0.5, "half", False)

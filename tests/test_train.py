@@ -121,20 +121,10 @@ def test_trained_lora_loads_and_changes_the_output(tiny_models, tmp_path):
     assert changed == len({t.key for t in extraction_targets("sd1", base.configs, True, False)})
     if not USE_PEFT_BACKEND:
         return  # webui set: diffusers' loader needs transformers > 4.33
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from diffusers_check import load_with_diffusers
 
-    from lora_for_dummies.checkpoints.families import bundled_config
-    from lora_for_dummies.tokenizer import clip_tokenizer
-
-    pipe = StableDiffusionPipeline(
-        unet=base.models["unet"], vae=base.models["vae"],
-        text_encoder=base.models["text_encoder"], tokenizer=clip_tokenizer(),
-        scheduler=EulerDiscreteScheduler.from_config(bundled_config("sd1", "scheduler")),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.load_lora_weights(str(path.parent), weight_name=path.name)
-    adapted = [n for n, _ in pipe.unet.named_modules() if n.endswith(".lora_A")] + [
-        n for n, _ in pipe.text_encoder.named_modules() if n.endswith(".lora_A")]
-    assert len(adapted) == len(modules)  # every key used
+    pipe, adapted = load_with_diffusers(base, path)
+    assert adapted == len(modules)  # every key used
     after = pipe.unet(latents, 10, encoder_hidden_states=context).sample
     assert not torch.allclose(before, after)
 

@@ -16,16 +16,10 @@ from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
-from uitools import handler_for
+from uitools import find_block, handler_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _find(blocks, elem_id):
-    for block in blocks.blocks.values():
-        if getattr(block, "elem_id", None) == elem_id:
-            return block
-    raise LookupError(elem_id)
 
 
 def _values(**changes):
@@ -54,11 +48,11 @@ def _wait_for_run(timeout=300):
 
 def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     shutil.copy(tiny_models["sd1"], models_dir / "tiny.safetensors")
-    refresh = handler_for(demo, _find(demo, "lfd_train_base"), None)
+    refresh = handler_for(demo, find_block(demo, "lfd_train_base"), None)
     assert "tiny.safetensors" in [c if isinstance(c, str) else c[1]
                                   for c in refresh()["choices"]]
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
-    status = _find(demo, "lfd_train_status")
+    status = find_block(demo, "lfd_train_status")
     start = handler_for(demo, status, "on_start")
     assert start(1, "tiny.safetensors", rows, "auto", *_values()).startswith("Starting ui run")
     assert "already going" in start(1, "tiny.safetensors", rows, "auto", *_values())
@@ -84,16 +78,16 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     _wait_for_run()
     assert "done: 6 steps" in poll()[0]
     # Presets round-trip; the wizard and the LR plot answer.
-    fields = [_find(demo, "lfd_train_" + path.replace(".", "_")) for path, *_ in SETTINGS]
+    fields = [find_block(demo, "lfd_train_" + path.replace(".", "_")) for path, *_ in SETTINGS]
     saved = handler_for(demo, status, "on_save_preset")("mine", "tiny.safetensors", rows,
                                                         "auto", *_values())
     assert saved.startswith("Saved preset")
     loaded = handler_for(demo, status, "on_load_preset")("mine")
     assert loaded[0] == "Loaded preset mine" and loaded[1][0][1] == "sks"
     assert loaded[2 + [p for p, *_ in SETTINGS].index("training.steps")] == 4
-    wizard = handler_for(demo, _find(demo, "lfd_wizard_text"), "on_wizard")(12, "sdxl")
+    wizard = handler_for(demo, find_block(demo, "lfd_wizard_text"), "on_wizard")(12, "sdxl")
     assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
-    plot = handler_for(demo, _find(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
+    plot = handler_for(demo, find_block(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
     assert plot.size == (560, 220)
     bad = start(1, "", rows, "auto", *_values())
     assert bad.startswith("⚠ choose a base model")
@@ -118,9 +112,9 @@ def test_train_tab_in_webui(webui_standin, tiny_models, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "networks", networks)
     runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
     [(tab, _, _)] = script_callbacks.ui_tabs_callback()
-    status = _find(tab, "lfd_train_status")
+    status = find_block(tab, "lfd_train_status")
     shutil.copy(tiny_models["sd1"], Path(paths.models_path) / "Stable-diffusion" / "t.safetensors")
-    handler_for(tab, _find(tab, "lfd_train_base"), None)()
+    handler_for(tab, find_block(tab, "lfd_train_base"), None)()
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 1, "", ""]]
     sd_models.events.clear()
     lock_seen = []

@@ -15,22 +15,16 @@ import gradio as gr
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.models_tab import describe
-from uitools import choices_of, handler_for
+from uitools import choices_of, find_block, handler_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _find(blocks, elem_id):
-    for block in blocks.blocks.values():
-        if getattr(block, "elem_id", None) == elem_id:
-            return block
-    raise LookupError(elem_id)
 
 
 def test_standalone_refresh_shows_new_files_and_details(tiny_models, tmp_path):
     host = StandaloneHost(tmp_path / "data")
     demo = standalone_app(host)
-    dropdown = _find(demo, "lfd_models_checkpoint")
+    dropdown = find_block(demo, "lfd_models_checkpoint")
     refresh = handler_for(demo, dropdown, "on_click")
     assert choices_of(refresh()) == []
     target = host.models_dir / "sub dir" / "my model.safetensors"
@@ -38,7 +32,7 @@ def test_standalone_refresh_shows_new_files_and_details(tiny_models, tmp_path):
     shutil.copy(tiny_models["sd1"], target)
     (host.models_dir / "broken.safetensors").write_bytes(b"\0" * 10)
     assert choices_of(refresh()) == ["broken.safetensors", "sub dir/my model.safetensors"]
-    details = handler_for(demo, _find(demo, "lfd_models_details"))
+    details = handler_for(demo, find_block(demo, "lfd_models_details"))
     html = details("sub dir/my model.safetensors")
     assert "Stable Diffusion 1.x" in html and "SD 1.x" in html and "SHA256" in html
     assert "broken.safetensors:" in details("broken.safetensors")
@@ -81,13 +75,13 @@ def test_webui_script_registers_tab_settings_and_refresh(webui_standin, tiny_mod
 
     [(tab, title, elem_id)] = script_callbacks.ui_tabs_callback()
     assert (title, elem_id) == ("LoRA for Dummies", "lora_for_dummies")
-    dropdown = _find(tab, "lfd_models_checkpoint")
+    dropdown = find_block(tab, "lfd_models_checkpoint")
     refresh = handler_for(tab, dropdown, "refresh")
     assert choices_of(refresh()) == []
     models = Path(paths.models_path) / "Stable-diffusion"
     shutil.copy(tiny_models["sdxl"], models / "xl.safetensors")
     assert choices_of(refresh()) == ["xl.safetensors"]
-    details = handler_for(tab, _find(tab, "lfd_models_details"))
+    details = handler_for(tab, find_block(tab, "lfd_models_details"))
     assert "SDXL base" in details("xl.safetensors")
 
 
@@ -120,7 +114,7 @@ def test_incompatible_library_shows_fix_instead_of_tabs(monkeypatch, tmp_path):
     monkeypatch.setattr(environment, "installed_version",
                         lambda name: "0.20.0" if name == "diffusers" else real(name))
     demo = standalone_app(StandaloneHost(tmp_path))
-    problems = _find(demo, "lfd_problems")
+    problems = find_block(demo, "lfd_problems")
     assert "diffusers 0.20.0 is too old" in problems.value
     assert "-m pip install diffusers==0.31.0" in problems.value
 

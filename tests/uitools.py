@@ -22,3 +22,11 @@ def handler_for(demo: Any, output: Any, name: str | None = None) -> Any:
 def choices_of(update: Any) -> list[str]:
     """Choice values from a gr.update(...) (gradio 4+ may store (label, value) pairs)."""
     return [c[1] if isinstance(c, (list, tuple)) else c for c in update["choices"]]
+
+
+def find_block(blocks: Any, elem_id: str) -> Any:
+    """The component with this elem_id in a gr.Blocks."""
+    for block in blocks.blocks.values():
+        if getattr(block, "elem_id", None) == elem_id:
+            return block
+    raise LookupError(elem_id)

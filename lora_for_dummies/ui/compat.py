@@ -77,3 +77,17 @@ def every(seconds: float, fn: Any, outputs: list[Any]) -> None:
     from gradio.context import Context
 
     Context.root_block.load(fn, None, outputs, every=seconds)
+
+
+def user_message(fn: Any) -> Any:
+    """Wrap a handler so that a UserError shows as its message (⚠ …) in the output."""
+    from lora_for_dummies.errors import UserError
+
+    def wrapper(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except UserError as err:
+            return f"⚠ {err}"
+
+    wrapper.__name__ = fn.__name__
+    return wrapper

@@ -11,21 +11,9 @@ from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.jobs import run_job, stop_current
-
-
-def _safe(fn: Any) -> Any:
-    """Turn a UserError into its message in the first output instead of a gradio error."""
-
-    def wrapper(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except UserError as err:
-            return f"⚠ {err}"
-
-    wrapper.__name__ = fn.__name__
-    return wrapper
 
 
 def build_dataset_tab(host: Host) -> dict[str, Any]:
@@ -180,9 +168,10 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
     def on_save_concept(name, concept_name, word, count, prompt) -> str:
         return ctl.save_concept(name, concept_name, word, count, prompt)
 
-    save_concept.click(_safe(on_save_concept), [dataset, concept, token, repeats, class_prompt],
+    save_concept.click(user_message(on_save_concept),
+                       [dataset, concept, token, repeats, class_prompt], [status])
+    kohya_export.click(user_message(ctl.export_kohya), [dataset, kohya_out, kohya_res],
                        [status])
-    kohya_export.click(_safe(ctl.export_kohya), [dataset, kohya_out, kohya_res], [status])
 
     def on_kohya_import(source: str, new_name: str) -> tuple[Any, ...]:
         try:
@@ -257,7 +246,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
     def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
         return ctl.save_caption(name, concept_name or MAIN, stem_name, text)
 
-    save.click(_safe(on_save), [dataset, concept, stem, caption], [status])
+    save.click(user_message(on_save), [dataset, concept, stem, caption], [status])
 
     bulk_inputs = [dataset, concept, operation, selection, bulk_text, replacement, regex,
                    keep_first]
@@ -270,12 +259,12 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             return [], f"⚠ {err}"
 
     preview.click(on_preview, bulk_inputs, [changes, status])
-    apply.click(_safe(ctl.apply_bulk), bulk_inputs, [status]).then(
+    apply.click(user_message(ctl.apply_bulk), bulk_inputs, [status]).then(
         ctl.frequency, [dataset, concept], [frequency])
     def on_undo(name: str, concept_name: str) -> str:
         return ctl.undo_bulk(name, concept_name or MAIN)
 
-    undo.click(_safe(on_undo), [dataset, concept], [status]).then(
+    undo.click(user_message(on_undo), [dataset, concept], [status]).then(
         ctl.frequency, [dataset, concept], [frequency])
 
     def on_autocaption(name, concept_name, which, extra, how):

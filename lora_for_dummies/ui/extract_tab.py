@@ -6,24 +6,13 @@ from typing import Any
 
 import gradio as gr
 
-from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.extract_controller import REPORT_HEADERS, ExtractController
 from lora_for_dummies.ui.jobs import run_job, stop_current
 
 RANK_MODES = ["fixed", "energy", "frobenius", "ratio"]
-
-
-def _message(fn: Any) -> Any:
-    def wrapper(*args: Any) -> str:
-        try:
-            return fn(*args)
-        except UserError as err:
-            return f"⚠ {err}"
-
-    wrapper.__name__ = fn.__name__
-    return wrapper
 
 
 def build_extract_tab(host: Host) -> dict[str, Any]:
@@ -117,19 +106,20 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
     run.click(on_extract, [base, tuned, name, rank, mode, threshold, conv_rank, text_encoders,
                            ema, clamp, device, dtype, overwrite], [status, report])
     stop.click(stop_current, [], [status])
-    info.click(_message(ctl.info), [lora], [tools_status])
-    rescale.click(_message(ctl.rescale), [lora, factor, out_name, tools_overwrite],
+    info.click(user_message(ctl.info), [lora], [tools_status])
+    rescale.click(user_message(ctl.rescale), [lora, factor, out_name, tools_overwrite],
                   [tools_status])
-    resize.click(_message(ctl.resize), [lora, new_rank, resize_mode, resize_threshold, out_name,
-                                        tools_overwrite], [tools_status])
-    merge.click(_message(ctl.merge), [merge_list, weights, merge_rank, out_name, tools_overwrite],
-                [tools_status])
+    resize.click(user_message(ctl.resize),
+                 [lora, new_rank, resize_mode, resize_threshold, out_name, tools_overwrite],
+                 [tools_status])
+    merge.click(user_message(ctl.merge),
+                [merge_list, weights, merge_rank, out_name, tools_overwrite], [tools_status])
 
     def on_convert(files: Any, path: str, base_title: str, new_name: str, allow: bool) -> str:
         sources = compat.uploaded_paths(files) + [p.strip() for p in (path or "").split(",")
                                                   if p.strip()]
         return ctl.convert(sources, base_title, new_name, allow)
 
-    convert.click(_message(on_convert), [old_files, convert_path, base, out_name,
+    convert.click(user_message(on_convert), [old_files, convert_path, base, out_name,
                                          tools_overwrite], [tools_status])
     return {"base": base, "tuned": tuned, "lora": lora, "status": status}
