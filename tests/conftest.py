@@ -59,3 +59,22 @@ def webui_standin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
     modules.shared.reset(tmp_path)
     return modules
+
+
+@pytest.fixture()
+def webui_tab(webui_standin, monkeypatch: pytest.MonkeyPatch):
+    """The extension loaded as the webui loads it; returns (our tab's Blocks, Lora re-scans).
+
+    The built-in Lora extension's `networks` module is stood in by one that counts re-scans.
+    """
+    import runpy
+
+    scans: list[int] = []
+    networks = type(sys)("networks")
+    networks.list_available_networks = lambda: scans.append(1)
+    monkeypatch.setitem(sys.modules, "networks", networks)
+    runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
+    from modules import script_callbacks
+
+    [(tab, _, _)] = script_callbacks.ui_tabs_callback()
+    return tab, scans

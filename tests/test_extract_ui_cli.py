@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import runpy
 import shutil
 import subprocess
 import sys
@@ -69,15 +68,10 @@ def test_extract_tab_standalone(tmp_path, pair):
     _walk(standalone_app(host), host.models_dir, host.lora_dir(), pair)
 
 
-def test_extract_tab_in_webui_rescans_the_lora_list(webui_standin, pair, monkeypatch):
-    from modules import paths, script_callbacks, shared
+def test_extract_tab_in_webui_rescans_the_lora_list(webui_tab, pair):
+    from modules import paths, shared
 
-    scans = []
-    networks = type(sys)("networks")
-    networks.list_available_networks = lambda: scans.append(1)
-    monkeypatch.setitem(sys.modules, "networks", networks)
-    runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
-    [(tab, _, _)] = script_callbacks.ui_tabs_callback()
+    tab, scans = webui_tab
     _walk(tab, Path(paths.models_path) / "Stable-diffusion", Path(shared.cmd_opts.lora_dir), pair)
     assert len(scans) == 4  # extract, rescale, resize, merge each re-scanned the webui's list
     assert ("begin", "Extracting my extract") in shared.state.history

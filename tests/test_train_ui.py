@@ -3,9 +3,7 @@ standalone and in the webui stand-in (queue lock, model unloaded, Interrupt, Lor
 
 from __future__ import annotations
 
-import runpy
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
 from uitools import find_block, handler_for
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 
@@ -103,15 +100,10 @@ def test_train_tab_standalone(tiny_models, tmp_path):
     _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models, tmp_path)
 
 
-def test_train_tab_in_webui(webui_standin, tiny_models, tmp_path, monkeypatch):
-    from modules import call_queue, paths, script_callbacks, sd_models, shared
+def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
+    from modules import call_queue, paths, sd_models, shared
 
-    scans = []
-    networks = type(sys)("networks")
-    networks.list_available_networks = lambda: scans.append(1)
-    monkeypatch.setitem(sys.modules, "networks", networks)
-    runpy.run_path(str(ROOT / "scripts" / "lora_for_dummies.py"))
-    [(tab, _, _)] = script_callbacks.ui_tabs_callback()
+    tab, scans = webui_tab
     status = find_block(tab, "lfd_train_status")
     shutil.copy(tiny_models["sd1"], Path(paths.models_path) / "Stable-diffusion" / "t.safetensors")
     handler_for(tab, find_block(tab, "lfd_train_base"), None)()
