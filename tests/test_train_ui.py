@@ -17,8 +17,6 @@ from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
 from uitools import find_block, handler_for
 
 
-
-
 def _values(**changes):
     from lora_for_dummies.config import to_dict
     from lora_for_dummies.train.config import TrainJob
