@@ -56,3 +56,35 @@ def test_every_target_gets_a_unique_name(family):
     unet = build_model("unet", configs["unet"], empty=True)
     attention_only = len(lora_target_modules(unet, "unet"))
     assert attention_only == {"sd1": 192, "sd2": 192, "sdxl": 722}[family]
+
+
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl"])
+def test_targets_from_file_keys_equal_targets_from_the_model(tiny_models, family):
+    """Extraction reads module names from the file's keys (no model built); they must be the
+    very targets training builds from the model."""
+    from lora_for_dummies.checkpoints.keymap_unet import unet_ldm_to_module, unet_module_to_ldm
+    from lora_for_dummies.checkpoints.models import model_keys, resolve_configs
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.extract.plan import extraction_targets
+
+    name = {"sd1": "sd1", "sd2": "sd2v", "sdxl": "sdxl"}[family]
+    with CheckpointFile(tiny_models[name]) as file:
+        configs = resolve_configs(file, family)
+        keys = file.keys()
+    for conv in (False, True):
+        from_model = extraction_targets(family, configs, True, conv)
+        from_keys = extraction_targets(family, configs, True, conv, keys=keys)
+        assert sorted(from_model, key=lambda t: t.name) == sorted(from_keys,
+                                                                  key=lambda t: t.name)
+    for key in model_keys("unet", configs["unet"]):  # the inverse map really is the inverse
+        assert unet_ldm_to_module(unet_module_to_ldm(key, configs["unet"]), configs["unet"]) == key
+
+
+def test_module_names_without_a_parameter_suffix():
+    config = model_configs("sdxl", tiny=False)["unet"]
+    assert kohya_name("sdxl", "unet", "down_blocks.0.downsamplers.0.conv", config) == \
+        "lora_unet_input_blocks_3_0_op"
+    assert kohya_name("sdxl", "unet", "down_blocks.1.resnets.0.conv1", config) == \
+        "lora_unet_input_blocks_4_0_in_layers_2"
+    assert kohya_name("sdxl", "unet", "up_blocks.0.upsamplers.0.conv", config) == \
+        "lora_unet_output_blocks_2_2_conv"

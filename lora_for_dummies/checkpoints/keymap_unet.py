@@ -47,8 +47,8 @@ def _layers(config: dict[str, Any]) -> int:
 
 
 def _resnet(rest: str) -> str:
-    head, _, tail = rest.partition(".")
-    return f"{_RESNET_RENAMES[head]}.{tail}"
+    head, dot, tail = rest.partition(".")
+    return f"{_RESNET_RENAMES[head]}{dot}{tail}"
 
 
 def unet_module_to_ldm(name: str, config: dict[str, Any]) -> str:
@@ -67,7 +67,8 @@ def unet_module_to_ldm(name: str, config: dict[str, Any]) -> str:
                 return f"input_blocks.{base + index}.0.{_resnet(rest)}"
             if part == "attentions":
                 return f"input_blocks.{base + index}.1.{rest}"
-            return f"input_blocks.{base + layers}.0.{rest.replace('conv.', 'op.', 1)}"
+            rest = "op" + rest[4:] if rest == "conv" or rest.startswith("conv.") else rest
+            return f"input_blocks.{base + layers}.0.{rest}"
         base = block * (layers + 2)
         if part == "resnets":
             return f"output_blocks.{base - block + index}.0.{_resnet(rest)}"
@@ -91,3 +92,53 @@ def unet_key_map(diffusers_keys: list[str], config: dict[str, Any]) -> dict[str,
     if len(set(mapping.values())) != len(mapping):
         raise ValueError("UNet key map is not one-to-one for this config")
     return mapping
+
+
+_LDM_INPUT = re.compile(r"^input_blocks\.(\d+)\.(\d+)\.(.+)$")
+_LDM_OUTPUT = re.compile(r"^output_blocks\.(\d+)\.(\d+)\.(.+)$")
+_LDM_MIDDLE = re.compile(r"^middle_block\.(\d+)\.(.+)$")
+
+
+def _resnet_back(rest: str) -> str:
+    for diffusers_name, ldm_name in _RESNET_RENAMES.items():
+        if rest == ldm_name or rest.startswith(ldm_name + "."):
+            return diffusers_name + rest[len(ldm_name):]
+    return rest
+
+
+def unet_ldm_to_module(name: str, config: dict[str, Any]) -> str:
+    """Inverse of `unet_module_to_ldm`: an LDM name (without prefix) → its diffusers name.
+
+    Lets extraction name modules from the checkpoint's own keys, without building a model.
+    """
+    for diffusers_name, ldm_name in _TOP_LEVEL.items():
+        if name == ldm_name or name.startswith(ldm_name + "."):
+            return diffusers_name + name[len(ldm_name):]
+    layers = _layers(config)
+    match = _LDM_INPUT.match(name)
+    if match:
+        number, slot, rest = int(match.group(1)), match.group(2), match.group(3)
+        block, index = divmod(number - 1, layers + 1)
+        if index == layers:
+            rest = "conv" + rest[2:] if rest == "op" or rest.startswith("op.") else rest
+            return f"down_blocks.{block}.downsamplers.0.{rest}"
+        if slot == "0":
+            return f"down_blocks.{block}.resnets.{index}.{_resnet_back(rest)}"
+        return f"down_blocks.{block}.attentions.{index}.{rest}"
+    match = _LDM_OUTPUT.match(name)
+    if match:
+        number, slot, rest = int(match.group(1)), match.group(2), match.group(3)
+        block, index = divmod(number, layers + 1)
+        if slot == "0":
+            return f"up_blocks.{block}.resnets.{index}.{_resnet_back(rest)}"
+        has_attention = "CrossAttn" in config["up_block_types"][block]
+        if slot == "1" and has_attention:
+            return f"up_blocks.{block}.attentions.{index}.{rest}"
+        return f"up_blocks.{block}.upsamplers.0.{rest}"
+    match = _LDM_MIDDLE.match(name)
+    if match:
+        slot, rest = match.groups()
+        if slot == "1":
+            return f"mid_block.attentions.0.{rest}"
+        return f"mid_block.resnets.{0 if slot == '0' else 1}.{_resnet_back(rest)}"
+    raise KeyError(f"no diffusers name for UNet key {name!r}")

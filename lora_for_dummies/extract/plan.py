@@ -10,8 +10,13 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX
 from lora_for_dummies.checkpoints.keymap_text import openclip_weight_location
-from lora_for_dummies.checkpoints.keymap_unet import unet_module_to_ldm
-from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
+from lora_for_dummies.checkpoints.keymap_unet import unet_ldm_to_module, unet_module_to_ldm
+from lora_for_dummies.checkpoints.kohya_names import (
+    UNET_ATTENTION_TARGETS,
+    UNET_CONV_TARGETS,
+    kohya_name,
+    lora_target_modules,
+)
 from lora_for_dummies.checkpoints.models import build_model, canonical_text_key
 
 
@@ -26,7 +31,11 @@ class Target:
 
 
 def extraction_targets(family: str, configs: dict[str, dict[str, Any]], text_encoders: bool,
-                       conv: bool) -> list[Target]:
+                       conv: bool, keys: list[str] | None = None) -> list[Target]:
+    """The targets of a model. With the checkpoint's `keys` they are read from the file's own
+    names (no model is built, so diffusers and transformers are not even imported)."""
+    if keys is not None:
+        return _targets_from_keys(family, configs, text_encoders, conv, keys)
     targets = []
     unet = build_model("unet", configs["unet"], empty=True)
     attention = set(lora_target_modules(unet, "unet"))
@@ -47,4 +56,38 @@ def extraction_targets(family: str, configs: dict[str, dict[str, Any]], text_enc
                 key = spec.prefix + inner
             targets.append(Target(spec.name, canonical, kohya_name(family, spec.name, canonical),
                                   key, third, False))
+    return targets
+
+
+def _targets_from_keys(family: str, configs: dict[str, dict[str, Any]], text_encoders: bool,
+                       conv: bool, keys: list[str]) -> list[Target]:
+    unet_config = configs["unet"]
+    targets = []
+    for key in keys:
+        if not key.startswith(UNET_PREFIX) or not key.endswith(".weight"):
+            continue
+        try:
+            module = unet_ldm_to_module(key[len(UNET_PREFIX):-len(".weight")], unet_config)
+        except KeyError:
+            continue
+        is_attention = UNET_ATTENTION_TARGETS.search(module) is not None
+        is_conv = conv and UNET_CONV_TARGETS.search(module) is not None
+        if is_attention or is_conv:
+            targets.append(Target("unet", module, kohya_name(family, "unet", module, unet_config),
+                                  key, None, not is_attention))
+    if not text_encoders:
+        return targets
+    parts = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj",
+             "mlp.fc1", "mlp.fc2")
+    for spec in FAMILIES[family].text_encoders:
+        for layer in range(configs[spec.name]["num_hidden_layers"]):
+            for part in parts:
+                module = f"text_model.encoder.layers.{layer}.{part}"
+                if spec.layout == "clip":
+                    key, third = spec.prefix + module + ".weight", None
+                else:
+                    inner, third = openclip_weight_location(module)
+                    key = spec.prefix + inner
+                targets.append(Target(spec.name, module, kohya_name(family, spec.name, module),
+                                      key, third, False))
     return targets

@@ -118,7 +118,7 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
         detect_family(base_file)
         configs = resolve_configs(base_file, family)
         targets = extraction_targets(family, configs, settings.text_encoders,
-                                     settings.conv_rule is not None)
+                                     settings.conv_rule is not None, keys=base_file.keys())
         largest = max(min(base_file.shape(t.key)[0] // (3 if t.third is not None else 1),
                           _fan_in(base_file.shape(t.key))) for t in targets)
         if settings.rule.rank > largest:
