@@ -149,3 +149,12 @@ def test_prior_preservation_generates_class_images_and_disk_cache(tiny_models, t
     again.job.concepts[0].class_images = 2
     again.run()
     assert not any("generating" in line for line in again.reporter.state.log)
+
+
+def test_self_check_after_the_final_save(tiny_models, tmp_path):
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=2, optimizer={"unet_lr": 1e-2,
+                                                                     "text_encoder_lr": 1e-2})
+    result = Trainer(job, tmp_path / "Lora").run()
+    assert "self-check passed" in result.message
+    check = json.loads((tmp_path / "Lora" / "tiny.selfcheck.json").read_text())
+    assert check["passed"] and check["unmatched"] == [] and check["image_difference"] > 0

@@ -311,6 +311,9 @@ class Trainer:
         self._samples(step)
         result.lora = self._save(step, final=True)
         result.message = f"done: {step} steps, saved {result.lora.name}"
+        if self.accelerator.is_main_process and job.samples.enabled:
+            check = self._self_check(self.lora_dir / f"{job.save.name}.safetensors")
+            result.message += f"; {check.summary()}"
         self.reporter.finish(result.message)
         return result
 
@@ -322,6 +325,17 @@ class Trainer:
         result.message = f"stopped at step {step}; Resume continues from here"
         self.reporter.finish(result.message)
         return result
+
+    def _self_check(self, path: Path) -> Any:
+        from lora_for_dummies.train.selfcheck import check_trained_lora
+
+        context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
+                                self.text_encoders, self.clip_skip, self.v_prediction, "", "",
+                                self.job.save.name)
+        check = check_trained_lora(path, self.job, self.family, self.configs,
+                                   list(self.trained.values()), context)
+        self.reporter.log(check.summary())
+        return check
 
     def _stop_file(self) -> bool:
         """`runs/<name>/STOP` (or `STOP_SAVE`) stops a run started in another process, such
