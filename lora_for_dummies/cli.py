@@ -52,9 +52,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost"):
         print(f"warning: listening on {args.host}: anyone on your network can use this app")
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
-    app = standalone_app(host)
-    app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False,
-                       prevent_thread_lock=args.no_block)
+    from lora_for_dummies.hosts.api import add_routes
+
+    demo = standalone_app(host)
+    server, _, _ = demo.queue().launch(server_name=args.host, server_port=args.port,
+                                       inbrowser=False, prevent_thread_lock=True)
+    add_routes(server, host)
+    print(f"job API: http://{args.host}:{args.port}/lfd/v1/jobs")
+    if not args.no_block:
+        demo.block_thread()
     return 0
 
 

@@ -203,3 +203,11 @@ def register() -> None:
     os.environ.setdefault("LFD_HOST", "webui")
     script_callbacks.on_ui_settings(on_ui_settings)
     script_callbacks.on_ui_tabs(on_ui_tabs)
+    script_callbacks.on_app_started(on_app_started)
+
+
+def on_app_started(_demo: Any, app: Any) -> None:
+    """The job API on the webui's FastAPI app, behind its --api-auth when set."""
+    from lora_for_dummies.hosts.api import add_routes, webui_credentials
+
+    add_routes(app, WebuiHost(), credentials=webui_credentials())
