@@ -17,7 +17,7 @@ from lora_for_dummies.checkpoints.kohya_names import (
     kohya_name,
     lora_target_modules,
 )
-from lora_for_dummies.checkpoints.models import build_model, canonical_text_key
+from lora_for_dummies.checkpoints.models import build_model
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,7 @@ def extraction_targets(family: str, configs: dict[str, dict[str, Any]], text_enc
                               key, None, module not in attention))
     if not text_encoders:
         return targets
-    for spec in FAMILIES[family].text_encoders:
-        model = build_model(spec.name, configs[spec.name], empty=True)
-        for module in lora_target_modules(model, spec.name):
-            canonical = canonical_text_key(module)
-            if spec.layout == "clip":
-                key, third = spec.prefix + canonical + ".weight", None
-            else:
-                inner, third = openclip_weight_location(canonical)
-                key = spec.prefix + inner
-            targets.append(Target(spec.name, canonical, kohya_name(family, spec.name, canonical),
-                                  key, third, False))
-    return targets
+    return targets + _text_targets(family, configs)
 
 
 def _targets_from_keys(family: str, configs: dict[str, dict[str, Any]], text_encoders: bool,
@@ -77,8 +66,15 @@ def _targets_from_keys(family: str, configs: dict[str, dict[str, Any]], text_enc
                                   key, None, not is_attention))
     if not text_encoders:
         return targets
+    return targets + _text_targets(family, configs)
+
+
+def _text_targets(family: str, configs: dict[str, dict[str, Any]]) -> list[Target]:
+    """Attention and MLP projections of every text-encoder layer (the same set
+    `lora_target_modules` finds in a built model; a test checks it)."""
     parts = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj",
              "mlp.fc1", "mlp.fc2")
+    targets = []
     for spec in FAMILIES[family].text_encoders:
         for layer in range(configs[spec.name]["num_hidden_layers"]):
             for part in parts:

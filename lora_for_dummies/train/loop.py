@@ -26,7 +26,8 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.progress import Reporter
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
-from lora_for_dummies.train.data import build_training_set, caption_for_step, load_pixels
+from lora_for_dummies.train.data import build_training_set, caption_for_step
+from lora_for_dummies.train.latents import LatentCache
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.prior import generate_class_images
 from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
@@ -122,54 +123,13 @@ class Trainer:
                            "lr": job.optimizer.text_encoder_lr})
         self.optimizer = build_optimizer(job.optimizer, groups, str(device))
         self.lr_scheduler = build_scheduler(job.optimizer, self.optimizer, job.training.steps)
-        self.latent_cache: dict[Any, Any] = {}
+        self.latents = LatentCache(self.vae, self.accelerator.device, job.training.cache_latents,
+                                   self.run_dir / "cache")
         self.text_cache: dict[str, Any] = {}
         self.cache_text = (job.training.cache_text_encoder and not job.network.train_text_encoder
                            and not job.training.shuffle_tags and not job.training.caption_dropout)
 
     # -- one step -------------------------------------------------------------------------
-    def _latents(self, item: Any, bucket: tuple[int, int]) -> tuple[Any, tuple[int, int]]:
-        import torch
-
-        key = (str(item.path), bucket)
-        if key in self.latent_cache:
-            return self.latent_cache[key]
-        disk = self._disk_cache_path(item, bucket)
-        if disk is not None and disk.is_file():
-            from safetensors.torch import load_file
-
-            stored = load_file(str(disk))
-            value, top_left = stored["latent"], tuple(stored["top_left"].tolist())
-        else:
-            from dataclasses import replace
-
-            pixels, top_left = load_pixels(replace(item, bucket=bucket))
-            with torch.no_grad():
-                latent = self.vae.encode(pixels[None].to(self.accelerator.device)).latent_dist
-                value = (latent.mean[0] * self.vae.config.scaling_factor).cpu()
-            if disk is not None:
-                from safetensors.torch import save_file
-
-                from lora_for_dummies.atomic import atomic_path
-
-                with atomic_path(disk) as tmp:
-                    save_file({"latent": value.contiguous(),
-                               "top_left": torch.tensor(top_left)}, str(tmp))
-        if self.job.training.cache_latents == "memory":
-            self.latent_cache[key] = (value, top_left)
-        return value, top_left
-
-    def _disk_cache_path(self, item: Any, bucket: tuple[int, int]) -> Path | None:
-        """Latents on disk, keyed by file, its mtime and size, and the bucket."""
-        if self.job.training.cache_latents != "disk":
-            return None
-        import hashlib
-
-        stat = item.path.stat()
-        key = f"{item.path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{bucket}"
-        return self.run_dir / "cache" / (hashlib.sha256(key.encode()).hexdigest()[:24] +
-                                         ".safetensors")
-
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
         import torch
 
@@ -199,7 +159,7 @@ class Trainer:
         if prior:
             items += [rng.choice(self.data.class_items) for _ in batch]
         bucket = batch[0].bucket
-        encoded = [self._latents(item, bucket) for item in items]
+        encoded = [self.latents.get(item, bucket) for item in items]
         latents = torch.stack([e[0] for e in encoded]).to(device)
         captions = [caption_for_step(item.caption, job.training, rng) for item in items]
         noise = torch.randn(latents.shape, generator=generator).to(device)
