@@ -69,7 +69,3 @@ class JobManager:
             raise KeyError(job_id)
         return self.jobs[job_id]
 
-    def stop(self, job_id: str) -> Job:
-        job = self.get(job_id)
-        job.reporter.request_stop()
-        return job

@@ -18,8 +18,6 @@ from lora_for_dummies.checkpoints.keymap_unet import unet_key_map
 from lora_for_dummies.checkpoints.keymap_vae import needs_conv_shape, vae_key_map
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 
-POSITION_IDS = "text_model.embeddings.position_ids"
-
 
 @dataclass
 class SplitCheckpoint:
@@ -120,5 +118,5 @@ def join_checkpoint(split: SplitCheckpoint, configs: dict[str, dict[str, Any]]) 
     return out
 
 
-__all__ = ["POSITION_IDS", "SplitCheckpoint", "ema_key", "join_checkpoint", "split_checkpoint",
+__all__ = ["SplitCheckpoint", "ema_key", "join_checkpoint", "split_checkpoint",
            "UNET_PREFIX", "VAE_PREFIX"]

@@ -9,7 +9,6 @@ of raising; that is reported the same way.
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 from lora_for_dummies.errors import CheckpointError
 
 SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 MODEL_SUFFIXES = SAFETENSORS_SUFFIXES + (".ckpt",)
 
 _ST_DTYPE_SIZES = {
@@ -205,6 +203,3 @@ class CheckpointFile:
 def _is_tensor(value: object) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype")
 
-
-def file_size(path: str | Path) -> int:
-    return os.stat(path).st_size

@@ -111,19 +111,21 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
         except UserError as err:
             raise HTTPException(400, str(err)) from None
 
-    @app.get(PREFIX + "/jobs/{job_id}", dependencies=guard)
-    def job_status(job_id: str) -> dict[str, Any]:
+    def known_job(job_id: str) -> Any:
         try:
-            return manager.get(job_id).as_dict()
+            return manager.get(job_id)
         except KeyError:
             raise HTTPException(404, f"no job {job_id}") from None
 
+    @app.get(PREFIX + "/jobs/{job_id}", dependencies=guard)
+    def job_status(job_id: str) -> dict[str, Any]:
+        return known_job(job_id).as_dict()
+
     @app.post(PREFIX + "/jobs/{job_id}/stop", dependencies=guard)
     def stop_job(job_id: str) -> dict[str, Any]:
-        try:
-            return manager.stop(job_id).as_dict()
-        except KeyError:
-            raise HTTPException(404, f"no job {job_id}") from None
+        job = known_job(job_id)
+        job.reporter.request_stop()
+        return job.as_dict()
 
     @app.get(PREFIX + "/runs", dependencies=guard)
     def list_runs() -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ through.
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections.abc import Callable
@@ -373,7 +372,3 @@ class Trainer:
             model.train()
         return written
 
-
-def total_epochs(job: TrainJob, images: int) -> float:
-    per_epoch = max(1, math.ceil(images / job.training.batch_size))
-    return job.training.steps * job.training.gradient_accumulation / per_epoch

@@ -8,7 +8,6 @@ the job's reporter to stop, which every job checks between units of work.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -64,9 +63,3 @@ def run_job(reporter: Reporter, work: Callable[[Reporter], Any],
         with _lock:
             _current.pop("job", None)
 
-
-def wait_until_idle(timeout: float = 30.0) -> None:
-    """For tests: wait for the running job to end."""
-    end = time.monotonic() + timeout
-    while "job" in _current and time.monotonic() < end:
-        time.sleep(0.05)
