@@ -35,35 +35,13 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _base_configs(base: str):
-    from lora_for_dummies.checkpoints.detect import detect_family
-    from lora_for_dummies.checkpoints.models import resolve_configs
-    from lora_for_dummies.checkpoints.reader import CheckpointFile
-
-    with CheckpointFile(base) as file:
-        family = detect_family(file)
-        return family, resolve_configs(file, family)
-
-
 def _convert(args: argparse.Namespace) -> int:
-    from lora_for_dummies.lora.convert import convert_cloneofsimo, convert_peft
-    from lora_for_dummies.lora.format import output_path, save_lora
-    from lora_for_dummies.lora.metadata import lora_metadata
+    from lora_for_dummies.lora.convert import convert_to_kohya
 
-    family, configs = _base_configs(args.base)
-    source = Path(args.source)
-    if source.suffix.lower() == ".pt":
-        text = Path(args.text) if args.text else source.with_name(source.stem + "_txt.pt")
-        modules, order = convert_cloneofsimo(source, family, configs,
-                                             text if text.exists() else None)
-        note = f"converted from {source.name} (dreambooth extension, order: {order})"
-    else:
-        modules, note = convert_peft(source, family, configs), f"converted from {source.name}"
-    out = output_path(args.lora_dir, args.name or source.stem)
-    rank = max(m.rank for m in modules.values())
-    save_lora(out, modules, lora_metadata(family, out.stem, rank, rank, comment=note),
-              overwrite=args.overwrite)
-    print(f"{note}: {len(modules)} modules → {out}")
+    sources = [Path(args.source)] + ([Path(args.text)] if args.text else [])
+    out, note, count = convert_to_kohya(sources, Path(args.base), Path(args.lora_dir),
+                                        args.name or "", args.overwrite)
+    print(f"{note}: {count} modules → {out}")
     return 0
 
 

@@ -161,3 +161,33 @@ def test_save_refuses_overwrite_and_keeps_old_file_when_disk_is_full(tmp_path, m
         save_lora(path, tools.rescale(modules, 0.5), {}, overwrite=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_convert_end_to_end_from_the_cli_and_the_tab(tiny_models, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lora_for_dummies.hosts.standalone import StandaloneHost
+    from lora_for_dummies.ui.extract_controller import ExtractController
+
+    label = "attention only"
+    names, tensors = _cloneofsimo_pt(tmp_path / "old.pt", label)
+    out = subprocess.run([sys.executable, "-m", "lora_for_dummies", "convert",
+                          str(tmp_path / "old.pt"), "--base", str(tiny_models["sd1"]),
+                          "--lora-dir", str(tmp_path / "Lora")],
+                         cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"{len(names)} modules" in out.stdout
+    modules, metadata = load_lora(tmp_path / "Lora" / "old.safetensors")
+    assert "order: attention only" in metadata["ss_training_comment"]
+    first = modules[kohya_name("sd1", "unet", names[0])]
+    assert torch.allclose(first.delta(), tensors[0] @ tensors[1], atol=1e-2)
+    host = StandaloneHost(tmp_path / "data")
+    (host.models_dir / "base.safetensors").write_bytes(tiny_models["sd1"].read_bytes())
+    host.refresh_checkpoints()
+    message = ExtractController(host).convert([str(tmp_path / "old.pt")], "base.safetensors",
+                                              "from tab", False)
+    assert message.endswith("→ from tab.safetensors")
+    assert (host.lora_dir() / "from tab.safetensors").exists()

@@ -157,3 +157,38 @@ def convert_peft(path: Path, family: str, configs: dict[str, dict[str, Any]]
         modules[name] = LoraModule(tensors["down"], tensors["up"], alphas.get((part, module),
                                                                              float(rank)))
     return modules
+
+
+def convert_to_kohya(sources: list[Path], base: Path, lora_dir: Path, name: str = "",
+                     overwrite: bool = False) -> tuple[Path, str, int]:
+    """Convert an old `.pt` (its `_txt.pt` found among `sources` or beside it) or a
+    diffusers/peft safetensors to a kohya LoRA in `lora_dir`, for the model `base`.
+
+    Returns (written file, what was done, module count). The CLI and the tab both call this.
+    """
+    from lora_for_dummies.checkpoints.detect import detect_family
+    from lora_for_dummies.checkpoints.models import resolve_configs
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.lora.format import output_path, save_lora
+    from lora_for_dummies.lora.metadata import lora_metadata
+
+    paths = [Path(s) for s in sources if s]
+    if not paths:
+        raise UserError("give the .pt (and its _txt.pt) or a diffusers/peft .safetensors")
+    with CheckpointFile(base) as file:
+        family = detect_family(file)
+        configs = resolve_configs(file, family)
+    main = next((p for p in paths if not p.stem.endswith("_txt")), paths[0])
+    text = next((p for p in paths if p.stem.endswith("_txt")), None)
+    if main.suffix.lower() == ".pt":
+        beside = main.with_name(main.stem + "_txt.pt")
+        text = text or (beside if beside.exists() else None)
+        modules, order = convert_cloneofsimo(main, family, configs, text)
+        note = f"converted from {main.name} (dreambooth extension, order: {order})"
+    else:
+        modules, note = convert_peft(main, family, configs), f"converted from {main.name}"
+    out = output_path(lora_dir, name or main.stem)
+    rank = max(m.rank for m in modules.values())
+    save_lora(out, modules, lora_metadata(family, out.stem, rank, rank, comment=note),
+              overwrite=overwrite)
+    return out, note, len(modules)

@@ -108,29 +108,10 @@ class ExtractController:
         return self._save(merged, loaded[0][1], name, note, overwrite)
 
     def convert(self, sources: list[str], base: str, name: str, overwrite: bool) -> str:
-        from lora_for_dummies.checkpoints.detect import detect_family
-        from lora_for_dummies.checkpoints.models import resolve_configs
-        from lora_for_dummies.checkpoints.reader import CheckpointFile
-        from lora_for_dummies.lora.convert import convert_cloneofsimo, convert_peft
-        from lora_for_dummies.lora.format import save_lora
-        from lora_for_dummies.lora.metadata import lora_metadata
+        from lora_for_dummies.lora.convert import convert_to_kohya
 
-        paths = [Path(s) for s in sources if s]
-        if not paths:
-            raise UserError("give the .pt (and its _txt.pt) or a diffusers/peft .safetensors")
-        with CheckpointFile(self.checkpoint(base)) as file:
-            family = detect_family(file)
-            configs = resolve_configs(file, family)
-        main = next((p for p in paths if not p.stem.endswith("_txt")), paths[0])
-        text = next((p for p in paths if p.stem.endswith("_txt")), None)
-        if main.suffix.lower() == ".pt":
-            modules, order = convert_cloneofsimo(main, family, configs, text)
-            note = f"converted from {main.name} (order: {order})"
-        else:
-            modules, note = convert_peft(main, family, configs), f"converted from {main.name}"
-        out = output_path(self.host.lora_dir(), name or main.stem)
-        rank = max(m.rank for m in modules.values())
-        save_lora(out, modules, lora_metadata(family, out.stem, rank, rank, comment=note),
-                  overwrite=bool(overwrite))
+        out, note, count = convert_to_kohya([Path(s) for s in sources if s],
+                                            self.checkpoint(base), self.host.lora_dir(), name,
+                                            bool(overwrite))
         self.host.refresh_loras()
-        return f"{note}: {len(modules)} modules → {out.name}"
+        return f"{note}: {count} modules → {out.name}"
