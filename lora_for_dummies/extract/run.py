@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.checkpoints.convert import ema_key
-from lora_for_dummies.checkpoints.detect import detect_family, inspect_checkpoint
+from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.checkpoints.families import UNET_PREFIX
+from lora_for_dummies.checkpoints.hashing import sha256_file, short_hash
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import UserError
@@ -115,7 +116,6 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
     report = ExtractReport()
     modules: dict[str, LoraModule] = {}
     with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file:
-        detect_family(base_file)
         configs = resolve_configs(base_file, family)
         targets = extraction_targets(family, configs, settings.text_encoders,
                                      settings.conv_rule is not None, keys=base_file.keys())
@@ -155,8 +155,8 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
     ranks = [m.rank for m in modules.values() if m.down.dim() == 2 or m.down.shape[-1] == 1]
     conv_ranks = [m.rank for m in modules.values() if m.down.dim() == 4 and m.down.shape[-1] > 1]
     comment = (f"extracted by LoRA for Dummies from {Path(tuned).name} minus {Path(base).name} "
-               f"(sha256 {inspect_checkpoint(tuned).short_hash} − "
-               f"{inspect_checkpoint(base).short_hash}); rank rule {settings.rule.mode} "
+               f"(sha256 {short_hash(sha256_file(tuned))} − "
+               f"{short_hash(sha256_file(base))}); rank rule {settings.rule.mode} "
                f"{settings.rule.rank}")
     metadata = lora_metadata(family, name, max(ranks or [0]), max(ranks or [0]), v_prediction,
                              comment, conv_rank=max(conv_ranks or [0]),

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lora_for_dummies.checkpoints.reader import MODEL_SUFFIXES
-from lora_for_dummies.dataset.autocaption import Captioner
-from lora_for_dummies.progress import Reporter
+
+if TYPE_CHECKING:  # type hints only: this module is loaded at every webui start
+    from lora_for_dummies.dataset.autocaption import Captioner
+    from lora_for_dummies.progress import Reporter
 
 
 @dataclass(frozen=True)

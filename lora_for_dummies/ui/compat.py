@@ -91,3 +91,16 @@ def user_message(fn: Any) -> Any:
 
     wrapper.__name__ = fn.__name__
     return wrapper
+
+
+def table_rows(value: Any) -> list[list[Any]]:
+    """Dataframe values arrive as lists (gradio 3) or pandas frames (4/5); empty rows dropped."""
+    if value is None:
+        return []
+    if hasattr(value, "values") and hasattr(value, "columns"):
+        rows = value.values.tolist()
+    elif isinstance(value, dict) and "data" in value:
+        rows = value["data"]
+    else:
+        rows = value
+    return [list(row) for row in rows if row and any(str(c).strip() for c in row)]

@@ -285,8 +285,9 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     check.click(on_check, [dataset, resolution, batch, epochs, family], [findings, summary])
 
-    def on_finding(name: str, evt: gr.SelectData) -> tuple[Any, ...]:
-        rows = ctl.preflight(name, 512, 1, 1, "sd1")[0] if name else []
+    def on_finding(name: str, table: Any, evt: gr.SelectData) -> tuple[Any, ...]:
+        # The table already holds the report: a click must not run the whole check again.
+        rows = compat.table_rows(table)
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if row >= len(rows):
             return compat.update(), compat.update(), compat.update()
@@ -294,6 +295,6 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         stem_name = file_name.rsplit(".", 1)[0]
         return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name)
 
-    findings.select(on_finding, [dataset], [concept, stem, caption])
+    findings.select(on_finding, [dataset, findings], [concept, stem, caption])
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
             "tokens": tokens, "status": status}

@@ -178,7 +178,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     dataset.change(on_concept_list, [dataset], [concept])
 
     def on_add(rows: Any, name: str, concept_name: str, images: str) -> Any:
-        current = _rows(rows)
+        current = compat.table_rows(rows)
         if not name:
             return current
         return current + [concept_row(host, name, concept_name, images)]
@@ -216,14 +216,14 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
     def on_start(count, base_title, rows, v, *values):
         try:
-            job = job_from_values(host, base_title, _rows(rows), v, list(values))
+            job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
             return SESSION.start(host, job, gpus=int(count or 1))
         except UserError as err:
             return f"⚠ {err}"
 
     def on_resume(count, base_title, rows, v, *values):
         try:
-            job = job_from_values(host, base_title, _rows(rows), v, list(values))
+            job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
             return SESSION.start(host, job, resume=True, gpus=int(count or 1))
         except UserError as err:
             return f"⚠ {err}"
@@ -240,7 +240,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         from lora_for_dummies.dataset.layout import check_name
 
         try:
-            job = job_from_values(host, base_title, _rows(rows), v, list(values))
+            job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
             path = presets_dir() / f"{check_name(name, 'preset name')}.toml"
             save_toml(job, path)
             return f"Saved preset {path}"
@@ -274,14 +274,3 @@ def poll_view() -> tuple[Any, Any, Any]:
     view = SESSION.view()
     return view.text, line_chart(view.losses, "loss (smoothed)", smooth=10), \
         [(path, Path(path).stem) for path in view.samples] or None
-
-
-def _rows(value: Any) -> list[list[Any]]:
-    """Dataframe values arrive as lists (gradio 3) or pandas frames (4/5)."""
-    if value is None:
-        return []
-    if hasattr(value, "values") and hasattr(value, "columns"):
-        rows = value.values.tolist()
-    else:
-        rows = value
-    return [list(row) for row in rows if row and any(str(c).strip() for c in row)]
