@@ -232,14 +232,11 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         on_concept, [dataset, concept], views[1:])
     stop.click(stop_current, [], [status])
 
-    def on_select(name: str, concept_name: str, evt: Any) -> tuple[str, str]:
+    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[str, str]:
         gallery_items = ctl.gallery(name, concept_name)
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
         chosen = gallery_items[index][1] if index < len(gallery_items) else ""
         return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else ""
-
-    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[str, str]:
-        return on_select(name, concept_name, evt)
 
     images.select(select_handler, [dataset, concept], [stem, caption])
     caption.change(ctl.token_label, [caption], [tokens])
