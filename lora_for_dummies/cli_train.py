@@ -72,6 +72,33 @@ def _lr_curve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _best_step(args: argparse.Namespace) -> int:
+    from lora_for_dummies.errors import UserError
+    from lora_for_dummies.train.bestgrid import (
+        existing_cells,
+        grid_for_run,
+        parse_numbers,
+        run_job_file,
+        use_cell,
+    )
+
+    runs_dir, name = Path(args.runs_dir), args.run
+    lora_dir = Path(run_job_file(runs_dir, name).save.lora_dir or args.lora_dir)
+    if args.pick:
+        step, _, strength = args.pick.partition(":")
+        cells = [c for c in existing_cells(runs_dir / name / "bestgrid")
+                 if str(c.step) == step.strip() and c.strength == float(strength or 1)]
+        if not cells:
+            raise UserError(f"no cell {args.pick} in the last grid of {name}; render it first")
+        print(f"{use_cell(lora_dir, name, cells[0])} ← {cells[0].label}")
+        return 0
+    grid = grid_for_run(runs_dir, lora_dir, name, args.prompt, args.seed,
+                        parse_numbers(args.strengths, "strengths"),
+                        parse_numbers(args.cfg, "CFG values"), TqdmReporter())
+    print(grid.image)
+    return 0
+
+
 def add_train_commands(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a LoRA from a job file (TOML)")
     train.add_argument("job", help="job.toml (a run folder's config.toml works too)")
@@ -84,3 +111,15 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     curve = sub.add_parser("lr-curve", help="print the learning-rate schedule of a job")
     curve.add_argument("job")
     curve.set_defaults(func=_lr_curve)
+    best = sub.add_parser("best-step", help="grid of saved steps × strength × CFG of a run; "
+                          "--pick STEP:STRENGTH makes that step the LoRA")
+    best.add_argument("run", help="the run's name (runs/<name>)")
+    best.add_argument("--runs-dir", default="lfd_data/runs")
+    best.add_argument("--lora-dir", default="lfd_data/Lora")
+    best.add_argument("--prompt", default="", help="default: the run's first sample prompt")
+    best.add_argument("--seed", type=int, default=None)
+    best.add_argument("--strengths", default="0.4, 0.6, 0.8, 1.0")
+    best.add_argument("--cfg", default="5, 7")
+    best.add_argument("--pick", default="", metavar="STEP:STRENGTH",
+                      help="use this cell of the last grid as <name>.safetensors")
+    best.set_defaults(func=_best_step)

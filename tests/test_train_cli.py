@@ -40,6 +40,18 @@ def test_train_from_the_command_line_with_overrides(tiny_models, tmp_path):
                           str(tmp_path / "job.toml"), "--set", "training.stpes=2"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown setting training.stpes" in bad.stderr
+    # "which step is best?" from the command line: the grid, then pick a cell
+    cli = [sys.executable, "-m", "lora_for_dummies", "best-step", "from cli", "--runs-dir",
+           str(tmp_path / "runs"), "--strengths", "0.5,1", "--cfg", "4"]
+    grid = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert grid.returncode == 0, grid.stderr[-2000:]
+    assert Path(grid.stdout.strip().splitlines()[-1]).name == "grid.png"
+    picked = subprocess.run(cli + ["--pick", "2:0.5"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert picked.returncode == 0 and "strength 0.5" in picked.stdout, picked.stderr[-2000:]
+    missing = subprocess.run(cli + ["--pick", "9:1"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    assert missing.returncode == 2 and "no cell 9:1" in missing.stderr
 
 
 def test_sigkill_mid_run_then_resume(tiny_models, tmp_path):

@@ -58,6 +58,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()
+    _best_step(demo, lora_dir)
     # Stop, then resume to the end.
     assert start(1, "tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
         "Starting")
@@ -91,6 +92,30 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert launched.startswith("Started on 2 GPUs:") and "--multi_gpu" in launched
     SESSION.wait(600)
     assert "ended" in poll()[0]
+
+
+def _best_step(demo, lora_dir: Path):
+    """Render the grid of the run's saved steps, click a cell, use it."""
+    import gradio as gr
+
+    status = find_block(demo, "lfd_best_status")
+    render = handler_for(demo, status, "on_render")
+    *_, (text, grid, cells) = render("ui run", "", -1, "0, 1", "3")
+    assert "4 images" in text and Path(grid).name == "grid.png"
+    assert [label for _, label in cells] == [
+        "step 2 · strength 0 · CFG 3", "step 2 · strength 1 · CFG 3",
+        "step 4 · strength 0 · CFG 3", "step 4 · strength 1 · CFG 3"]
+    bad = list(render("ui run", "", -1, "0, x", "3"))[-1][0]
+    assert bad.startswith("⚠ strengths")
+    chosen = handler_for(demo, find_block(demo, "lfd_best_chosen"), "on_select")(
+        "ui run", gr.SelectData(None, {"index": 1, "value": None, "selected": True}))
+    assert chosen == "step 2 · strength 1 · CFG 3"
+    use = handler_for(demo, status, "on_use")
+    assert use("ui run", "").startswith("⚠ click a cell")
+    message = use("ui run", chosen)
+    assert "preferred weight 1" in message and "<lora:ui run:1>" in message
+    assert (lora_dir / "ui run.safetensors").read_bytes() == \
+        (lora_dir / "ui run-000002.safetensors").read_bytes()
 
 
 def test_train_tab_standalone(tiny_models, tmp_path):
@@ -130,6 +155,14 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
     assert "stopped at step" in view.text and view.losses
     assert len(scans) >= 2  # the Lora list was re-scanned after each save
     assert not call_queue.queue_lock.locked()
+    # The best-step grid renders on the GPU too: with the webui's model moved off and the lock.
+    lock_seen.clear()
+    sd_models.events.clear()
+    monkeypatch.setattr("lora_for_dummies.train.sampling.render", render_and_check)
+    *_, (text, grid, cells) = handler_for(tab, find_block(tab, "lfd_best_status"), "on_render")(
+        "ui run", "", -1, "1", "2")
+    assert grid and cells and all(lock_seen) and lock_seen
+    assert sd_models.events == ["unload", "reload"]
 
 
 @pytest.fixture(autouse=True)

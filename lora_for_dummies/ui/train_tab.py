@@ -14,6 +14,7 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import OPTIMIZERS, PRECISIONS, SAMPLERS, SCHEDULERS, TrainJob
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart
 from lora_for_dummies.ui.train_session import SESSION
 
@@ -266,7 +267,10 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     load_preset.click(on_load_preset, [preset], [status, concepts] + fields)
 
     compat.every(2.0, poll_view, [status, loss_plot, samples])
-    return {"base": base, "concepts": concepts, "status": status, "fields": fields}
+    name_field = fields[[p for p, *_ in SETTINGS].index("save.name")]
+    best = build_best_step_panel(host, name_field)
+    return {"base": base, "concepts": concepts, "status": status, "fields": fields,
+            "best": best}
 
 
 def poll_view() -> tuple[Any, Any, Any]:

@@ -1,0 +1,56 @@
+"""Apply a kohya LoRA to loaded diffusers/transformers models at a chosen strength, and undo it.
+
+The webui adds a LoRA's weight change to the layers it names; this does the same on our models
+so an image "with the LoRA at 0.6" matches what the user will see in txt2img. Works on every
+dependency set (diffusers' own loader needs its PEFT backend, which the webui pins lack), and
+switching files or strengths restores the original weights exactly, from a copy of the layers
+it touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.lora.format import LoraModule
+
+
+class LoraPatcher:
+    def __init__(self, family: str, models: dict[str, Any], unet_config: dict[str, Any]) -> None:
+        """`models`: component name (`unet`, `text_encoder`, `text_encoder_2`) → model."""
+        self.layers: dict[str, Any] = {}
+        for component, model in models.items():
+            modules = dict(model.named_modules())
+            for path in lora_target_modules(model, component, include_conv=True):
+                name = kohya_name(family, component, path, unet_config)
+                self.layers[name] = modules[path]
+        self._originals: dict[str, Any] = {}
+
+    def apply(self, modules: dict[str, LoraModule], strength: float) -> None:
+        """Models = base + strength × the LoRA (any earlier LoRA is undone first)."""
+        unknown = sorted(name for name in modules if name not in self.layers)
+        if unknown:
+            raise UserError(f"the LoRA does not fit this base model: {len(unknown)} of its "
+                            f"{len(modules)} modules name no layer (e.g. {unknown[0]})")
+        self.restore()
+        import torch
+
+        with torch.no_grad():
+            for name, module in modules.items():
+                weight = self.layers[name].weight
+                delta = module.delta().to(weight.device)
+                if delta.shape != weight.shape:
+                    raise UserError(f"{name}: LoRA shape {tuple(delta.shape)} does not fit the "
+                                    f"model's {tuple(weight.shape)}")
+                self._originals[name] = weight.detach().clone()
+                weight.copy_((weight.float() + strength * delta).to(weight.dtype))
+
+    def restore(self) -> None:
+        """Put back the weights the last `apply` changed."""
+        import torch
+
+        with torch.no_grad():
+            for name, original in self._originals.items():
+                self.layers[name].weight.copy_(original)
+        self._originals.clear()

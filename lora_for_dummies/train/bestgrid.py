@@ -1,0 +1,221 @@
+""""Which step is best?": saved steps × LoRA strength × CFG for one prompt and seed.
+
+This is the guide's advice — stop when it looks good, lower the strength, change the CFG — as
+one picture. Every cell is rendered by the training engine's sampler from the base checkpoint
+with a saved step file applied at a strength, exactly as the webui would apply it. Picking a
+cell makes that step the LoRA (`<name>.safetensors`) with the chosen strength as its preferred
+weight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.atomic import atomic_path, write_text_atomic
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.progress import Reporter
+from lora_for_dummies.train.config import SampleConfig
+
+CELL_NAME = re.compile(r"^step(\d+)-w([\d.]+)-cfg([\d.]+)\.png$")
+
+
+@dataclass
+class GridCell:
+    step: int
+    strength: float
+    cfg: float
+    image: Path
+
+    @property
+    def label(self) -> str:
+        return f"step {self.step} · strength {self.strength:g} · CFG {self.cfg:g}"
+
+
+@dataclass
+class BestStepGrid:
+    image: Path  # the whole grid, one picture
+    cells: list[GridCell]
+
+
+def saved_steps(lora_dir: Path, name: str) -> list[tuple[int, Path]]:
+    """The step files `<name>-<step>.safetensors` of a run, oldest first."""
+    pattern = re.compile(re.escape(name) + r"-(\d+)\.safetensors$")
+    found = [(int(m.group(1)), path) for path in Path(lora_dir).glob(f"{name}-*.safetensors")
+             if (m := pattern.match(path.name))]
+    return sorted(found)
+
+
+def parse_numbers(text: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in re.split(r"[,;\s]+", text.strip()) if v]
+    except ValueError:
+        raise UserError(f"{what}: numbers separated by commas, e.g. 0.6, 0.8, 1") from None
+    if not values:
+        raise UserError(f"{what}: give at least one number")
+    return values
+
+
+def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: str,
+                sample: SampleConfig, strengths: list[float], cfgs: list[float],
+                steps: list[int] | None = None, reporter: Reporter | None = None,
+                device: str | None = None, clip_skip: int = 0,
+                v_prediction: bool | None = None) -> BestStepGrid:
+    """Render every (step, strength, CFG) cell into `out_dir` and the grid as `grid.png`.
+
+    `clip_skip` and `v_prediction` as the run trained (0 / None: from the checkpoint)."""
+    import torch
+
+    from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+    from lora_for_dummies.checkpoints.models import load_models
+    from lora_for_dummies.lora.format import load_lora
+    from lora_for_dummies.lora.patch import LoraPatcher
+    from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
+
+    reporter = reporter or Reporter()
+    files = saved_steps(lora_dir, name)
+    if steps:
+        files = [(s, p) for s, p in files if s in set(steps)]
+    if not files:
+        raise UserError(f"no saved steps of {name} in {lora_dir} (files like {name}-000100."
+                        "safetensors; set 'Save every N steps' before training)")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    info = inspect_checkpoint(base)
+    loaded = load_models(base, dtype=dtype, device=device)
+    models = loaded.models
+    text_encoders = [models[n] for n in ("text_encoder", "text_encoder_2") if n in models]
+    patcher = LoraPatcher(loaded.family, {n: m for n, m in models.items() if n != "vae"},
+                          loaded.configs["unet"])
+    context = SampleContext(loaded.family, models["unet"], models["vae"], text_encoders,
+                            clip_skip or info.clip_skip,
+                            info.prediction == "v" if v_prediction is None else v_prediction,
+                            Path(base).stem,
+                            info.short_hash, name)
+    total = len(files) * len(strengths) * len(cfgs)
+    reporter.start(total, f"best-step grid for {name}")
+    cells: list[GridCell] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for step, path in files:
+            modules, _ = load_lora(path)
+            for strength in strengths:
+                patcher.apply(modules, strength)
+                for cfg in cfgs:
+                    if reporter.should_stop():
+                        raise UserError("stopped")
+                    config = dataclasses.replace(sample, cfg=cfg)
+                    image = render(context, prompt, config, sample.seed)
+                    target = out_dir / f"step{step}-w{strength:g}-cfg{cfg:g}.png"
+                    text = infotext(prompt, config, sample.seed, context).replace(
+                        f"<lora:{name}:1>", f"<lora:{path.stem}:{strength:g}>")
+                    save_sample(image, target, text)
+                    cells.append(GridCell(step, strength, cfg, target))
+                    reporter.step(len(cells), cells[-1].label)
+    finally:
+        patcher.restore()
+    grid = compose(cells, strengths, cfgs, out_dir / "grid.png")
+    reporter.finish(f"{len(cells)} images → {grid}")
+    return BestStepGrid(grid, cells)
+
+
+def compose(cells: list[GridCell], strengths: list[float], cfgs: list[float],
+            target: Path) -> Path:
+    """One picture: a row per step, a column per (strength, CFG), labelled."""
+    from PIL import Image, ImageDraw
+
+    steps = sorted({c.step for c in cells})
+    columns = [(s, c) for s in strengths for c in cfgs]
+    with Image.open(cells[0].image) as first:
+        size = first.size
+    zoom = -(-128 // size[0])  # tiny previews are enlarged so the labels fit above them
+    width, height = size[0] * zoom, size[1] * zoom
+    left, top = 90, 24
+    sheet = Image.new("RGB", (left + width * len(columns), top + height * len(steps)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, (strength, cfg) in enumerate(columns):
+        draw.text((left + index * width + 4, 6), f"w {strength:g}  CFG {cfg:g}", fill="black")
+    for row, step in enumerate(steps):
+        draw.text((6, top + row * height + height // 2 - 6), f"step {step}", fill="black")
+    for cell in cells:
+        row, column = steps.index(cell.step), columns.index((cell.strength, cell.cfg))
+        with Image.open(cell.image) as picture:
+            picture = picture.convert("RGB").resize((width, height), Image.NEAREST)
+            sheet.paste(picture, (left + column * width, top + row * height))
+    with atomic_path(target) as tmp:
+        sheet.save(tmp, "PNG")
+    return target
+
+
+def existing_cells(out_dir: Path) -> list[GridCell]:
+    """The cells of the last grid rendered into `out_dir` (for the tab after a refresh)."""
+    cells = []
+    for path in sorted(Path(out_dir).glob("step*-w*-cfg*.png")):
+        match = CELL_NAME.match(path.name)
+        if match:
+            cells.append(GridCell(int(match.group(1)), float(match.group(2)),
+                                  float(match.group(3)), path))
+    return sorted(cells, key=lambda c: (c.step, c.strength, c.cfg))
+
+
+def use_cell(lora_dir: Path, name: str, cell: GridCell) -> Path:
+    """Make the cell's step the LoRA: copy it to `<name>.safetensors` (atomically), put the
+    cell's strength into `<name>.json` as the preferred weight and its image as the preview."""
+    files = dict(saved_steps(lora_dir, name))
+    if cell.step not in files:
+        raise UserError(f"{name}-{cell.step:06d}.safetensors is gone from {lora_dir}")
+    target = Path(lora_dir) / f"{name}.safetensors"
+    with atomic_path(target) as tmp:
+        shutil.copyfile(files[cell.step], tmp)
+    sidecar = target.with_suffix(".json")
+    data: dict[str, Any] = {}
+    if sidecar.is_file():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            data = {}  # a broken sidecar is replaced, the LoRA itself is what matters
+    data["preferred weight"] = cell.strength
+    note = f"chosen in the best-step grid: step {cell.step}, strength {cell.strength:g}, " \
+           f"CFG {cell.cfg:g}"
+    kept = [line for line in str(data.get("notes", "")).split("\n")
+            if line and not line.startswith("chosen in the best-step grid")]
+    data["notes"] = "\n".join(kept + [note])
+    write_text_atomic(sidecar, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if cell.image.is_file():
+        with atomic_path(target.with_suffix(".preview.png")) as tmp:
+            shutil.copyfile(cell.image, tmp)
+    return target
+
+
+def run_job_file(runs_dir: Path, name: str) -> Any:
+    """The TrainJob a run was trained with (`runs/<name>/config.toml`)."""
+    from lora_for_dummies.config import load_toml
+    from lora_for_dummies.dataset.layout import check_name
+    from lora_for_dummies.train.config import TrainJob
+
+    path = Path(runs_dir) / check_name(name, "run name") / "config.toml"
+    if not path.is_file():
+        raise UserError(f"no run named {name} in {runs_dir} (it has no config.toml)")
+    return load_toml(TrainJob, path)
+
+
+def grid_for_run(runs_dir: Path, lora_dir: Path, name: str, prompt: str, seed: int | None,
+                 strengths: list[float], cfgs: list[float], reporter: Reporter | None = None
+                 ) -> BestStepGrid:
+    """The grid for a run, with the base model, clip skip, prediction type and sample settings
+    (sampler, steps, size, negative prompt) it trained with; into `runs/<name>/bestgrid/`."""
+    job = run_job_file(runs_dir, name)
+    lora_dir = Path(job.save.lora_dir or lora_dir)
+    sample = dataclasses.replace(job.samples, seed=job.samples.seed if seed is None else seed)
+    prompt = prompt.strip() or (job.samples.prompts or [job.concepts[0].token or "a photo"])[0]
+    out_dir = Path(runs_dir) / name / "bestgrid"
+    for old in out_dir.glob("step*-w*-cfg*.png"):  # the grid shows this rendering only
+        old.unlink()
+    return render_grid(Path(job.model.base), lora_dir, name, out_dir, prompt, sample,
+                       strengths, cfgs, reporter=reporter, clip_skip=job.model.clip_skip,
+                       v_prediction=job.model.v_prediction)
