@@ -96,9 +96,11 @@ def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int)
             latents = scheduler.step(guided, t, latents, generator=generator).prev_sample
         vae = context.vae
         vae_dtype = next(vae.parameters()).dtype
-        vae.to(torch.float32)  # fp16 VAEs of NAI lineage decode to NaN → black images
+        if vae_dtype != torch.float32:  # fp16 VAEs of NAI lineage decode to NaN → black
+            vae.to(torch.float32)
         decoded = vae.decode(latents.float() / vae.config.scaling_factor).sample
-        vae.to(vae_dtype)
+        if vae_dtype != torch.float32:
+            vae.to(vae_dtype)
     pixels = ((decoded[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu()
     return Image.fromarray(pixels.numpy())
 

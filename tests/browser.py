@@ -1,0 +1,152 @@
+"""Drive a gradio page in headless Chromium (Debian's, through Playwright), by elem_id only.
+
+Components are found by their `elem_id` and the standard form element inside them (input,
+textarea, button, img), which gradio 3, 4 and 5 all render; nothing depends on gradio's
+internal class names beyond the dropdown's option list.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("LFD_CHROMIUM") or shutil.which("chromium") or \
+        shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(args: list[str], cwd: Path, log: Path, timeout: float = 180) -> tuple[Any, str]:
+    """`python -m lora_for_dummies serve …` as a real server; (process, its URL)."""
+    import urllib.request
+
+    port = free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    handle = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen([sys.executable, "-m", "lora_for_dummies", "serve", "--port",
+                                str(port), *args], cwd=cwd, env=env, stdout=handle,
+                               stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "lfd/v1/jobs", timeout=2):
+                return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"the app did not answer in {timeout} s: {log.read_text()[-3000:]}")
+
+
+class GradioPage:
+    def __init__(self, page: Any, failure_shot: Path | None = None) -> None:
+        self.page = page
+        self.failure_shot = failure_shot  # written when a wait times out
+
+    def _field(self, elem_id: str) -> Any:
+        return self.page.locator(f"#{elem_id}").locator("textarea, input:not([type=file])"
+                                                         ":not([type=range])").first
+
+    def tab(self, label: str) -> None:
+        self.page.get_by_role("tab", name=label, exact=True).first.click()
+
+    def expand(self, label: str, shows: str) -> None:
+        """Open the accordion called `label` unless `#shows` inside it is already visible."""
+        if not self.page.locator(f"#{shows}").is_visible():
+            self.page.get_by_text(label, exact=True).first.click()
+            self.page.locator(f"#{shows}").wait_for(state="visible")
+
+    def fill(self, elem_id: str, value: Any) -> None:
+        field = self._field(elem_id)
+        field.fill(str(value))
+        field.dispatch_event("input")
+        field.press("Tab")  # gradio 3 commits a Number on blur
+
+    def click(self, elem_id: str) -> None:
+        target = self.page.locator(f"#{elem_id}")
+        tag = target.evaluate("e => e.tagName")
+        (target if tag == "BUTTON" else target.locator("button").first).click()
+
+    def check(self, elem_id: str, on: bool = True) -> None:
+        box = self.page.locator(f"#{elem_id} input[type=checkbox]")
+        if box.is_checked() != on:
+            box.click()
+
+    def radio(self, elem_id: str, label: str) -> None:
+        self.page.locator(f"#{elem_id}").get_by_text(label, exact=True).click()
+
+    def options(self, elem_id: str) -> list[str]:
+        field = self._field(elem_id)
+        field.click()
+        items = self.page.locator(f"#{elem_id} ul.options li")
+        items.first.wait_for(timeout=10_000)
+        texts = [t.replace("✓", "").strip() for t in items.all_inner_texts()]
+        field.press("Escape")
+        self.page.locator("body").click(position={"x": 1, "y": 1})
+        return texts
+
+    def wait_option(self, elem_id: str, option: str, timeout: float = 60) -> None:
+        self.wait_for(lambda: option in self.options(elem_id), f"{option!r} in #{elem_id}",
+                      timeout, lambda: self.options(elem_id))
+
+    def choose(self, elem_id: str, option: str) -> None:
+        field = self._field(elem_id)
+        field.click()
+        self.page.locator(f"#{elem_id} ul.options li").filter(has_text=option).first.click()
+        self.page.locator("body").click(position={"x": 1, "y": 1})
+
+    def value(self, elem_id: str) -> str:
+        return self._field(elem_id).input_value()
+
+    def text(self, elem_id: str) -> str:
+        return self.page.locator(f"#{elem_id}").inner_text()
+
+    def wait_for(self, condition: Any, what: str, timeout: float = 60,
+                 shows: Any = None) -> Any:
+        """Poll `condition()` until truthy; on timeout fail with what `shows()` returns."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            result = condition()
+            if result:
+                return result
+            time.sleep(0.25)
+        if self.failure_shot is not None:
+            self.page.screenshot(path=str(self.failure_shot), full_page=True)
+        seen = shows() if shows else None
+        raise AssertionError(f"timed out waiting for {what} (showing: {seen!r})")
+
+    def wait_value(self, elem_id: str, contains: str, timeout: float = 60) -> str:
+        return self.wait_for(lambda: contains in (v := self.value(elem_id)) and v,
+                             f"{contains!r} in #{elem_id}", timeout,
+                             lambda: self.value(elem_id))
+
+    def wait_text(self, elem_id: str, contains: str, timeout: float = 60) -> str:
+        return self.wait_for(lambda: contains in (v := self.text(elem_id)) and v,
+                             f"{contains!r} in #{elem_id}", timeout,
+                             lambda: self.text(elem_id))
+
+    def images(self, elem_id: str) -> list[str]:
+        return self.page.locator(f"#{elem_id} img").evaluate_all(
+            "imgs => imgs.map(i => i.src)")
+
+    def screenshot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path), full_page=True)

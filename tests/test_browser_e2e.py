@@ -1,0 +1,214 @@
+"""The guide's whole path in a real browser (headless Chromium) on the demo workspace.
+
+Starts `python -m lora_for_dummies serve --demo` as a real server and clicks through: create a
+dataset, import images, process them, edit a caption and watch its token count, pre-flight,
+train with samples every step (the gallery and loss chart update while it runs), Stop and
+Resume, find the LoRA in the Lora folder, pick the best step, extract a LoRA from two
+checkpoints, and refresh every dropdown after adding files on disk. Screenshots of each tab go
+to LFD_SCREENSHOTS (the README's pictures) when that is set.
+
+CI (`.ci/run`) installs Chromium and sets LFD_REQUIRE_BROWSER=1, so there the test cannot skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from browser import CHROMIUM_FLAGS, GradioPage, chromium_path, start_server
+from imagegen import photo, save
+
+from lora_for_dummies.tokenizer import token_report
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ["LFD_SCREENSHOTS"]) if os.environ.get("LFD_SCREENSHOTS") else None
+
+
+def _browser_or_skip() -> str:
+    path = chromium_path()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        if os.environ.get("LFD_REQUIRE_BROWSER"):
+            pytest.fail("Chromium or Playwright is missing, and LFD_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium/Playwright here (apt-get install chromium; pip install "
+                    "playwright)")
+    return path
+
+
+@pytest.fixture()
+def app(tmp_path):
+    data = tmp_path / "workspace"
+    process, url = start_server(["--demo", "--data-dir", str(data)], ROOT, tmp_path / "app.log")
+    try:
+        yield url, data
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except Exception:  # noqa: BLE001 - a hung server must not hang the suite
+            process.kill()
+
+
+@pytest.fixture()
+def ui(app, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    executable = _browser_or_skip()
+    url, _ = app
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.locator("#lfd_tabs").wait_for()
+        try:
+            yield GradioPage(page, tmp_path / "failure.png")
+        finally:
+            browser.close()
+
+
+def shot(ui: GradioPage, name: str) -> None:
+    if SHOTS is not None:
+        ui.screenshot(SHOTS / f"{name}.png")
+
+
+def test_the_guides_path_in_a_browser(app, ui, tmp_path):
+    _, data = app
+    # -- Dataset: create, import, process, caption, pre-flight --------------------------------
+    ui.expand("New dataset and import", "lfd_dataset_new_name")
+    ui.fill("lfd_dataset_new_name", "my dog")
+    ui.click("lfd_dataset_create")
+    ui.wait_value("lfd_dataset_status", "my dog")
+    uploads = []
+    for index in range(3):
+        uploads.append(save(photo(160 + 32 * index, 128, index), tmp_path / f"up{index}.png"))
+    ui.page.locator("#lfd_dataset_upload input[type=file]").set_input_files(
+        [str(p) for p in uploads])
+    ui.page.wait_for_timeout(1000)
+    ui.click("lfd_dataset_import")
+    ui.wait_value("lfd_dataset_status", "3")
+    originals = data / "datasets" / "my dog" / "IMGS"
+    assert sorted(p.name for p in originals.glob("*.png")) == ["up0.png", "up1.png", "up2.png"]
+    ui.fill("lfd_concept_token", "sks")
+    ui.click("lfd_concept_save")
+    ui.wait_value("lfd_dataset_status", "sks")
+    ui.fill("lfd_dataset_high", 128)
+    ui.fill("lfd_dataset_low", 64)
+    ui.click("lfd_dataset_process")
+    ui.wait_for(lambda: len(ui.images("lfd_dataset_gallery")) == 3, "3 processed images")
+    report = ui.value("lfd_dataset_process_log")
+    assert "3" in report, report
+    assert len(list((data / "datasets" / "my dog" / "LOWRES_CONCEPT").glob("*.png"))) == 3
+    # Click an image, type a caption, see its token count, save it.
+    ui.page.locator("#lfd_dataset_gallery img").first.click()
+    ui.wait_for(lambda: ui.value("lfd_caption_stem"), "the clicked image's name")
+    stem = ui.value("lfd_caption_stem")
+    text = "sks, dog, a very good dog sitting on green grass"
+    ui.fill("lfd_caption_text", text)
+    ui.wait_text("lfd_caption_tokens", f"Tokens: {token_report(text)['label']}")
+    ui.click("lfd_caption_save")
+    ui.wait_value("lfd_dataset_status", f"Saved {stem}.txt")
+    caption = data / "datasets" / "my dog" / "LOWRES_CONCEPT" / f"{stem}.txt"
+    assert caption.read_text(encoding="utf-8").startswith("sks, dog, a very good dog")
+    ui.fill("lfd_preflight_resolution", 64)
+    ui.click("lfd_preflight_run")
+    ui.wait_for(lambda: ui.text("lfd_preflight_summary").strip(), "the pre-flight summary")
+    shot(ui, "dataset")
+
+    # -- Train: base model, concept from the dataset, settings, start / stop / resume ----------
+    ui.tab("Train")
+    demo_model = next(o for o in ui.options("lfd_train_base") if o.startswith("demo-tiny-sd1"))
+    ui.choose("lfd_train_base", demo_model)
+    assert "my dog" not in ui.options("lfd_train_dataset")  # made after the tab was built…
+    ui.click("lfd_train_dataset_refresh")  # …so 🔄 brings it in
+    ui.wait_option("lfd_train_dataset", "my dog")
+    ui.choose("lfd_train_dataset", "my dog")
+    ui.click("lfd_train_add_concept")
+    ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
+    for elem_id, value in [("save_name", "e2e dog"), ("training_steps", 30),
+                           ("training_resolution", 64), ("samples_every", 1),
+                           ("samples_steps", 2), ("samples_width", 64), ("samples_height", 64),
+                           ("save_every", 10), ("optimizer_unet_lr", 0.01)]:
+        ui.fill(f"lfd_train_{elem_id}", value)
+    ui.click("lfd_train_plot")
+    ui.wait_for(lambda: ui.images("lfd_train_lr_plot"), "the LR plot")
+    ui.click("lfd_train_start")
+    ui.wait_value("lfd_train_status", "Training e2e dog")
+    # While it runs, the gallery fills and the loss chart is redrawn.
+    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= 3, "samples in the gallery")
+    first_chart = ui.wait_for(lambda: ui.images("lfd_train_loss_plot"), "the loss chart")
+    ui.wait_for(lambda: ui.images("lfd_train_loss_plot") != first_chart, "a new loss chart")
+    assert "done:" not in ui.value("lfd_train_status")  # still running when it updated
+    shot(ui, "train")
+    ui.click("lfd_train_stop")
+    ui.wait_value("lfd_train_status", "stopped at step", timeout=120)
+    stopped_at = len(ui.images("lfd_train_samples"))
+    ui.click("lfd_train_resume")
+    ui.wait_value("lfd_train_status", "done: 30 steps", timeout=300)
+    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) > stopped_at, "samples after resume")
+    lora_dir = data / "Lora"
+    assert (lora_dir / "e2e dog.safetensors").is_file()
+    assert [p.name for p in sorted(lora_dir.glob("e2e dog-*.safetensors"))] == [
+        "e2e dog-000010.safetensors", "e2e dog-000020.safetensors",
+        "e2e dog-000030.safetensors"]
+    assert "self-check passed" in ui.value("lfd_train_status")
+
+    # -- Which step is best? ---------------------------------------------------------------
+    ui.expand("Which step is best?", "lfd_best_strengths")
+    ui.fill("lfd_best_strengths", "0.5, 1")
+    ui.fill("lfd_best_cfgs", "7")
+    ui.click("lfd_best_render")
+    ui.wait_for(lambda: len(ui.images("lfd_best_cells")) == 6, "6 grid cells", timeout=180)
+    ui.page.locator("#lfd_best_cells img").nth(2).click()  # step 20, strength 0.5
+    ui.wait_value("lfd_best_chosen", "step 20 · strength 0.5")
+    ui.click("lfd_best_use")
+    ui.wait_value("lfd_best_status", "preferred weight 0.5")
+    assert (lora_dir / "e2e dog.safetensors").read_bytes() == \
+        (lora_dir / "e2e dog-000020.safetensors").read_bytes()
+    shot(ui, "best_step")
+
+    # -- Extract: a fine-tune appears after 🔄, its difference becomes a LoRA ------------------
+    from lora_fixtures import write_tuned
+
+    models = data / "models"
+    write_tuned(models / demo_model, models / "my finetune.safetensors")
+    ui.tab("Extract")
+    assert "my finetune.safetensors" not in ui.options("lfd_extract_tuned")
+    for refresh in ("lfd_extract_base_refresh", "lfd_extract_tuned_refresh"):
+        ui.click(refresh)
+    ui.wait_option("lfd_extract_tuned", "my finetune.safetensors")
+    ui.choose("lfd_extract_base", demo_model)
+    ui.choose("lfd_extract_tuned", "my finetune.safetensors")
+    ui.fill("lfd_extract_name", "from finetune")
+    ui.fill("lfd_extract_rank", 4)
+    ui.click("lfd_extract_run")
+    ui.wait_value("lfd_extract_status", "saved", timeout=180)
+    assert "text_encoder" in ui.value("lfd_extract_status")
+    assert (lora_dir / "from finetune.safetensors").is_file()
+    ui.click("lfd_tools_lora_refresh")
+    ui.wait_option("lfd_tools_lora", "from finetune.safetensors")
+    ui.choose("lfd_tools_lora", "from finetune.safetensors")
+    ui.click("lfd_tools_info")
+    ui.wait_value("lfd_tools_status", "\"text_encoder\": 12")
+    shot(ui, "extract")
+
+    # -- Every other list: a file added on disk appears after 🔄, no restart ------------------
+    from lora_for_dummies.dataset.layout import create_dataset
+
+    create_dataset(data / "datasets", "made on disk")
+    ui.tab("Dataset")
+    ui.click("lfd_dataset_name_refresh")
+    ui.wait_option("lfd_dataset_name", "made on disk")
+    ui.tab("Train")
+    ui.click("lfd_train_base_refresh")
+    ui.wait_option("lfd_train_base", "my finetune.safetensors")
+    ui.tab("Models")
+    ui.click("lfd_models_checkpoint_refresh")
+    ui.wait_option("lfd_models_checkpoint", "my finetune.safetensors")
+    ui.choose("lfd_models_checkpoint", "my finetune.safetensors")
+    ui.wait_text("lfd_models_details", "Stable Diffusion 1.x")
+    shot(ui, "models")
