@@ -66,7 +66,9 @@ class GradioPage:
                                                          ":not([type=range])").first
 
     def tab(self, label: str) -> None:
-        self.page.get_by_role("tab", name=label, exact=True).first.click()
+        tab = self.page.get_by_role("tab", name=label, exact=True)  # gradio 4 and 5
+        gradio3 = self.page.locator(".tab-nav button").get_by_text(label, exact=True)
+        tab.or_(gradio3).first.click()
 
     def expand(self, label: str, shows: str) -> None:
         """Open the accordion called `label` unless `#shows` inside it is already visible."""
@@ -117,7 +119,7 @@ class GradioPage:
         return self._field(elem_id).input_value()
 
     def text(self, elem_id: str) -> str:
-        return self.page.locator(f"#{elem_id}").inner_text()
+        return self.page.locator(f"#{elem_id}").first.inner_text()  # gradio 3: id twice
 
     def wait_for(self, condition: Any, what: str, timeout: float = 60,
                  shows: Any = None) -> Any:
@@ -148,5 +150,11 @@ class GradioPage:
             "imgs => imgs.map(i => i.src)")
 
     def screenshot(self, path: Path) -> None:
+        """A full-page PNG, reduced to 256 colours (a third of the size, for the README)."""
+        from PIL import Image
+
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=True)
+        with Image.open(path) as shot:
+            reduced = shot.convert("RGB").quantize(256)
+        reduced.save(path, optimize=True)

@@ -212,3 +212,29 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.choose("lfd_models_checkpoint", "my finetune.safetensors")
     ui.wait_text("lfd_models_details", "Stable Diffusion 1.x")
     shot(ui, "models")
+
+
+def test_webui_progress_bar_script_in_a_browser():
+    """javascript/lora_for_dummies.js with the webui's progressbar.js functions on the page:
+    Start's first input becomes a fresh task id and the bar is requested above our element;
+    without them (standalone) the inputs pass through unchanged."""
+    from playwright.sync_api import sync_playwright
+
+    executable = _browser_or_skip()
+    script = (ROOT / "javascript" / "lora_for_dummies.js").read_text(encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.set_content("<div><div id='lfd_train_progressbar'></div></div>")
+        page.add_script_tag(content=script)
+        assert page.evaluate("lfd_start_training('', 1, 'model')") == ["", 1, "model"]
+        page.add_script_tag(content="""
+            var requested = [];
+            function gradioApp() { return document; }
+            function randomId() { return "task(abc123)"; }
+            function requestProgress(id, anchor, gallery, atEnd) {
+                requested.push([id, anchor.id, gallery]);
+            }""")
+        assert page.evaluate("lfd_start_training('', 1, 'model')") == ["task(abc123)", 1, "model"]
+        assert page.evaluate("requested") == [["task(abc123)", "lfd_train_progressbar", None]]
+        browser.close()

@@ -49,8 +49,9 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
     status = find_block(demo, "lfd_train_status")
     start = handler_for(demo, status, "on_start")
-    assert start(1, "tiny.safetensors", rows, "auto", *_values()).startswith("Starting ui run")
-    assert "already going" in start(1, "tiny.safetensors", rows, "auto", *_values())
+    assert start("", 1, "tiny.safetensors", rows, "auto", *_values()).startswith(
+        "Starting ui run")
+    assert "already going" in start("", 1, "tiny.safetensors", rows, "auto", *_values())
     _wait_for_run()
     poll = poll_view
     text, chart, gallery = poll()
@@ -60,7 +61,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert (lora_dir / "ui run.safetensors").exists()
     _best_step(demo, lora_dir)
     # Stop, then resume to the end.
-    assert start(1, "tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
+    assert start("", 1, "tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
         "Starting")
     deadline = time.time() + 120
     while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
@@ -68,7 +69,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert SESSION.stop(save=True).startswith("Stopping")
     _wait_for_run()
     assert "stopped at step" in poll()[0]
-    resumed = handler_for(demo, status, "on_resume")(1, "tiny.safetensors", rows, "auto",
+    resumed = handler_for(demo, status, "on_resume")("", 1, "tiny.safetensors", rows, "auto",
                                                      *_values(training__steps=6))
     assert resumed.startswith("Resuming")
     _wait_for_run()
@@ -85,10 +86,10 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
     plot = handler_for(demo, find_block(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
     assert plot.size == (560, 220)
-    bad = start(1, "", rows, "auto", *_values())
+    bad = start("", 1, "", rows, "auto", *_values())
     assert bad.startswith("⚠ choose a base model")
     # Several GPUs: a separate `accelerate launch` process, followed through its log.
-    launched = start(2, "tiny.safetensors", rows, "auto", *_values(save__name="multi"))
+    launched = start("", 2, "tiny.safetensors", rows, "auto", *_values(save__name="multi"))
     assert launched.startswith("Started on 2 GPUs:") and "--multi_gpu" in launched
     SESSION.wait(600)
     assert "ended" in poll()[0]
@@ -140,7 +141,10 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
         return real_render(*args, **kwargs)
 
     monkeypatch.setattr("lora_for_dummies.train.loop.render", render_and_check)
-    handler_for(tab, status, "on_start")(1, "t.safetensors", rows, "auto",
+    from modules import progress
+
+    progress.history.clear()
+    handler_for(tab, status, "on_start")("task(lfd1)", 1, "t.safetensors", rows, "auto",
                                          *_values(training__steps=40, samples__every=1,
                                                   save__every=1))
     deadline = time.time() + 120
@@ -150,6 +154,11 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
     _wait_for_run()
     assert all(lock_seen) and lock_seen  # txt2img waited while training ran
     assert sd_models.events == ["unload", "reload"]
+    # the webui's progress bar followed the run: our script's task id, queued → current → done
+    assert progress.history == [("queued", "task(lfd1)"), ("start", "task(lfd1)"),
+                                ("finish", "task(lfd1)")]
+    scripts = [d.get("js") or d.get("_js") for d in tab.config["dependencies"]]
+    assert scripts.count("lfd_start_training") == 2  # Start and Resume
     assert shared.state.job == "" and ("begin", "Training ui run") in shared.state.history
     view = SESSION.view()
     assert "stopped at step" in view.text and view.losses

@@ -107,6 +107,32 @@ def test_webui_host_folders_and_lora_rescan(webui_standin, monkeypatch, tmp_path
     assert calls == ["scan"]
 
 
+def test_gpu_job_on_a1111_and_on_forge(webui_standin, monkeypatch):
+    """A1111: unload the model, reload after. Forge: its memory management frees VRAM and
+    loads models again on demand (so no reload), still under the queue lock."""
+    from modules import call_queue, sd_models
+
+    from lora_for_dummies.hosts.webui import WebuiHost
+
+    sd_models.events.clear()
+    with WebuiHost().gpu_job():
+        assert call_queue.queue_lock.locked()
+    assert sd_models.events == ["unload", "reload"] and not call_queue.queue_lock.locked()
+
+    calls = []
+    backend = type(sys)("backend")
+    memory = type(sys)("backend.memory_management")  # Forge's module, same function names
+    memory.unload_all_models = lambda: calls.append("unload_all_models")
+    memory.soft_empty_cache = lambda force=False: calls.append("soft_empty_cache")
+    backend.memory_management = memory
+    monkeypatch.setitem(sys.modules, "backend", backend)
+    monkeypatch.setitem(sys.modules, "backend.memory_management", memory)
+    sd_models.events.clear()
+    with WebuiHost().gpu_job():
+        assert call_queue.queue_lock.locked() and calls == ["unload_all_models"]
+    assert calls == ["unload_all_models", "soft_empty_cache"] and sd_models.events == []
+
+
 def test_incompatible_library_shows_fix_instead_of_tabs(monkeypatch, tmp_path):
     from lora_for_dummies import environment
 

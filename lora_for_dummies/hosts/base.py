@@ -41,8 +41,9 @@ class Host(Protocol):
 
     def reporter(self) -> Reporter: ...
 
-    def gpu_job(self) -> AbstractContextManager[None]:
-        """Held around training: the webui's queue lock, its model moved off the GPU."""
+    def gpu_job(self, task_id: str = "") -> AbstractContextManager[None]:
+        """Held around GPU work: the webui's queue lock, its model moved off the GPU; with a
+        `task_id` (from the page's script), the webui's progress bar follows the job."""
         ...
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:

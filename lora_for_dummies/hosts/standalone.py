@@ -60,7 +60,7 @@ class StandaloneHost:
     def reporter(self) -> Reporter:
         return Reporter()
 
-    def gpu_job(self) -> contextlib.AbstractContextManager[None]:
+    def gpu_job(self, task_id: str = "") -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:

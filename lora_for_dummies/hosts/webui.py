@@ -76,12 +76,16 @@ class WebuiHost:
         return WebuiReporter()
 
     @contextlib.contextmanager
-    def gpu_job(self) -> Iterator[None]:
+    def gpu_job(self, task_id: str = "") -> Iterator[None]:
         """Hold the webui's queue lock (txt2img waits) and move its model off the GPU for the
-        job; put the model back afterwards."""
-        from modules import call_queue, sd_models
+        job; put the model back afterwards. A `task_id` is registered with the webui's progress
+        module (queued while waiting for the lock, then current), so its progress bar, made by
+        our javascript with that id, shows the job."""
+        from modules import call_queue, progress, sd_models
 
-        with call_queue.queue_lock:
+        if task_id:
+            progress.add_task_to_queue(task_id)
+        with call_queue.queue_lock, _current_task(progress, task_id):
             forge = _forge_memory_management()
             if forge is not None:
                 forge.unload_all_models()
@@ -92,6 +96,8 @@ class WebuiHost:
             finally:
                 if forge is None:
                     sd_models.reload_model_weights()
+                else:  # Forge loads its models again when the next generation needs them
+                    forge.soft_empty_cache()
 
     def captioners(self) -> dict[str, Callable[[str], Any]]:
         return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
@@ -163,6 +169,17 @@ class WebuiDeepbooru:
 
     def close(self) -> None:
         self.model.stop()
+
+
+@contextlib.contextmanager
+def _current_task(progress: Any, task_id: str) -> Iterator[None]:
+    if task_id:
+        progress.start_task(task_id)
+    try:
+        yield
+    finally:
+        if task_id:
+            progress.finish_task(task_id)
 
 
 def _forge_memory_management() -> Any:

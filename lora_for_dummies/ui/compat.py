@@ -67,6 +67,14 @@ def gallery(label: str, elem_id: str, value: list[tuple[str, str]] | None = None
     return gr.Gallery(value=value or None, label=label, elem_id=elem_id, **kwargs)
 
 
+def click(button: Any, fn: Any, inputs: list[Any], outputs: list[Any], js: str | None) -> Any:
+    """button.click with a client-side function run first (gradio 3: `_js`, 4 and 5: `js`)."""
+    if not js:
+        return button.click(fn, inputs, outputs)
+    key = "_js" if gradio_major() < 4 else "js"
+    return button.click(fn, inputs, outputs, **{key: js})
+
+
 def every(seconds: float, fn: Any, outputs: list[Any]) -> None:
     """Call `fn` periodically while the page is open (gradio 5: gr.Timer; 3/4: load(every=))."""
     import gradio as gr

@@ -37,7 +37,8 @@ class TrainingSession:
             return self.process.poll() is None
         return self.thread is not None and self.thread.is_alive()
 
-    def start(self, host: Host, job: TrainJob, resume: bool = False, gpus: int = 1) -> str:
+    def start(self, host: Host, job: TrainJob, resume: bool = False, gpus: int = 1,
+              task_id: str = "") -> str:
         from lora_for_dummies.train.loop import Trainer
 
         with self._lock:
@@ -52,7 +53,7 @@ class TrainingSession:
             self.trainer = Trainer(job, host.lora_dir(), reporter,
                                    on_saved=lambda path: host.refresh_loras())
             self.result = ""
-            self.thread = threading.Thread(target=self._run, args=(host, resume),
+            self.thread = threading.Thread(target=self._run, args=(host, resume, task_id),
                                            name="lfd-train", daemon=True)
             self.thread.start()
         return f"{'Resuming' if resume else 'Starting'} {job.save.name}…"
@@ -67,9 +68,9 @@ class TrainingSession:
         command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume))
         return f"Started on {gpus} GPUs: {command}"
 
-    def _run(self, host: Host, resume: bool) -> None:
+    def _run(self, host: Host, resume: bool, task_id: str) -> None:
         try:
-            with host.gpu_job():
+            with host.gpu_job(task_id):
                 outcome = self.trainer.run(resume=resume)
             self.result = outcome.message
         except UserError as err:

@@ -166,6 +166,10 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         resume = gr.Button("Resume", elem_id="lfd_train_resume")
         stop = gr.Button("Stop", elem_id="lfd_train_stop")
         stop_save = gr.Button("Stop and save", elem_id="lfd_train_stop_save")
+    # The webui's progress bar appears above this (javascript/lora_for_dummies.js); the task id
+    # travels from the page's script to the run in a hidden field.
+    gr.HTML("", elem_id="lfd_train_progressbar")
+    task_id = gr.Textbox(visible=False, elem_id="lfd_train_task_id")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
 
@@ -215,22 +219,25 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
     inputs = [base, concepts, v_mode] + fields
 
-    def on_start(count, base_title, rows, v, *values):
+    def on_start(task, count, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            return SESSION.start(host, job, gpus=int(count or 1))
+            return SESSION.start(host, job, gpus=int(count or 1), task_id=task or "")
         except UserError as err:
             return f"⚠ {err}"
 
-    def on_resume(count, base_title, rows, v, *values):
+    def on_resume(task, count, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            return SESSION.start(host, job, resume=True, gpus=int(count or 1))
+            return SESSION.start(host, job, resume=True, gpus=int(count or 1),
+                                 task_id=task or "")
         except UserError as err:
             return f"⚠ {err}"
 
-    start.click(on_start, [gpus] + inputs, [status])
-    resume.click(on_resume, [gpus] + inputs, [status])
+    # In the webui its progressbar.js is on the page: our script makes the task id.
+    script = "lfd_start_training" if host.name == "webui" else None
+    compat.click(start, on_start, [task_id, gpus] + inputs, [status], js=script)
+    compat.click(resume, on_resume, [task_id, gpus] + inputs, [status], js=script)
     stop.click(lambda: SESSION.stop(save=False), [], [status])
     stop_save.click(lambda: SESSION.stop(save=True), [], [status])
 
