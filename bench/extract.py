@@ -65,6 +65,8 @@ def make_pair(family: str) -> tuple[Path, Path, Path]:
 
 
 def run_ours(base: Path, tuned: Path, rank: int) -> dict:
+    import torch  # noqa: F401 - imported before the clock starts, as in the reference
+
     from lora_for_dummies.extract.lowrank import RankRule
     from lora_for_dummies.extract.run import ExtractSettings, extract_lora
 
@@ -82,7 +84,9 @@ def run_ours(base: Path, tuned: Path, rank: int) -> dict:
 
 
 def run_reference(base: Path, tuned: Path, rank: int) -> dict:
-    """Both models in memory in fp32, full SVD per module, clamp at the 0.99 quantile."""
+    """What kohya's `extract_lora_from_models.py` does: both models in memory in fp32, a full
+    `torch.linalg.svd(mat)` per module (its default full_matrices=True), clamp at the 0.99
+    quantile of the factors' values."""
     import torch
 
     from lora_for_dummies.checkpoints.detect import detect_family
@@ -101,12 +105,13 @@ def run_reference(base: Path, tuned: Path, rank: int) -> dict:
         module_a = models_a.models[target.part].get_submodule(_own(models_a, target))
         module_b = models_b.models[target.part].get_submodule(_own(models_b, target))
         delta = (module_b.weight.float() - module_a.weight.float()).flatten(1)
-        u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+        # As kohya's script calls it: `torch.linalg.svd(mat)`, i.e. full_matrices=True.
+        u, s, vh = torch.linalg.svd(delta)
         u, s, vh = u[:, :rank], s[:rank], vh[:rank]
         optimal[target.name] = (u * s, vh)
         u = u @ torch.diag(s)
         values = torch.cat([u.flatten(), vh.flatten()])
-        limit = torch.quantile(values.abs()[: 2**24], 0.99)
+        limit = torch.quantile(values, 0.99)  # kohya: hi = quantile(dist, 0.99), lo = -hi
         factors[target.name] = (u.clamp(-limit, limit), vh.clamp(-limit, limit))
     return {"seconds": time.perf_counter() - start, "rss": peak_rss_gb(), "factors": factors,
             "optimal": optimal}

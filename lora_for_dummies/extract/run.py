@@ -10,6 +10,7 @@ skipped with their numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,25 +127,16 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
                             f"(the largest allows {largest})")
         reporter.start(len(targets), f"Extracting {name}")
         sums: dict[str, list[float]] = {}
-        for index, target in enumerate(targets, start=1):
+        pairs = _prefetched_pairs(base_file, tuned_file, targets, settings)
+        for index, (target, weight, delta) in enumerate(pairs, start=1):
             if reporter.should_stop():
                 raise UserError("extraction stopped; nothing was written")
-            tuned_key = ema_key(target.key) if settings.use_ema and target.key.startswith(
-                UNET_PREFIX) else target.key
-            if target.key not in base_file or tuned_key not in tuned_file:
-                missing = target.key if target.key not in base_file else tuned_key
-                raise UserError(f"{missing} is missing from one of the files"
-                                + (" (no EMA weights?)" if settings.use_ema else ""))
-            weight = _read(base_file, target, target.key).to(settings.device, torch.float32)
-            delta = _read(tuned_file, target, tuned_key).to(settings.device, torch.float32) \
-                - weight
-            if delta.shape != weight.shape:
-                raise UserError(f"{target.name}: shapes differ between the two files")
-            module_report, module = _factor(target, weight, delta, settings)
+            weight_norm, delta_norm = float(weight.norm()), float(delta.norm())
+            module_report, module = _factor(target, weight_norm, delta, delta_norm, settings)
             report.modules.append(module_report)
             norms = sums.setdefault(target.part, [0.0, 0.0])
-            norms[0] += float(delta.norm()) ** 2
-            norms[1] += float(weight.norm()) ** 2
+            norms[0] += delta_norm ** 2
+            norms[1] += weight_norm ** 2
             if module is not None:
                 modules[target.name] = module
             reporter.step(index, target.name)
@@ -181,17 +173,69 @@ def _fan_in(shape: tuple[int, ...]) -> int:
     return fan_in
 
 
-def _factor(target: Target, weight: Any, delta: Any, settings: ExtractSettings
-            ) -> tuple[ModuleReport, LoraModule | None]:
-    base_norm = float(weight.norm()) or 1.0
-    difference = float(delta.norm()) / base_norm
+def _prefetched_pairs(base_file: CheckpointFile, tuned_file: CheckpointFile,
+                      targets: list[Target], settings: ExtractSettings) -> Iterator[Any]:
+    """(target, base weight, tuned − base) in fp32 for each target, in order. A reader thread
+    stays one pair ahead, so reading the files overlaps the factorisation (file reads and
+    torch both release the GIL); only it touches the files."""
+    import queue
+    import threading
+
+    import torch
+
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    cancelled = threading.Event()
+
+    def offer(item: Any) -> None:
+        while not cancelled.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def read_all() -> None:
+        try:
+            for target in targets:
+                tuned_key = ema_key(target.key) if settings.use_ema and target.key.startswith(
+                    UNET_PREFIX) else target.key
+                if target.key not in base_file or tuned_key not in tuned_file:
+                    missing = target.key if target.key not in base_file else tuned_key
+                    raise UserError(f"{missing} is missing from one of the files"
+                                    + (" (no EMA weights?)" if settings.use_ema else ""))
+                weight = _read(base_file, target, target.key).to(settings.device, torch.float32)
+                tuned = _read(tuned_file, target, tuned_key).to(settings.device, torch.float32)
+                if tuned.shape != weight.shape:
+                    raise UserError(f"{target.name}: shapes differ between the two files")
+                offer((target, weight, tuned.sub_(weight)))
+                if cancelled.is_set():
+                    return
+        except Exception as err:  # handed to the consumer, raised there
+            offer(err)
+
+    reader = threading.Thread(target=read_all, name="lfd-extract-reader", daemon=True)
+    reader.start()
+    try:
+        for _ in targets:
+            item = ready.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        cancelled.set()
+        reader.join()
+
+
+def _factor(target: Target, base_norm: float, delta: Any, delta_norm: float,
+            settings: ExtractSettings) -> tuple[ModuleReport, LoraModule | None]:
+    difference = delta_norm / (base_norm or 1.0)
     shape = list(delta.shape)
     if difference == 0.0:
         return ModuleReport(target.part, target.name, shape, 0.0, 0, 0.0, skipped="no change"), \
             None
     rule = settings.conv_rule if target.conv and settings.conv_rule else settings.rule
     matrix = delta.flatten(1)
-    factors = factorize(matrix, rule)
+    factors = factorize(matrix, rule, norm=delta_norm)
     clamp_error = None
     if settings.clamp:
         factors, clamp_error = clamp_quantile(factors, matrix, settings.clamp)
