@@ -12,6 +12,9 @@ SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_wi
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SAMPLERS = ("euler_a", "euler", "dpmpp_2m_karras")
 PRECISIONS = ("fp32", "fp16", "bf16")
+# transformer: attention + proj_in/out + feed-forward (kohya's LoRA); attention: q/k/v/out only
+# (diffusers' training examples)
+UNET_LAYERS = ("transformer", "attention")
 
 
 @dataclass
@@ -39,6 +42,7 @@ class NetworkConfig:
     conv_rank: int = 0  # LoCon on ResNet convolutions (0: off)
     conv_alpha: float = 1.0
     train_text_encoder: bool = True
+    unet_layers: str = "transformer"  # see UNET_LAYERS
 
 
 @dataclass
@@ -133,6 +137,7 @@ class TrainJob:
                                      (o.name, OPTIMIZERS, "optimizer"),
                                      (s.sampler, SAMPLERS, "sampler"),
                                      (t.precision, PRECISIONS, "precision"),
+                                     (n.unet_layers, UNET_LAYERS, "UNet layers"),
                                      (t.cache_latents, ("off", "memory", "disk"), "latent cache")):
             if value not in allowed:
                 raise UserError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")

@@ -61,6 +61,7 @@ class Trainer:
     def _setup(self) -> None:
         import torch
         from accelerate import Accelerator
+        from accelerate.utils import set_seed
         from diffusers import DDPMScheduler
 
         job = self.job
@@ -92,6 +93,9 @@ class Trainer:
         names = ["text_encoder"] + (["text_encoder_2"] if "text_encoder_2" in models else [])
         self.text_encoders = [models[n] for n in names]
         self.trained: dict[str, Any] = {"unet": self.unet}
+        # The LoRA's random initialisation comes from the global RNG: seed it, so that one
+        # seed gives one LoRA (and the same start as a reference loop seeded the same way).
+        set_seed(job.training.seed)
         self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network)}
         if job.network.train_text_encoder:
             for name, model in zip(names, self.text_encoders, strict=True):

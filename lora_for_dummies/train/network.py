@@ -7,6 +7,7 @@ same as extraction, so both write the same keys.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
@@ -15,6 +16,7 @@ from lora_for_dummies.lora.format import LoraModule
 from lora_for_dummies.train.config import NetworkConfig
 
 ADAPTER = "default"
+ATTENTION_ONLY = re.compile(r"attn[12]\.(to_q|to_k|to_v|to_out\.0)$")
 
 
 def inject_lora(model: Any, component: str, network: NetworkConfig) -> list[str]:
@@ -22,6 +24,8 @@ def inject_lora(model: Any, component: str, network: NetworkConfig) -> list[str]
     from peft import LoraConfig, inject_adapter_in_model
 
     attention = lora_target_modules(model, component)
+    if component == "unet" and network.unet_layers == "attention":
+        attention = [m for m in attention if ATTENTION_ONLY.search(m)]
     largest = max(min(model.get_submodule(m).weight.shape[:2]) for m in attention)
     if network.rank > largest:
         raise UserError(f"rank {network.rank} is larger than every layer of the {component} "

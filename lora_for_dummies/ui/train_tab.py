@@ -12,7 +12,14 @@ from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
 from lora_for_dummies.dataset.layout import list_datasets, open_dataset
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
-from lora_for_dummies.train.config import OPTIMIZERS, PRECISIONS, SAMPLERS, SCHEDULERS, TrainJob
+from lora_for_dummies.train.config import (
+    OPTIMIZERS,
+    PRECISIONS,
+    SAMPLERS,
+    SCHEDULERS,
+    UNET_LAYERS,
+    TrainJob,
+)
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart
@@ -30,6 +37,8 @@ SETTINGS = [
     ("network.alpha", "Alpha (scale = alpha / rank)", "number", None),
     ("network.conv_rank", "Conv rank (0 = off)", "int", None),
     ("network.train_text_encoder", "Train the text encoder", "bool", None),
+    ("network.unet_layers", "UNet layers (transformer = kohya, attention = diffusers)", "choice",
+     UNET_LAYERS),
     ("optimizer.name", "Optimizer", "choice", OPTIMIZERS),
     ("optimizer.unet_lr", "UNet learning rate", "number", None),
     ("optimizer.text_encoder_lr", "Text-encoder learning rate", "number", None),
