@@ -66,8 +66,9 @@ class GradioPage:
                                                          ":not([type=range])").first
 
     def tab(self, label: str) -> None:
-        tab = self.page.get_by_role("tab", name=label, exact=True)  # gradio 4 and 5
-        gradio3 = self.page.locator(".tab-nav button").get_by_text(label, exact=True)
+        tabs = self.page.locator("#lfd_tabs")  # ours only: the webui has a "Train" tab too
+        tab = tabs.get_by_role("tab", name=label, exact=True)  # gradio 4 and 5
+        gradio3 = tabs.locator(".tab-nav button").get_by_text(label, exact=True)
         tab.or_(gradio3).first.click()
 
     def expand(self, label: str, shows: str) -> None:
@@ -94,6 +95,19 @@ class GradioPage:
 
     def radio(self, elem_id: str, label: str) -> None:
         self.page.locator(f"#{elem_id}").get_by_text(label, exact=True).click()
+
+    def upload(self, elem_id: str, files: list[Path]) -> None:
+        """Give a File component files and wait until the server has them: clicking on before
+        the upload's response arrives sends the files without their content (gradio 3)."""
+        def is_upload(response: Any) -> bool:
+            return response.request.method == "POST" and "/upload" in response.url
+
+        with self.page.expect_response(is_upload, timeout=60_000):
+            self.page.locator(f"#{elem_id} input[type=file]").set_input_files(
+                [str(f) for f in files])
+        for file in files:  # listed (gradio 4 and 5 show the stem and the suffix apart)
+            self.wait_text(elem_id, Path(file).stem)
+        self.page.wait_for_timeout(500)  # the component takes the server's answer as its value
 
     def options(self, elem_id: str) -> list[str]:
         field = self._field(elem_id)

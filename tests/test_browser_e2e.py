@@ -86,9 +86,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     uploads = []
     for index in range(3):
         uploads.append(save(photo(160 + 32 * index, 128, index), tmp_path / f"up{index}.png"))
-    ui.page.locator("#lfd_dataset_upload input[type=file]").set_input_files(
-        [str(p) for p in uploads])
-    ui.page.wait_for_timeout(1000)
+    ui.upload("lfd_dataset_upload", uploads)
     ui.click("lfd_dataset_import")
     ui.wait_value("lfd_dataset_status", "3")
     originals = data / "datasets" / "my dog" / "IMGS"

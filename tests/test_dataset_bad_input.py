@@ -102,3 +102,21 @@ def test_unicode_long_names_and_import_clashes(tmp_path):
     assert again.copied == [] and len(again.skipped) == 2
     process = process_concept(ds, "", ProcessSettings(high=64, low=64))
     assert not process.failed
+
+
+def test_empty_and_unreadable_images_are_not_imported(tmp_path):
+    """An upload that had not finished (0 bytes) or a file that only looks like an image is
+    reported by name and never lands among the originals."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "empty.png").write_bytes(b"")
+    (source / "fake.jpg").write_text("not a picture", encoding="utf-8")
+    save(photo(64, 64, 4), source / "good.png")
+    ds = create_dataset(tmp_path / "datasets", "checked")
+    report = import_images(ds, [source])
+    assert report.copied == ["good.png"]
+    assert sorted(report.skipped) == [
+        "empty.png: empty file (an upload that had not finished? drop it again)",
+        "fake.jpg: not a readable image (UnidentifiedImageError)"]
+    originals = ds.folder(ds.concept(""), "originals")
+    assert sorted(p.name for p in originals.iterdir()) == ["good.png"]

@@ -9,7 +9,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lora_for_dummies.atomic import write_text_atomic
+from lora_for_dummies.atomic import atomic_path, write_text_atomic
 from lora_for_dummies.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -139,6 +139,21 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)  # "name: reason"
 
 
+def _unreadable(path: Path) -> str:
+    """Why `path` cannot be imported as an image ("" if it can): checked before copying, so a
+    broken file never lands among the originals."""
+    from PIL import Image, UnidentifiedImageError
+
+    if path.stat().st_size == 0:
+        return "empty file (an upload that had not finished? drop it again)"
+    try:
+        with Image.open(path):  # reads the header only: enough to know it is an image
+            pass
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        return f"not a readable image ({type(err).__name__})"
+    return ""
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -164,6 +179,10 @@ def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> I
     existing = {p.stem.lower(): p for p in target.iterdir() if is_image(p)}
     contents = {_digest(p): p.name for p in existing.values()}
     for source in files:
+        problem = _unreadable(source)
+        if problem:
+            report.skipped.append(f"{source.name}: {problem}")
+            continue
         digest = _digest(source)
         if digest in contents:
             report.skipped.append(f"{source.name}: already in {target.name} as {contents[digest]}")
@@ -174,12 +193,14 @@ def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> I
             stem = f"{source.stem}_{number}"
             clash, number = existing.get(stem.lower()), number + 1
         destination = target / f"{stem}{source.suffix.lower()}"
-        shutil.copy2(source, destination)
+        with atomic_path(destination) as tmp:
+            shutil.copy2(source, tmp)
         existing[stem.lower()] = destination
         contents[digest] = destination.name
         report.copied.append(destination.name)
         caption = source.with_suffix(".txt")
         if caption.is_file():
-            shutil.copy2(caption, target / f"{stem}.txt")
+            with atomic_path(target / f"{stem}.txt") as tmp:
+                shutil.copy2(caption, tmp)
             report.captions.append(f"{stem}.txt")
     return report
