@@ -122,7 +122,7 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
         optimizer.step()
         optimizer.zero_grad()
         times.append(time.perf_counter() - start)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return times, losses
 
 
