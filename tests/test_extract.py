@@ -152,3 +152,26 @@ def test_dynamic_rank_rules():
     share = torch.cumsum(s, 0) / s.sum()  # energy: share of the sum of singular values
     assert energy.down.shape[0] == int((share < 0.5).sum()) + 1
     assert factorize(delta, RankRule("fixed", rank=64)).down.shape[0] == 64
+
+
+def test_fp32_ckpt_pair_gives_the_same_lora(tiny_models, tuned, tmp_path):
+    """From fp32 .ckpt files the reader hands out its own tensors (SD2's fused q/k/v is read
+    once per third): extraction must not change them, and must match the .safetensors pair."""
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.checkpoints.write import save_state_dict
+
+    pair = []
+    for source, name in ((tiny_models["sd2v"], "base.ckpt"), (tuned["sd2v"][0], "tuned.ckpt")):
+        with CheckpointFile(source) as file:
+            state = {k: file.get(k).float() for k in file.keys()}
+            metadata = dict(file.metadata)
+        pair.append(save_state_dict(state, tmp_path / name, metadata))
+    settings = ExtractSettings(rule=RankRule(rank=8, exact=True), save_dtype="fp32")
+    extract_lora(*pair, tmp_path, "from ckpt", settings)
+    extract_lora(tiny_models["sd2v"], tuned["sd2v"][0], tmp_path, "from st", settings)
+    from_ckpt, _ = load_lora(tmp_path / "from ckpt.safetensors")
+    from_st, _ = load_lora(tmp_path / "from st.safetensors")
+    assert from_ckpt.keys() == from_st.keys()
+    for name in from_st:
+        torch.testing.assert_close(from_ckpt[name].delta(), from_st[name].delta(), atol=1e-5,
+                                   rtol=1e-4)

@@ -191,6 +191,8 @@ def _pairs(base_file: CheckpointFile, tuned_file: CheckpointFile, targets: list[
         tuned = _read(tuned_file, target, tuned_key).to(settings.device, torch.float32)
         if tuned.shape != weight.shape:
             raise UserError(f"{target.name}: shapes differ between the two files")
+        # In place: nothing reads this region again (from an fp32 .ckpt it is the reader's own
+        # tensor, and a fused q/k/v is read a third at a time; a test compares with .safetensors).
         yield target, weight, tuned.sub_(weight)
 
 
