@@ -43,7 +43,8 @@ class LoraPatcher:
                 if delta.shape != weight.shape:
                     raise UserError(f"{name}: LoRA shape {tuple(delta.shape)} does not fit the "
                                     f"model's {tuple(weight.shape)}")
-                self._originals[name] = weight.detach().clone()
+                # the copy waits on the CPU: on a GPU it would cost VRAM the render needs
+                self._originals[name] = weight.detach().to("cpu", copy=True)
                 weight.copy_((weight.float() + strength * delta).to(weight.dtype))
 
     def restore(self) -> None:
