@@ -189,6 +189,8 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     assert (lora_dir / "from finetune.safetensors").is_file()
     ui.click("lfd_tools_lora_refresh")
     ui.wait_option("lfd_tools_lora", "from finetune.safetensors")
+    ui.click("lfd_tools_merge_list_refresh")
+    ui.wait_option("lfd_tools_merge_list", "from finetune.safetensors")
     ui.choose("lfd_tools_lora", "from finetune.safetensors")
     ui.click("lfd_tools_info")
     ui.wait_value("lfd_tools_status", "\"text_encoder\": 12")

@@ -44,6 +44,8 @@ def _walk(demo, models_dir: Path, lora_dir: Path, pair):
     assert json.loads((lora_dir / "my extract.json").read_text())["sd version"] == "SD1"
     lora_refresh = handler_for(demo, find_block(demo, "lfd_tools_lora"), None)
     assert "my extract.safetensors" in choices_of(lora_refresh())
+    merge_refresh = handler_for(demo, find_block(demo, "lfd_tools_merge_list"), None)
+    assert "my extract.safetensors" in choices_of(merge_refresh())
     status = find_block(demo, "lfd_tools_status")
     info = handler_for(demo, status, "info")("my extract.safetensors")
     assert '"base_model_version": "sd_v1"' in info

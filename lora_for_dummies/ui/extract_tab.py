@@ -80,6 +80,8 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
         with gr.Row():
             merge_list = gr.Dropdown(loras, multiselect=True, label="LoRAs / saved steps to merge",
                                      elem_id="lfd_tools_merge_list")
+            host.refresh_button(merge_list, lambda: None, lambda: {"choices": ctl.loras()},
+                                "lfd_tools_merge_list_refresh")
             weights = gr.Textbox(label="Weights (e.g. 0.5, 0.5)", elem_id="lfd_tools_weights")
             merge_rank = gr.Number(value=0, precision=0, label="Re-factor to rank (0 = exact)",
                                    elem_id="lfd_tools_merge_rank")
