@@ -14,7 +14,7 @@ from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
-from uitools import find_block, handler_for
+from uitools import choices_of, find_block, handler_for
 
 
 def _values(**changes):
@@ -122,6 +122,20 @@ def _best_step(demo, lora_dir: Path):
 def test_train_tab_standalone(tiny_models, tmp_path):
     host = StandaloneHost(tmp_path / "data")
     _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models, tmp_path)
+
+
+def test_concept_list_refresh(tmp_path):
+    from lora_for_dummies.dataset.layout import create_dataset
+
+    host = StandaloneHost(tmp_path / "data")
+    create_dataset(host.datasets_dir(), "dog")
+    demo = standalone_app(host)
+    concept = find_block(demo, "lfd_train_concept")
+    listing = handler_for(demo, concept, "on_concept_list")
+    assert listing("dog", "main")["choices"] in (["main"], [("main", "main")])
+    create_dataset(host.datasets_dir(), "dog", "cat")  # a second concept, made meanwhile
+    update = listing("dog", "main")
+    assert choices_of(update) == ["main", "cat"] and update["value"] == "main"
 
 
 def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):

@@ -136,6 +136,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
                             lambda: {"choices": list_datasets(host.datasets_dir())},
                             "lfd_train_dataset_refresh")
         concept = compat.dropdown("Concept", ["main"], "main", "lfd_train_concept")
+        concept_refresh = gr.Button("🔄", elem_id="lfd_train_concept_refresh",
+                                    elem_classes=["lfd-refresh"], scale=0, min_width=40)
         which = gr.Radio(["high", "low"], value="low", label="Images",
                          elem_id="lfd_train_which")
         add = gr.Button("Add concept", elem_id="lfd_train_add_concept")
@@ -182,14 +184,16 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
 
-    def on_concept_list(name: str | None) -> Any:
+    def on_concept_list(name: str | None, current: str | None = None) -> Any:
         try:
             names = [c.title for c in open_dataset(host.datasets_dir() / name).concepts.values()]
         except (UserError, TypeError):
             names = []
-        return compat.update(choices=names, value=names[0] if names else None)
+        chosen = current if current in names else (names[0] if names else None)
+        return compat.update(choices=names, value=chosen)
 
     dataset.change(on_concept_list, [dataset], [concept])
+    concept_refresh.click(on_concept_list, [dataset, concept], [concept])  # made meanwhile
 
     def on_add(rows: Any, name: str, concept_name: str, images: str) -> Any:
         current = compat.table_rows(rows)
