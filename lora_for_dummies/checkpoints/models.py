@@ -17,6 +17,7 @@ from lora_for_dummies.checkpoints.detect import detect_family
 from lora_for_dummies.checkpoints.families import bundled_config, component_names
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import CheckpointError
+from lora_for_dummies.memory import release_freed_memory
 
 CONFIGS_METADATA_KEY = "lfd.configs"
 
@@ -117,6 +118,8 @@ def load_models(path: str | Path, components: list[str] | None = None, dtype: An
             model.to(device=device, dtype=dtype or torch.float32)
             model.eval().requires_grad_(False)
             loaded.models[name] = model
+    del split, keys
+    release_freed_memory()  # the file's tensors, converted and dropped
     return loaded
 
 

@@ -29,6 +29,7 @@ from lora_for_dummies.train.data import build_training_set, caption_for_step
 from lora_for_dummies.train.latents import LatentCache
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.prior import generate_class_images
+from lora_for_dummies.train.residency import FrozenModels, precache
 from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
 from lora_for_dummies.train.saving import load_state, save_state, save_step, training_metadata
 from lora_for_dummies.train.text import encode_tokens, token_batch
@@ -131,6 +132,29 @@ class Trainer:
         self.text_cache: dict[str, Any] = {}
         self.cache_text = (job.training.cache_text_encoder and not job.network.train_text_encoder
                            and not job.training.shuffle_tags and not job.training.caption_dropout)
+        self._park_frozen_models()
+
+    def _park_frozen_models(self) -> None:
+        """Encode everything the steps will ask for now, so that the VAE and text encoders
+        can leave the training device (see `residency`)."""
+        cache_latents = self.job.training.cache_latents != "off"
+        parkable = ([self.vae] if cache_latents else []) + \
+            (list(self.text_encoders) if self.cache_text else [])
+        self.frozen = FrozenModels(parkable, self.accelerator.device)
+        if not parkable:
+            return
+        count = precache(self.data, self.latents if cache_latents else None,
+                         (lambda caption: self._conditioning([caption])) if self.cache_text
+                         else None)
+        self.reporter.log(f"cached {count} latents and {len(self.text_cache)} captions")
+        message = self.frozen.park(needed_later=self.job.samples.enabled)
+        if self.frozen.released:
+            if cache_latents:
+                self.vae = self.latents.vae = None
+            if self.cache_text:
+                self.text_encoders = []
+        if message:
+            self.reporter.log(message)
 
     # -- one step -------------------------------------------------------------------------
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
@@ -295,8 +319,9 @@ class Trainer:
         context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
                                 self.text_encoders, self.clip_skip, self.v_prediction, "", "",
                                 self.job.save.name)
-        check = check_trained_lora(path, self.job, self.family, self.configs,
-                                   list(self.trained.values()), context)
+        with self.frozen.on_device():
+            check = check_trained_lora(path, self.job, self.family, self.configs,
+                                       list(self.trained.values()), context)
         self.reporter.log(check.summary())
         return check
 
@@ -363,15 +388,16 @@ class Trainer:
         written = []
         for model in self.trained.values():
             model.eval()
-        for index, prompt in enumerate(prompts):
-            seed = job.samples.seed + index
-            image = render(context, prompt, job.samples, seed)
-            path = self.run_dir / "samples" / f"{step:06d}-{index}.png"
-            save_sample(image, path, infotext(prompt, job.samples, seed, context))
-            self.reporter.image(str(path))
-            written.append(path.name)
-            if index == 0:
-                self.last_sample = image
+        with self.frozen.on_device():
+            for index, prompt in enumerate(prompts):
+                seed = job.samples.seed + index
+                image = render(context, prompt, job.samples, seed)
+                path = self.run_dir / "samples" / f"{step:06d}-{index}.png"
+                save_sample(image, path, infotext(prompt, job.samples, seed, context))
+                self.reporter.image(str(path))
+                written.append(path.name)
+                if index == 0:
+                    self.last_sample = image
         for model in self.trained.values():
             model.train()
         return written

@@ -1,0 +1,79 @@
+"""The VAE and text encoders leave the training device once everything is cached."""
+
+from __future__ import annotations
+
+import torch
+from imagegen import photo, save
+from train_fixtures import tiny_job
+
+from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.train.loop import Trainer
+
+
+class CountingEncodes(Trainer):
+    """Counts VAE encodes from the moment the frozen models are parked."""
+
+    def _park_frozen_models(self) -> None:
+        super()._park_frozen_models()
+        self.encodes = 0
+
+        def count(*args):
+            self.encodes += 1
+
+        self.vae.encoder.register_forward_hook(count)
+
+
+def test_precache_covers_every_image_bucket_and_caption(tiny_models, tmp_path):
+    classes = tmp_path / "class"
+    for i in range(2):
+        save(photo(64, 64, 10 + i), classes / f"{i}.png")
+    save(photo(256, 128, 5), tmp_path / "inst" / "wide.png")  # a second bucket at 192 px
+    job = tiny_job(tiny_models["sd1"], tmp_path, network={"train_text_encoder": False},
+                   training={"resolution": 192},
+                   concepts=[{"folder": str(tmp_path / "inst"), "token": "sks",
+                              "class_folder": str(classes), "class_prompt": "dog"}])
+    trainer = Trainer(job, tmp_path / "Lora")
+    trainer._setup()
+    data = trainer.data
+    buckets = {item.bucket for item in data.items}
+    assert len(buckets) == 2 and len(data.class_items) == 2
+    expected = {(str(i.path), i.bucket) for i in data.items} | {
+        (str(i.path), b) for i in data.class_items for b in buckets}
+    assert set(trainer.latents.memory) == expected
+    assert set(trainer.text_cache) == {i.caption for i in data.items + data.class_items}
+
+
+def test_training_steps_never_run_the_vae_once_cached(tiny_models, tmp_path):
+    job = tiny_job(tiny_models["sd1"], tmp_path / "cached", network={"train_text_encoder": False})
+    trainer = CountingEncodes(job, tmp_path / "cached" / "Lora")
+    result = trainer.run()
+    assert trainer.encodes == 0 and result.step == 4
+    assert "self-check passed" in result.message  # samples and self-check had the models back
+    assert (tmp_path / "cached" / "runs" / "tiny" / "samples" / "000004-0.png").exists()
+
+    # Without a latent cache the VAE is kept and runs every step (the hook does count).
+    job = tiny_job(tiny_models["sd1"], tmp_path / "off", training={"cache_latents": "off"})
+    trainer = CountingEncodes(job, tmp_path / "off" / "Lora")
+    trainer.run()
+    assert trainer.encodes == 4 and not trainer.frozen.parked
+
+
+def test_released_models_change_nothing(tiny_models, tmp_path):
+    """Without samples on a CPU the VAE and text encoders are released after caching; the
+    LoRA is the one a run that kept them and encoded every step trains."""
+    quiet = {"network": {"train_text_encoder": False}, "samples": {"enabled": False}}
+    released = Trainer(tiny_job(tiny_models["sd1"], tmp_path / "a", **quiet), tmp_path / "a")
+    released.run()
+    assert released.frozen.released and released.vae is None
+    assert released.text_encoders == []
+    kept = Trainer(tiny_job(tiny_models["sd1"], tmp_path / "b", **quiet,
+                            training={"cache_latents": "off", "cache_text_encoder": False}),
+                   tmp_path / "b")
+    kept.run()
+    assert not kept.frozen.released and kept.vae is not None
+    a, _ = load_lora(tmp_path / "a" / "Lora" / "tiny.safetensors")
+    b, _ = load_lora(tmp_path / "b" / "Lora" / "tiny.safetensors")
+    assert set(a) == set(b)
+    for name in a:
+        torch.testing.assert_close(a[name].up, b[name].up, rtol=0, atol=1e-6)
+        torch.testing.assert_close(a[name].down, b[name].down, rtol=0, atol=1e-6)
