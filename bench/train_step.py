@@ -1,13 +1,16 @@
 """Training step time, peak memory and loss curve: our loop vs a reference loop written the way
-diffusers' `train_dreambooth_lora.py` does it (peft LoRA on attention, VAE and text encoder run
-every step, no caching). Full-size SD1.5 architecture (random weights), batch 1, rank 32; ours
-with the settings that coincide (attention-only LoRA, constant LR, text encoder frozen), so the
-two loss curves must agree step by step.
+diffusers' `train_dreambooth_lora.py` / `train_dreambooth_lora_sdxl.py` do it (peft LoRA on
+attention, VAE and text encoder(s) run every step, no caching). Full-size architecture (random
+weights), batch 1, rank 32; ours with the settings that coincide (attention-only LoRA, constant
+LR, text encoder frozen), so in fp32 the two loss curves must agree step by step.
 
-    python bench/train_step.py [--resolutions 256 512] [--steps 4]
+    python bench/train_step.py [--resolutions 256 512] [--steps 4]            # CPU, fp32
+    python bench/train_step.py --device cuda --precision fp16 --resolutions 512
+    python bench/train_step.py --device cuda --precision bf16 --family sdxl --resolutions 1024
 
-Each contender runs in its own process (peak RSS is its own); step time is the median of the
-steps after the first (which includes one-time caching in ours).
+Each contender runs in its own process, so peak memory is its own: peak RSS on the CPU, peak
+allocated VRAM on a GPU. Step time is the median of the steps after the first (which includes
+one-time caching in ours); it/s is its inverse.
 """
 
 from __future__ import annotations
@@ -25,18 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 OUT = ROOT / "bench" / "out" / "train"
-BASE = ROOT / "bench" / "out" / "sd1-base.safetensors"
+BASES = {"sd1": ROOT / "bench" / "out" / "sd1-base.safetensors",
+         "sdxl": ROOT / "bench" / "out" / "sdxl-base.safetensors"}
 
 
-def prepare() -> Path:
+def prepare(family: str) -> Path:
     """The base model and one 768 px training image (one, so both loops see the same order)."""
     import torch
     from imagegen import photo, save
 
     from lora_for_dummies.checkpoints.synthetic import write_random_checkpoint
 
-    if not BASE.exists():
-        write_random_checkpoint(BASE, "sd1", tiny=False, dtype=torch.float16)
+    if not BASES[family].exists():
+        write_random_checkpoint(BASES[family], family, tiny=False, dtype=torch.float16)
     images = OUT / "images-1"
     if not (images / "0.png").exists():
         save(photo(768, 768, 0), images / "0.png")
@@ -44,8 +48,9 @@ def prepare() -> Path:
     return images
 
 
-def ours(base: Path, images: Path, resolution: int, steps: int, run: Path,
-         seed: int = 1, lr: float = 1e-4, rank: int = 32) -> tuple[list[float], list[float]]:
+def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed: int = 1,
+         lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu"
+         ) -> tuple[list[float], list[float]]:
     """Our Trainer with the settings that coincide with the reference: attention-only LoRA on
     the UNet, constant learning rate, text encoder not trained. Returns (seconds, losses)."""
     from lora_for_dummies.train.config import TrainJob
@@ -57,12 +62,12 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path,
         "network": {"rank": rank, "alpha": rank, "train_text_encoder": False,
                     "unet_layers": "attention"},
         "optimizer": {"unet_lr": lr, "scheduler": "constant", "warmup": 0},
-        "training": {"steps": steps, "resolution": resolution, "precision": "fp32",
+        "training": {"steps": steps, "resolution": resolution, "precision": precision,
                      "buckets": False, "seed": seed},
         "samples": {"enabled": False},
         "save": {"name": f"bench-{resolution}", "every": 0, "lora_dir": str(run / "Lora")},
         "runs_dir": str(run)})
-    Trainer(job, run / "Lora").run()
+    Trainer(job, run / "Lora", device=device).run()
     records = [json.loads(line) for line in
                (run / f"bench-{resolution}" / "log.jsonl").read_text().splitlines()]
     records = [r for r in records if "loss" in r]
@@ -70,76 +75,110 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path,
 
 
 def reference(base: Path, images: Path, resolution: int, steps: int, seed: int = 1,
-              lr: float = 1e-4, rank: int = 32) -> tuple[list[float], list[float]]:
-    """The diffusers example's loop: peft LoRA on to_q/k/v/out, the VAE and the text encoder
-    run every step, AdamW, gradient clipping at 1.0. Where the example leaves a choice free it
-    takes ours, so that the loss curves can be compared: the same image order (one image), the
-    VAE's mean latent, noise and timesteps from a per-step generator, the global seed set just
-    before the LoRA is injected. Returns (seconds, losses)."""
+              lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu"
+              ) -> tuple[list[float], list[float]]:
+    """The diffusers examples' loop: models in the weight dtype on the device (the SDXL VAE in
+    fp32), peft LoRA on to_q/k/v/out cast to fp32, accelerate's mixed precision, the VAE and
+    the text encoder(s) every step, AdamW, gradient clipping at 1.0, SDXL's size/crop
+    conditioning. Where the examples leave a choice free it takes ours, so that the loss
+    curves can be compared: the same image order (one image), the VAE's mean latent, noise and
+    timesteps from a per-step generator, the global seed set just before the LoRA is injected.
+    Returns (seconds, losses)."""
     import torch
     import torch.nn.functional as F
+    from accelerate import Accelerator
     from diffusers import DDPMScheduler
     from peft import LoraConfig, inject_adapter_in_model
+    from PIL import Image
 
     from lora_for_dummies.checkpoints.families import bundled_config
     from lora_for_dummies.checkpoints.models import load_models
     from lora_for_dummies.train.data import Item, load_pixels
     from lora_for_dummies.train.text import encode_tokens, token_batch
 
-    loaded = load_models(base)
-    unet, vae, text = (loaded.models["unet"], loaded.models["vae"],
-                       loaded.models["text_encoder"])
+    accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision),
+                              cpu=device == "cpu")
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision,
+                                                                       torch.float32)
+    loaded = load_models(base, dtype=weight_dtype, device=str(accelerator.device))
+    family, models = loaded.family, loaded.models
+    unet, vae = models["unet"], models["vae"]
+    if family == "sdxl":
+        vae.to(torch.float32)  # the SDXL example's VAE overflows in fp16
+    texts = [models[n] for n in ("text_encoder", "text_encoder_2") if n in models]
     torch.manual_seed(seed)
     inject_adapter_in_model(LoraConfig(r=rank, lora_alpha=rank,
                                        target_modules=["to_k", "to_q", "to_v", "to_out.0"]),
                             unet)
     params = [p for n, p in unet.named_parameters() if "lora_" in n]
     for p in params:
+        p.data = p.data.float()
         p.requires_grad_(True)
     unet.train()
     optimizer = torch.optim.AdamW(params, lr=lr)
+    unet, optimizer = accelerator.prepare(unet, optimizer)
     config = bundled_config("sd1", "scheduler")
     config.pop("_class_name")
     scheduler = DDPMScheduler.from_config(config)
     path = sorted(images.glob("*.png"))[0]
     caption = path.with_suffix(".txt").read_text(encoding="utf-8")
+    with Image.open(path) as image:
+        original = image.size
     times, losses = [], []
     for step in range(steps):
         start = time.perf_counter()
-        pixels, _ = load_pixels(Item(path, caption, 0, False, (resolution, resolution),
-                                     (resolution, resolution)))
+        pixels, top_left = load_pixels(Item(path, caption, 0, False, (resolution, resolution),
+                                            original))
         with torch.no_grad():
-            latents = vae.encode(pixels[None]).latent_dist.mean * vae.config.scaling_factor
-            hidden, _ = encode_tokens("sd1", [text], token_batch([caption], 3), 1)
+            pixels = pixels[None].to(accelerator.device, vae.dtype)
+            latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
+            latents = latents.to(weight_dtype)
+            hidden, pooled = encode_tokens(family, texts, token_batch([caption], 3), 1)
         generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        noise = torch.randn(latents.shape, generator=generator)
-        timesteps = torch.randint(0, 1000, (1,), generator=generator)
+        noise = torch.randn(latents.shape, generator=generator).to(latents)
+        timesteps = torch.randint(0, 1000, (1,), generator=generator).to(accelerator.device)
         noisy = scheduler.add_noise(latents, noise, timesteps)
-        prediction = unet(noisy, timesteps, encoder_hidden_states=hidden).sample
+        extra = {}
+        if family == "sdxl":
+            time_ids = [[original[1], original[0], top_left[0], top_left[1], resolution,
+                         resolution]]
+            extra["added_cond_kwargs"] = {
+                "text_embeds": pooled, "time_ids": torch.tensor(
+                    time_ids, dtype=torch.float32, device=accelerator.device)}
+        prediction = unet(noisy, timesteps, encoder_hidden_states=hidden, **extra).sample
         loss = F.mse_loss(prediction.float(), noise.float())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad()
-        times.append(time.perf_counter() - start)
         losses.append(float(loss.detach()))
+        times.append(time.perf_counter() - start)
     return times, losses
 
 
-def child(which: str, resolution: int, steps: int) -> None:
-    images = prepare()
-    if which == "ours":
-        times, losses = ours(BASE, images, resolution, steps, OUT / f"ours-{resolution}")
+def child(args: argparse.Namespace) -> None:
+    import torch
+
+    images = prepare(args.family)
+    resolution, base = args.resolutions[0], BASES[args.family]
+    settings = {"precision": args.precision, "device": args.device}
+    if args.child == "ours":
+        times, losses = ours(base, images, resolution, args.steps,
+                             OUT / f"ours-{args.family}-{resolution}", **settings)
     else:
-        times, losses = reference(BASE, images, resolution, steps)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print("RESULT " + json.dumps({"times": times, "losses": losses, "rss": rss}))
+        times, losses = reference(base, images, resolution, args.steps, **settings)
+    if args.device == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**30
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print("RESULT " + json.dumps({"times": times, "losses": losses, "peak": peak}))
 
 
-def measure(which: str, resolution: int, steps: int) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", which, "--resolutions",
-                             str(resolution), "--steps", str(steps)], stdout=subprocess.PIPE,
-                            text=True, check=True).stdout
+def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
+    command = [sys.executable, __file__, "--child", which, "--resolutions", str(resolution),
+               "--steps", str(args.steps), "--family", args.family, "--device", args.device,
+               "--precision", args.precision]
+    output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(next(line for line in output.splitlines()
                            if line.startswith("RESULT "))[7:])
 
@@ -148,19 +187,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--family", choices=sorted(BASES), default="sd1")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.resolutions[0], args.steps)
+        child(args)
         return
-    prepare()
+    prepare(args.family)
+    memory = "peak VRAM" if args.device == "cuda" else "peak RSS"
+    print(f"{args.family}, {args.device}, {args.precision}, batch 1, rank 32, {args.steps} steps")
     for resolution in args.resolutions:
-        a = measure("ours", resolution, args.steps)
-        b = measure("reference", resolution, args.steps)
+        a = measure("ours", args, resolution)
+        b = measure("reference", args, resolution)
         ta, tb = statistics.median(a["times"][1:]), statistics.median(b["times"][1:])
-        print(f"{resolution}px: ours {ta:.2f} s/step, {a['rss']:.2f} GB | reference "
-              f"{tb:.2f} s/step, {b['rss']:.2f} GB | step time {ta / tb:.2f}x, "
-              f"memory {a['rss'] / b['rss']:.2f}x")
+        print(f"{resolution}px: ours {ta:.2f} s/step ({1 / ta:.2f} it/s), {memory} "
+              f"{a['peak']:.2f} GB | reference {tb:.2f} s/step ({1 / tb:.2f} it/s), "
+              f"{b['peak']:.2f} GB | step time {ta / tb:.2f}x, memory "
+              f"{a['peak'] / b['peak']:.2f}x")
         difference = max(abs(x - y) / abs(y) for x, y in zip(a["losses"], b["losses"],
                                                             strict=True))
         print(f"  losses ours      {' '.join(f'{x:.6f}' for x in a['losses'])}\n"

@@ -1,5 +1,5 @@
 """Our loop against the diffusers-example-style reference loop of bench/train_step.py, on the
-tiny SD1 model: where the settings coincide the loss curves agree step by step. And one seed
+tiny SD1 and SDXL models: where the settings coincide the loss curves agree step by step. And one seed
 gives one LoRA."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 from imagegen import photo, save
 from train_fixtures import tiny_job
@@ -24,14 +25,15 @@ def _bench_module():
     return module
 
 
-def test_loss_curve_equals_the_reference_loop(tiny_models, tmp_path):
+@pytest.mark.parametrize("name", ["sd1", "sdxl"])
+def test_loss_curve_equals_the_reference_loop(tiny_models, tmp_path, name):
     bench = _bench_module()
     images = tmp_path / "one"
-    save(photo(96, 80, 3), images / "0.png")
+    save(photo(96, 80, 3), images / "0.png")  # not square: SDXL's size/crop ids matter
     (images / "0.txt").write_text("sks, dog, photo", encoding="utf-8")
-    _, ours = bench.ours(tiny_models["sd1"], images, 64, 6, tmp_path / "run", seed=5, lr=1e-2,
+    _, ours = bench.ours(tiny_models[name], images, 64, 6, tmp_path / "run", seed=5, lr=1e-2,
                          rank=4)
-    _, reference = bench.reference(tiny_models["sd1"], images, 64, 6, seed=5, lr=1e-2, rank=4)
+    _, reference = bench.reference(tiny_models[name], images, 64, 6, seed=5, lr=1e-2, rank=4)
     assert len(ours) == len(reference) == 6
     assert len(set(round(x, 6) for x in reference)) > 1  # the loss moves: a real comparison
     torch.testing.assert_close(torch.tensor(ours), torch.tensor(reference), rtol=1e-4,
