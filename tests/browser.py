@@ -172,3 +172,46 @@ class GradioPage:
         with Image.open(path) as shot:
             reduced = shot.convert("RGB").quantize(256)
         reduced.save(path, optimize=True)
+
+
+# -- steps of the guide's path shared by the suite's browser test and the real-webui smoke ----
+def make_dataset(ui: GradioPage, name: str, images: list[Path], token: str = "sks",
+                 sizes: tuple[int, int] = (128, 64)) -> str:
+    """Dataset tab: create `name`, import `images`, set the trigger word, process them at
+    `sizes` (high, low). Returns the import status."""
+    ui.expand("New dataset and import", "lfd_dataset_new_name")
+    ui.fill("lfd_dataset_new_name", name)
+    ui.click("lfd_dataset_create")
+    ui.wait_value("lfd_dataset_status", name)
+    # gradio 3 can send an upload without its content when Import follows at once (seen under
+    # load). Import then names the empty files and asks to drop them again: so would a user,
+    # up to twice more.
+    for _ in range(3):
+        ui.upload("lfd_dataset_upload", images)
+        ui.page.wait_for_timeout(1500)
+        ui.click("lfd_dataset_import")
+        status = ui.wait_value("lfd_dataset_status", "Imported")
+        if "drop it again" not in status:
+            break
+    ui.fill("lfd_concept_token", token)
+    ui.click("lfd_concept_save")
+    ui.wait_value("lfd_dataset_status", token)
+    ui.fill("lfd_dataset_high", sizes[0])
+    ui.fill("lfd_dataset_low", sizes[1])
+    ui.click("lfd_dataset_process")
+    ui.wait_for(lambda: len(ui.images("lfd_dataset_gallery")) == len(images),
+                f"{len(images)} processed images")
+    return status
+
+
+def add_concept(ui: GradioPage, base: str, dataset: str, settings: dict[str, Any]) -> None:
+    """On the Train tab: the base model, 🔄 and the dataset, Add concept, then each
+    `lfd_train_<key>` setting."""
+    ui.choose("lfd_train_base", base)
+    ui.click("lfd_train_dataset_refresh")
+    ui.wait_option("lfd_train_dataset", dataset)
+    ui.choose("lfd_train_dataset", dataset)
+    ui.click("lfd_train_add_concept")
+    ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
+    for key, value in settings.items():
+        ui.fill(f"lfd_train_{key}", value)

@@ -16,7 +16,14 @@ import os
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_FLAGS, GradioPage, chromium_path, start_server
+from browser import (
+    CHROMIUM_FLAGS,
+    GradioPage,
+    add_concept,
+    chromium_path,
+    make_dataset,
+    start_server,
+)
 from imagegen import photo, save
 
 from lora_for_dummies.tokenizer import token_report
@@ -79,32 +86,10 @@ def shot(ui: GradioPage, name: str) -> None:
 def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     _, data = app
     # -- Dataset: create, import, process, caption, pre-flight --------------------------------
-    ui.expand("New dataset and import", "lfd_dataset_new_name")
-    ui.fill("lfd_dataset_new_name", "my dog")
-    ui.click("lfd_dataset_create")
-    ui.wait_value("lfd_dataset_status", "my dog")
-    uploads = []
-    for index in range(3):
-        uploads.append(save(photo(160 + 32 * index, 128, index), tmp_path / f"up{index}.png"))
+    uploads = [save(photo(160 + 32 * i, 128, i), tmp_path / f"up{i}.png") for i in range(3)]
+    make_dataset(ui, "my dog", uploads)
     originals = data / "datasets" / "my dog" / "IMGS"
-    # gradio 3 can still send an upload without its content when Import follows at once (seen
-    # under load). Import then names the empty files and asks to drop them again: so would a
-    # user, up to twice more.
-    for _ in range(3):
-        ui.upload("lfd_dataset_upload", uploads)
-        ui.page.wait_for_timeout(1500)
-        ui.click("lfd_dataset_import")
-        status = ui.wait_value("lfd_dataset_status", "Imported")
-        if "drop it again" not in status:
-            break
     assert sorted(p.name for p in originals.glob("*.png")) == ["up0.png", "up1.png", "up2.png"]
-    ui.fill("lfd_concept_token", "sks")
-    ui.click("lfd_concept_save")
-    ui.wait_value("lfd_dataset_status", "sks")
-    ui.fill("lfd_dataset_high", 128)
-    ui.fill("lfd_dataset_low", 64)
-    ui.click("lfd_dataset_process")
-    ui.wait_for(lambda: len(ui.images("lfd_dataset_gallery")) == 3, "3 processed images")
     report = ui.value("lfd_dataset_process_log")
     assert "3" in report, report
     assert len(list((data / "datasets" / "my dog" / "LOWRES_CONCEPT").glob("*.png"))) == 3
@@ -127,18 +112,11 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     # -- Train: base model, concept from the dataset, settings, start / stop / resume ----------
     ui.tab("Train")
     demo_model = next(o for o in ui.options("lfd_train_base") if o.startswith("demo-tiny-sd1"))
-    ui.choose("lfd_train_base", demo_model)
     assert "my dog" not in ui.options("lfd_train_dataset")  # made after the tab was built…
-    ui.click("lfd_train_dataset_refresh")  # …so 🔄 brings it in
-    ui.wait_option("lfd_train_dataset", "my dog")
-    ui.choose("lfd_train_dataset", "my dog")
-    ui.click("lfd_train_add_concept")
-    ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
-    for elem_id, value in [("save_name", "e2e dog"), ("training_steps", 30),
-                           ("training_resolution", 64), ("samples_every", 1),
-                           ("samples_steps", 2), ("samples_width", 64), ("samples_height", 64),
-                           ("save_every", 10), ("optimizer_unet_lr", 0.01)]:
-        ui.fill(f"lfd_train_{elem_id}", value)
+    add_concept(ui, demo_model, "my dog", {  # …so 🔄 (in add_concept) brings it in
+        "save_name": "e2e dog", "training_steps": 30, "training_resolution": 64,
+        "samples_every": 1, "samples_steps": 2, "samples_width": 64, "samples_height": 64,
+        "save_every": 10, "optimizer_unet_lr": 0.01})
     ui.click("lfd_train_plot")
     ui.wait_for(lambda: ui.images("lfd_train_lr_plot"), "the LR plot")
     ui.click("lfd_train_start")

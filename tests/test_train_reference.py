@@ -1,6 +1,6 @@
 """Our loop against the diffusers-example-style reference loop of bench/train_step.py, on the
-tiny SD1 and SDXL models: where the settings coincide the loss curves agree step by step. And one seed
-gives one LoRA."""
+tiny SD1 and SDXL models: where the settings coincide the loss curves agree step by step. And
+one seed gives one LoRA."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from browser import CHROMIUM_FLAGS, GradioPage, chromium_path
+from browser import CHROMIUM_FLAGS, GradioPage, add_concept, chromium_path, make_dataset
 from imagegen import photo, save
 
 
@@ -41,32 +41,13 @@ def main(url: str, model_part: str) -> None:
         page.locator(".tab-nav button").get_by_text("LoRA for Dummies", exact=True).first.click()
         page.locator("#lfd_tabs").wait_for()
         assert page.evaluate("typeof lfd_start_training") == "function"
-        ui.expand("New dataset and import", "lfd_dataset_new_name")
-        ui.fill("lfd_dataset_new_name", name)
-        ui.click("lfd_dataset_create")
-        ui.wait_value("lfd_dataset_status", name)
-        ui.upload("lfd_dataset_upload", images)
-        ui.click("lfd_dataset_import")
-        ui.wait_value("lfd_dataset_status", "Imported 2 images")
-        ui.fill("lfd_concept_token", "sks")
-        ui.click("lfd_concept_save")
-        ui.fill("lfd_dataset_high", 128)
-        ui.fill("lfd_dataset_low", 64)
-        ui.click("lfd_dataset_process")
-        ui.wait_for(lambda: len(ui.images("lfd_dataset_gallery")) == 2, "2 processed images")
+        make_dataset(ui, name, images)
         ui.tab("Train")
         base = next(o for o in ui.options("lfd_train_base") if model_part in o)
-        ui.choose("lfd_train_base", base)
-        ui.click("lfd_train_dataset_refresh")
-        ui.wait_option("lfd_train_dataset", name)
-        ui.choose("lfd_train_dataset", name)
-        ui.click("lfd_train_add_concept")
-        ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
-        for key, value in [("save_name", name), ("training_steps", 4),
-                           ("training_resolution", 64), ("samples_every", 2),
-                           ("samples_steps", 2), ("samples_width", 64), ("samples_height", 64),
-                           ("save_every", 2)]:
-            ui.fill(f"lfd_train_{key}", value)
+        add_concept(ui, base, name, {
+            "save_name": name, "training_steps": 4, "training_resolution": 64,
+            "samples_every": 2, "samples_steps": 2, "samples_width": 64, "samples_height": 64,
+            "save_every": 2})
         ui.check("lfd_train_network_train_text_encoder", False)
         ui.click("lfd_train_start")
         ui.wait_for(lambda: page.locator(".progressDiv").count() > 0,

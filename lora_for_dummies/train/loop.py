@@ -143,6 +143,7 @@ class Trainer:
         self.frozen = FrozenModels(parkable, self.accelerator.device)
         if not parkable:
             return
+        self.reporter.log("encoding every image and caption before the first step")
         count = precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
                          else None)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The training benchmark on a GPU, as one run (about 8 minutes on an H100): SD1.5 at 512 px in
+# fp16 and SDXL at 1024 px in bf16, ours against the diffusers-example reference, it/s and peak
+# VRAM. Results go to $OUT (or bench/out/train) as gpu_check.txt.
+#
+# On a machine without diffusers, put its wheel (and any other missing one) in .whl first:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --platform manylinux2014_x86_64 -d .whl diffusers importlib_metadata zipp
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-bench/out/train}"
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
+    | tee "$OUT/gpu_check.txt"
+for args in "--family sd1 --precision fp16 --resolutions 512" \
+            "--family sdxl --precision bf16 --resolutions 1024"; do
+    # shellcheck disable=SC2086  # the arguments are meant to split
+    python3 bench/train_step.py --device cuda --steps 8 $args 2>&1 \
+        | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
+done
