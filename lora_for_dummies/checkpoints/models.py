@@ -95,30 +95,32 @@ def load_models(path: str | Path, components: list[str] | None = None, dtype: An
         family = detect_family(ckpt)
         configs = resolve_configs(ckpt, family, configs)
         wanted = components or component_names(family)
-        keys = {name: model_keys(name, configs[name]) for name in wanted}
-        try:
-            split = split_checkpoint(ckpt, family, configs, keys, use_ema=use_ema,
-                                     keep_extras=False)
-        except KeyError as err:
-            what = "EMA weights" if use_ema else "weights"
-            raise CheckpointError(path, f"incomplete checkpoint: {what} missing "
-                                  f"({err.args[0]})") from None
         loaded = LoadedModels(family, configs)
-        for name in wanted:
+        target = dtype or torch.float32
+        for name in wanted:  # one component at a time: the file's copy of one is held at most
+            try:
+                split = split_checkpoint(ckpt, family, configs,
+                                         {name: model_keys(name, configs[name])},
+                                         use_ema=use_ema, keep_extras=False)
+            except KeyError as err:
+                what = "EMA weights" if use_ema else "weights"
+                raise CheckpointError(path, f"incomplete checkpoint: {what} missing "
+                                      f"({err.args[0]})") from None
             model = build_model(name, configs[name], empty=True)
             state = split.components.pop(name)
             if name.startswith("text_encoder"):
                 own = set(model.state_dict())
                 state = {k if k in own else k.removeprefix("text_model."): v
                          for k, v in state.items()}
+            for key, tensor in state.items():  # converted one by one, each read copy let go
+                state[key] = tensor.to(device, target if tensor.is_floating_point() else None)
             missing, unexpected = _load_state(model, state)
             if missing or unexpected:
                 raise CheckpointError(path, f"{name} does not match its config: "
                                       f"missing {missing[:2]}, unexpected {unexpected[:2]}")
-            model.to(device=device, dtype=dtype or torch.float32)
+            model.to(device=device, dtype=target)  # buffers the file does not hold
             model.eval().requires_grad_(False)
             loaded.models[name] = model
-    del split, keys
     release_freed_memory()  # the file's tensors, converted and dropped
     return loaded
 

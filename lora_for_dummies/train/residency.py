@@ -3,8 +3,9 @@
 With latents and text-encoder outputs cached, training steps never run the VAE or the text
 encoders. Encoding everything the run can ask for before the first step (as kohya's scripts
 do) lets them leave the GPU for the whole run — about 0.6 GB of VRAM for SD1.5 and 2 GB for
-SDXL (text encoders in fp16, the VAE in fp32) — and come back only while samples render. Without a GPU there is nowhere to park
-them; when no samples will be rendered either, they are released.
+SDXL (text encoders in fp16, the VAE in fp32) — and come back only while samples render.
+Without a GPU there is nowhere to park them; when no samples will be rendered either, they are
+released.
 """
 
 from __future__ import annotations
