@@ -8,6 +8,7 @@ from train_fixtures import tiny_job
 
 from lora_for_dummies.lora.format import load_lora
 from lora_for_dummies.train.loop import Trainer
+from lora_for_dummies.train.residency import precache
 
 
 class CountingEncodes(Trainer):
@@ -40,6 +41,8 @@ def test_precache_covers_every_image_bucket_and_caption(tiny_models, tmp_path):
     expected = {(str(i.path), i.bucket) for i in data.items} | {
         (str(i.path), b) for i in data.class_items for b in buckets}
     assert set(trainer.latents.memory) == expected
+    assert len(data.items) > len({i.path for i in data.items})  # repeats: listed 10 times…
+    assert precache(data, trainer.latents, None) == len(expected)  # …encoded once
     assert set(trainer.text_cache) == {i.caption for i in data.items + data.class_items}
 
 

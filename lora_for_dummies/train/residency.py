@@ -27,6 +27,8 @@ def precache(data: TrainingSet, latents: LatentCache | None,
     buckets = sorted({item.bucket for item in data.items})
     pairs = [(item, item.bucket) for item in data.items]
     pairs += [(item, bucket) for item in data.class_items for bucket in buckets]
+    # Repeats list an image several times: one encode each.
+    pairs = list({(str(item.path), bucket): (item, bucket) for item, bucket in pairs}.values())
     for item, bucket in pairs if latents is not None else []:
         latents.get(item, bucket)
     if encode_caption is not None:
