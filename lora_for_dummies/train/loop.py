@@ -353,14 +353,11 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
 
     def _lora(self) -> dict[str, Any]:
-        unet = self.accelerator.unwrap_model(self.unet)
-        modules = net.lora_modules(self.family, "unet", unet, self.adapted["unet"],
-                                   self.configs["unet"])
-        for name, model in zip(("text_encoder", "text_encoder_2"), self.text_encoders,
-                               strict=False):
-            if name in self.adapted:
-                modules.update(net.lora_modules(self.family, name, model, self.adapted[name],
-                                                self.configs["unet"]))
+        modules = {}
+        for component, names in self.adapted.items():
+            model = self.accelerator.unwrap_model(self.trained[component])
+            modules.update(net.lora_modules(self.family, component, model, names,
+                                            self.configs["unet"]))
         return modules
 
     def _save(self, step: int, final: bool) -> Path:
