@@ -143,17 +143,14 @@ class Trainer:
         self.frozen = FrozenModels(parkable, self.accelerator.device)
         if not parkable:
             return
-        self.reporter.log("encoding every image and caption before the first step")
         count = precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
                          else None)
-        self.reporter.log(f"cached {count} latents and {len(self.text_cache)} captions")
+        self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions")
         message = self.frozen.park(needed_later=self.job.samples.enabled)
-        if self.frozen.released:
-            if cache_latents:
-                self.vae = self.latents.vae = None
-            if self.cache_text:
-                self.text_encoders = []
+        if self.frozen.released:  # a CPU run without samples: nothing may keep them alive
+            self.vae = self.latents.vae = None if cache_latents else self.vae
+            self.text_encoders = [] if self.cache_text else self.text_encoders
         if message:
             self.reporter.log(message)
 
