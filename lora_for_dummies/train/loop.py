@@ -140,19 +140,20 @@ class Trainer:
         cache_latents = self.job.training.cache_latents != "off"
         parkable = ([self.vae] if cache_latents else []) + \
             (list(self.text_encoders) if self.cache_text else [])
-        self.frozen = FrozenModels(parkable, self.accelerator.device)
+        names = "VAE and text encoder(s)" if cache_latents and self.cache_text else \
+            "VAE" if cache_latents else "text encoder(s)"
+        self.frozen = FrozenModels(parkable, self.accelerator.device, names)
         if not parkable:
             return
         count = precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
                          else None)
-        self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions")
-        message = self.frozen.park(needed_later=self.job.samples.enabled)
+        parked = self.frozen.park(needed_later=self.job.samples.enabled)
+        self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions"
+                          + (f"; {parked}" if parked else ""))
         if self.frozen.released:  # a CPU run without samples: nothing may keep them alive
             self.vae = self.latents.vae = None if cache_latents else self.vae
             self.text_encoders = [] if self.cache_text else self.text_encoders
-        if message:
-            self.reporter.log(message)
 
     # -- one step -------------------------------------------------------------------------
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:

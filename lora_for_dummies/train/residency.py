@@ -24,24 +24,28 @@ def precache(data: TrainingSet, latents: LatentCache | None,
     """Encode (with `latents`) every image in every bucket a step can ask for it in, and (with
     `encode_caption`) every caption. Class images join a batch of any bucket, so they are
     encoded for each. Returns the number of latents."""
-    buckets = sorted({item.bucket for item in data.items})
-    pairs = [(item, item.bucket) for item in data.items]
-    pairs += [(item, bucket) for item in data.class_items for bucket in buckets]
-    # Repeats list an image several times: one encode each.
-    pairs = list({(str(item.path), bucket): (item, bucket) for item, bucket in pairs}.values())
-    for item, bucket in pairs if latents is not None else []:
-        latents.get(item, bucket)
+    count = 0
+    if latents is not None:
+        buckets = sorted({item.bucket for item in data.items})
+        pairs = [(item, item.bucket) for item in data.items]
+        pairs += [(item, bucket) for item in data.class_items for bucket in buckets]
+        # Repeats list an image several times: one encode each.
+        unique = {(str(item.path), bucket): (item, bucket) for item, bucket in pairs}
+        for item, bucket in unique.values():
+            latents.get(item, bucket)
+        count = len(unique)
     if encode_caption is not None:
         for caption in dict.fromkeys(item.caption for item in data.items + data.class_items):
             encode_caption(caption)
-    return len(pairs) if latents is not None else 0
+    return count
 
 
 class FrozenModels:
     """The VAE and text encoders, on the training device only while they are needed."""
 
-    def __init__(self, models: list[Any], device: Any) -> None:
+    def __init__(self, models: list[Any], device: Any, names: str) -> None:
         self.models, self.device = models, device
+        self.names = names  # what they are, for the run's log
         self.parked = self.released = False
 
     def park(self, needed_later: bool) -> str:
@@ -53,13 +57,13 @@ class FrozenModels:
                 model.to("cpu")
             self.parked = True
             torch.cuda.empty_cache()
-            return "everything cached: VAE and text encoders moved off the GPU until samples"
+            return f"{self.names} moved off the GPU until samples"
         if needed_later:
             return ""
         self.models.clear()
         self.released = True
         release_freed_memory()
-        return "everything cached: VAE and text encoders released (no samples in this run)"
+        return f"{self.names} released (no samples in this run)"
 
     @contextlib.contextmanager
     def on_device(self) -> Iterator[None]:
