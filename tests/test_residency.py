@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from imagegen import photo, save
 from train_fixtures import tiny_job
@@ -22,6 +24,18 @@ class CountingEncodes(Trainer):
             self.encodes += 1
 
         self.vae.encoder.register_forward_hook(count)
+
+
+class WatchingLoads(Trainer):
+    """Counts, when the UNet loads, how many of the VAE and text encoders still exist."""
+
+    def _park_frozen_models(self) -> None:
+        self.frozen_refs = [weakref.ref(m) for m in [self.vae, *self.text_encoders]]
+        super()._park_frozen_models()
+
+    def _load_unet(self, dtype):
+        self.alive_at_unet_load = sum(ref() is not None for ref in self.frozen_refs)
+        return super()._load_unet(dtype)
 
 
 def test_precache_covers_every_image_bucket_and_caption(tiny_models, tmp_path):
@@ -65,15 +79,19 @@ def test_released_models_change_nothing(tiny_models, tmp_path):
     """Without samples on a CPU the VAE and text encoders are released after caching; the
     LoRA is the one a run that kept them and encoded every step trains."""
     quiet = {"network": {"train_text_encoder": False}, "samples": {"enabled": False}}
-    released = Trainer(tiny_job(tiny_models["sd1"], tmp_path / "a", **quiet), tmp_path / "a")
+    released = WatchingLoads(tiny_job(tiny_models["sd1"], tmp_path / "a", **quiet),
+                             tmp_path / "a")
     released.run()
     assert released.frozen.released and released.vae is None
     assert released.text_encoders == []
-    kept = Trainer(tiny_job(tiny_models["sd1"], tmp_path / "b", **quiet,
+    # …and freed before the UNet loads: the two never share memory.
+    assert released.alive_at_unet_load == 0
+    kept = WatchingLoads(tiny_job(tiny_models["sd1"], tmp_path / "b", **quiet,
                             training={"cache_latents": "off", "cache_text_encoder": False}),
                    tmp_path / "b")
     kept.run()
     assert not kept.frozen.released and kept.vae is not None
+    assert kept.alive_at_unet_load == 2  # the VAE and the text encoder, needed every step
     a, _ = load_lora(tmp_path / "a" / "Lora" / "tiny.safetensors")
     b, _ = load_lora(tmp_path / "b" / "Lora" / "tiny.safetensors")
     assert set(a) == set(b)

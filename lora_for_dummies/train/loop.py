@@ -18,19 +18,27 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-from lora_for_dummies.checkpoints.families import bundled_config
+from lora_for_dummies.checkpoints.families import component_names
 from lora_for_dummies.checkpoints.models import load_models
 from lora_for_dummies.config import save_toml
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.progress import Reporter
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.data import build_training_set, caption_for_step
 from lora_for_dummies.train.latents import LatentCache
+from lora_for_dummies.train.objective import diffusion_loss
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
-from lora_for_dummies.train.prior import generate_class_images
+from lora_for_dummies.train.prior import class_images_missing, generate_class_images
 from lora_for_dummies.train.residency import FrozenModels, precache
-from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
+from lora_for_dummies.train.sampling import (
+    SampleContext,
+    infotext,
+    make_scheduler,
+    render,
+    save_sample,
+)
 from lora_for_dummies.train.saving import load_state, save_state, save_step, training_metadata
 from lora_for_dummies.train.text import encode_tokens, token_batch
 
@@ -63,7 +71,6 @@ class Trainer:
         import torch
         from accelerate import Accelerator
         from accelerate.utils import set_seed
-        from diffusers import DDPMScheduler
 
         job = self.job
         info = inspect_checkpoint(job.model.base)
@@ -87,19 +94,36 @@ class Trainer:
         device = self.accelerator.device
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision,
                                                                            torch.float32)
-        loaded = load_models(job.model.base, dtype=weight_dtype, device=str(device))
-        self.configs, models = loaded.configs, loaded.models
-        self.unet, self.vae = models["unet"], models["vae"]
-        self.vae.to(torch.float32)  # encode (and decode samples) in fp32: fp16 VAEs NaN
-        names = ["text_encoder"] + (["text_encoder_2"] if "text_encoder_2" in models else [])
-        self.text_encoders = [models[n] for n in names]
+        # The VAE and text encoders first: with caching they encode everything and leave
+        # before the UNet loads, so the two never share memory (see `residency`).
+        frozen_names = [n for n in component_names(self.family) if n != "unet"]
+        loaded = load_models(job.model.base, frozen_names, dtype=weight_dtype, device=str(device))
+        self.configs = loaded.configs
+        self.vae = loaded.models.pop("vae").to(torch.float32)  # fp32: fp16 VAEs give NaN
+        self.text_encoders = [loaded.models.pop(n) for n in frozen_names[1:]]
+        self.unet: Any = None
+        if class_images_missing(job):  # rendered with the whole model before anything else
+            self.unet = self._load_unet(weight_dtype)
+            generate_class_images(job, SampleContext(
+                self.family, self.unet, self.vae, self.text_encoders, self.clip_skip,
+                self.v_prediction, "", "", ""), self.reporter)
+        self.data = build_training_set(job.concepts, job.training)
+        for note in self.data.notes:
+            self.reporter.log(note)
+        self.latents = LatentCache(self.vae, self.accelerator.device, job.training.cache_latents,
+                                   self.run_dir / "cache")
+        self.text_cache: dict[str, Any] = {}
+        self.cache_text = (job.training.cache_text_encoder and not job.network.train_text_encoder
+                           and not job.training.shuffle_tags and not job.training.caption_dropout)
+        self._park_frozen_models()
+        self.unet = self._load_unet(weight_dtype) if self.unet is None else self.unet
         self.trained: dict[str, Any] = {"unet": self.unet}
         # The LoRA's random initialisation comes from the global RNG: seed it, so that one
         # seed gives one LoRA (and the same start as a reference loop seeded the same way).
         set_seed(job.training.seed)
         self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network)}
         if job.network.train_text_encoder:
-            for name, model in zip(names, self.text_encoders, strict=True):
+            for name, model in zip(frozen_names[1:], self.text_encoders, strict=True):
                 self.adapted[name] = net.inject_lora(model, name, job.network)
                 self.trained[name] = model
         for model in self.trained.values():  # LoRA weights train in fp32 under autocast
@@ -110,29 +134,17 @@ class Trainer:
             for model in self.text_encoders:
                 if model in self.trained.values():
                     model.gradient_checkpointing_enable()
-        scheduler_config = bundled_config("sd1", "scheduler")
-        scheduler_config.pop("_class_name", None)
-        scheduler_config["prediction_type"] = "v_prediction" if self.v_prediction else "epsilon"
-        self.noise_scheduler = DDPMScheduler.from_config(scheduler_config)
-        generate_class_images(job, SampleContext(
-            self.family, self.unet, self.vae, self.text_encoders, self.clip_skip,
-            self.v_prediction, "", "", ""), self.reporter)
-        self.data = build_training_set(job.concepts, job.training)
-        for note in self.data.notes:
-            self.reporter.log(note)
-        groups = [{"params": net.lora_parameters(self.unet), "lr": job.optimizer.unet_lr}]
-        if job.network.train_text_encoder:
-            groups.append({"params": [p for m in self.text_encoders
-                                      for p in net.lora_parameters(m)],
-                           "lr": job.optimizer.text_encoder_lr})
-        self.optimizer = build_optimizer(job.optimizer, groups, str(device))
+        self.noise_scheduler = make_scheduler("ddpm", self.v_prediction)
+        text_params = [p for name, model in self.trained.items() if name != "unet"
+                       for p in net.lora_parameters(model)]
+        self.optimizer = build_optimizer(job.optimizer, net.lora_parameters(self.unet),
+                                         text_params, str(device))
         self.lr_scheduler = build_scheduler(job.optimizer, self.optimizer, job.training.steps)
-        self.latents = LatentCache(self.vae, self.accelerator.device, job.training.cache_latents,
-                                   self.run_dir / "cache")
-        self.text_cache: dict[str, Any] = {}
-        self.cache_text = (job.training.cache_text_encoder and not job.network.train_text_encoder
-                           and not job.training.shuffle_tags and not job.training.caption_dropout)
-        self._park_frozen_models()
+
+    def _load_unet(self, dtype: Any) -> Any:
+        return load_models(self.job.model.base, ["unet"], dtype=dtype,
+                           device=str(self.accelerator.device),
+                           configs=self.configs).models["unet"]
 
     def _park_frozen_models(self) -> None:
         """Encode everything the steps will ask for now, so that the VAE and text encoders
@@ -154,6 +166,7 @@ class Trainer:
         if self.frozen.released:  # a CPU run without samples: nothing may keep them alive
             self.vae = self.latents.vae = None if cache_latents else self.vae
             self.text_encoders = [] if self.cache_text else self.text_encoders
+            release_freed_memory()
 
     # -- one step -------------------------------------------------------------------------
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
@@ -175,7 +188,6 @@ class Trainer:
 
     def _loss(self, batch: list[Any], step: int) -> Any:
         import torch
-        import torch.nn.functional as F
 
         job, device = self.job, self.accelerator.device
         rng = random.Random(job.training.seed * 1_000_003 + step)
@@ -207,20 +219,8 @@ class Trainer:
         with self.accelerator.autocast():
             prediction = self.unet(noisy, timesteps, encoder_hidden_states=hidden.to(device),
                                    **kwargs).sample
-        target = self.noise_scheduler.get_velocity(latents, noise, timesteps) \
-            if self.v_prediction else noise
-        per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(
-            dim=[1, 2, 3])
-        if job.training.min_snr_gamma:
-            alphas = self.noise_scheduler.alphas_cumprod.to(device)[timesteps]
-            snr = alphas / (1 - alphas)
-            weight = torch.clamp(snr, max=job.training.min_snr_gamma)
-            per_sample = per_sample * weight / (snr + 1 if self.v_prediction else snr)
-        if prior:
-            half = len(batch)
-            return per_sample[:half].mean() + job.training.prior_loss_weight * \
-                per_sample[half:].mean()
-        return per_sample.mean()
+        return diffusion_loss(prediction, latents, noise, timesteps, self.noise_scheduler,
+                              self.v_prediction, job.training, len(batch))
 
     # -- the run --------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:

@@ -14,10 +14,15 @@ def warmup_steps(config: OptimizerConfig, total_steps: int) -> int:
     return int(round(config.warmup * total_steps)) if config.warmup < 1 else int(config.warmup)
 
 
-def build_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]], device: str) -> Any:
-    """The optimizer, its default lr = the UNet lr (diffusers' polynomial schedule reads it)."""
+def build_optimizer(config: OptimizerConfig, unet_params: list[Any], text_params: list[Any],
+                    device: str) -> Any:
+    """The optimizer over the UNet's and (when trained) the text encoders' LoRA weights, each
+    with its own lr; its default lr = the UNet lr (diffusers' polynomial schedule reads it)."""
     import torch
 
+    groups = [{"params": unet_params, "lr": config.unet_lr}]
+    if text_params:
+        groups.append({"params": text_params, "lr": config.text_encoder_lr})
     name = config.name
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=config.unet_lr, weight_decay=config.weight_decay)

@@ -12,6 +12,17 @@ from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.sampling import SampleContext, render
 
 
+def class_images_missing(job: TrainJob) -> bool:
+    """Whether a concept asks for more class images than its folder holds."""
+    return any(concept.class_folder and concept.class_images
+               and _count_images(Path(concept.class_folder)) < concept.class_images
+               for concept in job.concepts)
+
+
+def _count_images(folder: Path) -> int:
+    return sum(1 for p in folder.iterdir() if is_image(p)) if folder.is_dir() else 0
+
+
 def generate_class_images(job: TrainJob, context: SampleContext, reporter: Reporter) -> int:
     """Render the missing class images; returns how many were made."""
     made = 0
@@ -20,7 +31,7 @@ def generate_class_images(job: TrainJob, context: SampleContext, reporter: Repor
             continue
         folder = Path(concept.class_folder)
         folder.mkdir(parents=True, exist_ok=True)
-        have = sum(1 for p in folder.iterdir() if is_image(p))
+        have = _count_images(folder)
         if have >= concept.class_images:
             continue
         if not concept.class_prompt:

@@ -21,7 +21,9 @@ SAMPLER_NAMES = {"euler_a": "Euler a", "euler": "Euler", "dpmpp_2m_karras": "DPM
 
 
 def make_scheduler(sampler: str, v_prediction: bool) -> Any:
+    """A sampler's scheduler, or with "ddpm" the noise schedule training adds noise with."""
     from diffusers import (
+        DDPMScheduler,
         DPMSolverMultistepScheduler,
         EulerAncestralDiscreteScheduler,
         EulerDiscreteScheduler,
@@ -30,6 +32,8 @@ def make_scheduler(sampler: str, v_prediction: bool) -> Any:
     config = bundled_config("sd1", "scheduler")
     config["prediction_type"] = "v_prediction" if v_prediction else "epsilon"
     config.pop("_class_name", None)
+    if sampler == "ddpm":
+        return DDPMScheduler.from_config(config)
     if sampler == "euler_a":
         return EulerAncestralDiscreteScheduler.from_config(config)
     if sampler == "euler":
