@@ -59,7 +59,11 @@ def build_model(component: str, config: dict[str, Any], empty: bool = False) -> 
 
 def model_keys(component: str, config: dict[str, Any]) -> list[str]:
     """The diffusers state-dict keys of a component, in canonical form, without allocating it."""
-    keys = build_model(component, config, empty=True).state_dict().keys()
+    return _canonical_keys(component, build_model(component, config, empty=True))
+
+
+def _canonical_keys(component: str, model: Any) -> list[str]:
+    keys = model.state_dict().keys()
     if component.startswith("text_encoder"):
         return [canonical_text_key(k) for k in keys]
     return list(keys)
@@ -98,15 +102,15 @@ def load_models(path: str | Path, components: list[str] | None = None, dtype: An
         loaded = LoadedModels(family, configs)
         target = dtype or torch.float32
         for name in wanted:  # one component at a time: the file's copy of one is held at most
+            model = build_model(name, configs[name], empty=True)
             try:
                 split = split_checkpoint(ckpt, family, configs,
-                                         {name: model_keys(name, configs[name])},
+                                         {name: _canonical_keys(name, model)},
                                          use_ema=use_ema, keep_extras=False)
             except KeyError as err:
                 what = "EMA weights" if use_ema else "weights"
                 raise CheckpointError(path, f"incomplete checkpoint: {what} missing "
                                       f"({err.args[0]})") from None
-            model = build_model(name, configs[name], empty=True)
             state = split.components.pop(name)
             if name.startswith("text_encoder"):
                 own = set(model.state_dict())
