@@ -2,7 +2,9 @@
 diffusers' `train_dreambooth_lora.py` / `train_dreambooth_lora_sdxl.py` do it (peft LoRA on
 attention, VAE and text encoder(s) run every step, no caching). Full-size architecture (random
 weights), batch 1, rank 32; ours with the settings that coincide (attention-only LoRA, constant
-LR, text encoder frozen), so in fp32 the two loss curves must agree step by step.
+LR, text encoder frozen), so in fp32 the two loss curves must agree step by step. Ours also
+checkpoints gradients as chosen (`--checkpointing`, default partial: what the Performance Wizard
+picks without a GPU); recomputing changes memory and time, never the loss.
 
     python bench/train_step.py [--resolutions 256 512] [--steps 4]            # CPU, fp32
     python bench/train_step.py --device cuda --precision fp16 --resolutions 512
@@ -49,8 +51,8 @@ def prepare(family: str) -> Path:
 
 
 def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed: int = 1,
-         lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu"
-         ) -> tuple[list[float], list[float]]:
+         lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu",
+         checkpointing: str = "partial") -> tuple[list[float], list[float]]:
     """Our Trainer with the settings that coincide with the reference: attention-only LoRA on
     the UNet, constant learning rate, text encoder not trained. Returns (seconds, losses)."""
     from lora_for_dummies.train.config import TrainJob
@@ -63,7 +65,7 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed:
                     "unet_layers": "attention"},
         "optimizer": {"unet_lr": lr, "scheduler": "constant", "warmup": 0},
         "training": {"steps": steps, "resolution": resolution, "precision": precision,
-                     "buckets": False, "seed": seed},
+                     "buckets": False, "seed": seed, "gradient_checkpointing": checkpointing},
         "samples": {"enabled": False},
         "save": {"name": f"bench-{resolution}", "every": 0, "lora_dir": str(run / "Lora")},
         "runs_dir": str(run)})
@@ -164,7 +166,8 @@ def child(args: argparse.Namespace) -> None:
     settings = {"precision": args.precision, "device": args.device}
     if args.child == "ours":
         times, losses = ours(base, images, resolution, args.steps,
-                             OUT / f"ours-{args.family}-{resolution}", **settings)
+                             OUT / f"ours-{args.family}-{resolution}",
+                             checkpointing=args.checkpointing, **settings)
     else:
         times, losses = reference(base, images, resolution, args.steps, **settings)
     if args.device == "cuda":
@@ -177,7 +180,7 @@ def child(args: argparse.Namespace) -> None:
 def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
     command = [sys.executable, __file__, "--child", which, "--resolutions", str(resolution),
                "--steps", str(args.steps), "--family", args.family, "--device", args.device,
-               "--precision", args.precision]
+               "--precision", args.precision, "--checkpointing", args.checkpointing]
     output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(next(line for line in output.splitlines()
                            if line.startswith("RESULT "))[7:])
@@ -190,6 +193,8 @@ def main() -> None:
     parser.add_argument("--family", choices=sorted(BASES), default="sd1")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
+    parser.add_argument("--checkpointing", choices=["off", "partial", "full"], default="partial",
+                        help="our gradient checkpointing (the reference has none)")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:
@@ -197,7 +202,8 @@ def main() -> None:
         return
     prepare(args.family)
     memory = "peak VRAM" if args.device == "cuda" else "peak RSS"
-    print(f"{args.family}, {args.device}, {args.precision}, batch 1, rank 32, {args.steps} steps")
+    print(f"{args.family}, {args.device}, {args.precision}, batch 1, rank 32, {args.steps} steps, "
+          f"our gradient checkpointing {args.checkpointing}")
     for resolution in args.resolutions:
         a = measure("ours", args, resolution)
         b = measure("reference", args, resolution)

@@ -87,6 +87,8 @@ def _check_type(path: str, value: Any, annotation: Any) -> Any:
 
 
 def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
+    if hasattr(cls, "upgrade"):  # a setting whose type changed: older files still load
+        data = cls.upgrade(dict(data))
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)

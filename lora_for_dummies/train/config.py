@@ -12,6 +12,9 @@ SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_wi
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SAMPLERS = ("euler_a", "euler", "dpmpp_2m_karras")
 PRECISIONS = ("fp32", "fp16", "bf16")
+# Recompute activations in the backward pass instead of keeping them: partial = only the
+# highest-resolution blocks, which hold most of the activations for a fraction of the compute.
+CHECKPOINTING = ("off", "partial", "full")
 # transformer: attention + proj_in/out + feed-forward (kohya's LoRA); attention: q/k/v/out only
 # (diffusers' training examples)
 UNET_LAYERS = ("transformer", "attention")
@@ -66,7 +69,7 @@ class TrainingConfig:
     resolution: int = 512
     buckets: bool = True
     precision: str = "fp16"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: str = "off"  # off | partial | full (CHECKPOINTING)
     cache_latents: str = "memory"  # off | memory | disk
     cache_text_encoder: bool = True  # only when the text encoder is not trained
     noise_offset: float = 0.0
@@ -77,6 +80,13 @@ class TrainingConfig:
     caption_dropout: float = 0.0
     max_token_chunks: int = 1  # 75 tokens per chunk
     seed: int = 1234
+
+    @staticmethod
+    def upgrade(data: dict) -> dict:
+        """Jobs and presets saved before checkpointing had levels said true or false."""
+        if isinstance(data.get("gradient_checkpointing"), bool):
+            data["gradient_checkpointing"] = "full" if data["gradient_checkpointing"] else "off"
+        return data
 
 
 @dataclass
@@ -138,7 +148,9 @@ class TrainJob:
                                      (s.sampler, SAMPLERS, "sampler"),
                                      (t.precision, PRECISIONS, "precision"),
                                      (n.unet_layers, UNET_LAYERS, "UNet layers"),
-                                     (t.cache_latents, ("off", "memory", "disk"), "latent cache")):
+                                     (t.cache_latents, ("off", "memory", "disk"), "latent cache"),
+                                     (t.gradient_checkpointing, CHECKPOINTING,
+                                      "gradient checkpointing")):
             if value not in allowed:
                 raise UserError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
         for concept in self.concepts:

@@ -129,11 +129,8 @@ class Trainer:
         for model in self.trained.values():  # LoRA weights train in fp32 under autocast
             for parameter in net.lora_parameters(model):
                 parameter.data = parameter.data.float()
-        if job.training.gradient_checkpointing:
-            self.unet.enable_gradient_checkpointing()
-            for model in self.text_encoders:
-                if model in self.trained.values():
-                    model.gradient_checkpointing_enable()
+        net.enable_checkpointing(job.training.gradient_checkpointing, self.unet,
+                                 [m for name, m in self.trained.items() if name != "unet"])
         self.noise_scheduler = make_scheduler("ddpm", self.v_prediction)
         text_params = [p for name, model in self.trained.items() if name != "unet"
                        for p in net.lora_parameters(model)]

@@ -64,3 +64,26 @@ def lora_state(model: Any) -> dict[str, Any]:
     """Trainable LoRA tensors of one model, for resume."""
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters()
             if ".lora_A." in n or ".lora_B." in n}
+
+
+def enable_checkpointing(mode: str, unet: Any, trained_text_encoders: list[Any]) -> None:
+    """Gradient checkpointing: "full" on the whole UNet and the trained text encoders;
+    "partial" on the UNet's highest-resolution down and up blocks only. Measured on SD1.5 at
+    512 px (CPU, fp32, bench/train_step.py): partial kept 0.7 GB less at the same step time,
+    full 1.5 GB less at +24 % step time."""
+    if mode == "off":
+        return
+    unet.enable_gradient_checkpointing()
+    if mode == "full":
+        for model in trained_text_encoders:
+            model.gradient_checkpointing_enable()
+            # transformers checkpoints re-entrantly (up to 4.x): a segment whose inputs need no
+            # gradient (frozen embeddings) would pass none to the LoRA weights inside it.
+            model.enable_input_require_grads()
+        return
+    outermost = {id(m) for block in (unet.down_blocks[0], unet.up_blocks[-1])
+                 for m in block.modules()}
+    for module in unet.modules():
+        if module is not unet and id(module) not in outermost and \
+                getattr(module, "gradient_checkpointing", False):
+            module.gradient_checkpointing = False

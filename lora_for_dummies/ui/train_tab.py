@@ -13,6 +13,7 @@ from lora_for_dummies.dataset.layout import list_datasets, open_dataset
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import (
+    CHECKPOINTING,
     OPTIMIZERS,
     PRECISIONS,
     SAMPLERS,
@@ -46,7 +47,8 @@ SETTINGS = [
     ("optimizer.warmup", "Warmup (<1: fraction, ≥1: steps)", "number", None),
     ("optimizer.cycles", "Restarts (cosine with restarts)", "int", None),
     ("training.precision", "Precision", "choice", PRECISIONS),
-    ("training.gradient_checkpointing", "Gradient checkpointing", "bool", None),
+    ("training.gradient_checkpointing", "Gradient checkpointing (partial: the highest-"
+     "resolution blocks only)", "choice", CHECKPOINTING),
     ("training.cache_latents", "Cache latents", "choice", ("off", "memory", "disk")),
     ("training.noise_offset", "Noise offset", "number", None),
     ("training.min_snr_gamma", "Min-SNR γ (0 = off)", "number", None),
