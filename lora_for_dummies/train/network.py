@@ -69,7 +69,7 @@ def lora_state(model: Any) -> dict[str, Any]:
 def enable_checkpointing(mode: str, unet: Any, trained_text_encoders: list[Any]) -> None:
     """Gradient checkpointing: "full" on the whole UNet and the trained text encoders;
     "partial" on the UNet's highest-resolution down and up blocks only. Measured on SD1.5 at
-    512 px (CPU, fp32, bench/train_step.py): partial kept 0.7 GB less at the same step time,
+    512 px (CPU, fp32, bench/train_step.py): partial kept 0.5–0.7 GB less at the same step time,
     full 1.5 GB less at +24 % step time."""
     if mode == "off":
         return

@@ -43,7 +43,7 @@ def choose(vram_gb: float, family: str) -> WizardChoice:
                   "training.cache_latents": "memory"})
         why.append("no CUDA GPU found: fp32 on the CPU works but is very slow (minutes per "
                    "step at full size) — use it to try the flow, train on a GPU")
-        why.append("partial gradient checkpointing: on the CPU it saved 0.7 GB of memory at "
+        why.append("partial gradient checkpointing: on the CPU it saved 0.5–0.7 GB at "
                    "the same speed (measured, SD1.5 at 512 px)")
         return choice
     need = BASE_VRAM.get((family, resolution), 8.0)
