@@ -4,7 +4,8 @@
 #   forge  — Forge's pins (gradio 4.40, transformers 4.46.1, …)
 #   latest — the newest libraries with gradio 5 (what the standalone app installs)
 # Each set lives in .venvs/<set>, (re)built when its requirements change.
-# LFD_SETS="webui latest" runs a subset; extra arguments go to pytest.
+# LFD_SETS="webui latest" runs a subset; extra arguments go to pytest; LFD_ONE_SET_AT_A_TIME=1
+# removes each set once tested (CI, on a machine short of disk).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 sets="${LFD_SETS:-webui forge latest}"
@@ -25,7 +26,7 @@ prepare() {
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps clip-anytorch==2.6.0 2>&1 \
     | grep -v "is ignored" || true
   echo "$want" > "$venv/.ready"
-  share_identical_files
+  [ "${LFD_ONE_SET_AT_A_TIME:-0}" = 1 ] || share_identical_files
 }
 
 # The sets share most of their bytes (torch alone is ~0.75 GB each): hard-link identical files
@@ -37,25 +38,29 @@ share_identical_files() {
 
 free_disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
 
-for set in $sets; do
-  prepare "$set" || { echo "== could not install the $set set ($(free_disk) free on disk)"
-                      failed="$failed $set"; }
-done
+lint() {  # once, with the first set that installed: each carries ruff and vermin
+  echo "== ruff and vermin (Python 3.10 syntax)"
+  "$1/bin/ruff" check . || failed="$failed ruff"
+  "$1/bin/vermin" -q --no-tips --violations -t=3.10- --eval-annotations \
+    lora_for_dummies scripts install.py preload.py || failed="$failed vermin"
+}
 
-lint_venv=""  # the last set that installed: any of them carries ruff and vermin
-for set in $sets; do [ -x ".venvs/$set/bin/ruff" ] && lint_venv=.venvs/$set; done
-[ -n "$lint_venv" ] || { echo "== no set installed"; exit 1; }
-echo "== ruff and vermin (Python 3.10 syntax)"
-"$lint_venv/bin/ruff" check . || failed="$failed ruff"
-"$lint_venv/bin/vermin" -q --no-tips --violations -t=3.10- --eval-annotations \
-  lora_for_dummies scripts install.py preload.py || failed="$failed vermin"
-
+linted=""
 for set in $sets; do
-  [ -x ".venvs/$set/bin/python" ] || continue
-  echo "== tests on the $set set: $(.venvs/$set/bin/python -c 'import gradio, diffusers, transformers; print("gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
-  LFD_DEPSET=$set ".venvs/$set/bin/python" -m pytest -q -p no:cacheprovider "$@" \
-    || failed="$failed $set"
+  venv=.venvs/$set
+  if prepare "$set"; then
+    [ -n "$linted" ] || { lint "$venv"; linted=1; }
+    echo "== tests on the $set set: $("$venv/bin/python" -c 'import gradio, diffusers, transformers; print("gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
+    LFD_DEPSET=$set "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" \
+      || failed="$failed $set"
+  else
+    echo "== could not install the $set set ($(free_disk) free on disk)"
+    failed="$failed $set"
+  fi
+  # LFD_ONE_SET_AT_A_TIME=1 (CI): a set is removed once tested, so the disk holds one at a time.
+  [ "${LFD_ONE_SET_AT_A_TIME:-0}" = 1 ] && rm -rf "$venv"
 done
+[ -n "$linted" ] || { echo "== no set installed"; exit 1; }
 
 if [ -n "$failed" ]; then
   echo "== FAILED:$failed"
