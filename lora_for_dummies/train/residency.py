@@ -14,7 +14,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.train.data import TrainingSet
 from lora_for_dummies.train.latents import LatentCache
 
@@ -60,9 +59,8 @@ class FrozenModels:
             return f"{self.names} moved off the GPU until samples"
         if needed_later:
             return ""
-        self.models.clear()
+        self.models.clear()  # the caller drops its own references, then frees the memory
         self.released = True
-        release_freed_memory()
         return f"{self.names} released (no samples in this run)"
 
     @contextlib.contextmanager
