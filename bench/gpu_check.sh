@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# GPU checks as one run (about 10 minutes on an H100): the training and residency tests on CUDA
-# (the VAE and text encoders parked off the GPU and brought back for samples), then the training
-# benchmark — SD1.5 at 512 px in fp16 and SDXL at 1024 px in bf16, ours against the
-# diffusers-example reference, it/s and peak VRAM. Results go to $OUT (or bench/out/train) as
-# gpu_check.txt.
+# GPU checks as one run (about 10 minutes on an H100): the training, residency and checkpointing
+# tests on CUDA (the VAE and text encoders parked off the GPU and brought back for samples), then
+# the training benchmark — SD1.5 at 512 px in fp16 and SDXL at 1024 px in bf16, ours (partial
+# gradient checkpointing, the bench default) against the diffusers-example reference, it/s and
+# peak VRAM. Results go to $OUT (or bench/out/train) as gpu_check.txt.
 #
 # On a machine without diffusers, put its wheel (and any other missing one) in .whl first:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -20,8 +20,8 @@ fi
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
     | tee "$OUT/gpu_check.txt"
-python3 -m pytest -q -p no:cacheprovider tests/test_residency.py tests/test_train.py 2>&1 \
-    | tail -n 15 | tee -a "$OUT/gpu_check.txt" || true
+python3 -m pytest -q -p no:cacheprovider tests/test_residency.py tests/test_checkpointing.py \
+    tests/test_train.py 2>&1 | tail -n 15 | tee -a "$OUT/gpu_check.txt" || true
 for args in "--family sd1 --precision fp16 --resolutions 512" \
             "--family sdxl --precision bf16 --resolutions 1024"; do
     # shellcheck disable=SC2086  # the arguments are meant to split
