@@ -96,11 +96,12 @@ class Trainer:
                                                                            torch.float32)
         # The VAE and text encoders first: with caching they encode everything and leave
         # before the UNet loads, so the two never share memory (see `residency`).
-        frozen_names = [n for n in component_names(self.family) if n != "unet"]
-        loaded = load_models(job.model.base, frozen_names, dtype=weight_dtype, device=str(device))
+        text_names = [n for n in component_names(self.family) if n.startswith("text_encoder")]
+        loaded = load_models(job.model.base, ["vae", *text_names], dtype=weight_dtype,
+                             device=str(device))
         self.configs = loaded.configs
         self.vae = loaded.models.pop("vae").to(torch.float32)  # fp32: fp16 VAEs give NaN
-        self.text_encoders = [loaded.models.pop(n) for n in frozen_names[1:]]
+        self.text_encoders = [loaded.models.pop(n) for n in text_names]
         self.unet: Any = None
         if class_images_missing(job):  # rendered with the whole model before anything else
             self.unet = self._load_unet(weight_dtype)
@@ -123,19 +124,18 @@ class Trainer:
         set_seed(job.training.seed)
         self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network)}
         if job.network.train_text_encoder:
-            for name, model in zip(frozen_names[1:], self.text_encoders, strict=True):
+            for name, model in zip(text_names, self.text_encoders, strict=True):
                 self.adapted[name] = net.inject_lora(model, name, job.network)
                 self.trained[name] = model
         for model in self.trained.values():  # LoRA weights train in fp32 under autocast
             for parameter in net.lora_parameters(model):
                 parameter.data = parameter.data.float()
-        net.enable_checkpointing(job.training.gradient_checkpointing, self.unet,
-                                 [m for name, m in self.trained.items() if name != "unet"])
+        trained_text = [m for name, m in self.trained.items() if name != "unet"]
+        net.enable_checkpointing(job.training.gradient_checkpointing, self.unet, trained_text)
         self.noise_scheduler = make_scheduler("ddpm", self.v_prediction)
-        text_params = [p for name, model in self.trained.items() if name != "unet"
-                       for p in net.lora_parameters(model)]
         self.optimizer = build_optimizer(job.optimizer, net.lora_parameters(self.unet),
-                                         text_params, str(device))
+                                         [p for m in trained_text for p in net.lora_parameters(m)],
+                                         str(device))
         self.lr_scheduler = build_scheduler(job.optimizer, self.optimizer, job.training.steps)
 
     def _load_unet(self, dtype: Any) -> Any:
