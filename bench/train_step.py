@@ -77,7 +77,8 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed:
 
 
 def reference(base: Path, images: Path, resolution: int, steps: int, seed: int = 1,
-              lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu"
+              lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu",
+              v_prediction: bool = False, zero_terminal_snr: bool = False
               ) -> tuple[list[float], list[float]]:
     """The diffusers examples' loop: models in the weight dtype on the device (the SDXL VAE in
     fp32), peft LoRA on to_q/k/v/out cast to fp32, accelerate's mixed precision, the VAE and
@@ -85,7 +86,9 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     conditioning. Where the examples leave a choice free it takes ours, so that the loss
     curves can be compared: the same image order (one image), the VAE's mean latent, noise and
     timesteps from a per-step generator, the global seed set just before the LoRA is injected.
-    Returns (seconds, losses)."""
+    `v_prediction` / `zero_terminal_snr` configure the scheduler the way the examples'
+    `--prediction_type v_prediction` and diffusers' `rescale_betas_zero_snr` option do (the
+    target then comes from `get_velocity`). Returns (seconds, losses)."""
     import torch
     import torch.nn.functional as F
     from accelerate import Accelerator
@@ -121,7 +124,9 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     unet, optimizer = accelerator.prepare(unet, optimizer)
     config = bundled_config("sd1", "scheduler")
     config.pop("_class_name")
-    scheduler = DDPMScheduler.from_config(config)
+    scheduler = DDPMScheduler.from_config(
+        config, prediction_type="v_prediction" if v_prediction else "epsilon",
+        rescale_betas_zero_snr=zero_terminal_snr)
     path = sorted(images.glob("*.png"))[0]
     caption = path.with_suffix(".txt").read_text(encoding="utf-8")
     with Image.open(path) as image:
@@ -148,7 +153,9 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
                 "text_embeds": pooled, "time_ids": torch.tensor(
                     time_ids, dtype=torch.float32, device=accelerator.device)}
         prediction = unet(noisy, timesteps, encoder_hidden_states=hidden, **extra).sample
-        loss = F.mse_loss(prediction.float(), noise.float())
+        target = scheduler.get_velocity(latents, noise, timesteps) \
+            if scheduler.config.prediction_type == "v_prediction" else noise
+        loss = F.mse_loss(prediction.float(), target.float())
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, 1.0)
         optimizer.step()

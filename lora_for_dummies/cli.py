@@ -16,8 +16,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     status = 0
     for model in args.models:
         try:
-            info = inspect_checkpoint(model, compute_hash=not args.no_hash,
-                                      prediction_override=args.prediction)
+            info = inspect_checkpoint(
+                model, compute_hash=not args.no_hash, prediction_override=args.prediction,
+                zero_terminal_snr_override={"yes": True, "no": False}.get(
+                    args.zero_terminal_snr))
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             status = 2
@@ -90,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--no-hash", action="store_true", help="skip the sha256 (faster)")
     inspect.add_argument("--prediction", choices=["epsilon", "v"],
                          help="override the detected prediction type")
+    inspect.add_argument("--zero-terminal-snr", choices=["yes", "no"],
+                         help="override the detected noise schedule (yes: zero terminal SNR, "
+                              "as NoobAI-XL V-Pred)")
     inspect.set_defaults(func=_cmd_inspect)
 
     from lora_for_dummies.cli_dataset import add_dataset_commands

@@ -70,6 +70,8 @@ class ModelInfo:
     variant: str
     prediction: str  # epsilon | v | unknown
     prediction_source: str
+    zero_terminal_snr: bool
+    zero_terminal_snr_source: str
     inpainting: bool
     has_ema: bool
     has_vae: bool
@@ -94,6 +96,8 @@ class ModelInfo:
             ("Family", self.family_title),
             ("Variant", self.variant),
             ("Prediction", f"{self.prediction} ({self.prediction_source})"),
+            ("Zero terminal SNR", f"{'yes' if self.zero_terminal_snr else 'no'} "
+                                  f"({self.zero_terminal_snr_source})"),
             ("Inpainting", "yes (9 input channels)" if self.inpainting else "no"),
             ("EMA weights", "yes" if self.has_ema else "no"),
             ("VAE included", "yes" if self.has_vae else "no — choose a VAE when sampling"),
@@ -128,6 +132,30 @@ def _prediction(ckpt: CheckpointFile, family: str, override: str | None) -> tupl
     return "epsilon", "standard for this family"
 
 
+# A `<model>.yaml` beside the file that names a zero-SNR schedule (diffusers' option name, the
+# ztsnr marker's name, or an sgm "ZeroSNR" discretization target).
+_YAML_ZTSNR = re.compile(r"(rescale_betas_zero_snr|zero_terminal_snr|ztsnr)\s*:\s*[\"']?true"
+                         r"|ZeroSNR", re.IGNORECASE)
+_TRUE = ("true", "1", "yes")
+
+
+def _zero_terminal_snr(ckpt: CheckpointFile, override: bool | None) -> tuple[bool, str]:
+    """Zero terminal SNR (Lin et al. 2023: the noise schedule reaches pure noise at the last
+    step; NoobAI-XL V-Pred is trained so). Found as v-prediction is: a user override, metadata,
+    the `ztsnr` marker key that A1111 dev, Forge Neo and ComfyUI read, the `.yaml` beside."""
+    if override is not None:
+        return override, "set by you"
+    for key in ("modelspec.zero_terminal_snr", "ss_zero_terminal_snr"):
+        if key in ckpt.metadata:
+            return ckpt.metadata[key].strip().lower() in _TRUE, f"from the file's {key} metadata"
+    if "ztsnr" in ckpt:
+        return True, "the file has a ztsnr marker"
+    yaml = ckpt.path.with_suffix(".yaml")
+    if yaml.is_file() and _YAML_ZTSNR.search(yaml.read_text(encoding="utf-8", errors="replace")):
+        return True, f"from {yaml.name}"
+    return False, "no ztsnr marker, metadata or .yaml says so"
+
+
 def _clip_skip(ckpt: CheckpointFile, family: str) -> tuple[int, str]:
     text = " ".join([ckpt.path.stem] + [v for k, v in ckpt.metadata.items()
                                         if k in ("modelspec.title", "modelspec.description")])
@@ -139,7 +167,8 @@ def _clip_skip(ckpt: CheckpointFile, family: str) -> tuple[int, str]:
 
 
 def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
-                       prediction_override: str | None = None) -> ModelInfo:
+                       prediction_override: str | None = None,
+                       zero_terminal_snr_override: bool | None = None) -> ModelInfo:
     """Everything the Models tab shows about one checkpoint. Raises CheckpointError if unusable."""
     path = Path(path)
     with CheckpointFile(path) as ckpt:
@@ -160,13 +189,15 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
         inpainting = _FIRST_CONV in ckpt and len(ckpt.shape(_FIRST_CONV)) == 4 \
             and ckpt.shape(_FIRST_CONV)[1] == 9
         prediction, source = _prediction(ckpt, family, prediction_override)
+        ztsnr, ztsnr_source = _zero_terminal_snr(ckpt, zero_terminal_snr_override)
         clip_skip, clip_reason = _clip_skip(ckpt, family)
         metadata = {k: v for k, v in ckpt.metadata.items() if not k.startswith("lfd.")}
         info = ModelInfo(
             path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
             format=ckpt.format, family=family, family_title=spec.title,
-            variant=_variant(family, prediction, inpainting),
-            prediction=prediction, prediction_source=source, inpainting=inpainting,
+            variant=_variant(family, prediction, inpainting, ztsnr),
+            prediction=prediction, prediction_source=source, zero_terminal_snr=ztsnr,
+            zero_terminal_snr_source=ztsnr_source, inpainting=inpainting,
             has_ema=any(k.startswith("model_ema.") and k != "model_ema.decay"
                         and k != "model_ema.num_updates" for k in keys),
             has_vae=params["vae"] > 0,
@@ -176,6 +207,9 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
         )
     if not info.has_vae:
         info.warnings.append("no VAE inside: samples need a separate VAE file")
+    if info.zero_terminal_snr and info.prediction == "epsilon":
+        info.warnings.append("zero terminal SNR with epsilon prediction cannot work (at the "
+                             "last step there is no noise left to predict): set v-prediction")
     if compute_hash:
         info.sha256 = sha256_file(path)
         info.short_hash = short_hash(info.sha256)
@@ -194,7 +228,7 @@ def _part_of(key: str, family: Any) -> str | None:
     return None
 
 
-def _variant(family: str, prediction: str, inpainting: bool) -> str:
+def _variant(family: str, prediction: str, inpainting: bool, zero_terminal_snr: bool) -> str:
     names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL base"}
     parts = [names[family]]
     if family == "sd2":
@@ -202,6 +236,8 @@ def _variant(family: str, prediction: str, inpainting: bool) -> str:
         parts.append(names_sd2.get(prediction, "(prediction unknown)"))
     elif prediction == "v":
         parts.append("v-prediction")
+    if zero_terminal_snr:
+        parts.append("zero terminal SNR")
     if inpainting:
         parts.append("inpainting")
     return " ".join(parts)

@@ -127,10 +127,17 @@ def random_split(family: str, configs: dict[str, dict[str, Any]], seed: int = 0,
 
 def write_random_checkpoint(path: str | Path, family: str, tiny: bool = True, seed: int = 0,
                             dtype: Any = None, ema: bool = False, vae: bool = True,
-                            inpainting: bool = False, prediction: str | None = None) -> Path:
-    """Write a random model of `family` as a single-file checkpoint (`.safetensors` or `.ckpt`)."""
+                            inpainting: bool = False, prediction: str | None = None,
+                            markers: tuple[str, ...] = ()) -> Path:
+    """Write a random model of `family` as a single-file checkpoint (`.safetensors` or `.ckpt`).
+
+    `markers`: empty marker tensors such as `v_pred` and `ztsnr`, which v-prediction SDXL
+    files like NoobAI-XL V-Pred carry for A1111 dev, Forge Neo and ComfyUI."""
+    import torch
+
     configs = model_configs(family, tiny, inpainting)
     split = random_split(family, configs, seed, ema=ema, vae=vae)
+    split.extras.update({marker: torch.zeros(0) for marker in markers})
     metadata = {"modelspec.prediction_type": prediction} if prediction else {}
     return save_checkpoint(split, configs, path, dtype=dtype, embed_configs=tiny,
                            metadata=metadata)

@@ -26,7 +26,11 @@ from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart
 from lora_for_dummies.ui.train_session import SESSION
 
-# (setting path, label, kind, choices) — kind: number | int | text | bool | choice | lines
+TRISTATE = ("auto", "yes", "no")
+TRISTATE_VALUES = {"yes": True, "no": False}  # "auto" (or None): as detected
+
+# (setting path, label, kind, choices) — kind: number | int | text | bool | choice | lines |
+# tristate (auto / yes / no for a setting whose None means "as detected")
 SETTINGS = [
     ("save.name", "LoRA name", "text", None),
     ("training.steps", "Steps", "int", None),
@@ -56,10 +60,14 @@ SETTINGS = [
     ("training.keep_tags", "Keep first N tags", "int", None),
     ("training.caption_dropout", "Caption dropout", "number", None),
     ("model.clip_skip", "Clip skip (0 = suggested)", "int", None),
+    ("model.zero_terminal_snr", "Zero terminal SNR (NoobAI-XL V-Pred; auto = as detected)",
+     "tristate", TRISTATE),
     ("samples.every", "Sample every N steps", "int", None),
     ("samples.prompts", "Sample prompts (one per line; empty = the tokens)", "lines", None),
     ("samples.negative", "Negative prompt", "text", None),
     ("samples.sampler", "Sampler", "choice", SAMPLERS),
+    ("samples.guidance_rescale", "CFG rescale on zero-terminal-SNR models (0.7 usual, 0 = off)",
+     "number", None),
     ("samples.steps", "Sample steps", "int", None),
     ("samples.cfg", "CFG scale", "number", None),
     ("samples.seed", "Sample seed", "int", None),
@@ -68,6 +76,10 @@ SETTINGS = [
     ("save.every", "Save every N steps", "int", None),
     ("save.keep_last", "Keep the last N step files (0 = all)", "int", None),
 ]
+
+
+def tristate_label(value: bool | None) -> str:
+    return "auto" if value is None else "yes" if value else "no"
 
 
 def _get(data: dict, path: str) -> Any:
@@ -79,6 +91,9 @@ def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> An
     elem_id = "lfd_train_" + path.replace(".", "_")
     if kind == "bool":
         return gr.Checkbox(value=value, label=label, elem_id=elem_id)
+    if kind == "tristate":
+        return gr.Radio(list(choices), value=tristate_label(value), label=label,
+                        elem_id=elem_id)
     if kind == "choice":
         return gr.Dropdown(list(choices), value=value, label=label, elem_id=elem_id)
     if kind == "int":
@@ -101,12 +116,14 @@ def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: st
             value = float(value or 0)
         elif kind == "lines":
             value = [line.strip() for line in (value or "").splitlines() if line.strip()]
+        elif kind == "tristate":
+            value = TRISTATE_VALUES.get(value)
         data[section][key] = value
     entry = next((e for e in host.checkpoints() if e.title == base), None)
     if entry is None:
         raise UserError("choose a base model (press 🔄 if it is new)")
     data["model"]["base"] = str(entry.path)
-    data["model"]["v_prediction"] = {"yes": True, "no": False}.get(v_mode)
+    data["model"]["v_prediction"] = TRISTATE_VALUES.get(v_mode)
     data["concepts"] = [{"folder": row[0], "token": row[1], "repeats": int(row[2]),
                          "class_folder": row[3] or "", "class_prompt": row[4] or ""}
                         for row in concepts if row and row[0]]
@@ -281,7 +298,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         values = []
         for path, _, kind, _ in SETTINGS:
             value = _get(data, path)
-            values.append("\n".join(value) if kind == "lines" else value)
+            values.append("\n".join(value) if kind == "lines" else
+                          tristate_label(value) if kind == "tristate" else value)
         rows = [[c["folder"], c["token"], c["repeats"], c["class_folder"], c["class_prompt"]]
                 for c in data["concepts"]]
         return [f"Loaded preset {name}", rows] + values
