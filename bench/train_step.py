@@ -9,6 +9,7 @@ picks without a GPU); recomputing changes memory and time, never the loss.
     python bench/train_step.py [--resolutions 256 512] [--steps 4]            # CPU, fp32
     python bench/train_step.py --device cuda --precision fp16 --resolutions 512
     python bench/train_step.py --device cuda --precision bf16 --family sdxl --resolutions 1024
+    python bench/train_step.py --device cuda --preset sdxl-8gb --steps 8   # a Wizard tier
 
 Each contender runs in its own process, so peak memory is its own: peak RSS on the CPU, peak
 allocated VRAM on a GPU. Step time is the median of the steps after the first (which includes
@@ -165,13 +166,46 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     return times, losses
 
 
+def preset(base: Path, images: Path, tier_name: str, steps: int, run: Path, device: str
+           ) -> tuple[list[float], list[float]]:
+    """Ours with one SDXL VRAM tier's settings exactly as the Performance Wizard sets them
+    (rank 16, kohya's layer set, the tier's precision, checkpointing, optimizer, batch)."""
+    import torch
+
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.loop import Trainer
+    from lora_for_dummies.train.vram_tiers import SDXL_TIERS
+    from lora_for_dummies.train.wizard import choose_sdxl
+
+    tier = next(t for t in SDXL_TIERS if t.name == tier_name)
+    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    data: dict = {"model": {"base": str(base)},
+                  "concepts": [{"folder": str(images), "token": "sks", "repeats": 8}],
+                  "optimizer": {"scheduler": "constant", "warmup": 0},
+                  "training": {"steps": steps}, "samples": {"enabled": False},
+                  "save": {"name": tier.name, "every": 0, "lora_dir": str(run / "Lora")},
+                  "runs_dir": str(run)}
+    choice = choose_sdxl(tier.gigabytes, bf16, eight_bit=True)
+    for path, value in choice.settings.items():
+        section, key = path.split(".")
+        data.setdefault(section, {})[key] = value
+    Trainer(TrainJob.from_dict(data), run / "Lora", device=device).run()
+    records = [json.loads(line) for line in
+               (run / tier.name / "log.jsonl").read_text().splitlines()]
+    records = [r for r in records if "loss" in r]
+    return [r["seconds"] for r in records], [r["loss"] for r in records]
+
+
 def child(args: argparse.Namespace) -> None:
     import torch
 
     images = prepare(args.family)
     resolution, base = args.resolutions[0], BASES[args.family]
     settings = {"precision": args.precision, "device": args.device}
-    if args.child == "ours":
+    if args.preset:
+        times, losses = preset(base, images, args.preset, args.steps,
+                               OUT / f"preset-{args.preset}", args.device)
+    elif args.child == "ours":
         times, losses = ours(base, images, resolution, args.steps,
                              OUT / f"ours-{args.family}-{resolution}",
                              checkpointing=args.checkpointing, **settings)
@@ -188,9 +222,25 @@ def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
     command = [sys.executable, __file__, "--child", which, "--resolutions", str(resolution),
                "--steps", str(args.steps), "--family", args.family, "--device", args.device,
                "--precision", args.precision, "--checkpointing", args.checkpointing]
+    if args.preset:
+        command += ["--preset", args.preset]
     output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(next(line for line in output.splitlines()
                            if line.startswith("RESULT "))[7:])
+
+
+def report_preset(args: argparse.Namespace) -> None:
+    from lora_for_dummies.train.vram_tiers import SDXL_TIERS
+
+    tier = next(t for t in SDXL_TIERS if t.name == args.preset)
+    args.family = "sdxl"
+    prepare("sdxl")
+    result = measure("ours", args, tier.resolution)
+    step = statistics.median(result["times"][1:])
+    memory = "peak VRAM" if args.device == "cuda" else "peak RSS"
+    print(f"{tier.name}: {step:.2f} s/step ({1 / step:.2f} it/s), {memory} "
+          f"{result['peak']:.2f} GB | table: {tier.vram_label()} | "
+          f"{result['peak'] / tier.estimated_gb:.2f}x the estimate")
 
 
 def main() -> None:
@@ -202,10 +252,16 @@ def main() -> None:
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     parser.add_argument("--checkpointing", choices=["off", "partial", "full"], default="partial",
                         help="our gradient checkpointing (the reference has none)")
+    parser.add_argument("--preset", help="ours only, with an SDXL VRAM tier of the Performance "
+                        "Wizard (sdxl-8gb, sdxl-12gb, sdxl-16gb, sdxl-24gb): peak VRAM and it/s "
+                        "beside the tier's estimate")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:
         child(args)
+        return
+    if args.preset:
+        report_preset(args)
         return
     prepare(args.family)
     memory = "peak VRAM" if args.device == "cuda" else "peak RSS"

@@ -14,6 +14,12 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
 from lora_for_dummies.checkpoints.hashing import legacy_hash, sha256_file, short_hash
+from lora_for_dummies.checkpoints.model_lines import (
+    PLAIN_CAPTIONS,
+    ModelLine,
+    clip_skip_hint,
+    model_line,
+)
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import CheckpointError
 
@@ -23,9 +29,6 @@ _SDXL_MARKS = ("conditioner.embedders.0.transformer.text_model.embeddings.token_
                "conditioner.embedders.1.model.ln_final.weight")
 _REFINER_MARK = "conditioner.embedders.0.model.ln_final.weight"
 _FIRST_CONV = UNET_PREFIX + "input_blocks.0.0.weight"
-# Names that usually mean NovelAI lineage (anime models trained with clip skip 2).
-_CLIP_SKIP_2_HINTS = re.compile(r"anime|anything|nai\b|novelai|counterfeit|waifu|abyss|orange|"
-                                r"meina|pastel|pony|illustrious|noob|animagine", re.IGNORECASE)
 
 
 def detect_family(ckpt: CheckpointFile) -> str:
@@ -79,6 +82,8 @@ class ModelInfo:
     parameters: dict[str, int]
     clip_skip: int
     clip_skip_reason: str
+    model_line: str  # Pony, Illustrious, NoobAI… from the name ("" when none is recognised)
+    caption_hint: str  # how captions for this model are usually written
     sha256: str = ""
     short_hash: str = ""
     legacy_hash: str = ""
@@ -103,7 +108,10 @@ class ModelInfo:
             ("VAE included", "yes" if self.has_vae else "no — choose a VAE when sampling"),
             ("Precision", self.dtype),
             ("Parameters", millions),
+            ("Model line", f"{self.model_line} (from the name)" if self.model_line else
+             "not recognised from the name"),
             ("Suggested clip skip", f"{self.clip_skip} ({self.clip_skip_reason})"),
+            ("Captions", self.caption_hint),
             ("Size", f"{self.size_bytes / 2**30:.2f} GiB" if self.size_bytes >= 2**30
              else f"{self.size_bytes / 2**20:.1f} MiB"),
             ("SHA256", self.sha256 or "not computed"),
@@ -156,14 +164,10 @@ def _zero_terminal_snr(ckpt: CheckpointFile, override: bool | None) -> tuple[boo
     return False, "no ztsnr marker, metadata or .yaml says so"
 
 
-def _clip_skip(ckpt: CheckpointFile, family: str) -> tuple[int, str]:
-    text = " ".join([ckpt.path.stem] + [v for k, v in ckpt.metadata.items()
-                                        if k in ("modelspec.title", "modelspec.description")])
-    if _CLIP_SKIP_2_HINTS.search(text):
-        return 2, "the name suggests an anime / NovelAI-lineage model"
-    if family == "sd1":
-        return 1, "base SD 1.x; use 2 for NovelAI-lineage anime models"
-    return 1, "standard for this family"
+def _model_line(ckpt: CheckpointFile, family: str) -> ModelLine | None:
+    names = [ckpt.path.stem] + [v for k, v in ckpt.metadata.items()
+                                if k in ("modelspec.title", "modelspec.description")]
+    return model_line(family, names)
 
 
 def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
@@ -190,7 +194,8 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
             and ckpt.shape(_FIRST_CONV)[1] == 9
         prediction, source = _prediction(ckpt, family, prediction_override)
         ztsnr, ztsnr_source = _zero_terminal_snr(ckpt, zero_terminal_snr_override)
-        clip_skip, clip_reason = _clip_skip(ckpt, family)
+        line = _model_line(ckpt, family)
+        clip_skip, clip_reason = clip_skip_hint(family, line)
         metadata = {k: v for k, v in ckpt.metadata.items() if not k.startswith("lfd.")}
         info = ModelInfo(
             path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
@@ -203,6 +208,8 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
             has_vae=params["vae"] > 0,
             dtype=dtypes.most_common(1)[0][0] if dtypes else "unknown",
             parameters=params, clip_skip=clip_skip, clip_skip_reason=clip_reason,
+            model_line=line.name if line else "",
+            caption_hint=line.caption_hint if line else PLAIN_CAPTIONS,
             metadata=dict(sorted(metadata.items())[:40]),
         )
     if not info.has_vae:

@@ -11,6 +11,7 @@ from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.caption_hints import build_caption_hints
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.jobs import run_job, stop_current
@@ -93,6 +94,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                  elem_id="lfd_dataset_process_log")
 
     with gr.Accordion("Captions", open=True):
+        build_caption_hints(host)
         with gr.Row():
             with gr.Column(scale=3):
                 images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
