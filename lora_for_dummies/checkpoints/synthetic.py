@@ -2,7 +2,7 @@
 
 Used by the tests (tiny models, built from config as diffusers' own tests do), by the benchmarks
 (full-size SD1.5 / SDXL architectures) and by the demo workspace. The files are laid out exactly
-like real ones: original key names, OpenCLIP's fused q/k/v and its unused last layer,
+like real ones: original key names, OpenCLIP's fused q/k/v, SD2's unused last text layer,
 `logit_scale`, position ids, the noise schedule, optional EMA copy, optional inpainting input.
 """
 
@@ -98,8 +98,10 @@ def random_split(family: str, configs: dict[str, dict[str, Any]], seed: int = 0,
         if te.layout == "clip":
             extras[te.prefix + "text_model.embeddings.position_ids"] = torch.arange(77)[None]
             continue
-        # OpenCLIP files hold one more layer than diffusers uses, and CLIP's logit scale.
-        extras[te.prefix + "logit_scale"] = torch.tensor(4.6052)
+        extras[te.prefix + "logit_scale"] = torch.tensor(4.6052)  # CLIP's, kept in the file
+        if family != "sd2":  # SDXL's ViT-bigG holds exactly the 32 blocks it uses (0–31)
+            continue
+        # SD2's ViT-H file holds 24 blocks of which the last is unused (diffusers builds 23).
         last = configs[te.name]["num_hidden_layers"]
         width = configs[te.name]["intermediate_size"]
         for part, shape in {"ln_1.weight": (hidden,), "ln_1.bias": (hidden,),
