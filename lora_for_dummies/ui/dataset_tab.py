@@ -14,6 +14,7 @@ from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.caption_hints import build_caption_hints
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
+from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.jobs import run_job, stop_current
 
 
@@ -68,8 +69,10 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     with gr.Accordion("Process: IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT", open=True):
         with gr.Row():
-            family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
-                              elem_id="lfd_dataset_family")
+            family = family_radio(host, "lfd_dataset_family", "sd1",
+                                  "Sets the usual high / low resolutions for the model you "
+                                  "will train on: SD 1.x 768/512, SD 2.x 768/512, SDXL "
+                                  "1024/768")
             high = gr.Number(value=768, label="High resolution", precision=0,
                              elem_id="lfd_dataset_high")
             low = gr.Number(value=512, label="Low resolution", precision=0,

@@ -24,6 +24,7 @@ from lora_for_dummies.train.config import (
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart
+from lora_for_dummies.ui.families import family_radio, family_refused
 from lora_for_dummies.ui.train_session import SESSION
 
 TRISTATE = ("auto", "yes", "no")
@@ -122,6 +123,9 @@ def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: st
     entry = next((e for e in host.checkpoints() if e.title == base), None)
     if entry is None:
         raise UserError("choose a base model (press 🔄 if it is new)")
+    refused = family_refused(host, _family_of(entry.path))
+    if refused:
+        raise UserError(refused)
     data["model"]["base"] = str(entry.path)
     data["model"]["v_prediction"] = TRISTATE_VALUES.get(v_mode)
     data["concepts"] = [{"folder": row[0], "token": row[1], "repeats": int(row[2]),
@@ -129,6 +133,12 @@ def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: st
                         for row in concepts if row and row[0]]
     data["runs_dir"] = str(host.runs_dir())
     return from_dict(TrainJob, data)
+
+
+def _family_of(path: Path) -> str:
+    from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+
+    return inspect_checkpoint(path, compute_hash=False).family
 
 
 def concept_row(host: Host, dataset: str, concept: str, which: str) -> list[Any]:
@@ -169,8 +179,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         with gr.Row():
             vram = gr.Number(value=0, label="GPU memory in GB (0 = detect)",
                              elem_id="lfd_wizard_vram")
-            family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
-                              elem_id="lfd_wizard_family")
+            family = family_radio(host, "lfd_wizard_family", "sd1",
+                                  "Follows the base model you choose; SDXL picks one of the "
+                                  "8 / 12 / 16 / 24 GB tiers")
             wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")
         wizard_text = gr.Markdown(elem_id="lfd_wizard_text")
     fields = []
@@ -233,6 +244,16 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         return [text] + updates
 
     wizard.click(on_wizard, [vram, family], [wizard_text] + fields)
+
+    def on_base(title: str | None) -> Any:  # the Wizard's family follows the base model
+        entry = next((e for e in host.checkpoints() if e.title == title), None)
+        try:
+            chosen = _family_of(entry.path) if entry else None
+        except UserError:
+            chosen = None
+        return compat.update(value=chosen) if chosen in host.families()[0] else compat.update()
+
+    base.change(on_base, [base], [family])
 
     def on_plot(*values: Any) -> Any:
         from lora_for_dummies.train.config import OptimizerConfig
