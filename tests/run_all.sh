@@ -60,7 +60,10 @@ python_for() {
   if [ ! -f "$file" ]; then echo "$python"; return 0; fi
   version=$(tr -d ' \n' < "$file")
   for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/python; do
-    if command -v "$candidate" >/dev/null 2>&1; then command -v "$candidate"; return 0; fi
+    # a pyenv shim answers `command -v` for versions it has not selected: run it to be sure
+    if "$candidate" -c "import sys; assert sys.version.startswith('$version')" 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
   done
   echo "== the $1 set needs Python $version (pyenv install $version)" >&2
   return 1

@@ -93,7 +93,8 @@ def safe_torch_load(path: str | Path) -> dict[str, Any]:
     _check_path(path)
     try:
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            # A str, not a Path: torch 2.1 (A1111 1.10's) maps only "a string filename".
+            obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError as err:
             if "mmap" not in str(err) and "zip" not in str(err):
                 raise

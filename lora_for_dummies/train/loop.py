@@ -357,7 +357,7 @@ class Trainer:
             return self.lora_dir
         metadata = training_metadata(self.job, self.family, self.prediction, step, self.info,
                                      self.clip_skip, self.data.tag_frequency, self.started,
-                                     len(self.data.items))
+                                     len(self.data.items), len(self.data.class_items))
         preview = getattr(self, "last_sample", None)
         path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,
                          preview, final)
