@@ -10,7 +10,8 @@ from lora_for_dummies.progress import ConsoleReporter
 
 
 def _dataset(args: argparse.Namespace):
-    from lora_for_dummies.dataset.layout import check_name, open_dataset
+    from lora_for_dummies.dataset.layout import open_dataset
+    from lora_for_dummies.names import check_name
 
     return open_dataset(Path(args.datasets_dir) / check_name(args.name))
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from lora_for_dummies.dataset.layout import (
     Concept,
     Dataset,
-    check_name,
     create_dataset,
     import_images,
     is_image,
     open_dataset,
 )
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.names import check_name
 
 REPEAT_FOLDER = re.compile(r"^(\d+)_(.+)$")
 

@@ -9,6 +9,7 @@ from typing import Any
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.extract.lowrank import RankRule, factorize
 from lora_for_dummies.lora.format import LoraModule, is_finite, load_lora, save_lora
+from lora_for_dummies.ranges import check_value
 
 PART_PREFIXES = {"lora_unet_": "unet", "lora_te1_": "text_encoder_1", "lora_te2_": "text_encoder_2",
                  "lora_te_": "text_encoder"}
@@ -23,8 +24,7 @@ def part_of(name: str) -> str:
 
 def rescale(modules: dict[str, LoraModule], factor: float) -> dict[str, LoraModule]:
     """Bake a strength into the file: the LoRA at 1.0 then acts like the old one at `factor`."""
-    if factor <= 0:
-        raise UserError("the strength factor must be positive")
+    check_value("rescale.factor", factor, "the strength factor")
     return {name: LoraModule(m.down, m.up * factor, m.alpha) for name, m in modules.items()}
 
 
@@ -55,6 +55,8 @@ def merge(loras: list[dict[str, LoraModule]], weights: list[float],
 
     if len(loras) != len(weights) or not loras:
         raise UserError("give one weight per LoRA")
+    for index, weight in enumerate(weights, start=1):
+        check_value("merge.weight", weight, f"weight {index}")
     merged: dict[str, LoraModule] = {}
     for name in sorted({n for lora in loras for n in lora}):
         parts = [(lora[name], w) for lora, w in zip(loras, weights, strict=True) if name in lora]

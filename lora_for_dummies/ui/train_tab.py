@@ -260,7 +260,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         return host.runs_dir() / "presets"
 
     def on_save_preset(name, base_title, rows, v, *values) -> str:
-        from lora_for_dummies.dataset.layout import check_name
+        from lora_for_dummies.names import check_name
 
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
