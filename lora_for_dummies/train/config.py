@@ -162,6 +162,18 @@ class TrainJob:
         """`<runs_dir>/<name>`: the run's folder (config.toml, state, log, samples)."""
         return Path(self.runs_dir) / self.save.name
 
+    def make_paths_absolute(self) -> None:
+        """Every path of the job made absolute against the current folder, for a process
+        that runs elsewhere (`accelerate launch` runs in the run folder)."""
+        def absolute(value: str) -> str:
+            return str(Path(value).absolute()) if value else value
+
+        self.model.base = absolute(self.model.base)
+        for concept in self.concepts:
+            concept.folder, concept.class_folder = absolute(concept.folder), \
+                absolute(concept.class_folder)
+        self.save.lora_dir, self.runs_dir = absolute(self.save.lora_dir), absolute(self.runs_dir)
+
     def lora_folder(self, default: str | Path) -> Path:
         """Where this job's LoRAs go: `save.lora_dir`, else the host's Lora folder."""
         return Path(self.save.lora_dir or default)
