@@ -109,5 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as err:
+        from lora_for_dummies.progress import ConsoleReporter
+
+        ConsoleReporter.end_line(sys.stderr)
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,17 @@ def lora_info(path: str | Path) -> LoraInfo:
     if bad:
         warnings.append(f"{len(bad)} modules contain NaN or infinity, e.g. {bad[0]}: the LoRA "
                         "is broken")
+    mismatched = [n for n, m in modules.items() if m.up.dim() < 2 or m.down.dim() < 1
+                  or m.up.shape[1] != m.down.shape[0]]
+    if mismatched:
+        name = mismatched[0]
+        warnings.append(f"{len(mismatched)} modules have lora_up and lora_down of different "
+                        f"ranks, e.g. {name}: up {list(modules[name].up.shape)}, down "
+                        f"{list(modules[name].down.shape)}: the LoRA is broken")
+    bad_alpha = [n for n, m in modules.items() if not (math.isfinite(m.alpha) and m.alpha > 0)]
+    if bad_alpha:
+        warnings.append(f"{len(bad_alpha)} modules have an alpha that is not a positive number, "
+                        f"e.g. {bad_alpha[0]}: alpha {modules[bad_alpha[0]].alpha:g}")
     if "text_encoder" not in parts and "text_encoder_1" not in parts:
         warnings.append("no text-encoder part")
     ranks = sorted({m.rank for m in modules.values()})

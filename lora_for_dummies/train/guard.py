@@ -163,9 +163,10 @@ def clean_leftovers(*folders: Path) -> list[str]:
 
 
 def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
-                reporter: Any) -> dict[str, Any] | None:
+                notes: list[str]) -> dict[str, Any] | None:
     """Everything refused before a model loads: unusable folders, a name clash, a resume that
-    would train another LoRA. Writes the run's config.toml; returns a resume's saved state."""
+    would train another LoRA. Writes the run's config.toml; returns a resume's saved state.
+    What was done on the way (files removed, changes accepted) is appended to `notes`."""
     from lora_for_dummies.config import save_toml
     from lora_for_dummies.train.saving import load_state
 
@@ -173,7 +174,7 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
     check_folders(lora_dir, run_dir)
     removed = clean_leftovers(lora_dir, run_dir, run_dir / "state")
     if removed:
-        reporter.log(f"removed {len(removed)} unfinished file(s) of a killed job")
+        notes.append(f"removed {len(removed)} unfinished file(s) of a killed job")
     state = load_state(run_dir) if resume else None
     accepted: list[str] = []
     if resume and state is None:
@@ -181,11 +182,11 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
     if state is not None:
         accepted = check_resume(job, run_dir)
         if accepted:
-            reporter.log("resuming with changes: " + "; ".join(accepted))
+            notes.append("resuming with changes: " + "; ".join(accepted))
     else:
         replaced = check_name_clash(job, lora_dir, overwrite)
         for name in remove_old_steps(job, replaced):
-            reporter.log(f"overwriting: removed {name} of an earlier run")
+            notes.append(f"overwriting: removed {name} of an earlier run")
     for stale in ("STOP", "STOP_SAVE"):
         (run_dir / stale).unlink(missing_ok=True)
     if state is None:  # a fresh run starts a fresh log and state

@@ -227,8 +227,11 @@ class Trainer:
         import torch
 
         job = self.job
-        state = guard.prepare_run(job, self.lora_dir, resume, self.overwrite, self.reporter)
+        notes: list[str] = []
+        state = guard.prepare_run(job, self.lora_dir, resume, self.overwrite, notes)
         self.reporter.start(job.training.steps, f"Training {job.save.name}")
+        for note in notes:
+            self.reporter.log(note)
         self._setup()
         guard.check_room([self.lora_dir, self.run_dir], guard.save_size(self.trained))
         start = 0
