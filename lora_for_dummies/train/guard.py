@@ -180,7 +180,11 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
     if resume and state is None:
         raise UserError(f"nothing to resume in {run_dir}")
     if state is not None:
+        from lora_for_dummies.checkpoints.hashing import sha256_file
+
         accepted = check_resume(job, run_dir)
+        if state.get("base_sha256"):  # cached by path, size and mtime: the loop's is free
+            check_base_hash(state, sha256_file(job.model.base), job.model.base)
         if accepted:
             notes.append("resuming with changes: " + "; ".join(accepted))
     else:

@@ -236,7 +236,6 @@ class Trainer:
         guard.check_room([self.lora_dir, self.run_dir], guard.save_size(self.trained))
         start = 0
         if state is not None:
-            guard.check_base_hash(state, self.info.sha256, job.model.base)
             start = int(state["step"])
             for name, model in self.trained.items():
                 model.load_state_dict(state["lora"][name], strict=False)
