@@ -150,14 +150,25 @@ def test_a_bug_gives_500_with_an_id_and_no_traceback(served, caplog, monkeypatch
         raise RuntimeError("the disk went away")
 
     monkeypatch.setattr(host, "runs_dir", broken)
+    debug_app = FastAPI(debug=True)  # as gradio 5 builds its app: debug pages are tracebacks
+    add_routes(debug_app, host)
     with caplog.at_level(logging.ERROR, logger="lora_for_dummies.api"):
-        response = client.get("/lfd/v1/runs")
+        response = TestClient(debug_app).get("/lfd/v1/runs")
     assert response.status_code == 500
     detail = response.json()["detail"]
     assert detail.startswith("internal error ") and "Traceback" not in response.text
     error_id = detail.split()[2]
     [record] = [r for r in caplog.records if error_id in r.getMessage()]
     assert record.exc_info is not None  # the traceback is in the log, under the same id
+    from lora_for_dummies.hosts.api_rules import without_debug_pages
+
+    @debug_app.get("/gradio-like")
+    def gradio_route():
+        raise RuntimeError("a bug in someone else's route")
+
+    without_debug_pages(debug_app)
+    response = TestClient(debug_app, raise_server_exceptions=False).get("/gradio-like")
+    assert response.status_code == 500 and "Traceback" not in response.text
 
 
 def test_webui_routes_obey_the_same_rules(webui_standin, tmp_path):

@@ -106,3 +106,12 @@ def no_tracebacks(route: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as err:
             raise failed(err) from None
     return run
+
+
+def without_debug_pages(app: Any) -> None:
+    """Gradio 5 builds its FastAPI app with `debug=True`, whose error pages are tracebacks.
+    Switch that off (the middleware stack is rebuilt at the next request)."""
+    if getattr(app, "debug", False):
+        app.debug = False
+        if hasattr(app, "middleware_stack"):
+            app.middleware_stack = None
