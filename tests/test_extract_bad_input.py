@@ -9,8 +9,8 @@ import pytest
 from lora_fixtures import write_tuned
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule
 from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+from lora_for_dummies.lora.lowrank import RankRule
 
 
 @pytest.fixture(scope="module")

@@ -48,8 +48,8 @@ def test_out_of_range_train_settings_name_field_value_and_range(tiny_models, tmp
 
 def test_the_same_table_guards_processing_extraction_tools_and_best_step(tmp_path):
     from lora_for_dummies.dataset.process import ProcessSettings
-    from lora_for_dummies.extract.lowrank import RankRule
     from lora_for_dummies.extract.run import ExtractSettings
+    from lora_for_dummies.lora.lowrank import RankRule
     from lora_for_dummies.ranges import RANGES, check_value
 
     for settings, field in ((ProcessSettings(high=65536), "settings.high = 65536"),

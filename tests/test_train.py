@@ -11,8 +11,8 @@ from train_fixtures import tiny_job
 
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.lora.targets import extraction_targets
 from lora_for_dummies.train.loop import Trainer
 from lora_for_dummies.train.optim import lr_curve
 

@@ -22,10 +22,10 @@ from lora_for_dummies.checkpoints.hashing import sha256_file, short_hash
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule, clamp_quantile, factorize
-from lora_for_dummies.extract.plan import Target, extraction_targets
 from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
+from lora_for_dummies.lora.lowrank import RankRule, clamp_quantile, factorize
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
+from lora_for_dummies.lora.targets import Target, extraction_targets
 from lora_for_dummies.progress import Reporter
 
 

@@ -83,9 +83,9 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
                 return trainer.run(resume=resume).message
 
         return kind, train
-    from lora_for_dummies.extract.lowrank import RankRule
     from lora_for_dummies.extract.run import ExtractSettings, extract_lora
     from lora_for_dummies.lora.format import output_path
+    from lora_for_dummies.lora.lowrank import RankRule
 
     base = model_by_title(host, _text(body, "base"), "base")
     tuned = model_by_title(host, _text(body, "tuned"), "tuned")

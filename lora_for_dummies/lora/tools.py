@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule, factorize
 from lora_for_dummies.lora.format import LoraModule, is_finite, load_lora, save_lora
+from lora_for_dummies.lora.lowrank import RankRule, factorize
 from lora_for_dummies.ranges import check_value
 
 PART_PREFIXES = {"lora_unet_": "unet", "lora_te1_": "text_encoder_1", "lora_te2_": "text_encoder_2",

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.lora.format import is_finite, load_lora
+from lora_for_dummies.lora.targets import extraction_targets
 
 
 @dataclass
