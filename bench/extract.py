@@ -31,7 +31,7 @@ def make_pair(family: str) -> tuple[Path, Path, Path]:
     from lora_for_dummies.checkpoints.reader import CheckpointFile
     from lora_for_dummies.checkpoints.synthetic import write_random_checkpoint
     from lora_for_dummies.checkpoints.write import save_state_dict
-    from lora_for_dummies.extract.plan import extraction_targets
+    from lora_for_dummies.lora.targets import extraction_targets
 
     base, tuned, truth = (OUT / f"{family}-base.safetensors", OUT / f"{family}-tuned.safetensors",
                           OUT / f"{family}-change.pt")
@@ -71,8 +71,8 @@ def run_ours(base: Path, tuned: Path, rank: int) -> dict:
     import torch  # noqa: F401 - imported before the clock starts, as in the reference
 
     from lora_for_dummies.checkpoints.hashing import sha256_file
-    from lora_for_dummies.extract.lowrank import RankRule
     from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+    from lora_for_dummies.lora.lowrank import RankRule
 
     # The LoRA's metadata names both files' sha256 (kohya's script writes none). Hashing is
     # timed on its own, from an empty cache: it is paid once per file (the cache is keyed by
@@ -104,7 +104,7 @@ def run_reference(base: Path, tuned: Path, rank: int) -> dict:
     from lora_for_dummies.checkpoints.detect import detect_family
     from lora_for_dummies.checkpoints.models import load_models
     from lora_for_dummies.checkpoints.reader import CheckpointFile
-    from lora_for_dummies.extract.plan import extraction_targets
+    from lora_for_dummies.lora.targets import extraction_targets
 
     start = time.perf_counter()
     models_a = load_models(base, components=None)

@@ -1,4 +1,11 @@
-"""Atomic file writes: a crash or a full disk never leaves a half-written file behind."""
+"""Atomic file writes: a crash or a full disk never leaves a half-written file behind.
+
+The temporary file is named `.lfd-<target>.<random>.tmp` (see `names.TEMP_PREFIX`): hidden,
+with a suffix no model list reads, and recognisable, so `remove_leftovers` can delete what a
+killed job left. The finished file gets the mode a new file gets under the user's umask
+(mkstemp's 0600 would otherwise survive the rename and hide LoRAs from a webui running as
+another user, a NAS share or a Docker volume).
+"""
 
 from __future__ import annotations
 
@@ -8,27 +15,81 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from lora_for_dummies.names import TEMP_PREFIX, TEMP_SUFFIX, is_temp_file
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the only portable way is to set it and set it back
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    return 0o666 & ~current_umask()
+
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, create_parent: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename.
 
     The temporary file lives in the same folder so that the rename never crosses file systems.
     On any exception the temporary file is removed and `target` is left exactly as it was.
+    Without `create_parent`, a missing folder is an error (a mistyped output path must not
+    quietly create folders).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if create_parent:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        from lora_for_dummies.errors import UserError
+
+        raise UserError(f"the folder {target.parent} does not exist; create it first or "
+                        "choose another output")
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX,
+                                    dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+# A temp file untouched this long belongs to no live writer (writes stream without pauses);
+# the margin keeps a caption saved from the UI while a job starts safe.
+LEFTOVER_AGE_S = 120.0
+
+
+def remove_leftovers(folder: str | Path, older_than_s: float = LEFTOVER_AGE_S) -> list[str]:
+    """Delete our temporary files that a killed job left in `folder`; returns their names.
+
+    Called when a job that writes into `folder` starts."""
+    import time
+
+    folder = Path(folder)
+    removed = []
+    now = time.time()
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if is_temp_file(path) and path.is_file() and \
+                    now - path.stat().st_mtime >= older_than_s:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path.name)
+    return sorted(removed)
 
 
 def write_bytes_atomic(target: str | Path, data: bytes) -> None:

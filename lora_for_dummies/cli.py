@@ -60,6 +60,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     server, _, _ = demo.queue().launch(server_name=args.host, server_port=args.port,
                                        inbrowser=False, prevent_thread_lock=True)
     add_routes(server, host)
+    from lora_for_dummies.hosts.api_rules import without_debug_pages
+
+    without_debug_pages(server)  # no traceback in any response, gradio's routes included
     print(f"job API: http://{args.host}:{args.port}/lfd/v1/jobs")
     if not args.no_block:
         demo.block_thread()
@@ -114,5 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as err:
+        from lora_for_dummies.progress import ConsoleReporter
+
+        ConsoleReporter.end_line(sys.stderr)
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,8 @@ from lora_for_dummies.progress import ConsoleReporter
 
 
 def _dataset(args: argparse.Namespace):
-    from lora_for_dummies.dataset.layout import check_name, open_dataset
+    from lora_for_dummies.dataset.layout import open_dataset
+    from lora_for_dummies.names import check_name
 
     return open_dataset(Path(args.datasets_dir) / check_name(args.name))
 
@@ -74,7 +75,10 @@ def _export(args: argparse.Namespace) -> int:
 def _import_kohya(args: argparse.Namespace) -> int:
     from lora_for_dummies.dataset.kohya import import_kohya
 
-    dataset = import_kohya(Path(args.source), Path(args.datasets_dir), args.name)
+    skipped: list[str] = []
+    dataset = import_kohya(Path(args.source), Path(args.datasets_dir), args.name, skipped)
+    for line in skipped:
+        print(f"skipped {line}")
     for concept in dataset.concepts.values():
         print(f"concept {concept.title}: token {concept.token!r}, repeats {concept.repeats}")
     return 0

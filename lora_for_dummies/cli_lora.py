@@ -10,7 +10,7 @@ from lora_for_dummies.progress import ConsoleReporter
 
 
 def _rule(args: argparse.Namespace, prefix: str = ""):
-    from lora_for_dummies.extract.lowrank import RankRule
+    from lora_for_dummies.lora.lowrank import RankRule
 
     return RankRule(mode=getattr(args, prefix + "rank_mode", "fixed"),
                     rank=getattr(args, prefix + "rank"),
@@ -19,8 +19,8 @@ def _rule(args: argparse.Namespace, prefix: str = ""):
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from lora_for_dummies.extract.lowrank import RankRule
     from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+    from lora_for_dummies.lora.lowrank import RankRule
 
     settings = ExtractSettings(
         rule=_rule(args), text_encoders=not args.no_text_encoder, use_ema=args.ema,

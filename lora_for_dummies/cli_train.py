@@ -56,7 +56,8 @@ def _train(args: argparse.Namespace) -> int:
     data = apply_overrides(_load_toml(path.read_text(encoding="utf-8")), args.set or [])
     job = TrainJob.from_dict(data)
     lora_dir = Path(job.save.lora_dir or args.lora_dir)
-    result = Trainer(job, lora_dir, TqdmReporter()).run(resume=args.resume)
+    result = Trainer(job, lora_dir, TqdmReporter(), overwrite=args.overwrite).run(
+        resume=args.resume)
     return 1 if result.stopped and not result.lora else 0
 
 
@@ -107,6 +108,8 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run from its state")
     train.add_argument("--lora-dir", default="lfd_data/Lora",
                        help="where LoRAs go when the job does not say (save.lora_dir)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="a new run may replace existing <name>.safetensors / step files")
     train.set_defaults(func=_train)
     curve = sub.add_parser("lr-curve", help="print the learning-rate schedule of a job")
     curve.add_argument("job")

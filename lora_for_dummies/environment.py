@@ -66,3 +66,23 @@ def check_environment(ui: bool = False) -> list[str]:
                                                              "torch", "transformers", "gradio")
                                                          else ""))
     return problems
+
+
+def check_device(device: str) -> str:
+    """`cpu`, `cuda` or `cuda:N` that this machine has; else one line (not torch's traceback)."""
+    from lora_for_dummies.errors import UserError
+
+    name, _, index = device.partition(":")
+    if name == "cpu" and not index:
+        return device
+    if name != "cuda" or (index and not index.isdigit()):
+        raise UserError(f"device {device!r}: use cpu, cuda or cuda:N")
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise UserError(f"device {device!r}: this machine has no CUDA GPU that torch can use; "
+                        "use --device cpu")
+    if index and int(index) >= count:
+        raise UserError(f"device {device!r}: there are only {count} CUDA device(s)")
+    return device

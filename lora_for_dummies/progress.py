@@ -104,11 +104,23 @@ class ConsoleReporter(Reporter):
         super().__init__()
         self.stream = stream or sys.stderr
 
+    open_lines: set[int] = set()  # streams whose last line is a progress line, not yet ended
+
     def on_update(self) -> None:
         end = "\n" if self.state.finished else ""
         self.stream.write("\r\033[K" + self.state.summary() + end)
         self.stream.flush()
+        (ConsoleReporter.open_lines.discard if end else ConsoleReporter.open_lines.add)(
+            id(self.stream))
 
     def on_log(self, line: str) -> None:
         self.stream.write("\r\033[K" + line + "\n")
         self.stream.flush()
+        ConsoleReporter.open_lines.discard(id(self.stream))
+
+    @staticmethod
+    def end_line(stream: Any) -> None:
+        """End a progress line left open by a failed job, so that the error gets its own."""
+        if id(stream) in ConsoleReporter.open_lines:
+            stream.write("\n")
+            ConsoleReporter.open_lines.discard(id(stream))

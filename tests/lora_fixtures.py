@@ -9,7 +9,7 @@ import torch
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.checkpoints.write import save_state_dict
-from lora_for_dummies.extract.plan import extraction_targets
+from lora_for_dummies.lora.targets import extraction_targets
 
 
 def low_rank_change(shape, rank: int, scale: float, generator) -> torch.Tensor:

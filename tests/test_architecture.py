@@ -37,6 +37,23 @@ def test_core_imports_neither_gradio_nor_the_webui():
     assert not offenders
 
 
+def _modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_lora_never_imports_extract():
+    """The low-rank code and the target list live in lora/; extract/ uses them (one way)."""
+    for path in (CORE / "lora").rglob("*.py"):
+        assert not any(m.startswith("lora_for_dummies.extract") for m in _modules(path)), path
+
+
 def test_ui_does_not_import_hosts_webui_or_modules():
     for path in (CORE / "ui").rglob("*.py"):
         assert "modules" not in _imports(path), path

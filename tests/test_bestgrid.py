@@ -14,10 +14,10 @@ from lora_for_dummies.checkpoints.models import load_models, resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.checkpoints.write import save_state_dict
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.lora.apply import merge_into_state
 from lora_for_dummies.lora.format import LoraModule
 from lora_for_dummies.lora.patch import LoraPatcher
+from lora_for_dummies.lora.targets import extraction_targets
 from lora_for_dummies.train.bestgrid import existing_cells, render_grid, saved_steps, use_cell
 from lora_for_dummies.train.config import SampleConfig
 from lora_for_dummies.train.loop import Trainer

@@ -12,10 +12,10 @@ from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_mod
 from lora_for_dummies.checkpoints.models import load_models, resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule, factorize
 from lora_for_dummies.extract.run import ExtractSettings, extract_lora
 from lora_for_dummies.lora.apply import merge_into_state
 from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.lora.lowrank import RankRule, factorize
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 from lora_fixtures import write_tuned
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule
 from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+from lora_for_dummies.lora.lowrank import RankRule
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_truncated_and_malicious_files(tiny_models, tmp_path):
 
 
 def test_rank_zero_and_too_large(tiny_models, tuned_sd1, tmp_path):
-    _refused(tiny_models["sd1"], tuned_sd1, tmp_path / "x.safetensors", "at least 1",
+    _refused(tiny_models["sd1"], tuned_sd1, tmp_path / "x.safetensors", "rank = 0 is out of range",
              rule=RankRule(rank=0))
     _refused(tiny_models["sd1"], tuned_sd1, tmp_path / "x.safetensors", "larger than every layer",
              rule=RankRule(rank=100_000))

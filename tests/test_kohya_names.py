@@ -65,7 +65,7 @@ def test_targets_from_file_keys_equal_targets_from_the_model(tiny_models, family
     from lora_for_dummies.checkpoints.keymap_unet import unet_ldm_to_module, unet_module_to_ldm
     from lora_for_dummies.checkpoints.models import model_keys, resolve_configs
     from lora_for_dummies.checkpoints.reader import CheckpointFile
-    from lora_for_dummies.extract.plan import extraction_targets
+    from lora_for_dummies.lora.targets import extraction_targets
 
     name = {"sd1": "sd1", "sd2": "sd2v", "sdxl": "sdxl"}[family]
     with CheckpointFile(tiny_models[name]) as file:

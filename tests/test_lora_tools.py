@@ -10,7 +10,6 @@ from lora_for_dummies.checkpoints.kohya_names import kohya_name
 from lora_for_dummies.checkpoints.models import build_model
 from lora_for_dummies.checkpoints.synthetic import model_configs
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule
 from lora_for_dummies.lora import tools
 from lora_for_dummies.lora.convert import (
     TEXT_ORDER,
@@ -20,6 +19,7 @@ from lora_for_dummies.lora.convert import (
     convert_peft,
 )
 from lora_for_dummies.lora.format import LoraModule, load_lora, save_lora
+from lora_for_dummies.lora.lowrank import RankRule
 from lora_for_dummies.lora.metadata import lora_metadata
 
 CONFIGS = model_configs("sd1", tiny=True)

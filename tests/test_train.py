@@ -11,8 +11,8 @@ from train_fixtures import tiny_job
 
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.lora.targets import extraction_targets
 from lora_for_dummies.train.loop import Trainer
 from lora_for_dummies.train.optim import lr_curve
 
@@ -143,7 +143,8 @@ def test_prior_preservation_generates_class_images_and_disk_cache(tiny_models, t
     cached = list((tmp_path / "runs" / "tiny" / "cache").glob("*.safetensors"))
     assert cached  # latents on disk, reused by the next run
     again = Trainer(tiny_job(tiny_models["sd1"], tmp_path, steps=2,
-                             training={"cache_latents": "disk"}), tmp_path / "Lora")
+                             training={"cache_latents": "disk"}), tmp_path / "Lora",
+                    overwrite=True)  # the same name again, on purpose
     again.job.concepts[0].class_folder = str(tmp_path / "class")
     again.job.concepts[0].class_prompt = "a dog"
     again.job.concepts[0].class_images = 2

@@ -62,11 +62,12 @@ def test_sd2_without_v_flag_is_asked(tiny_models, tmp_path):
 
 
 @pytest.mark.parametrize("changes,match", [
-    ({"training": {"resolution": 100}}, "multiple of 64"),
-    ({"network": {"rank": 0}}, "rank must be at least 1"),
-    ({"training": {"steps": 0}}, "steps must be at least 1"),
+    ({"training": {"resolution": 100}}, r"training.resolution = 100 is out of range: 64–4096"),
+    ({"training": {"resolution": 72}}, r"training.resolution \(with buckets\) = 72 .*of 64"),
+    ({"network": {"rank": 0}}, "network.rank = 0 is out of range"),
+    ({"training": {"steps": 0}}, "training.steps = 0 is out of range"),
     ({"save": {"name": "../escape"}}, "may not contain path separators"),
-    ({"samples": {"width": 100}}, "multiples of 8"),
+    ({"samples": {"width": 100}}, "samples.width = 100 is out of range: 64–4096, a multiple of 8"),
     ({"optimizer": {"name": "sgd"}}, "optimizer must be one of"),
 ])
 def test_invalid_settings(tiny_models, tmp_path, changes, match):

@@ -49,9 +49,9 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
     status = find_block(demo, "lfd_train_status")
     start = handler_for(demo, status, "on_start")
-    assert start("", 1, "tiny.safetensors", rows, "auto", *_values()).startswith(
+    assert start("", 1, False, "tiny.safetensors", rows, "auto", *_values()).startswith(
         "Starting ui run")
-    assert "already going" in start("", 1, "tiny.safetensors", rows, "auto", *_values())
+    assert "already going" in start("", 1, False, "tiny.safetensors", rows, "auto", *_values())
     _wait_for_run()
     poll = poll_view
     text, chart, gallery = poll()
@@ -60,9 +60,12 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()
     _best_step(demo, lora_dir)
+    # A new run of the same name is refused unless the tab's "replace" box is ticked.
+    refused = start("", 1, False, "tiny.safetensors", rows, "auto", *_values(training__steps=6))
+    assert refused.startswith("⚠ ui run.safetensors") and "Resume" in refused
     # Stop, then resume to the end.
-    assert start("", 1, "tiny.safetensors", rows, "auto", *_values(training__steps=6)).startswith(
-        "Starting")
+    assert start("", 1, True, "tiny.safetensors", rows, "auto",
+                 *_values(training__steps=6)).startswith("Starting")
     deadline = time.time() + 120
     while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
         time.sleep(0.05)
@@ -86,10 +89,10 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
     plot = handler_for(demo, find_block(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
     assert plot.size == (560, 220)
-    bad = start("", 1, "", rows, "auto", *_values())
+    bad = start("", 1, False, "", rows, "auto", *_values())
     assert bad.startswith("⚠ choose a base model")
     # Several GPUs: a separate `accelerate launch` process, followed through its log.
-    launched = start("", 2, "tiny.safetensors", rows, "auto", *_values(save__name="multi"))
+    launched = start("", 2, False, "tiny.safetensors", rows, "auto", *_values(save__name="multi"))
     assert launched.startswith("Started on 2 GPUs:") and "--multi_gpu" in launched
     SESSION.wait(600)
     assert "ended" in poll()[0]
@@ -121,7 +124,9 @@ def _best_step(demo, lora_dir: Path):
 
 def test_train_tab_standalone(tiny_models, tmp_path):
     host = StandaloneHost(tmp_path / "data")
-    _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models, tmp_path)
+    # concept folders inside the datasets folder: the tab's jobs name no other paths
+    _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models,
+          host.datasets_dir())
 
 
 def test_concept_list_refresh(tmp_path):
@@ -145,7 +150,9 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
     status = find_block(tab, "lfd_train_status")
     shutil.copy(tiny_models["sd1"], Path(paths.models_path) / "Stable-diffusion" / "t.safetensors")
     handler_for(tab, find_block(tab, "lfd_train_base"), None)()
-    rows = [[str(instance_folder(tmp_path / "inst")), "sks", 1, "", ""]]
+    from lora_for_dummies.hosts.webui import WebuiHost
+
+    rows = [[str(instance_folder(WebuiHost().datasets_dir() / "inst")), "sks", 1, "", ""]]
     sd_models.events.clear()
     lock_seen = []
     real_render = __import__("lora_for_dummies.train.loop", fromlist=["render"]).render
@@ -158,7 +165,7 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
     from modules import progress
 
     progress.history.clear()
-    handler_for(tab, status, "on_start")("task(lfd1)", 1, "t.safetensors", rows, "auto",
+    handler_for(tab, status, "on_start")("task(lfd1)", 1, False, "t.safetensors", rows, "auto",
                                          *_values(training__steps=40, samples__every=1,
                                                   save__every=1))
     deadline = time.time() + 120

@@ -64,23 +64,52 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], dict[str,
             raise CheckpointError(path, "safetensors header is corrupt (not valid JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError(path, "safetensors header is corrupt (not a table)")
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise CheckpointError(path, "safetensors header is corrupt (__metadata__ must map text "
+                              "to text)")
     data_len = size - 8 - header_len
+    spans = []
     for key, entry in header.items():
-        try:
-            begin, end = entry["data_offsets"]
-            count = 1
-            for dim in entry["shape"]:
-                count *= int(dim)
-            expected = count * _ST_DTYPE_SIZES[entry["dtype"]]
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(path, f"safetensors header is corrupt at {key!r}") from None
+        begin, end, expected = _entry_span(path, key, entry)
         if end > data_len:
             raise CheckpointError(path, f"file is truncated: tensor {key!r} ends past the end of "
                                   "the file; download it again")
         if end - begin != expected:
             raise CheckpointError(path, f"safetensors header is corrupt at {key!r} (size mismatch)")
-    return header, {str(k): str(v) for k, v in metadata.items()}
+        spans.append((begin, end, key))
+    spans.sort()
+    for (_, end, key), (begin, _, other) in zip(spans, spans[1:], strict=False):
+        if begin < end:
+            raise CheckpointError(path, f"safetensors header is corrupt: tensors {key!r} and "
+                                  f"{other!r} overlap")
+    return header, metadata
+
+
+def _whole(value: Any) -> bool:
+    """A non-negative JSON integer (not a bool, not 1.5, not -3)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _entry_span(path: Path, key: str, entry: Any) -> tuple[int, int, int]:
+    """(begin, end, expected size in bytes) of one header entry, or CheckpointError."""
+    corrupt = f"safetensors header is corrupt at {key!r}"
+    if not isinstance(entry, dict) or entry.get("dtype") not in _ST_DTYPE_SIZES:
+        raise CheckpointError(path, f"{corrupt} (unknown dtype)")
+    offsets, shape = entry.get("data_offsets"), entry.get("shape")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(map(_whole, offsets)) \
+            or offsets[0] > offsets[1]:
+        raise CheckpointError(path, f"{corrupt} (offsets must be two whole numbers ≥ 0, in "
+                              "order)")
+    if not isinstance(shape, list) or not all(map(_whole, shape)):
+        raise CheckpointError(path, f"{corrupt} (shape must be whole numbers ≥ 0)")
+    count = 1
+    for dim in shape:
+        count *= dim
+    return offsets[0], offsets[1], count * _ST_DTYPE_SIZES[entry["dtype"]]
 
 
 def safe_torch_load(path: str | Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from lora_for_dummies.dataset.captions import add_tags, read_caption, split_tags, write_caption
 from lora_for_dummies.dataset.imageio import ImageError, load_image
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.names import same_stem
 from lora_for_dummies.progress import Reporter
 
 MODES = ("overwrite", "append", "skip")
@@ -110,8 +111,8 @@ def run_autocaption(images: list[Path], captioner: Captioner, mode: str = "skip"
             merged = merge_caption(existing, new, mode)
             if merged is not None:
                 for folder in [path.parent] + list(mirrors or []):
-                    if (folder / text_path.name).exists() or folder == path.parent or any(
-                            folder.glob(path.stem + ".*")):
+                    if (folder / text_path.name).exists() or folder == path.parent or \
+                            same_stem(folder, path.stem):
                         write_caption(folder / text_path.name, merged)
                 report.written.append(path.name)
             reporter.step(index, f"{path.name}: {merged}")

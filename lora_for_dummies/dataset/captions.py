@@ -7,6 +7,7 @@ treat it as tags. Every change goes through `plan_*` (a preview: which files cha
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections import Counter
@@ -27,19 +28,55 @@ class Caption:
     warning: str = ""
 
 
-def read_caption(path: Path) -> Caption:
-    """UTF-8 (with or without BOM); anything else is decoded as Windows-1252 and reported."""
-    data = Path(path).read_bytes()
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str, list[str]]:
+    """(text, encoding, what was done) — a byte-order mark decides; else UTF-8, then
+    UTF-16 without a mark (Windows Notepad's "Unicode" has NULs between ASCII letters), then
+    Windows-1252."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                break
+            label = {"utf-8-sig": "utf-8"}.get(codec, codec)
+            notes = [] if codec == "utf-8-sig" else [f"{name} was {label.upper()} (with a "
+                                                     "byte-order mark); saved as UTF-8"]
+            return text, label, notes
     try:
-        return Caption(data.decode("utf-8-sig"), "utf-8")
+        return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
         pass
+    if len(data) >= 4 and len(data) % 2 == 0 and data.count(0) >= len(data) // 4:
+        even_nuls, odd_nuls = data[0::2].count(0), data[1::2].count(0)
+        codec = "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
+        try:
+            return data.decode(codec), codec, [f"{name} was {codec.upper()} (no byte-order "
+                                               "mark); saved as UTF-8"]
+        except UnicodeDecodeError:
+            pass
     try:
         text, encoding = data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         text, encoding = data.decode("latin-1"), "latin-1"
-    return Caption(text, encoding, f"{Path(path).name} is not UTF-8; read as {encoding} "
-                                   "(Latin-1 family) — check accents, it is saved as UTF-8")
+    return text, encoding, [f"{name} is not UTF-8; read as {encoding} (Latin-1 family) — "
+                            "check accents, it is saved as UTF-8"]
+
+
+def read_caption(path: Path) -> Caption:
+    """Decode a caption whatever editor wrote it; NUL characters are removed. What was done
+    is in `warning` (shown by processing and the pre-flight check)."""
+    name = Path(path).name
+    text, encoding, notes = _decode(Path(path).read_bytes(), name)
+    if "\x00" in text:
+        notes.append(f"{name}: removed {text.count(chr(0))} NUL character(s)")
+        text = text.replace("\x00", "")
+    return Caption(text, encoding, "; ".join(notes))
 
 
 def write_caption(path: Path, text: str) -> None:

@@ -4,39 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lora_for_dummies.atomic import atomic_path, write_text_atomic
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.names import check_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 ORIGINALS = "IMGS"
 HIGH = "HIGHRES_CONCEPT"
 LOW = "LOWRES_CONCEPT"
 SETTINGS_FILE = "dataset.json"
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"COM{i}" for i in range(1, 10)} | {
-    f"LPT{i}" for i in range(1, 10)}
-_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-
-
-def check_name(name: str, what: str = "dataset name") -> str:
-    """Return the name stripped, or raise UserError: no paths, no `..`, valid on Windows too."""
-    cleaned = name.strip()
-    if not cleaned:
-        raise UserError(f"the {what} is empty")
-    if cleaned in (".", "..") or ".." in cleaned or _BAD_CHARS.search(cleaned):
-        raise UserError(f"the {what} {name!r} may not contain path separators, '..' or any of "
-                        '<>:"|?*')
-    if cleaned.upper().split(".")[0] in _WINDOWS_RESERVED or cleaned.endswith((".", " ")):
-        raise UserError(f"the {what} {name!r} is not a valid folder name on Windows")
-    if len(cleaned) > 100:
-        raise UserError(f"the {what} is longer than 100 characters")
-    return cleaned
-
-
 def is_image(path: Path) -> bool:
     suffix_ok = path.suffix.lower() in IMAGE_SUFFIXES
     return suffix_ok and path.is_file() and not path.name.startswith(".")

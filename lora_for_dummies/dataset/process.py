@@ -54,11 +54,12 @@ class ProcessSettings:
             raise UserError(f"crop mode must be center, focal or bucket, not {self.crop!r}")
         if self.format not in FORMATS:
             raise UserError(f"format must be png, jpeg or webp, not {self.format!r}")
-        for res in (self.high, self.low):
-            if res < 64 or res % 64:
-                raise UserError(f"resolution {res} must be a multiple of 64 (e.g. 512, 768)")
-        if not 1 <= self.quality <= 100:
-            raise UserError("quality must be between 1 and 100")
+        from lora_for_dummies.ranges import BUCKET_SIDE, check_fields
+
+        check_fields(self, "process", "settings")
+        if self.crop == "bucket":
+            for key in ("high", "low"):
+                BUCKET_SIDE.check(f"settings.{key} (bucket crop)", getattr(self, key))
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]

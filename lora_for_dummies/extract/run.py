@@ -22,10 +22,10 @@ from lora_for_dummies.checkpoints.hashing import sha256_file, short_hash
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule, clamp_quantile, factorize
-from lora_for_dummies.extract.plan import Target, extraction_targets
 from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
+from lora_for_dummies.lora.lowrank import RankRule, clamp_quantile, factorize
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
+from lora_for_dummies.lora.targets import Target, extraction_targets
 from lora_for_dummies.progress import Reporter
 
 
@@ -39,6 +39,19 @@ class ExtractSettings:
     min_part_difference: float = 1e-4  # ‖Δ‖/‖W‖ of a whole part below this: the part is skipped
     device: str = "cpu"
     save_dtype: str = "fp16"  # fp16 | bf16 | fp32
+
+    def validate(self) -> None:
+        from lora_for_dummies.environment import check_device
+        from lora_for_dummies.ranges import check_fields
+
+        self.rule.validate()
+        if self.conv_rule:
+            self.conv_rule.validate()
+        check_fields(self, "extract", "")
+        if self.save_dtype not in _DTYPES:
+            raise UserError(f"save dtype must be one of {', '.join(_DTYPES)}, not "
+                            f"{self.save_dtype!r}")
+        check_device(self.device)
 
 
 @dataclass
@@ -104,9 +117,7 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
     import torch
 
     settings = settings or ExtractSettings()
-    settings.rule.validate()
-    if settings.conv_rule:
-        settings.conv_rule.validate()
+    settings.validate()
     output = output_path(lora_dir, name)
     name = output.stem
     if output.exists() and not overwrite:
@@ -154,6 +165,7 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
                              comment, conv_rank=max(conv_ranks or [0]),
                              conv_alpha=max(conv_ranks or [0]))
     dtype = getattr(torch, _DTYPES.get(settings.save_dtype, "float16"))
+    output.parent.mkdir(parents=True, exist_ok=True)  # the Lora folder itself, never deeper
     save_lora(output, modules, metadata, dtype=dtype, overwrite=overwrite)
     preview_image = None
     if preview:
@@ -191,6 +203,10 @@ def _pairs(base_file: CheckpointFile, tuned_file: CheckpointFile, targets: list[
         tuned = _read(tuned_file, target, tuned_key).to(settings.device, torch.float32)
         if tuned.shape != weight.shape:
             raise UserError(f"{target.name}: shapes differ between the two files")
+        for tensor, file, key in ((weight, base_file, target.key), (tuned, tuned_file, tuned_key)):
+            if not bool(torch.isfinite(tensor).all()):  # else the SVD dies with LinAlgError
+                raise UserError(f"{file.path.name}: the tensor {key} holds NaN or infinity; "
+                                "the model is broken, nothing was written")
         # In place: nothing reads this region again (from an fp32 .ckpt it is the reader's own
         # tensor, and a fused q/k/v is read a third at a time; a test compares with .safetensors).
         yield target, weight, tuned.sub_(weight)

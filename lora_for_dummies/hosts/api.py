@@ -7,8 +7,11 @@
     GET  /lfd/v1/runs                 training runs and their saved LoRAs
     GET  /lfd/v1/runs/{name}/log      a run's log.jsonl as a list
 
-Requests are validated (400 with the reason, 404, 409 when a job is running). When the webui
-has `--api-auth user:password`, every route asks for HTTP Basic credentials.
+Requests are validated (400 with the reason, 404, 409 when a job is running) and obey the rules
+of `api_rules` (same origin, JSON only, size cap, no tracebacks). Jobs name things, never paths
+(`job_paths`): models by their title in the model list, datasets by name, output always into the
+host's Lora and runs folders. When the webui has `--api-auth user:password`, every route asks
+for HTTP Basic credentials.
 """
 
 from __future__ import annotations
@@ -21,57 +24,101 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.hosts.api_rules import check_origin, json_body, no_tracebacks
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.jobs import JobManager
+from lora_for_dummies.names import check_name, lora_files
 
 PREFIX = "/lfd/v1"
 
 
+_FIELDS = {"process": {"kind", "dataset", "concept", "settings"},
+           "train": {"kind", "job", "resume", "overwrite"},
+           "extract": {"kind", "base", "tuned", "name", "rank", "overwrite"}}
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise UserError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
 def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
+    """Build the job a request asks for (every check happens here, before a 202)."""
+    from lora_for_dummies.job_paths import known_names, model_by_title
+
     kind = body.get("kind")
+    if kind not in _FIELDS:
+        raise UserError("kind must be process, train or extract")
+    known_names(body, _FIELDS[kind], kind)
     if kind == "process":
         from lora_for_dummies.config import from_dict
-        from lora_for_dummies.dataset.layout import check_name, open_dataset
+        from lora_for_dummies.dataset.layout import open_dataset
         from lora_for_dummies.dataset.process import ProcessSettings, process_concept
 
-        dataset = open_dataset(host.datasets_dir() / check_name(str(body.get("dataset", ""))))
-        settings = from_dict(ProcessSettings, body.get("settings", {}), "settings")
-        concept = dataset.concept(str(body.get("concept", "")))
+        dataset = open_dataset(host.datasets_dir() / check_name(_text(body, "dataset")))
+        settings = from_dict(ProcessSettings, _table(body, "settings"), "settings")
+        settings.validate()
+        concept = dataset.concept(_text(body, "concept"))
         return kind, lambda r: "\n".join(process_concept(dataset, concept, settings, r).lines())
     if kind == "train":
+        from lora_for_dummies.job_paths import confine_train_job
         from lora_for_dummies.train.config import TrainJob
+        from lora_for_dummies.train.guard import check_name_clash
         from lora_for_dummies.train.loop import Trainer
 
-        job = TrainJob.from_dict(body.get("job", {}))
-        job.runs_dir = str(host.runs_dir())
+        resume, overwrite = _flag(body, "resume"), _flag(body, "overwrite")
+        job = TrainJob.from_dict(_table(body, "job"))
         job.validate()
+        confine_train_job(job, host)
+        if not resume:  # refused now (400), not after the 202; the run checks it again
+            check_name_clash(job, host.lora_dir(), overwrite)
+        trainer = Trainer(job, host.lora_dir(), on_saved=lambda path: host.refresh_loras(),
+                          overwrite=overwrite)
 
         def train(reporter: Any) -> str:
-            trainer = Trainer(job, host.lora_dir(), reporter,
-                              on_saved=lambda path: host.refresh_loras())
+            trainer.reporter = reporter
             with host.gpu_job():
-                return trainer.run(resume=bool(body.get("resume"))).message
+                return trainer.run(resume=resume).message
 
         return kind, train
-    if kind == "extract":
-        from lora_for_dummies.extract.lowrank import RankRule
-        from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+    from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+    from lora_for_dummies.lora.format import output_path
+    from lora_for_dummies.lora.lowrank import RankRule
 
-        checkpoints = {e.title: e.path for e in host.checkpoints()}
-        base, tuned = body.get("base"), body.get("tuned")
-        if base not in checkpoints or tuned not in checkpoints:
-            raise UserError("base and tuned must be titles from GET the model list "
-                            f"({len(checkpoints)} known)")
-        settings = ExtractSettings(rule=RankRule(rank=int(body.get("rank", 32))))
+    base = model_by_title(host, _text(body, "base"), "base")
+    tuned = model_by_title(host, _text(body, "tuned"), "tuned")
+    from lora_for_dummies.ranges import check_value
 
-        def extract(reporter: Any) -> str:
-            report = extract_lora(checkpoints[base], checkpoints[tuned], host.lora_dir(),
-                                  str(body.get("name", "")), settings, reporter)
-            host.refresh_loras()
-            return "\n".join(report.summary())
+    rank = int(check_value("rank.rank", body.get("rank", 32), "rank"))
+    settings = ExtractSettings(rule=RankRule(rank=rank))
+    settings.validate()
+    name = output_path(host.lora_dir(), _text(body, "name")).stem
+    overwrite = _flag(body, "overwrite")
 
-        return kind, extract
-    raise UserError("kind must be process, train or extract")
+    def extract(reporter: Any) -> str:
+        with host.gpu_job():
+            report = extract_lora(base, tuned, host.lora_dir(), name, settings, reporter,
+                                  overwrite=overwrite)
+        host.refresh_loras()
+        return "\n".join(report.summary())
+
+    return kind, extract
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise UserError(f"{key} must be a string, not {value!r}")
+    return value
+
+
+def _table(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key, {})
+    if not isinstance(value, dict):
+        raise UserError(f"{key} must be a JSON object")
+    return value
 
 
 def add_routes(app: Any, host: Host, manager: JobManager | None = None,
@@ -79,7 +126,8 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
     manager = manager or JobManager()
     basic = HTTPBasic(auto_error=False)
 
-    def auth(given: HTTPBasicCredentials | None = Depends(basic)) -> None:
+    def auth(request: Request, given: HTTPBasicCredentials | None = Depends(basic)) -> None:
+        check_origin(request)  # first: a foreign page learns nothing, not even 401
         if not credentials:
             return
         if given is None or not any(
@@ -92,21 +140,18 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
     guard = [Depends(auth)]
 
     @app.get(PREFIX + "/jobs", dependencies=guard)
+    @no_tracebacks
     def list_jobs() -> list[dict[str, Any]]:
         return [job.as_dict() for job in manager.jobs.values()]
 
     @app.post(PREFIX + "/jobs", status_code=202, dependencies=guard)
+    @no_tracebacks
     async def start_job(request: Request) -> dict[str, Any]:
+        body = await json_body(request)
         try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise HTTPException(400, "the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise HTTPException(400, "the body must be a JSON object")
-        try:
-            kind, work = _start_work(host, body)
             if manager.running() is not None:
                 raise HTTPException(409, f"job {manager.running().id} is still running")
+            kind, work = _start_work(host, body)
             return manager.start(kind, work, host.reporter()).as_dict()
         except UserError as err:
             raise HTTPException(400, str(err)) from None
@@ -118,37 +163,46 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
             raise HTTPException(404, f"no job {job_id}") from None
 
     @app.get(PREFIX + "/jobs/{job_id}", dependencies=guard)
+    @no_tracebacks
     def job_status(job_id: str) -> dict[str, Any]:
         return known_job(job_id).as_dict()
 
     @app.post(PREFIX + "/jobs/{job_id}/stop", dependencies=guard)
-    def stop_job(job_id: str) -> dict[str, Any]:
+    @no_tracebacks
+    async def stop_job(job_id: str, request: Request) -> dict[str, Any]:
+        await json_body(request, required=False)
         job = known_job(job_id)
         job.reporter.request_stop()
         return job.as_dict()
 
     @app.get(PREFIX + "/runs", dependencies=guard)
+    @no_tracebacks
     def list_runs() -> list[dict[str, Any]]:
         runs = []
         root = host.runs_dir()
         for folder in sorted(p for p in root.iterdir() if (p / "config.toml").is_file()) \
                 if root.is_dir() else []:
-            loras = sorted(p.name for p in host.lora_dir().glob(f"{folder.name}*.safetensors"))
+            loras = sorted(p.name for p in lora_files(host.lora_dir(), folder.name))
             runs.append({"name": folder.name, "loras": loras,
                          "resumable": (folder / "state" / "state.pt").is_file()})
         return runs
 
     @app.get(PREFIX + "/runs/{name}/log", dependencies=guard)
+    @no_tracebacks
     def run_log(name: str) -> list[dict[str, Any]]:
-        from lora_for_dummies.dataset.layout import check_name
-
         try:
             log = host.runs_dir() / check_name(name, "run name") / "log.jsonl"
         except UserError as err:
             raise HTTPException(400, str(err)) from None
         if not log.is_file():
             raise HTTPException(404, f"no log for run {name}")
-        return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+        records = []
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a killed run
+        return records
 
     return manager
 

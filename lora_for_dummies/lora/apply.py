@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.lora.format import LoraModule
+from lora_for_dummies.lora.targets import extraction_targets
 
 
 def merge_into_state(state: dict[str, Any], modules: dict[str, LoraModule], family: str,

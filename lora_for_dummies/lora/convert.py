@@ -189,6 +189,7 @@ def convert_to_kohya(sources: list[Path], base: Path, lora_dir: Path, name: str 
         modules, note = convert_peft(main, family, configs), f"converted from {main.name}"
     out = output_path(lora_dir, name or main.stem)
     rank = max(m.rank for m in modules.values())
+    out.parent.mkdir(parents=True, exist_ok=True)  # the Lora folder itself, never deeper
     save_lora(out, modules, lora_metadata(family, out.stem, rank, rank, comment=note),
               overwrite=overwrite)
     return out, note, len(modules)

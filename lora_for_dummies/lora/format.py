@@ -43,7 +43,7 @@ class LoraModule:
 
 def output_path(lora_dir: str | Path, name: str) -> Path:
     """`<lora_dir>/<name>.safetensors`; the name may not leave the folder."""
-    from lora_for_dummies.dataset.layout import check_name
+    from lora_for_dummies.names import check_name
 
     name = name.strip()
     if name.lower().endswith(".safetensors"):
@@ -80,22 +80,58 @@ def tensor_hashes(state: dict[str, Any]) -> tuple[str, str]:
     return model_hash, legacy
 
 
+def check_finite_state(state: dict[str, Any], what: str) -> None:
+    """Every tensor finite, every alpha positive: else nothing is written (the one check that
+    every LoRA writer passes through, on the tensors exactly as they will be stored)."""
+    import torch
+
+    for key, tensor in state.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise UserError(f"{what}: {key} holds NaN or infinity (after conversion to "
+                            f"{str(tensor.dtype).replace('torch.', '')}); nothing was written")
+        if key.endswith(ALPHA) and float(tensor) <= 0:
+            raise UserError(f"{what}: {key} is {float(tensor):g}; alpha must be positive; "
+                            "nothing was written")
+
+
 def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[str, str],
               dtype: Any = None, overwrite: bool = False) -> Path:
-    """Write atomically; an existing file is kept unless `overwrite` (and intact on failure)."""
+    """Write atomically; an existing file is kept unless `overwrite` (and intact on failure).
+
+    Refused: another suffix than .safetensors (the data is safetensors whatever the name says),
+    a folder that does not exist, any tensor that is not finite.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise UserError(f"{path.name}: a LoRA is written as .safetensors; name the output "
+                        f"{path.stem}.safetensors")
     if path.exists() and not overwrite:
         raise UserError(f"{path.name} already exists; choose another name or allow overwriting")
     if not modules:
         raise UserError("nothing to save: the LoRA has no modules")
     state = lora_state(modules, dtype)
+    check_finite_state(state, path.name)
     model_hash, legacy = tensor_hashes(state)
     metadata = dict(metadata, sshs_model_hash=model_hash, sshs_legacy_hash=legacy)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, create_parent=False) as tmp:
         save_file(state, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
     return path
+
+
+def copy_lora(source: str | Path, target: str | Path) -> Path:
+    """Copy a LoRA file to `target` (e.g. a step file to `<name>.safetensors`), atomically and
+    only after the same finite check as `save_lora`: a copy is a write too."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    source, target = Path(source), Path(target)
+    check_finite_state(load_file(str(source)), source.name)
+    with atomic_path(target, create_parent=False) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
 
 
 def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule, factorize
 from lora_for_dummies.lora.format import LoraModule, is_finite, load_lora, save_lora
+from lora_for_dummies.lora.lowrank import RankRule, factorize
+from lora_for_dummies.ranges import check_value
 
 PART_PREFIXES = {"lora_unet_": "unet", "lora_te1_": "text_encoder_1", "lora_te2_": "text_encoder_2",
                  "lora_te_": "text_encoder"}
@@ -23,8 +25,7 @@ def part_of(name: str) -> str:
 
 def rescale(modules: dict[str, LoraModule], factor: float) -> dict[str, LoraModule]:
     """Bake a strength into the file: the LoRA at 1.0 then acts like the old one at `factor`."""
-    if factor <= 0:
-        raise UserError("the strength factor must be positive")
+    check_value("rescale.factor", factor, "the strength factor")
     return {name: LoraModule(m.down, m.up * factor, m.alpha) for name, m in modules.items()}
 
 
@@ -55,6 +56,8 @@ def merge(loras: list[dict[str, LoraModule]], weights: list[float],
 
     if len(loras) != len(weights) or not loras:
         raise UserError("give one weight per LoRA")
+    for index, weight in enumerate(weights, start=1):
+        check_value("merge.weight", weight, f"weight {index}")
     merged: dict[str, LoraModule] = {}
     for name in sorted({n for lora in loras for n in lora}):
         parts = [(lora[name], w) for lora, w in zip(loras, weights, strict=True) if name in lora]
@@ -106,6 +109,17 @@ def lora_info(path: str | Path) -> LoraInfo:
     if bad:
         warnings.append(f"{len(bad)} modules contain NaN or infinity, e.g. {bad[0]}: the LoRA "
                         "is broken")
+    mismatched = [n for n, m in modules.items() if m.up.dim() < 2 or m.down.dim() < 1
+                  or m.up.shape[1] != m.down.shape[0]]
+    if mismatched:
+        name = mismatched[0]
+        warnings.append(f"{len(mismatched)} modules have lora_up and lora_down of different "
+                        f"ranks, e.g. {name}: up {list(modules[name].up.shape)}, down "
+                        f"{list(modules[name].down.shape)}: the LoRA is broken")
+    bad_alpha = [n for n, m in modules.items() if not (math.isfinite(m.alpha) and m.alpha > 0)]
+    if bad_alpha:
+        warnings.append(f"{len(bad_alpha)} modules have an alpha that is not a positive number, "
+                        f"e.g. {bad_alpha[0]}: alpha {modules[bad_alpha[0]].alpha:g}")
     if "text_encoder" not in parts and "text_encoder_1" not in parts:
         warnings.append("no text-encoder part")
     ranks = sorted({m.rank for m in modules.values()})

@@ -46,10 +46,9 @@ class BestStepGrid:
 
 def saved_steps(lora_dir: Path, name: str) -> list[tuple[int, Path]]:
     """The step files `<name>-<step>.safetensors` of a run, oldest first."""
-    pattern = re.compile(re.escape(name) + r"-(\d+)\.safetensors$")
-    found = [(int(m.group(1)), path) for path in Path(lora_dir).glob(f"{name}-*.safetensors")
-             if (m := pattern.match(path.name))]
-    return sorted(found)
+    from lora_for_dummies.names import step_files
+
+    return step_files(lora_dir, name)
 
 
 def parse_numbers(text: str, what: str) -> list[float]:
@@ -170,9 +169,9 @@ def use_cell(lora_dir: Path, name: str, cell: GridCell) -> Path:
     files = dict(saved_steps(lora_dir, name))
     if cell.step not in files:
         raise UserError(f"{name}-{cell.step:06d}.safetensors is gone from {lora_dir}")
-    target = Path(lora_dir) / f"{name}.safetensors"
-    with atomic_path(target) as tmp:
-        shutil.copyfile(files[cell.step], tmp)
+    from lora_for_dummies.lora.format import copy_lora
+
+    target = copy_lora(files[cell.step], Path(lora_dir) / f"{name}.safetensors")
     sidecar = target.with_suffix(".json")
     data: dict[str, Any] = {}
     if sidecar.is_file():
@@ -196,7 +195,7 @@ def use_cell(lora_dir: Path, name: str, cell: GridCell) -> Path:
 def run_job_file(runs_dir: Path, name: str) -> Any:
     """The TrainJob a run was trained with (`runs/<name>/config.toml`)."""
     from lora_for_dummies.config import load_toml
-    from lora_for_dummies.dataset.layout import check_name
+    from lora_for_dummies.names import check_name
     from lora_for_dummies.train.config import TrainJob
 
     path = Path(runs_dir) / check_name(name, "run name") / "config.toml"

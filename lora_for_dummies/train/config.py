@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lora_for_dummies.config import from_dict, to_dict
 from lora_for_dummies.errors import UserError
@@ -130,24 +131,22 @@ class TrainJob:
     runs_dir: str = "runs"
 
     def validate(self) -> None:
-        from lora_for_dummies.dataset.layout import check_name
+        """Check the whole job; afterwards `save.name` holds the validated (stripped) name."""
+        from lora_for_dummies.names import check_name
+        from lora_for_dummies.ranges import BUCKET_SIDE, check_fields
 
-        check_name(self.save.name, "run name")
+        self.save.name = check_name(self.save.name, "run name")
+        for section in ("model", "network", "optimizer", "training", "samples", "save"):
+            check_fields(getattr(self, section), section)
+        for index, concept in enumerate(self.concepts):
+            check_fields(concept, "concepts", f"concepts[{index}]")
+        if self.training.buckets:
+            BUCKET_SIDE.check("training.resolution (with buckets)", self.training.resolution)
         if not self.model.base:
             raise UserError("choose a base model")
         if not self.concepts:
             raise UserError("add at least one concept (an instance folder)")
         t, n, o, s = self.training, self.network, self.optimizer, self.samples
-        if t.steps < 1:
-            raise UserError("steps must be at least 1")
-        if t.resolution % 64:
-            raise UserError(f"resolution {t.resolution} must be a multiple of 64")
-        if s.width % 8 or s.height % 8:
-            raise UserError("sample width and height must be multiples of 8")
-        if n.rank < 1 or n.conv_rank < 0:
-            raise UserError("rank must be at least 1")
-        if t.batch_size < 1 or t.gradient_accumulation < 1:
-            raise UserError("batch size and gradient accumulation must be at least 1")
         for value, allowed, what in ((o.scheduler, SCHEDULERS, "scheduler"),
                                      (o.name, OPTIMIZERS, "optimizer"),
                                      (s.sampler, SAMPLERS, "sampler"),
@@ -158,9 +157,30 @@ class TrainJob:
                                       "gradient checkpointing")):
             if value not in allowed:
                 raise UserError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.save.dtype not in PRECISIONS:
+            raise UserError(f"save.dtype must be one of {', '.join(PRECISIONS)}, "
+                            f"not {self.save.dtype!r}")
+
+    @property
+    def run_dir(self) -> Path:
+        """`<runs_dir>/<name>`: the run's folder (config.toml, state, log, samples)."""
+        return Path(self.runs_dir) / self.save.name
+
+    def make_paths_absolute(self) -> None:
+        """Every path of the job made absolute against the current folder, for a process
+        that runs elsewhere (`accelerate launch` runs in the run folder)."""
+        def absolute(value: str) -> str:
+            return str(Path(value).absolute()) if value else value
+
+        self.model.base = absolute(self.model.base)
         for concept in self.concepts:
-            if concept.repeats < 1:
-                raise UserError("repeats must be at least 1")
+            concept.folder, concept.class_folder = absolute(concept.folder), \
+                absolute(concept.class_folder)
+        self.save.lora_dir, self.runs_dir = absolute(self.save.lora_dir), absolute(self.runs_dir)
+
+    def lora_folder(self, default: str | Path) -> Path:
+        """Where this job's LoRAs go: `save.lora_dir`, else the host's Lora folder."""
+        return Path(self.save.lora_dir or default)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainJob:

@@ -16,7 +16,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def accelerate_command(job_file: Path, processes: int, cpu: bool = False,
-                       resume: bool = False) -> list[str]:
+                       resume: bool = False, overwrite: bool = False) -> list[str]:
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes",
                str(processes), "--num_machines", "1", "--mixed_precision", "no",
                "--dynamo_backend", "no"]
@@ -25,15 +25,16 @@ def accelerate_command(job_file: Path, processes: int, cpu: bool = False,
     else:
         command.append("--multi_gpu")
     command += ["-m", "lora_for_dummies", "train", str(job_file)]
-    return command + (["--resume"] if resume else [])
+    return command + (["--resume"] if resume else []) + (["--overwrite"] if overwrite else [])
 
 
-def launch(job: TrainJob, processes: int, cpu: bool = False, resume: bool = False
-           ) -> tuple[subprocess.Popen, Path]:
+def launch(job: TrainJob, processes: int, cpu: bool = False, resume: bool = False,
+           overwrite: bool = False) -> tuple[subprocess.Popen, Path]:
     """Write the job into its run folder and start it under accelerate; returns the process
     and the run folder (whose log.jsonl reports progress)."""
     job.validate()
-    run_dir = Path(job.runs_dir) / job.save.name
+    job.make_paths_absolute()  # the child runs in the run folder: relative paths would break
+    run_dir = job.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     job_file = run_dir / "job.toml"
     save_toml(job, job_file)
@@ -41,7 +42,7 @@ def launch(job: TrainJob, processes: int, cpu: bool = False, resume: bool = Fals
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + [p for p in env.get(
         "PYTHONPATH", "").split(os.pathsep) if p])
     log = open(run_dir / "launcher.log", "w", encoding="utf-8")  # noqa: SIM115 — owned by Popen
-    process = subprocess.Popen(accelerate_command(job_file, processes, cpu, resume),
+    process = subprocess.Popen(accelerate_command(job_file, processes, cpu, resume, overwrite),
                                cwd=str(run_dir), env=env, stdout=log,
                                stderr=subprocess.STDOUT)
     return process, run_dir

@@ -13,6 +13,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ from typing import Any
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.checkpoints.families import component_names
 from lora_for_dummies.checkpoints.models import load_models
-from lora_for_dummies.config import save_toml
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.progress import Reporter
+from lora_for_dummies.train import guard
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.data import build_training_set, caption_for_step
@@ -40,7 +41,7 @@ from lora_for_dummies.train.sampling import (
     render,
     save_sample,
 )
-from lora_for_dummies.train.saving import load_state, save_state, save_step, training_metadata
+from lora_for_dummies.train.saving import save_state, save_step, training_metadata
 from lora_for_dummies.train.text import encode_tokens, token_batch
 from lora_for_dummies.train.training_utils import cast_training_params
 
@@ -59,13 +60,15 @@ class RunResult:
 
 class Trainer:
     def __init__(self, job: TrainJob, lora_dir: Path, reporter: Reporter | None = None,
-                 on_saved: Callable[[Path], None] | None = None, device: str | None = None):
+                 on_saved: Callable[[Path], None] | None = None, device: str | None = None,
+                 overwrite: bool = False):
         job.validate()
-        self.job, self.lora_dir = job, Path(job.save.lora_dir or lora_dir)
+        self.job, self.lora_dir = job, job.lora_folder(lora_dir)
         self.reporter = reporter or Reporter()
         self.on_saved = on_saved or (lambda path: None)
         self.device = device
-        self.run_dir = Path(job.runs_dir) / job.save.name
+        self.overwrite = overwrite  # a new run may replace `<name>*.safetensors` it did not make
+        self.run_dir = job.run_dir
         self.save_requested = False  # "stop and save"
 
     # -- setup ----------------------------------------------------------------------------
@@ -221,18 +224,13 @@ class Trainer:
         import torch
 
         job = self.job
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        state = load_state(self.run_dir) if resume else None
-        if resume and state is None:
-            raise UserError(f"nothing to resume in {self.run_dir}")
-        for stale in ("STOP", "STOP_SAVE"):
-            (self.run_dir / stale).unlink(missing_ok=True)
-        if not resume:  # a fresh run starts a fresh log and state
-            for old in (self.run_dir / "log.jsonl", self.run_dir / "state" / "state.pt"):
-                old.unlink(missing_ok=True)
-        save_toml(job, self.run_dir / "config.toml")
+        notes: list[str] = []
+        state = guard.prepare_run(job, self.lora_dir, resume, self.overwrite, notes)
         self.reporter.start(job.training.steps, f"Training {job.save.name}")
+        for note in notes:
+            self.reporter.log(note)
         self._setup()
+        guard.check_room([self.lora_dir, self.run_dir], guard.save_size(self.trained))
         start = 0
         if state is not None:
             start = int(state["step"])
@@ -291,7 +289,7 @@ class Trainer:
         self._samples(step)
         result.lora = self._save(step, final=True)
         result.message = f"done: {step} steps, saved {result.lora.name}"
-        if self.accelerator.is_main_process and job.samples.enabled:
+        if self.accelerator.is_main_process:  # keys + finite always; images with samples on
             check = self._self_check(self.lora_dir / f"{job.save.name}.safetensors")
             result.message += f"; {check.summary()}"
         self.reporter.finish(result.message)
@@ -312,7 +310,8 @@ class Trainer:
         context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
                                 self.text_encoders, self.clip_skip, self.prediction, "", "",
                                 self.job.save.name)
-        with self.frozen.on_device():
+        images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
+        with images:
             check = check_trained_lora(path, self.job, self.family, self.configs,
                                        list(self.trained.values()), context)
         self.reporter.log(check.summary())
@@ -330,7 +329,8 @@ class Trainer:
         if self.accelerator.is_main_process:
             trained = {name: self.accelerator.unwrap_model(model)
                        for name, model in self.trained.items()}
-            save_state(self.run_dir, step, trained, self.optimizer, self.lr_scheduler)
+            save_state(self.run_dir, step, trained, self.optimizer, self.lr_scheduler,
+                       base_sha256=self.info.sha256)
 
     def _failed(self, step: int, result: RunResult, advice: str) -> RunResult:
         result.stopped, result.message = True, f"stopped at step {step}: {advice}"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.atomic import atomic_path
-from lora_for_dummies.lora.format import LoraModule, save_lora
+from lora_for_dummies.lora.format import LoraModule, copy_lora, save_lora
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
+from lora_for_dummies.names import step_files
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.kohya_keys import kohya_training_keys
 from lora_for_dummies.train.prediction import Prediction
@@ -63,22 +63,20 @@ def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraM
     name = job.save.name
     step_file = save_lora(lora_dir / f"{name}-{step:06d}.safetensors", modules, metadata,
                           dtype=dtype, overwrite=True)
-    latest = lora_dir / f"{name}.safetensors"
-    with atomic_path(latest) as tmp:
-        shutil.copyfile(step_file, tmp)
+    latest = copy_lora(step_file, lora_dir / f"{name}.safetensors")
     tokens = ", ".join(c.token for c in job.concepts if c.token)
     notes = (f"{'final' if final else 'step'} {step}/{job.training.steps}; rank "
              f"{job.network.rank}, alpha {job.network.alpha}, base {Path(job.model.base).name}")
     write_sidecar(latest, family, tokens, job.save.preferred_weight, notes, preview)
     if job.save.keep_last:
-        steps = sorted(lora_dir.glob(f"{name}-[0-9][0-9][0-9][0-9][0-9][0-9].safetensors"))
+        steps = [path for _, path in step_files(lora_dir, name)]  # literally: `dog[s]` is a name
         for old in steps[: -job.save.keep_last]:
             old.unlink(missing_ok=True)
     return step_file
 
 
 def save_state(run_dir: Path, step: int, models: dict[str, Any], optimizer: Any,
-               scheduler: Any) -> None:
+               scheduler: Any, base_sha256: str = "") -> None:
     """Everything a resume needs to continue at `step` with the same schedule."""
     import torch
 
@@ -89,6 +87,7 @@ def save_state(run_dir: Path, step: int, models: dict[str, Any], optimizer: Any,
         "lora": {name: lora_state(model) for name, model in models.items()},
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
+        "base_sha256": base_sha256,  # a resume must continue on the same base (guard.py)
         # Every random choice of a step is derived from (seed, step): no RNG state to keep.
     }
     path = run_dir / "state" / "state.pt"

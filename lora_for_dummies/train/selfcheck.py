@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.lora.format import is_finite, load_lora
+from lora_for_dummies.lora.targets import extraction_targets
 
 
 @dataclass
@@ -20,17 +20,21 @@ class SelfCheck:
     modules: int
     unmatched: list[str]
     not_finite: list[str]
-    image_difference: float  # mean |with − without| over pixels, 0..255
+    # mean |with − without| over pixels, 0..255; None: samples are off, no image compared
+    image_difference: float | None
 
     @property
     def passed(self) -> bool:
-        return not self.unmatched and not self.not_finite and self.image_difference > 0
+        return not self.unmatched and not self.not_finite and (
+            self.image_difference is None or self.image_difference > 0)
 
     def summary(self) -> str:
         if self.passed:
+            images = "no image compared (samples are off)" if self.image_difference is None \
+                else f"the LoRA changes the image (mean difference " \
+                     f"{self.image_difference:.2f}/255)"
             return (f"self-check passed: {self.modules} modules, all match the base model, no "
-                    f"NaN, and the LoRA changes the image (mean difference "
-                    f"{self.image_difference:.2f}/255)")
+                    f"NaN; {images}")
         problems = []
         if self.unmatched:
             problems.append(f"{len(self.unmatched)} keys match no module (e.g. "
@@ -54,16 +58,19 @@ def set_adapters(models: list[Any], enabled: bool) -> None:
 
 def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
                render_pair: Any) -> SelfCheck:
-    """`render_pair()` returns (image with the LoRA, image without) as PIL images."""
+    """`render_pair()` returns (image with the LoRA, image without) as PIL images; None
+    compares no images (keys and finiteness are checked on every save)."""
     import numpy as np
 
     modules, _ = load_lora(path)
     names = {t.name for t in extraction_targets(family, configs, True, True)}
     unmatched = sorted(n for n in modules if n not in names)
     not_finite = sorted(n for n, m in modules.items() if not is_finite(m))
-    with_lora, without = render_pair()
-    difference = float(np.abs(np.asarray(with_lora, dtype=np.float32) -
-                              np.asarray(without, dtype=np.float32)).mean())
+    difference = None
+    if render_pair is not None:
+        with_lora, without = render_pair()
+        difference = float(np.abs(np.asarray(with_lora, dtype=np.float32) -
+                                  np.asarray(without, dtype=np.float32)).mean())
     return SelfCheck(len(modules), unmatched, not_finite, difference)
 
 
@@ -89,6 +96,6 @@ def check_trained_lora(path: Path, job: Any, family: str, configs: dict[str, dic
             set_adapters(models, True)
         return with_lora, without
 
-    check = self_check(path, family, configs, render_pair)
+    check = self_check(path, family, configs, render_pair if job.samples.enabled else None)
     write_text_atomic(path.with_suffix(".selfcheck.json"), json.dumps(check.as_dict(), indent=1))
     return check

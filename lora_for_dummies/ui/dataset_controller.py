@@ -22,6 +22,7 @@ from lora_for_dummies.dataset.preflight import run_preflight
 from lora_for_dummies.dataset.process import ProcessSettings, process_concept
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.names import check_name, same_stem
 from lora_for_dummies.progress import Reporter
 from lora_for_dummies.tokenizer import token_report
 
@@ -48,7 +49,7 @@ class DatasetController:
     def open(self, name: str | None) -> Dataset:
         if not name:
             raise UserError("choose or create a dataset first")
-        return open_dataset(self.host.datasets_dir() / name)
+        return open_dataset(self.host.datasets_dir() / check_name(name))
 
     def concepts(self, name: str | None) -> list[str]:
         try:
@@ -140,7 +141,7 @@ class DatasetController:
             raise UserError("click an image first")
         high, low = self.folders(name, concept)
         for folder in (high, low):
-            if any(folder.glob(f"{stem}.*")):
+            if same_stem(folder, stem):
                 cap.write_caption(folder / f"{stem}.txt", text)
         return f"Saved {stem}.txt ({token_report(text)['label']} tokens)"
 

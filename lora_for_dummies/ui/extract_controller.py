@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.lowrank import RankRule
 from lora_for_dummies.extract.run import ExtractSettings, extract_lora
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.lora.format import load_lora, output_path
+from lora_for_dummies.lora.lowrank import RankRule
 from lora_for_dummies.progress import Reporter
 
 REPORT_HEADERS = ["part", "module", "shape", "difference", "rank", "error", "skipped"]

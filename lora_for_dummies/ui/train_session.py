@@ -38,34 +38,42 @@ class TrainingSession:
         return self.thread is not None and self.thread.is_alive()
 
     def start(self, host: Host, job: TrainJob, resume: bool = False, gpus: int = 1,
-              task_id: str = "") -> str:
+              task_id: str = "", overwrite: bool = False) -> str:
+        from lora_for_dummies.job_paths import confine_train_job
+        from lora_for_dummies.train.guard import check_name_clash
         from lora_for_dummies.train.loop import Trainer
 
         with self._lock:
             if self.running:
                 raise UserError("a training run is already going; stop it first")
             job.validate()
-            self.run_dir = Path(job.runs_dir) / job.save.name
+            confine_train_job(job, host)  # the tab's jobs name things too, never other paths
+            if not resume:  # said now, in the tab; the run checks it again
+                check_name_clash(job, host.lora_dir(), overwrite)
+            self.run_dir = job.run_dir
             if gpus > 1:
-                return self._launch(host, job, resume, gpus)
+                return self._launch(host, job, resume, gpus, overwrite)
             self.process = None
             reporter = host.reporter()
             self.trainer = Trainer(job, host.lora_dir(), reporter,
-                                   on_saved=lambda path: host.refresh_loras())
+                                   on_saved=lambda path: host.refresh_loras(),
+                                   overwrite=overwrite)
             self.result = ""
             self.thread = threading.Thread(target=self._run, args=(host, resume, task_id),
                                            name="lfd-train", daemon=True)
             self.thread.start()
         return f"{'Resuming' if resume else 'Starting'} {job.save.name}…"
 
-    def _launch(self, host: Host, job: TrainJob, resume: bool, gpus: int) -> str:
+    def _launch(self, host: Host, job: TrainJob, resume: bool, gpus: int,
+                overwrite: bool) -> str:
         from lora_for_dummies.train.launch import accelerate_command, launch
 
         if not job.save.lora_dir:
             job.save.lora_dir = str(host.lora_dir())
         self.trainer, self.result = None, ""
-        self.process, _ = launch(job, gpus, resume=resume)
-        command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume))
+        self.process, _ = launch(job, gpus, resume=resume, overwrite=overwrite)
+        command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume,
+                                              overwrite=overwrite))
         return f"Started on {gpus} GPUs: {command}"
 
     def _run(self, host: Host, resume: bool, task_id: str) -> None:

@@ -203,6 +203,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     with gr.Row():
         gpus = gr.Number(value=1, precision=0, label="GPUs (more than 1: accelerate launch)",
                          elem_id="lfd_train_gpus")
+        overwrite = gr.Checkbox(False, label="Replace an existing LoRA of this name",
+                                elem_id="lfd_train_overwrite",
+                                info="off: a new run never replaces files it did not make")
         start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")
         resume = gr.Button("Resume", elem_id="lfd_train_resume")
         stop = gr.Button("Stop", elem_id="lfd_train_stop")
@@ -272,10 +275,11 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
     inputs = [base, concepts, v_mode] + fields
 
-    def on_start(task, count, base_title, rows, v, *values):
+    def on_start(task, count, replace, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            return SESSION.start(host, job, gpus=int(count or 1), task_id=task or "")
+            return SESSION.start(host, job, gpus=int(count or 1), task_id=task or "",
+                                 overwrite=bool(replace))
         except UserError as err:
             return f"⚠ {err}"
 
@@ -289,7 +293,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
     # In the webui its progressbar.js is on the page: our script makes the task id.
     script = "lfd_start_training" if host.name == "webui" else None
-    compat.click(start, on_start, [task_id, gpus] + inputs, [status], js=script)
+    compat.click(start, on_start, [task_id, gpus, overwrite] + inputs, [status], js=script)
     compat.click(resume, on_resume, [task_id, gpus] + inputs, [status], js=script)
     stop.click(lambda: SESSION.stop(save=False), [], [status])
     stop_save.click(lambda: SESSION.stop(save=True), [], [status])
@@ -298,7 +302,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         return host.runs_dir() / "presets"
 
     def on_save_preset(name, base_title, rows, v, *values) -> str:
-        from lora_for_dummies.dataset.layout import check_name
+        from lora_for_dummies.names import check_name
 
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))

@@ -27,10 +27,9 @@ class RankRule:
     def validate(self) -> None:
         if self.mode not in RANK_MODES:
             raise UserError(f"rank mode must be one of {', '.join(RANK_MODES)}")
-        if self.rank < 1:
-            raise UserError("rank must be at least 1")
-        if self.mode != "fixed" and not 0 < self.threshold <= 1:
-            raise UserError("the dynamic-rank threshold must be in (0, 1]")
+        from lora_for_dummies.ranges import check_fields
+
+        check_fields(self, "rank", "")
 
 
 @dataclass

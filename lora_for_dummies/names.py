@@ -1,0 +1,92 @@
+"""User-chosen names (datasets, concepts, runs, LoRAs, presets): validated once, matched literally.
+
+A name is data, never a pattern: `char [v2]` and `dog*` are ordinary names here. Every lookup of
+files by a name goes through the helpers below, which compare strings and never hand the name to
+`glob`, a regular expression or a shell.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lora_for_dummies.errors import UserError
+
+# Windows refuses these as a file or folder name with any extension ("CON.txt", "con .txt") and
+# whatever the case; CONIN$ / CONOUT$ are console devices, COM¹..³ / LPT¹..³ count as digits.
+_DIGITS = [str(i) for i in range(1, 10)] + ["¹", "²", "³"]
+WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+                             | {f"COM{d}" for d in _DIGITS} | {f"LPT{d}" for d in _DIGITS})
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+MAX_LENGTH = 100
+# Files of ours that are not finished yet: a leading dot hides them from the webui's Lora list
+# (it skips hidden files) and the suffix lets the next job find and remove leftovers.
+TEMP_PREFIX, TEMP_SUFFIX = ".lfd-", ".tmp"
+STEP_SUFFIX = ".safetensors"
+
+
+def check_name(name: str, what: str = "dataset name") -> str:
+    """Return the name stripped, or raise UserError: no paths, no `..`, valid on Windows too.
+
+    Callers keep and use the returned form: the stripped name is the name.
+    """
+    if not isinstance(name, str):
+        raise UserError(f"the {what} must be text, not {type(name).__name__}")
+    cleaned = name.strip()
+    if not cleaned:
+        raise UserError(f"the {what} is empty")
+    if cleaned in (".", "..") or ".." in cleaned or _BAD_CHARS.search(cleaned):
+        raise UserError(f"the {what} {name!r} may not contain path separators, '..' or any of "
+                        '<>:"|?*')
+    # Windows compares the part before the first dot, ignoring trailing spaces ("CON .txt").
+    stem = cleaned.split(".")[0].rstrip(" ").upper()
+    if stem in WINDOWS_RESERVED or cleaned.endswith((".", " ")):
+        raise UserError(f"the {what} {name!r} is not a valid folder name on Windows "
+                        f"({stem} is a reserved device name)" if stem in WINDOWS_RESERVED else
+                        f"the {what} {name!r} is not a valid folder name on Windows")
+    if cleaned.startswith(TEMP_PREFIX):
+        raise UserError(f"the {what} {name!r} may not start with {TEMP_PREFIX} (kept for "
+                        "unfinished files)")
+    if len(cleaned) > MAX_LENGTH:
+        raise UserError(f"the {what} is longer than {MAX_LENGTH} characters")
+    return cleaned
+
+
+def step_number(file_name: str, name: str) -> int | None:
+    """The step of `<name>-<digits>.safetensors`, compared literally; None for other files."""
+    prefix = name + "-"
+    if not (file_name.startswith(prefix) and file_name.endswith(STEP_SUFFIX)):
+        return None
+    digits = file_name[len(prefix): -len(STEP_SUFFIX)]
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+def step_files(folder: str | Path, name: str) -> list[tuple[int, Path]]:
+    """The step files `<name>-<step>.safetensors` in `folder`, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        step = step_number(path.name, name)
+        if step is not None and path.is_file():
+            found.append((step, path))
+    return sorted(found)
+
+
+def lora_files(folder: str | Path, name: str) -> list[Path]:
+    """`<name>.safetensors` (when present) and the step files of `name`, literally."""
+    main = Path(folder) / f"{name}.safetensors"
+    return ([main] if main.is_file() else []) + [p for _, p in step_files(folder, name)]
+
+
+def same_stem(folder: str | Path, stem: str) -> list[Path]:
+    """Files in `folder` whose name is `<stem>.<anything>` (e.g. an image and its caption)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(stem + "."))
+
+
+def is_temp_file(path: Path) -> bool:
+    return path.name.startswith(TEMP_PREFIX) and path.name.endswith(TEMP_SUFFIX)
