@@ -98,17 +98,32 @@ class Reporter:
 
 
 class ConsoleReporter(Reporter):
-    """Progress on one terminal line, log lines above it."""
+    """Progress on one terminal line, log lines above it.
+
+    The last line is printed once, however often a job (and its caller) says it is finished.
+    When the stream is not a terminal (a log file, a pipe) only log lines and that last line are
+    written: carriage-return updates would pile up there as one unreadable line.
+    """
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__()
         self.stream = stream or sys.stderr
+        self._final_printed: ProgressState | None = None
+        isatty = getattr(self.stream, "isatty", None)
+        self._tty = bool(isatty and isatty())
 
     def on_update(self) -> None:
-        end = "\n" if self.state.finished else ""
-        self.stream.write("\r\033[K" + self.state.summary() + end)
+        if self.state.finished:
+            if self._final_printed is self.state:
+                return
+            self._final_printed = self.state
+            self.stream.write(("\r\033[K" if self._tty else "") + self.state.summary() + "\n")
+        elif self._tty:
+            self.stream.write("\r\033[K" + self.state.summary())
+        else:
+            return
         self.stream.flush()
 
     def on_log(self, line: str) -> None:
-        self.stream.write("\r\033[K" + line + "\n")
+        self.stream.write(("\r\033[K" if self._tty else "") + line + "\n")
         self.stream.flush()
