@@ -155,7 +155,10 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     views = [concept, images, selection, frequency]
     def on_dataset(name: str | None) -> tuple[Any, ...]:
-        return refresh_views(name, MAIN)
+        # Every field from the newly chosen dataset's file: the concept may stay "main" (so
+        # its change event does not fire), and a stale trigger word saved into another
+        # dataset is exactly what must never happen.
+        return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN))
 
     def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
         return refresh_views(name, concept_name)[1:]
@@ -182,7 +185,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
-    dataset.change(on_dataset, [dataset], views)
+    dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt])
 
     def on_concept_refresh(name: str | None, concept_name: str | None) -> Any:
         return compat.update(choices=ctl.concepts(name), value=concept_name)
