@@ -53,10 +53,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"warning: listening on {args.host}: anyone on your network can use this app")
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
     from lora_for_dummies.hosts.api import add_routes
+    from lora_for_dummies.hosts.offline import offline_app_kwargs
 
     demo = standalone_app(host)
     server, _, _ = demo.queue().launch(server_name=args.host, server_port=args.port,
-                                       inbrowser=False, prevent_thread_lock=True)
+                                       inbrowser=False, prevent_thread_lock=True,
+                                       app_kwargs=offline_app_kwargs())
     add_routes(server, host)
     print(f"job API: http://{args.host}:{args.port}/lfd/v1/jobs")
     if not args.no_block:
