@@ -295,6 +295,9 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         stem_name = file_name.rsplit(".", 1)[0]
         return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name)
 
-    findings.select(on_finding, [dataset, findings], [concept, stem, caption])
+    # The caption editor is far above the table: bring it into view with the finding's file.
+    compat.then_js(findings.select(on_finding, [dataset, findings], [concept, stem, caption]),
+                   "() => { const el = document.getElementById('lfd_caption_text'); "
+                   "if (el) el.scrollIntoView({block: 'center'}); }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
             "tokens": tokens, "status": status}
