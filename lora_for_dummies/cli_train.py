@@ -61,15 +61,16 @@ def _train(args: argparse.Namespace) -> int:
     from lora_for_dummies.config import _load_toml, apply_overrides
     from lora_for_dummies.errors import UserError
     from lora_for_dummies.train.config import TrainJob
-    from lora_for_dummies.train.loop import Trainer
 
-    if args.example:
+    if args.example:  # before the training libraries are imported: instant, and needs none
         from lora_for_dummies.train.fields import example_job
 
         print(example_job(args.family), end="")
         return 0
     if not args.job:
         raise UserError("give a job file (write one with: lfd train --example > job.toml)")
+    from lora_for_dummies.train.loop import Trainer
+
     path = Path(args.job)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
