@@ -11,9 +11,9 @@ import pytest
 from lora_fixtures import write_tuned
 from train_fixtures import tiny_job
 
-from lora_for_dummies.lora.lowrank import RankRule
 from lora_for_dummies.extract.run import ExtractSettings, extract_lora
 from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.lora.lowrank import RankRule
 from lora_for_dummies.train.loop import Trainer
 
 # library/sai_model_spec.py build_metadata(…, lora=True): the modelspec keys of a LoRA.

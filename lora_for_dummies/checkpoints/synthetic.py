@@ -19,11 +19,16 @@ from lora_for_dummies.checkpoints.write import save_checkpoint
 
 _TINY_TEXT = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
                   num_hidden_layers=2, projection_dim=32)
-_TINY_VAE = dict(block_out_channels=[32, 64], down_block_types=["DownEncoderBlock2D"] * 2,
-                 up_block_types=["UpDecoderBlock2D"] * 2, layers_per_block=1, sample_size=32)
+# SD's VAE geometry (four blocks: 8× smaller latents), at small widths. With fewer blocks a
+# 512 px image would give a 256×256 latent (65 k attention tokens): slower per step than SD 1.5.
+_TINY_VAE = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlock2D"] * 4,
+                 up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=1, norm_num_groups=8,
+                 sample_size=64)
 TINY_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "sd1": {
-        "unet": dict(block_out_channels=[32, 32, 64], attention_head_dim=8, cross_attention_dim=32,
+        # One attention head (diffusers reads `attention_head_dim` as the number of heads): the
+        # weights are the same, and at a 64×64 latent each extra head is another 4096² map.
+        "unet": dict(block_out_channels=[32, 32, 64], attention_head_dim=1, cross_attention_dim=32,
                      down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
                      up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
                      sample_size=8),

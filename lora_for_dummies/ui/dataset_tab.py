@@ -160,7 +160,10 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     views = [concept, images, selection, frequency]
     def on_dataset(name: str | None) -> tuple[Any, ...]:
-        return refresh_views(name, MAIN)
+        # Every field from the newly chosen dataset's file: the concept may stay "main" (so
+        # its change event does not fire), and a stale trigger word saved into another
+        # dataset is exactly what must never happen.
+        return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN))
 
     def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
         return refresh_views(name, concept_name)[1:]
@@ -187,7 +190,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
-    dataset.change(on_dataset, [dataset], views)
+    dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt])
 
     def on_concept_refresh(name: str | None, concept_name: str | None) -> Any:
         return compat.update(choices=ctl.concepts(name), value=concept_name)
@@ -297,6 +300,9 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         stem_name = file_name.rsplit(".", 1)[0]
         return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name)
 
-    findings.select(on_finding, [dataset, findings], [concept, stem, caption])
+    # The caption editor is far above the table: bring it into view with the finding's file.
+    compat.then_js(findings.select(on_finding, [dataset, findings], [concept, stem, caption]),
+                   "() => { const el = document.getElementById('lfd_caption_text'); "
+                   "if (el) el.scrollIntoView({block: 'center'}); }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
             "tokens": tokens, "status": status}

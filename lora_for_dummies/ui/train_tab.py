@@ -12,71 +12,13 @@ from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
 from lora_for_dummies.dataset.layout import list_datasets, open_dataset
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
-from lora_for_dummies.train.config import (
-    CHECKPOINTING,
-    OPTIMIZERS,
-    PRECISIONS,
-    SAMPLERS,
-    SCHEDULERS,
-    UNET_LAYERS,
-    TrainJob,
-)
+from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.train.fields import HELP, SETTINGS, TRISTATE_VALUES
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart
 from lora_for_dummies.ui.families import family_radio, family_refused
 from lora_for_dummies.ui.train_session import SESSION
-
-TRISTATE = ("auto", "yes", "no")
-TRISTATE_VALUES = {"yes": True, "no": False}  # "auto" (or None): as detected
-
-# (setting path, label, kind, choices) — kind: number | int | text | bool | choice | lines |
-# tristate (auto / yes / no for a setting whose None means "as detected")
-SETTINGS = [
-    ("save.name", "LoRA name", "text", None),
-    ("training.steps", "Steps", "int", None),
-    ("training.batch_size", "Batch size", "int", None),
-    ("training.gradient_accumulation", "Gradient accumulation", "int", None),
-    ("training.resolution", "Resolution", "int", None),
-    ("training.buckets", "Aspect-ratio buckets", "bool", None),
-    ("network.rank", "Rank", "int", None),
-    ("network.alpha", "Alpha (scale = alpha / rank)", "number", None),
-    ("network.conv_rank", "Conv rank (0 = off)", "int", None),
-    ("network.train_text_encoder", "Train the text encoder", "bool", None),
-    ("network.unet_layers", "UNet layers (transformer = kohya, attention = diffusers)", "choice",
-     UNET_LAYERS),
-    ("optimizer.name", "Optimizer", "choice", OPTIMIZERS),
-    ("optimizer.unet_lr", "UNet learning rate", "number", None),
-    ("optimizer.text_encoder_lr", "Text-encoder learning rate", "number", None),
-    ("optimizer.scheduler", "LR schedule", "choice", SCHEDULERS),
-    ("optimizer.warmup", "Warmup (<1: fraction, ≥1: steps)", "number", None),
-    ("optimizer.cycles", "Restarts (cosine with restarts)", "int", None),
-    ("training.precision", "Precision", "choice", PRECISIONS),
-    ("training.gradient_checkpointing", "Gradient checkpointing (partial: the highest-"
-     "resolution blocks only)", "choice", CHECKPOINTING),
-    ("training.cache_latents", "Cache latents", "choice", ("off", "memory", "disk")),
-    ("training.noise_offset", "Noise offset", "number", None),
-    ("training.min_snr_gamma", "Min-SNR γ (0 = off)", "number", None),
-    ("training.shuffle_tags", "Shuffle tags", "bool", None),
-    ("training.keep_tags", "Keep first N tags", "int", None),
-    ("training.caption_dropout", "Caption dropout", "number", None),
-    ("model.clip_skip", "Clip skip (0 = suggested)", "int", None),
-    ("model.zero_terminal_snr", "Zero terminal SNR (NoobAI-XL V-Pred; auto = as detected)",
-     "tristate", TRISTATE),
-    ("samples.every", "Sample every N steps", "int", None),
-    ("samples.prompts", "Sample prompts (one per line; empty = the tokens)", "lines", None),
-    ("samples.negative", "Negative prompt", "text", None),
-    ("samples.sampler", "Sampler", "choice", SAMPLERS),
-    ("samples.guidance_rescale", "CFG rescale on zero-terminal-SNR models (0.7 usual, 0 = off)",
-     "number", None),
-    ("samples.steps", "Sample steps", "int", None),
-    ("samples.cfg", "CFG scale", "number", None),
-    ("samples.seed", "Sample seed", "int", None),
-    ("samples.width", "Sample width", "int", None),
-    ("samples.height", "Sample height", "int", None),
-    ("save.every", "Save every N steps", "int", None),
-    ("save.keep_last", "Keep the last N step files (0 = all)", "int", None),
-]
 
 
 def tristate_label(value: bool | None) -> str:
@@ -89,21 +31,20 @@ def _get(data: dict, path: str) -> Any:
 
 
 def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> Any:
-    elem_id = "lfd_train_" + path.replace(".", "_")
+    common = dict(label=label, elem_id="lfd_train_" + path.replace(".", "_"), info=HELP[path])
     if kind == "bool":
-        return gr.Checkbox(value=value, label=label, elem_id=elem_id)
+        return gr.Checkbox(value=value, **common)
     if kind == "tristate":
-        return gr.Radio(list(choices), value=tristate_label(value), label=label,
-                        elem_id=elem_id)
+        return gr.Radio(list(choices), value=tristate_label(value), **common)
     if kind == "choice":
-        return gr.Dropdown(list(choices), value=value, label=label, elem_id=elem_id)
+        return gr.Dropdown(list(choices), value=value, **common)
     if kind == "int":
-        return gr.Number(value=value, precision=0, label=label, elem_id=elem_id)
+        return gr.Number(value=value, precision=0, **common)
     if kind == "number":
-        return gr.Number(value=value, label=label, elem_id=elem_id)
+        return gr.Number(value=value, **common)
     if kind == "lines":
-        return gr.Textbox(value="\n".join(value), lines=3, label=label, elem_id=elem_id)
-    return gr.Textbox(value=value, label=label, elem_id=elem_id)
+        return gr.Textbox(value="\n".join(value), lines=3, **common)
+    return gr.Textbox(value=value, **common)
 
 
 def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: str,
