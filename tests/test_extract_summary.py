@@ -9,9 +9,9 @@ from lora_for_dummies.checkpoints.detect import detect_family
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.checkpoints.write import save_state_dict
-from lora_for_dummies.extract.plan import extraction_targets
 from lora_for_dummies.extract.run import extract_lora
 from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.lora.targets import extraction_targets
 
 
 def test_summary_counts_only_the_modules_written(tiny_models, tmp_path):
