@@ -1,44 +1,65 @@
 """Every key of our files loads in the loaders people use: A1111 1.10's, ComfyUI's and Forge
-Neo's rules (tests/lora_consumers.py, each with the file and commit it comes from) applied to
-trained, extracted, resized and converted files, SD1 and SDXL, LoRA and LoCon — 0 unmatched."""
+Neo's rules (lora_for_dummies/lora/consumers.py, each with the file and commit it comes from)
+applied to trained, extracted, resized and converted files, SD1 and SDXL, LoRA and LoCon — 0
+unmatched; and the self-check after training says so per host."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from lora_consumers import (
+from lora_consumers import diffusers_lora_names
+from lora_fixtures import write_tuned
+from train_fixtures import tiny_job
+
+from lora_for_dummies.checkpoints.models import resolve_configs
+from lora_for_dummies.checkpoints.reader import CheckpointFile
+from lora_for_dummies.extract.run import ExtractSettings, extract_lora
+from lora_for_dummies.lora import tools
+from lora_for_dummies.lora.consumers import (
     a1111_unmatched,
     checkpoint_modules,
     comfy_accepted,
     forge_neo_loads,
+    unmatched_per_host,
 )
-from lora_fixtures import write_tuned
-from train_fixtures import tiny_job
-
-from lora_for_dummies.extract.run import ExtractSettings, extract_lora
-from lora_for_dummies.lora import tools
 from lora_for_dummies.lora.format import load_lora
 from lora_for_dummies.lora.lowrank import RankRule
 from lora_for_dummies.train.loop import Trainer
 
 
+def _unet_config(base: Path, family: str) -> dict:
+    with CheckpointFile(base) as ckpt:
+        return resolve_configs(ckpt, family)["unet"]
+
+
 def _check(family: str, base: Path, modules: list[str]) -> None:
-    base_modules = checkpoint_modules(base)
     assert modules
-    assert a1111_unmatched(modules, family, base_modules) == []
-    accepted = comfy_accepted(family, base, base_modules)
-    unmatched = [m for m in modules if m not in accepted]
-    assert unmatched == [], unmatched[:5]
-    assert forge_neo_loads(len(unmatched), 3 * len(modules))  # down, up, alpha per module
+    hosts = unmatched_per_host(modules, family, base, _unet_config(base, family))
+    assert hosts == {"A1111": [], "Forge Neo": [], "ComfyUI": []}, \
+        {host: names[:3] for host, names in hosts.items()}
+
+
+@pytest.mark.parametrize("family", ["sd1", "sdxl"])
+def test_comfy_diffusers_names_match_diffusers_converter(tiny_models, family):
+    """The core stands in for comfy.utils.unet_to_diffusers with our own map: the names it
+    accepts for diffusers-style keys are exactly those diffusers' converter gives."""
+    base = tiny_models[family]
+    base_modules = checkpoint_modules(base)
+    ours = comfy_accepted(family, base_modules, _unet_config(base, family))
+    assert diffusers_lora_names(base) <= ours
 
 
 @pytest.mark.parametrize("family", ["sd1", "sdxl"])
 def test_trained_lora_with_text_encoder_and_conv(tiny_models, tmp_path, family):
     job = tiny_job(tiny_models[family], tmp_path, steps=1, samples={"enabled": False},
                    network={"rank": 4, "alpha": 4, "conv_rank": 2, "train_text_encoder": True})
-    modules, _ = load_lora(Trainer(job, tmp_path / "Lora", device="cpu").run().lora)
+    path = Trainer(job, tmp_path / "Lora", device="cpu").run().lora
+    modules, _ = load_lora(path)
     assert any(m.startswith("lora_te") for m in modules)
+    report = json.loads((path.parent / "tiny.selfcheck.json").read_text(encoding="utf-8"))
+    assert report["passed"] and report["hosts"] == {"A1111": 0, "Forge Neo": 0, "ComfyUI": 0}
     assert any(m.down.dim() == 4 and m.down.shape[-1] > 1 for m in modules.values())  # LoCon
     _check(family, tiny_models[family], list(modules))
 
@@ -71,5 +92,6 @@ def test_the_rules_do_find_a_key_that_does_not_fit(tiny_models):
     alien = ["lora_unet_input_blocks_99_1_transformer_blocks_0_attn1_to_q",
              "lora_te2_text_model_encoder_layers_77_self_attn_q_proj"]
     assert a1111_unmatched(alien, "sdxl", base_modules) == alien
-    assert not set(alien) & comfy_accepted("sdxl", tiny_models["sdxl"], base_modules)
+    config = _unet_config(tiny_models["sdxl"], "sdxl")
+    assert not set(alien) & comfy_accepted("sdxl", base_modules, config)
     assert not forge_neo_loads(2, 3)

@@ -1,16 +1,18 @@
 """Self-check after the final save: does the file on disk really work?
 
-Reload it; every key must name a module of the base model; no NaN/inf; and a fixed-seed
-sample with the LoRA must differ from one without it. This catches "my LoRA has no effect",
-the most common complaint about other trainers.
+Reload it; every key must name a module of the base model; every module must be one that
+A1111's, Forge Neo's and ComfyUI's LoRA loaders place on the base file (`lora/consumers.py`); no
+NaN/inf; and a fixed-seed sample with the LoRA must differ from one without it. This catches "my
+LoRA has no effect", the most common complaint about other trainers.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies.lora.consumers import unmatched_per_host
 from lora_for_dummies.lora.format import is_finite, load_lora
 from lora_for_dummies.lora.targets import extraction_targets
 
@@ -22,11 +24,16 @@ class SelfCheck:
     not_finite: list[str]
     # mean |with − without| over pixels, 0..255; None: samples are off, no image compared
     image_difference: float | None
+    hosts: dict[str, int] = field(default_factory=dict)  # loader → modules it cannot place
 
     @property
     def passed(self) -> bool:
-        return not self.unmatched and not self.not_finite and (
-            self.image_difference is None or self.image_difference > 0)
+        return not self.unmatched and not self.not_finite and not any(self.hosts.values()) \
+            and (self.image_difference is None or self.image_difference > 0)
+
+    def loads_in(self) -> str:
+        return "loads in: " + " ".join(f"{host} {'✓' if not count else f'✗ ({count} keys)'}"
+                                       for host, count in self.hosts.items())
 
     def summary(self) -> str:
         if self.passed:
@@ -34,7 +41,7 @@ class SelfCheck:
                 else f"the LoRA changes the image (mean difference " \
                      f"{self.image_difference:.2f}/255)"
             return (f"self-check passed: {self.modules} modules, all match the base model, no "
-                    f"NaN; {images}")
+                    f"NaN; {images}; {self.loads_in()}")
         problems = []
         if self.unmatched:
             problems.append(f"{len(self.unmatched)} keys match no module (e.g. "
@@ -43,6 +50,8 @@ class SelfCheck:
             problems.append(f"{len(self.not_finite)} modules hold NaN/inf")
         if self.image_difference == 0:
             problems.append("a sample with the LoRA is identical to one without it")
+        if any(self.hosts.values()):
+            problems.append(self.loads_in())
         return "self-check FAILED: " + "; ".join(problems)
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,9 +66,10 @@ def set_adapters(models: list[Any], enabled: bool) -> None:
 
 
 def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
-               render_pair: Any) -> SelfCheck:
+               render_pair: Any, base: Path | None = None) -> SelfCheck:
     """`render_pair()` returns (image with the LoRA, image without) as PIL images; None
-    compares no images (keys and finiteness are checked on every save)."""
+    compares no images (keys and finiteness are checked on every save). With the `base` file,
+    each host's loader is asked too."""
     import numpy as np
 
     modules, _ = load_lora(path)
@@ -71,7 +81,10 @@ def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
         with_lora, without = render_pair()
         difference = float(np.abs(np.asarray(with_lora, dtype=np.float32) -
                                   np.asarray(without, dtype=np.float32)).mean())
-    return SelfCheck(len(modules), unmatched, not_finite, difference)
+    hosts = {} if base is None else {
+        host: len(names) for host, names in
+        unmatched_per_host(list(modules), family, Path(base), configs["unet"]).items()}
+    return SelfCheck(len(modules), unmatched, not_finite, difference, hosts)
 
 
 def check_trained_lora(path: Path, job: Any, family: str, configs: dict[str, dict[str, Any]],
@@ -96,6 +109,7 @@ def check_trained_lora(path: Path, job: Any, family: str, configs: dict[str, dic
             set_adapters(models, True)
         return with_lora, without
 
-    check = self_check(path, family, configs, render_pair if job.samples.enabled else None)
+    check = self_check(path, family, configs, render_pair if job.samples.enabled else None,
+                       Path(job.model.base))
     write_text_atomic(path.with_suffix(".selfcheck.json"), json.dumps(check.as_dict(), indent=1))
     return check
