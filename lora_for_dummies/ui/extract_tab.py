@@ -13,6 +13,11 @@ from lora_for_dummies.ui.extract_controller import REPORT_HEADERS, ExtractContro
 from lora_for_dummies.ui.jobs import run_job, stop_current
 
 RANK_MODES = ["fixed", "energy", "frobenius", "ratio"]
+DYNAMIC_RANK_HELP = (
+    "fixed: the same rank in every layer (what most tools expect). energy / frobenius / ratio: "
+    "each layer gets the rank it needs, for a smaller file at the same quality. Those load "
+    "exactly in A1111, Forge, Forge Neo and ComfyUI; diffusers' load_lora_weights applies some "
+    "of their layers too strongly, so choose fixed for a diffusers pipeline.")
 
 
 def build_extract_tab(host: Host) -> dict[str, Any]:
@@ -31,7 +36,8 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
         name = gr.Textbox(label="LoRA name", elem_id="lfd_extract_name")
         rank = gr.Number(value=32, precision=0, label="Rank (cap for dynamic)",
                          elem_id="lfd_extract_rank")
-        mode = gr.Radio(RANK_MODES, value="fixed", label="Rank", elem_id="lfd_extract_mode")
+        mode = gr.Radio(RANK_MODES, value="fixed", label="Rank", elem_id="lfd_extract_mode",
+                        info=DYNAMIC_RANK_HELP)
         threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.005,
                               label="Dynamic: fraction kept / smallest σ ratio",
                               elem_id="lfd_extract_threshold")
@@ -73,7 +79,7 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
             new_rank = gr.Number(value=16, precision=0, label="New rank (cap)",
                                  elem_id="lfd_tools_rank")
             resize_mode = gr.Radio(RANK_MODES, value="fixed", label="Rank",
-                                   elem_id="lfd_tools_mode")
+                                   elem_id="lfd_tools_mode", info=DYNAMIC_RANK_HELP)
             resize_threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.005, label="Threshold",
                                          elem_id="lfd_tools_threshold")
             resize = gr.Button("Resize", elem_id="lfd_tools_resize")
