@@ -86,3 +86,24 @@ def test_an_extracted_lora_has_kohyas_keys_in_kohyas_formats(tiny_models, tmp_pa
     assert metadata["modelspec.implementation"] == "diffusers"
     assert metadata["modelspec.resolution"] == "512x512"
     assert metadata["ss_base_model_version"] == "sd_v1"
+
+
+def test_every_sdxl_writer_says_sdxl(tiny_models, tmp_path):
+    """A1111 hides an SDXL LoRA from SDXL models unless ss_base_model_version starts with
+    "sdxl_": extraction and the LoRA tools (resize, rescale, merge) keep it so."""
+    from lora_for_dummies.lora import tools
+
+    tuned = tmp_path / "tuned.safetensors"
+    write_tuned(tiny_models["sdxl"], tuned)
+    extract_lora(tiny_models["sdxl"], tuned, tmp_path, "xl",
+                 ExtractSettings(rule=RankRule(rank=4)))
+    modules, metadata = load_lora(tmp_path / "xl.safetensors")
+    assert metadata["ss_base_model_version"].startswith("sdxl_")
+    resized, _ = tools.resize(modules, RankRule(rank=2))
+    outputs = {"resized": resized, "rescaled": tools.rescale(modules, 0.5),
+               "merged": tools.merge([modules, modules], [0.5, 0.5])}
+    for name, result in outputs.items():
+        out = tools.save_like(tmp_path / f"{name}.safetensors", result, metadata, name)
+        saved = load_lora(out)[1]
+        assert saved["ss_base_model_version"].startswith("sdxl_"), name
+        assert float(saved["ss_network_alpha"]) > 0 and "." in saved["ss_network_alpha"]

@@ -137,7 +137,7 @@ def save_like(path: str | Path, modules: dict[str, LoraModule], source_metadata:
     metadata = {k: v for k, v in source_metadata.items() if not k.startswith("sshs_")}
     ranks = sorted({m.rank for m in modules.values()})
     metadata["ss_network_dim"] = str(ranks[-1])
-    metadata["ss_network_alpha"] = str(max(m.alpha for m in modules.values()))
+    metadata["ss_network_alpha"] = str(float(max(m.alpha for m in modules.values())))
     metadata["ss_output_name"] = Path(path).stem
     metadata["modelspec.title"] = Path(path).stem
     previous = metadata.get("ss_training_comment", "")
