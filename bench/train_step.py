@@ -13,7 +13,8 @@ picks without a GPU); recomputing changes memory and time, never the loss.
 
 Each contender runs in its own process, so peak memory is its own: peak RSS on the CPU, peak
 allocated VRAM on a GPU. Step time is the median of the steps after the first (which includes
-one-time caching in ours); it/s is its inverse.
+one-time caching in ours); it/s is its inverse. Time to first step counts from the child's start
+(before torch is imported) to the end of step 1: loading, caching and the first step.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,6 +53,22 @@ def prepare(family: str) -> Path:
     return images
 
 
+# When things happened in this process (time.perf_counter()): "start", "first_step".
+MARKS: dict[str, float] = {}
+
+
+def _first_step_reporter() -> Any:
+    """A Reporter that notes when step 1 has ended (MARKS["first_step"])."""
+    from lora_for_dummies.progress import Reporter
+
+    class FirstStep(Reporter):
+        def step(self, done: int, text: str = "") -> None:
+            MARKS.setdefault("first_step", time.perf_counter())
+            super().step(done, text)
+
+    return FirstStep()
+
+
 def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed: int = 1,
          lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu",
          checkpointing: str = "partial") -> tuple[list[float], list[float]]:
@@ -70,7 +88,7 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed:
         "samples": {"enabled": False},
         "save": {"name": f"bench-{resolution}", "every": 0, "lora_dir": str(run / "Lora")},
         "runs_dir": str(run)})
-    Trainer(job, run / "Lora", device=device).run()
+    Trainer(job, run / "Lora", reporter=_first_step_reporter(), device=device).run()
     records = [json.loads(line) for line in
                (run / f"bench-{resolution}" / "log.jsonl").read_text().splitlines()]
     records = [r for r in records if "loss" in r]
@@ -163,6 +181,7 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
         optimizer.zero_grad()
         losses.append(float(loss.detach()))
         times.append(time.perf_counter() - start)
+        MARKS.setdefault("first_step", time.perf_counter())
     return times, losses
 
 
@@ -197,6 +216,7 @@ def preset(base: Path, images: Path, tier_name: str, steps: int, run: Path, devi
 
 
 def child(args: argparse.Namespace) -> None:
+    MARKS["start"] = time.perf_counter()  # before torch and the models are loaded
     import torch
 
     images = prepare(args.family)
@@ -215,7 +235,9 @@ def child(args: argparse.Namespace) -> None:
         peak = torch.cuda.max_memory_allocated() / 2**30
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print("RESULT " + json.dumps({"times": times, "losses": losses, "peak": peak}))
+    first = MARKS.get("first_step", MARKS["start"]) - MARKS["start"]
+    print("RESULT " + json.dumps({"times": times, "losses": losses, "peak": peak,
+                                  "first_step": first}))
 
 
 def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
@@ -277,6 +299,8 @@ def main() -> None:
               f"{a['peak'] / b['peak']:.2f}x")
         difference = max(abs(x - y) / abs(y) for x, y in zip(a["losses"], b["losses"],
                                                             strict=True))
+        print(f"  time to first step (loading, caching, step 1): ours {a['first_step']:.1f} s, "
+              f"reference {b['first_step']:.1f} s, {a['first_step'] / b['first_step']:.2f}x")
         print(f"  losses ours      {' '.join(f'{x:.6f}' for x in a['losses'])}\n"
               f"  losses reference {' '.join(f'{x:.6f}' for x in b['losses'])}\n"
               f"  largest relative difference {difference:.2e}")
