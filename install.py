@@ -13,10 +13,28 @@ import sys
 import tempfile
 from importlib import metadata
 
-# The newest pair that imports and trains on the webui 1.10 pins (see DESIGN.md).
-REQUIREMENTS = {"diffusers": "diffusers==0.31.0", "peft": "peft==0.13.2"}
-if sys.version_info < (3, 11):  # job files are TOML; tomllib arrived in Python 3.11
-    REQUIREMENTS["tomli"] = "tomli>=1.1"
+# The newest pair that imports and trains on A1111 1.10's pins (transformers 4.30.2). Hosts with
+# a newer transformers (Forge: 4.46, Forge Neo: 4.57) get the newest release that installs
+# beside their pins: the constraints file below holds everything installed, so pip picks it.
+PINNED_FOR_A1111 = {"diffusers": "diffusers==0.31.0", "peft": "peft==0.13.2"}
+UNPINNED = {"diffusers": "diffusers>=0.31.0", "peft": "peft>=0.13.2"}
+NEWER_HOST_TRANSFORMERS = (4, 46)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def requirements_for(installed: dict[str, str]) -> dict[str, str]:
+    newer = _release(installed.get("transformers", "0")) >= NEWER_HOST_TRANSFORMERS
+    requirements = dict(UNPINNED if newer else PINNED_FOR_A1111)
+    if sys.version_info < (3, 11):  # job files are TOML; tomllib arrived in Python 3.11
+        requirements["tomli"] = "tomli>=1.1"
+    return requirements
 
 
 def installed_distributions() -> dict[str, str]:
@@ -29,7 +47,7 @@ def installed_distributions() -> dict[str, str]:
 
 
 def missing_requirements(installed: dict[str, str]) -> list[str]:
-    return [spec for name, spec in REQUIREMENTS.items() if name not in installed]
+    return [spec for name, spec in requirements_for(installed).items() if name not in installed]
 
 
 def constraints_text(installed: dict[str, str]) -> str:

@@ -3,7 +3,9 @@
 # tests on CUDA (the VAE and text encoders parked off the GPU and brought back for samples), then
 # the training benchmark — SD1.5 at 512 px in fp16 and SDXL at 1024 px in bf16, ours (partial
 # gradient checkpointing, the bench default) against the diffusers-example reference, it/s and
-# peak VRAM. Results go to $OUT (or bench/out/train) as gpu_check.txt.
+# peak VRAM — and each SDXL tier of the Performance Wizard (lora_for_dummies/train/vram_tiers.py)
+# with its exact settings: peak VRAM and it/s beside the tier's estimate, the figures that
+# replace the "estimate" labels. Results go to $OUT (or bench/out/train) as gpu_check.txt.
 #
 # On a machine without diffusers, put its wheel (and any other missing one) in .whl first:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -26,5 +28,9 @@ for args in "--family sd1 --precision fp16 --resolutions 512" \
             "--family sdxl --precision bf16 --resolutions 1024"; do
     # shellcheck disable=SC2086  # the arguments are meant to split
     python3 bench/train_step.py --device cuda --steps 8 $args 2>&1 \
+        | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
+done
+for tier in sdxl-8gb sdxl-12gb sdxl-16gb sdxl-24gb; do
+    python3 bench/train_step.py --device cuda --steps 8 --preset "$tier" 2>&1 \
         | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
 done

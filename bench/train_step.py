@@ -9,6 +9,7 @@ picks without a GPU); recomputing changes memory and time, never the loss.
     python bench/train_step.py [--resolutions 256 512] [--steps 4]            # CPU, fp32
     python bench/train_step.py --device cuda --precision fp16 --resolutions 512
     python bench/train_step.py --device cuda --precision bf16 --family sdxl --resolutions 1024
+    python bench/train_step.py --device cuda --preset sdxl-8gb --steps 8   # a Wizard tier
 
 Each contender runs in its own process, so peak memory is its own: peak RSS on the CPU, peak
 allocated VRAM on a GPU. Step time is the median of the steps after the first (which includes
@@ -77,7 +78,8 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed:
 
 
 def reference(base: Path, images: Path, resolution: int, steps: int, seed: int = 1,
-              lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu"
+              lr: float = 1e-4, rank: int = 32, precision: str = "fp32", device: str = "cpu",
+              v_prediction: bool = False, zero_terminal_snr: bool = False
               ) -> tuple[list[float], list[float]]:
     """The diffusers examples' loop: models in the weight dtype on the device (the SDXL VAE in
     fp32), peft LoRA on to_q/k/v/out cast to fp32, accelerate's mixed precision, the VAE and
@@ -85,7 +87,9 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     conditioning. Where the examples leave a choice free it takes ours, so that the loss
     curves can be compared: the same image order (one image), the VAE's mean latent, noise and
     timesteps from a per-step generator, the global seed set just before the LoRA is injected.
-    Returns (seconds, losses)."""
+    `v_prediction` / `zero_terminal_snr` configure the scheduler the way the examples'
+    `--prediction_type v_prediction` and diffusers' `rescale_betas_zero_snr` option do (the
+    target then comes from `get_velocity`). Returns (seconds, losses)."""
     import torch
     import torch.nn.functional as F
     from accelerate import Accelerator
@@ -121,7 +125,9 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     unet, optimizer = accelerator.prepare(unet, optimizer)
     config = bundled_config("sd1", "scheduler")
     config.pop("_class_name")
-    scheduler = DDPMScheduler.from_config(config)
+    scheduler = DDPMScheduler.from_config(
+        config, prediction_type="v_prediction" if v_prediction else "epsilon",
+        rescale_betas_zero_snr=zero_terminal_snr)
     path = sorted(images.glob("*.png"))[0]
     caption = path.with_suffix(".txt").read_text(encoding="utf-8")
     with Image.open(path) as image:
@@ -148,7 +154,9 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
                 "text_embeds": pooled, "time_ids": torch.tensor(
                     time_ids, dtype=torch.float32, device=accelerator.device)}
         prediction = unet(noisy, timesteps, encoder_hidden_states=hidden, **extra).sample
-        loss = F.mse_loss(prediction.float(), noise.float())
+        target = scheduler.get_velocity(latents, noise, timesteps) \
+            if scheduler.config.prediction_type == "v_prediction" else noise
+        loss = F.mse_loss(prediction.float(), target.float())
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -158,13 +166,46 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     return times, losses
 
 
+def preset(base: Path, images: Path, tier_name: str, steps: int, run: Path, device: str
+           ) -> tuple[list[float], list[float]]:
+    """Ours with one SDXL VRAM tier's settings exactly as the Performance Wizard sets them
+    (rank 16, kohya's layer set, the tier's precision, checkpointing, optimizer, batch)."""
+    import torch
+
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.loop import Trainer
+    from lora_for_dummies.train.vram_tiers import SDXL_TIERS
+    from lora_for_dummies.train.wizard import choose_sdxl
+
+    tier = next(t for t in SDXL_TIERS if t.name == tier_name)
+    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    data: dict = {"model": {"base": str(base)},
+                  "concepts": [{"folder": str(images), "token": "sks", "repeats": 8}],
+                  "optimizer": {"scheduler": "constant", "warmup": 0},
+                  "training": {"steps": steps}, "samples": {"enabled": False},
+                  "save": {"name": tier.name, "every": 0, "lora_dir": str(run / "Lora")},
+                  "runs_dir": str(run)}
+    choice = choose_sdxl(tier.gigabytes, bf16, eight_bit=True)
+    for path, value in choice.settings.items():
+        section, key = path.split(".")
+        data.setdefault(section, {})[key] = value
+    Trainer(TrainJob.from_dict(data), run / "Lora", device=device).run()
+    records = [json.loads(line) for line in
+               (run / tier.name / "log.jsonl").read_text().splitlines()]
+    records = [r for r in records if "loss" in r]
+    return [r["seconds"] for r in records], [r["loss"] for r in records]
+
+
 def child(args: argparse.Namespace) -> None:
     import torch
 
     images = prepare(args.family)
     resolution, base = args.resolutions[0], BASES[args.family]
     settings = {"precision": args.precision, "device": args.device}
-    if args.child == "ours":
+    if args.preset:
+        times, losses = preset(base, images, args.preset, args.steps,
+                               OUT / f"preset-{args.preset}", args.device)
+    elif args.child == "ours":
         times, losses = ours(base, images, resolution, args.steps,
                              OUT / f"ours-{args.family}-{resolution}",
                              checkpointing=args.checkpointing, **settings)
@@ -181,9 +222,25 @@ def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
     command = [sys.executable, __file__, "--child", which, "--resolutions", str(resolution),
                "--steps", str(args.steps), "--family", args.family, "--device", args.device,
                "--precision", args.precision, "--checkpointing", args.checkpointing]
+    if args.preset:
+        command += ["--preset", args.preset]
     output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(next(line for line in output.splitlines()
                            if line.startswith("RESULT "))[7:])
+
+
+def report_preset(args: argparse.Namespace) -> None:
+    from lora_for_dummies.train.vram_tiers import SDXL_TIERS
+
+    tier = next(t for t in SDXL_TIERS if t.name == args.preset)
+    args.family = "sdxl"
+    prepare("sdxl")
+    result = measure("ours", args, tier.resolution)
+    step = statistics.median(result["times"][1:])
+    memory = "peak VRAM" if args.device == "cuda" else "peak RSS"
+    print(f"{tier.name}: {step:.2f} s/step ({1 / step:.2f} it/s), {memory} "
+          f"{result['peak']:.2f} GB | table: {tier.vram_label()} | "
+          f"{result['peak'] / tier.estimated_gb:.2f}x the estimate")
 
 
 def main() -> None:
@@ -195,10 +252,16 @@ def main() -> None:
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     parser.add_argument("--checkpointing", choices=["off", "partial", "full"], default="partial",
                         help="our gradient checkpointing (the reference has none)")
+    parser.add_argument("--preset", help="ours only, with an SDXL VRAM tier of the Performance "
+                        "Wizard (sdxl-8gb, sdxl-12gb, sdxl-16gb, sdxl-24gb): peak VRAM and it/s "
+                        "beside the tier's estimate")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:
         child(args)
+        return
+    if args.preset:
+        report_preset(args)
         return
     prepare(args.family)
     memory = "peak VRAM" if args.device == "cuda" else "peak RSS"

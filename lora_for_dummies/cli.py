@@ -1,4 +1,4 @@
-"""`python -m lora_for_dummies serve|inspect …` — the same core as the tabs, from a terminal."""
+"""`lfd serve|inspect …` (or `python -m lora_for_dummies …`): the same core as the tabs."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     status = 0
     for model in args.models:
         try:
-            info = inspect_checkpoint(model, compute_hash=not args.no_hash,
-                                      prediction_override=args.prediction)
+            info = inspect_checkpoint(
+                model, compute_hash=not args.no_hash, prediction_override=args.prediction,
+                zero_terminal_snr_override={"yes": True, "no": False}.get(
+                    args.zero_terminal_snr))
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             status = 2
@@ -53,10 +55,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"warning: listening on {args.host}: anyone on your network can use this app")
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
     from lora_for_dummies.hosts.api import add_routes
+    from lora_for_dummies.hosts.offline import offline_app_kwargs
 
     demo = standalone_app(host)
     server, _, _ = demo.queue().launch(server_name=args.host, server_port=args.port,
-                                       inbrowser=False, prevent_thread_lock=True)
+                                       inbrowser=False, prevent_thread_lock=True,
+                                       app_kwargs=offline_app_kwargs())
     add_routes(server, host)
     from lora_for_dummies.hosts.api_rules import without_debug_pages
 
@@ -68,7 +72,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lora_for_dummies",
+    parser = argparse.ArgumentParser(prog="lfd",
                                      description="LoRA for Dummies: train, extract and inspect "
                                                  "LoRAs for Stable Diffusion.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the standalone app in your browser")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this computer only)")
-    serve.add_argument("--port", type=int, default=7870)
+    serve.add_argument("--port", type=int, default=7870, help="port (default 7870)")
     serve.add_argument("--data-dir", default="lfd_data",
                        help="workspace for datasets and runs (default ./lfd_data)")
     serve.add_argument("--models-dir", help="folder of checkpoints (default DATA_DIR/models)")
@@ -93,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--no-hash", action="store_true", help="skip the sha256 (faster)")
     inspect.add_argument("--prediction", choices=["epsilon", "v"],
                          help="override the detected prediction type")
+    inspect.add_argument("--zero-terminal-snr", choices=["yes", "no"],
+                         help="override the detected noise schedule (yes: zero terminal SNR, "
+                              "as NoobAI-XL V-Pred)")
     inspect.set_defaults(func=_cmd_inspect)
 
     from lora_for_dummies.cli_dataset import add_dataset_commands

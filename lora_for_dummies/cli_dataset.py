@@ -91,46 +91,56 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="dataset_command", required=True)
 
     create = commands.add_parser("create", help="create NAME/IMGS and its processed folders")
-    create.add_argument("name")
+    create.add_argument("name", help="the dataset's name (a folder under --datasets-dir)")
     create.add_argument("--concept", default="", help="an extra concept (IMGS_<concept>)")
     create.set_defaults(func=_create)
 
     imp = commands.add_parser("import", help="copy images (and .txt captions) into IMGS")
-    imp.add_argument("name")
+    imp.add_argument("name", help="the dataset to import into (created if missing)")
     imp.add_argument("paths", nargs="+", help="image files or folders")
-    imp.add_argument("--concept", default="")
+    imp.add_argument("--concept", default="",
+                     help="import into this concept's IMGS_<concept> (default: the main one)")
     imp.set_defaults(func=_import)
 
     process = commands.add_parser("process", help="IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT")
-    process.add_argument("name")
+    process.add_argument("name", help="the dataset to process")
     process.add_argument("--concept", default=None, help="one concept (default: all)")
     process.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
                          help="sets the default resolutions (SD1 768/512, SDXL 1024/768)")
-    process.add_argument("--high", type=int, default=0)
-    process.add_argument("--low", type=int, default=0)
-    process.add_argument("--crop", default="center", choices=["center", "focal", "bucket"])
+    process.add_argument("--high", type=int, default=0,
+                         help="side of HIGHRES_CONCEPT images in px (0: the family's default)")
+    process.add_argument("--low", type=int, default=0,
+                         help="side of LOWRES_CONCEPT images in px (0: the family's default)")
+    process.add_argument("--crop", default="center", choices=["center", "focal", "bucket"],
+                         help="center crop, crop around the focal point, or no crop "
+                              "(aspect-ratio buckets)")
     process.add_argument("--tiles", action="store_true", help="split very tall/wide images")
     process.add_argument("--flip", action="store_true", help="also write mirrored copies")
-    process.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
-    process.add_argument("--quality", type=int, default=95)
+    process.add_argument("--format", default="png", choices=["png", "jpeg", "webp"],
+                         help="file format of the processed images")
+    process.add_argument("--quality", type=int, default=95,
+                         help="JPEG / WebP quality, 1-100 (PNG is lossless)")
     process.add_argument("--background", default="#ffffff", help="colour behind transparency")
     process.set_defaults(func=_process)
 
     check = commands.add_parser("check", help="pre-flight report as JSON")
-    check.add_argument("name")
-    check.add_argument("--resolution", type=int, default=512)
-    check.add_argument("--batch-size", type=int, default=1)
-    check.add_argument("--epochs", type=int, default=10)
-    check.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"])
+    check.add_argument("name", help="the dataset to check")
+    check.add_argument("--resolution", type=int, default=512,
+                       help="training resolution: smaller images are reported")
+    check.add_argument("--batch-size", type=int, default=1, help="for the steps per epoch")
+    check.add_argument("--epochs", type=int, default=10, help="for the time estimate")
+    check.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
+                       help="model family, for the time and VRAM estimate")
     check.set_defaults(func=_check)
 
     export = commands.add_parser("export-kohya", help="write kohya's N_token folders")
-    export.add_argument("name")
-    export.add_argument("destination")
-    export.add_argument("--resolution", default="high", choices=["high", "low"])
+    export.add_argument("name", help="the dataset to export")
+    export.add_argument("destination", help="folder to write kohya's N_token folders into")
+    export.add_argument("--resolution", default="high", choices=["high", "low"],
+                        help="export the HIGHRES or the LOWRES images")
     export.set_defaults(func=_export)
 
     imk = commands.add_parser("import-kohya", help="make a dataset from kohya's N_token folders")
-    imk.add_argument("source")
-    imk.add_argument("name")
+    imk.add_argument("source", help="kohya's training folder (holding N_token folders)")
+    imk.add_argument("name", help="name of the new dataset")
     imk.set_defaults(func=_import_kohya)

@@ -109,62 +109,73 @@ def _rank_options(parser: argparse.ArgumentParser, default: int | None = 32) -> 
     parser.add_argument("--rank", type=int, default=default,
                         help="rank, or the cap for a dynamic rank")
     parser.add_argument("--rank-mode", default="fixed",
-                        choices=["fixed", "energy", "frobenius", "ratio"])
+                        choices=["fixed", "energy", "frobenius", "ratio"],
+                        help="fixed: --rank everywhere; energy / frobenius / ratio: per layer, "
+                             "as much as --threshold keeps, capped by --rank")
     parser.add_argument("--threshold", type=float, default=0.9,
                         help="dynamic rank: fraction kept, or smallest σ/σmax (ratio)")
     parser.add_argument("--exact-svd", action="store_true", help="exact SVD (slower)")
 
 
+_OUTPUT = "the file to write (.safetensors)"
+_OVERWRITE = "replace an existing file of that name"
+
+
 def add_lora_commands(sub: argparse._SubParsersAction) -> None:
     extract = sub.add_parser("extract", help="LoRA = fine-tuned checkpoint − base checkpoint")
-    extract.add_argument("base")
-    extract.add_argument("tuned")
+    extract.add_argument("base", help="the checkpoint the fine-tune started from")
+    extract.add_argument("tuned", help="the fine-tuned checkpoint")
     extract.add_argument("--name", required=True, help="LoRA name (file name without suffix)")
-    extract.add_argument("--lora-dir", default="lfd_data/Lora")
+    extract.add_argument("--lora-dir", default="lfd_data/Lora",
+                         help="where the LoRA is written (default lfd_data/Lora)")
     _rank_options(extract)
     extract.add_argument("--conv-rank", type=int, default=0, help="also conv layers (LoCon)")
-    extract.add_argument("--no-text-encoder", action="store_true")
+    extract.add_argument("--no-text-encoder", action="store_true",
+                         help="UNet only (skip the text encoders' difference)")
     extract.add_argument("--ema", action="store_true", help="use the fine-tune's EMA weights")
     extract.add_argument("--clamp", type=float, default=None, help="quantile clamp, e.g. 0.99")
     extract.add_argument("--device", default="cpu", help="cpu or cuda")
-    extract.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"])
+    extract.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"],
+                         help="precision of the saved LoRA")
     extract.add_argument("--report", help="write the per-module report as JSON")
     extract.add_argument("--preview", help="an image for the webui's Lora card")
-    extract.add_argument("--overwrite", action="store_true")
+    extract.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
     extract.set_defaults(func=_extract)
 
     convert = sub.add_parser("convert", help="old dreambooth .pt or diffusers/peft → kohya")
-    convert.add_argument("source")
+    convert.add_argument("source", help="the old LoRA (.pt, or diffusers/peft .safetensors)")
     convert.add_argument("--base", required=True, help="the checkpoint it was trained on")
     convert.add_argument("--text", help="the _txt.pt (default: found beside the source)")
-    convert.add_argument("--name")
-    convert.add_argument("--lora-dir", default="lfd_data/Lora")
-    convert.add_argument("--overwrite", action="store_true")
+    convert.add_argument("--name", help="name of the new LoRA (default: the source's name)")
+    convert.add_argument("--lora-dir", default="lfd_data/Lora",
+                         help="where the LoRA is written (default lfd_data/Lora)")
+    convert.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
     convert.set_defaults(func=_convert)
 
     rescale = sub.add_parser("rescale", help="bake a strength into a LoRA (e.g. 0.6)")
-    rescale.add_argument("lora")
-    rescale.add_argument("factor", type=float)
-    rescale.add_argument("--output", required=True)
-    rescale.add_argument("--overwrite", action="store_true")
+    rescale.add_argument("lora", help="the LoRA file")
+    rescale.add_argument("factor", type=float, help="strength to bake in (0.6: 60 %%)")
+    rescale.add_argument("--output", required=True, help=_OUTPUT)
+    rescale.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
     rescale.set_defaults(func=_rescale)
 
     resize = sub.add_parser("resize", help="change a LoRA's rank")
-    resize.add_argument("lora")
-    resize.add_argument("--output", required=True)
+    resize.add_argument("lora", help="the LoRA file")
+    resize.add_argument("--output", required=True, help=_OUTPUT)
     _rank_options(resize)
-    resize.add_argument("--overwrite", action="store_true")
+    resize.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
     resize.set_defaults(func=_resize)
 
     merge = sub.add_parser("merge", help="weighted merge of LoRAs / saved steps")
-    merge.add_argument("loras", nargs="+")
-    merge.add_argument("--weights", type=float, nargs="+")
-    merge.add_argument("--output", required=True)
+    merge.add_argument("loras", nargs="+", help="LoRA files of the same base model")
+    merge.add_argument("--weights", type=float, nargs="+",
+                       help="one weight per LoRA (default: 1 each)")
+    merge.add_argument("--output", required=True, help=_OUTPUT)
     _rank_options(merge, default=None)
-    merge.add_argument("--overwrite", action="store_true")
+    merge.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
     merge.set_defaults(func=_merge)
 
     info = sub.add_parser("lora-info", help="modules, ranks, alphas, metadata and warnings")
-    info.add_argument("lora")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("lora", help="the LoRA file")
+    info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=_info)

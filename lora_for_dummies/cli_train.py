@@ -1,4 +1,4 @@
-"""`python -m lora_for_dummies train job.toml [--set section.key=value …] [--resume]`.
+"""`lfd train job.toml [--set section.key=value …] [--resume]`, `lfd train --example`.
 
 The same command runs under `accelerate launch -m lora_for_dummies train job.toml` for several
 GPUs: the loop is written against accelerate, and only the main process logs and saves.
@@ -13,20 +13,32 @@ from lora_for_dummies.progress import Reporter
 
 
 class TqdmReporter(Reporter):
-    """A tqdm bar with the loss, log lines printed above it."""
+    """A tqdm bar with the loss, log lines printed above it.
+
+    A job may start several phases (caching, then training) and it and its caller may both say
+    it is finished: each bar is closed once, and the final message printed once.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.bar = None
+        self._final_printed = False
 
     def start(self, total: int, job: str) -> None:
         from tqdm.auto import tqdm
 
+        self._close_bar()
         super().start(total, job)
+        self._final_printed = False
         self.bar = tqdm(total=total, desc=job, unit="step")
 
-    def on_update(self) -> None:
+    def _close_bar(self) -> None:
         if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_update(self) -> None:
+        if self.bar is not None and not self.state.finished:
             self.bar.n = self.state.done
             self.bar.set_postfix_str(self.state.text)
             self.bar.refresh()
@@ -39,15 +51,24 @@ class TqdmReporter(Reporter):
 
     def finish(self, text: str = "") -> None:
         super().finish(text)
-        if self.bar is not None:
-            self.bar.close()
-        print(text)
+        self._close_bar()
+        if text and not self._final_printed:
+            self._final_printed = True
+            print(text)
 
 
 def _train(args: argparse.Namespace) -> int:
     from lora_for_dummies.config import _load_toml, apply_overrides
     from lora_for_dummies.errors import UserError
     from lora_for_dummies.train.config import TrainJob
+
+    if args.example:  # before the training libraries are imported: instant, and needs none
+        from lora_for_dummies.train.fields import example_job
+
+        print(example_job(args.family), end="")
+        return 0
+    if not args.job:
+        raise UserError("give a job file (write one with: lfd train --example > job.toml)")
     from lora_for_dummies.train.loop import Trainer
 
     path = Path(args.job)
@@ -102,7 +123,13 @@ def _best_step(args: argparse.Namespace) -> int:
 
 def add_train_commands(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a LoRA from a job file (TOML)")
-    train.add_argument("job", help="job.toml (a run folder's config.toml works too)")
+    train.add_argument("job", nargs="?",
+                       help="job.toml (a run folder's config.toml works too)")
+    train.add_argument("--example", action="store_true",
+                       help="print a commented job file with every default, e.g. "
+                            "lfd train --example > job.toml")
+    train.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
+                       help="with --example: the model family whose defaults it holds")
     train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                        help="override a setting, e.g. --set training.steps=500")
     train.add_argument("--resume", action="store_true", help="continue the run from its state")
@@ -112,17 +139,21 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
                        help="a new run may replace existing <name>.safetensors / step files")
     train.set_defaults(func=_train)
     curve = sub.add_parser("lr-curve", help="print the learning-rate schedule of a job")
-    curve.add_argument("job")
+    curve.add_argument("job", help="job.toml")
     curve.set_defaults(func=_lr_curve)
     best = sub.add_parser("best-step", help="grid of saved steps × strength × CFG of a run; "
                           "--pick STEP:STRENGTH makes that step the LoRA")
     best.add_argument("run", help="the run's name (runs/<name>)")
-    best.add_argument("--runs-dir", default="lfd_data/runs")
-    best.add_argument("--lora-dir", default="lfd_data/Lora")
+    best.add_argument("--runs-dir", default="lfd_data/runs",
+                      help="folder of the training runs (default lfd_data/runs)")
+    best.add_argument("--lora-dir", default="lfd_data/Lora",
+                      help="where the chosen LoRA goes when the job does not say")
     best.add_argument("--prompt", default="", help="default: the run's first sample prompt")
-    best.add_argument("--seed", type=int, default=None)
-    best.add_argument("--strengths", default="0.4, 0.6, 0.8, 1.0")
-    best.add_argument("--cfg", default="5, 7")
+    best.add_argument("--seed", type=int, default=None,
+                      help="default: the run's sample seed")
+    best.add_argument("--strengths", default="0.4, 0.6, 0.8, 1.0",
+                      help="LoRA strengths of the grid's columns, comma-separated")
+    best.add_argument("--cfg", default="5, 7", help="CFG values, comma-separated")
     best.add_argument("--pick", default="", metavar="STEP:STRENGTH",
                       help="use this cell of the last grid as <name>.safetensors")
     best.set_defaults(func=_best_step)

@@ -98,23 +98,38 @@ class Reporter:
 
 
 class ConsoleReporter(Reporter):
-    """Progress on one terminal line, log lines above it."""
+    """Progress on one terminal line, log lines above it.
+
+    The last line is printed once, however often a job (and its caller) says it is finished.
+    When the stream is not a terminal (a log file, a pipe) only log lines and that last line are
+    written: carriage-return updates would pile up there as one unreadable line.
+    """
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__()
         self.stream = stream or sys.stderr
+        self._final_printed: ProgressState | None = None
+        isatty = getattr(self.stream, "isatty", None)
+        self._tty = bool(isatty and isatty())
 
     open_lines: set[int] = set()  # streams whose last line is a progress line, not yet ended
 
     def on_update(self) -> None:
-        end = "\n" if self.state.finished else ""
-        self.stream.write("\r\033[K" + self.state.summary() + end)
+        if self.state.finished:
+            if self._final_printed is self.state:
+                return
+            self._final_printed = self.state
+            self.stream.write(("\r\033[K" if self._tty else "") + self.state.summary() + "\n")
+            ConsoleReporter.open_lines.discard(id(self.stream))
+        elif self._tty:
+            self.stream.write("\r\033[K" + self.state.summary())
+            ConsoleReporter.open_lines.add(id(self.stream))
+        else:
+            return
         self.stream.flush()
-        (ConsoleReporter.open_lines.discard if end else ConsoleReporter.open_lines.add)(
-            id(self.stream))
 
     def on_log(self, line: str) -> None:
-        self.stream.write("\r\033[K" + line + "\n")
+        self.stream.write(("\r\033[K" if self._tty else "") + line + "\n")
         self.stream.flush()
         ConsoleReporter.open_lines.discard(id(self.stream))
 

@@ -97,6 +97,7 @@ RANGES: dict[str, Range] = {
     "samples.every": _int(0, _STEPS, "0: only before and after training"),
     "samples.seed": _SEED,
     "samples.cfg": _real(0, 50),
+    "samples.guidance_rescale": _real(0, 1, "0: off; 0.7 on zero-terminal-SNR models"),
     "samples.steps": _int(1, 500),
     "samples.width": _SIDE,
     "samples.height": _SIDE,

@@ -25,8 +25,13 @@ def clip_tokenizer(pad_token: str = "<|endoftext|>") -> Any:
 
 
 def token_ids(text: str) -> list[int]:
-    """Token ids of `text` without BOS/EOS and without truncation."""
-    return clip_tokenizer()(text, add_special_tokens=False, truncation=False)["input_ids"]
+    """Token ids of `text` without BOS/EOS and without truncation.
+
+    Longer than 77 is expected here (we count, and split into 75-token chunks ourselves), so
+    transformers' "(80 > 77) … indexing errors" warning is turned off for this call only.
+    """
+    return clip_tokenizer()(text, add_special_tokens=False, truncation=False,
+                            verbose=False)["input_ids"]
 
 
 def count_tokens(text: str) -> int:

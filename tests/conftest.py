@@ -53,12 +53,23 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def webui_standin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The small stand-in of the webui's `modules` package, fresh for each test."""
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "webui_standin"))
-    for name in [m for m in sys.modules if m == "modules" or m.startswith("modules.")]:
+    for name in [m for m in sys.modules  # Forge Neo's packages too (forge_neo_standin)
+                 if m.split(".")[0] in ("modules", "modules_forge", "backend")]:
         monkeypatch.delitem(sys.modules, name)
     import modules.shared
 
     modules.shared.reset(tmp_path)
     return modules
+
+
+@pytest.fixture()
+def forge_neo_standin(webui_standin, monkeypatch: pytest.MonkeyPatch):
+    """The webui stand-in with Forge Neo's differences on top (webui_standin_neo/README.md)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "webui_standin_neo"))
+    import backend.memory_management
+
+    backend.memory_management.events.clear()
+    return webui_standin
 
 
 @pytest.fixture()

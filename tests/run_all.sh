@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# The project's test command: lint, then the test suite on each dependency set of DESIGN.md:
-#   webui  — A1111 1.10's pins (gradio 3.41, transformers 4.30.2, …) + diffusers 0.31 / peft 0.13
-#   forge  — Forge's pins (gradio 4.40, transformers 4.46.1, …)
-#   latest — the newest libraries with gradio 5 (what the standalone app installs)
-# Each set lives in .venvs/<set>, (re)built when its requirements change.
+# The project's test command: lint, then the test suite on each dependency set:
+#   webui    — A1111 1.10's pins (gradio 3.41, transformers 4.30.2, …) + diffusers 0.31 / peft 0.13
+#   forge    — Forge's pins (gradio 4.40, transformers 4.46.1, …)
+#   forgeneo — Forge Neo's pins (gradio 3.43.2, diffusers 0.37.1, transformers 4.57.6, numpy 2, …)
+#   latest   — the newest libraries with gradio 5 (what the standalone app installs)
+# Each set lives in .venvs/<set>, (re)built when its requirements change. A set may name the
+# Python it runs on (requirements/<set>.python, e.g. 3.10 for A1111 1.10) and what its host
+# installs first (requirements/<set>.first.txt, e.g. Forge Neo's gradio before its pins).
 # LFD_SETS="webui latest" runs a subset; extra arguments go to pytest; LFD_ONE_SET_AT_A_TIME=1
 # removes each set once tested (CI, on a machine short of disk).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-sets="${LFD_SETS:-webui forge latest}"
+sets="${LFD_SETS:-webui forge forgeneo latest}"
 python="${PYTHON:-python3}"
 failed=""
 
 prepare() {
   local set=$1 venv=.venvs/$1
   local want
-  want=$(cat "requirements/$set.txt" requirements/test.txt requirements.txt | sha256sum | cut -c1-16)
+  want=$(cat requirements/"$set".* requirements/test.txt requirements.txt | sha256sum | cut -c1-16)
   if [ -f "$venv/.ready" ] && [ "$(cat "$venv/.ready")" = "$want" ]; then return 0; fi
-  echo "== installing the $set set into $venv ($(free_disk) free on disk)"
+  local interpreter
+  interpreter=$(python_for "$set") || return 1
+  echo "== installing the $set set into $venv with $("$interpreter" --version) ($(free_disk) free on disk)"
   rm -rf "$venv"
-  "$python" -m venv "$venv" || return 1
+  "$interpreter" -m venv "$venv" || return 1
+  if [ -f "requirements/$set.first.txt" ]; then
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "requirements/$set.first.txt" 2>&1 \
+      | quiet_pip || true
+  fi
   "$venv/bin/pip" install -q --disable-pip-version-check -r "requirements/$set.txt" 2>&1 \
-    | grep -v "is ignored: it is neither a file nor a directory" || true
+    | quiet_pip || true
   "$venv/bin/python" -c "import torch, diffusers, gradio" || return 1
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps clip-anytorch==2.6.0 2>&1 \
-    | grep -v "is ignored" || true
+    | quiet_pip || true
   echo "$want" > "$venv/.ready"
   [ "${LFD_ONE_SET_AT_A_TIME:-0}" = 1 ] || share_identical_files
 }
@@ -38,6 +47,28 @@ share_identical_files() {
 
 free_disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
 
+# pip's notes about this machine's local indexes, and its resolver's complaint when a host (Forge
+# Neo) installs pins over what gradio 3 declares, say nothing about our code.
+quiet_pip() { grep -v -e "is ignored: it is neither a file nor a directory" \
+  -e "dependency resolver does not currently take" -e "which is incompatible" \
+  -e "requires .*, but you have" || true; }
+
+# The interpreter a set runs on: requirements/<set>.python names a version (3.10: A1111 1.10's
+# Python), found on PATH or in pyenv; without that file, $PYTHON or python3.
+python_for() {
+  local file="requirements/$1.python" version candidate
+  if [ ! -f "$file" ]; then echo "$python"; return 0; fi
+  version=$(tr -d ' \n' < "$file")
+  for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/python; do
+    # a pyenv shim answers `command -v` for versions it has not selected: run it to be sure
+    if "$candidate" -c "import sys; assert sys.version.startswith('$version')" 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  echo "== the $1 set needs Python $version (pyenv install $version)" >&2
+  return 1
+}
+
 lint() {  # once, with the first set that installed: each carries ruff and vermin
   echo "== ruff and vermin (Python 3.10 syntax)"
   "$1/bin/ruff" check . || failed="$failed ruff"
@@ -47,10 +78,11 @@ lint() {  # once, with the first set that installed: each carries ruff and vermi
 
 linted=""
 for set in $sets; do
+  began=$SECONDS
   venv=.venvs/$set
   if prepare "$set"; then
     [ -n "$linted" ] || { lint "$venv"; linted=1; }
-    echo "== tests on the $set set: $("$venv/bin/python" -c 'import gradio, diffusers, transformers; print("gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
+    echo "== tests on the $set set: $("$venv/bin/python" -c 'import sys, torch, gradio, diffusers, transformers; print("Python", sys.version.split()[0], "torch", torch.__version__, "gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
     LFD_DEPSET=$set "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" \
       || failed="$failed $set"
   else
@@ -59,6 +91,7 @@ for set in $sets; do
   fi
   # LFD_ONE_SET_AT_A_TIME=1 (CI): a set is removed once tested, so the disk holds one at a time.
   [ "${LFD_ONE_SET_AT_A_TIME:-0}" = 1 ] && rm -rf "$venv"
+  echo "== the $set set took $(( (SECONDS - began) / 60 )) min $(( (SECONDS - began) % 60 )) s"
 done
 [ -n "$linted" ] || { echo "== no set installed"; exit 1; }
 

@@ -104,6 +104,9 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.wait_value("lfd_dataset_status", f"Saved {stem}.txt")
     caption = data / "datasets" / "my dog" / "LOWRES_CONCEPT" / f"{stem}.txt"
     assert caption.read_text(encoding="utf-8").startswith("sks, dog, a very good dog")
+    # The caption hints name the one model of the workspace and how to caption for it.
+    hint = ui.wait_text("lfd_dataset_caption_hint", "trigger word")
+    assert "Stable Diffusion 1.x" in hint and "Clip skip 1" in hint, hint
     ui.fill("lfd_preflight_resolution", 64)
     ui.click("lfd_preflight_run")
     ui.wait_for(lambda: ui.text("lfd_preflight_summary").strip(), "the pre-flight summary")

@@ -60,7 +60,7 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert "Restored 6" in _handler(demo, "lfd_dataset_status", "on_undo")("my dog", "main")
 
     saved = _handler(demo, "lfd_dataset_status", "on_save_concept")("my dog", "main", "sks", 7, "")
-    assert saved == "Saved main: token 'sks', 7 repeats"
+    assert saved == "Saved the concept settings of my dog / main: trigger word 'sks', 7 repeats"
     token, repeats, _ = _handler(demo, "lfd_concept_token", "on_concept_settings")("my dog", "main")
     assert (token, repeats) == ("sks", 7)
     export_dir = incoming.parent / "kohya" / "img"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import torch
+
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+from lora_for_dummies.config import load_toml
 from lora_for_dummies.dataset.layout import open_dataset
-from lora_for_dummies.demo import DEMO_MODEL, find_webui_models, prepare_demo
+from lora_for_dummies.demo import DEMO_MODEL, DEMO_PRESET, find_webui_models, prepare_demo
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.extract_controller import ExtractController
 
@@ -20,6 +23,44 @@ def test_demo_workspace_is_a_real_model_and_dataset(tmp_path):
     assert model.stat().st_mtime_ns == before
     host = StandaloneHost(tmp_path)
     assert ExtractController(host).checkpoint_titles() == [DEMO_MODEL]
+
+
+def test_demo_dataset_arrives_processed_captioned_and_with_its_trigger_word(tmp_path):
+    prepare_demo(tmp_path)
+    dataset = open_dataset(tmp_path / "datasets" / "demo dog")
+    concept = dataset.concept("")
+    for which, side in (("high", 768), ("low", 512)):
+        folder = dataset.folder(concept, which)
+        images = sorted(folder.glob("*.png"))
+        assert len(images) == 6, which
+        for image in images:
+            caption = image.with_suffix(".txt").read_text(encoding="utf-8")
+            assert caption.startswith("sks, dog, "), (image, caption)
+        from PIL import Image
+
+        with Image.open(images[0]) as first:
+            assert first.size == (side, side)
+    assert concept.token == "sks" and concept.repeats == 2
+
+
+def test_demo_preset_trains_at_512_px_with_an_8x_latent(tmp_path):
+    """The demo model has SD's VAE geometry: 512 px → 64×64 latents, so a step takes about a
+    second on one CPU core (a 2× VAE gave 256×256 latents, and minutes per step)."""
+    from lora_for_dummies.checkpoints.models import load_models
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.loop import Trainer
+
+    model = prepare_demo(tmp_path)
+    vae = load_models(model, components=["vae"]).models["vae"]
+    with torch.no_grad():
+        latent = vae.encode(torch.zeros(1, 3, 512, 512)).latent_dist.mean
+    assert latent.shape == (1, 4, 64, 64)
+    job = load_toml(TrainJob, tmp_path / "runs" / "presets" / f"{DEMO_PRESET}.toml")
+    assert job.training.resolution == 512 and job.model.base == str(model)
+    assert job.concepts[0].token == "sks" and job.concepts[0].folder.endswith("HIGHRES_CONCEPT")
+    job.training.steps, job.samples.enabled, job.save.every = 2, False, 0
+    result = Trainer(job, tmp_path / "Lora", None).run()
+    assert result.lora and (tmp_path / "Lora" / "demo_dog.safetensors").is_file()
 
 
 def test_finds_the_models_of_a_webui_install(tmp_path):

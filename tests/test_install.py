@@ -21,9 +21,9 @@ def test_missing_packages_installed_with_every_installed_version_held(monkeypatc
     namespace = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
     real = namespace["installed_distributions"]()
     without = {k: v for k, v in real.items() if k not in ("diffusers", "peft")}
-    assert namespace["missing_requirements"](without) == ["diffusers==0.31.0", "peft==0.13.2"]
     text = namespace["constraints_text"](without)
     assert f"transformers=={real['transformers']}\n" in text
+    without["transformers"] = "4.30.2"  # A1111 1.10's pin: the tested pair, pinned
     assert "diffusers" not in text
 
     seen = {}
@@ -37,6 +37,7 @@ def test_missing_packages_installed_with_every_installed_version_held(monkeypatc
     main.__globals__["installed_distributions"] = lambda: without
     assert main(run_pip=fake_pip, argv=[]) == ["diffusers==0.31.0", "peft==0.13.2"]
     assert seen["command"].startswith("install diffusers==0.31.0 peft==0.13.2 --constraint ")
+    assert namespace["missing_requirements"](without) == ["diffusers==0.31.0", "peft==0.13.2"]
     assert f"torch=={real['torch']}" in seen["constraints"] or "+" in real["torch"]
     assert f"numpy=={real['numpy']}" in seen["constraints"]
 
@@ -62,3 +63,13 @@ def test_failed_install_is_reported_not_raised(capsys):
 
     assert main(run_pip=failing, argv=[]) == ["diffusers==0.31.0", "peft==0.13.2"]
     assert "could not install" in capsys.readouterr().out
+
+
+def test_newer_hosts_get_the_newest_release_their_pins_allow():
+    """Forge Neo (transformers 4.57.6, diffusers 0.37.1, no peft): peft unpinned, so that pip,
+    with every installed version held, picks the newest release that fits them."""
+    namespace = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
+    neo = {"transformers": "4.57.6", "diffusers": "0.37.1", "torch": "2.9.1+cu130"}
+    assert namespace["missing_requirements"](neo)[:1] == ["peft>=0.13.2"]
+    forge = {"transformers": "4.46.1", "diffusers": "0.31.0", "peft": "0.13.2"}
+    assert [r for r in namespace["missing_requirements"](forge) if "tomli" not in r] == []

@@ -28,7 +28,7 @@ def test_load_all_components_and_run_them(tiny_models, name):
     noise_pred = unet(latents, 10, encoder_hidden_states=cross, **kwargs).sample
     assert noise_pred.shape == latents.shape and torch.isfinite(noise_pred).all()
     image = vae.decode(latents).sample
-    assert image.shape == (1, 3, 16, 16)
+    assert image.shape == (1, 3, 64, 64)  # 8× like SD's VAE (four down blocks)
 
 
 def test_weights_are_those_of_the_file(tiny_models):

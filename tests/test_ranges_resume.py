@@ -133,6 +133,7 @@ def _stopped_at_two(tiny_models, tmp_path):
     ({"training": {"resolution": 128}}, "training.resolution: 64 → 128"),
     ({"optimizer": {"name": "adafactor"}}, "optimizer.name: 'adamw' → 'adafactor'"),
     ({"model": {"v_prediction": True}}, "model.v_prediction: None → True"),
+    ({"model": {"zero_terminal_snr": True}}, "model.zero_terminal_snr: None → True"),
 ])
 def test_resume_refuses_changes_that_make_another_lora(tiny_models, tmp_path, changes, field):
     _stopped_at_two(tiny_models, tmp_path)

@@ -14,6 +14,12 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
 from lora_for_dummies.checkpoints.hashing import legacy_hash, sha256_file, short_hash
+from lora_for_dummies.checkpoints.model_lines import (
+    PLAIN_CAPTIONS,
+    ModelLine,
+    clip_skip_hint,
+    model_line,
+)
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import CheckpointError
 
@@ -23,9 +29,6 @@ _SDXL_MARKS = ("conditioner.embedders.0.transformer.text_model.embeddings.token_
                "conditioner.embedders.1.model.ln_final.weight")
 _REFINER_MARK = "conditioner.embedders.0.model.ln_final.weight"
 _FIRST_CONV = UNET_PREFIX + "input_blocks.0.0.weight"
-# Names that usually mean NovelAI lineage (anime models trained with clip skip 2).
-_CLIP_SKIP_2_HINTS = re.compile(r"anime|anything|nai\b|novelai|counterfeit|waifu|abyss|orange|"
-                                r"meina|pastel|pony|illustrious|noob|animagine", re.IGNORECASE)
 
 
 def detect_family(ckpt: CheckpointFile) -> str:
@@ -70,6 +73,8 @@ class ModelInfo:
     variant: str
     prediction: str  # epsilon | v | unknown
     prediction_source: str
+    zero_terminal_snr: bool
+    zero_terminal_snr_source: str
     inpainting: bool
     has_ema: bool
     has_vae: bool
@@ -77,6 +82,8 @@ class ModelInfo:
     parameters: dict[str, int]
     clip_skip: int
     clip_skip_reason: str
+    model_line: str  # Pony, Illustrious, NoobAI… from the name ("" when none is recognised)
+    caption_hint: str  # how captions for this model are usually written
     sha256: str = ""
     short_hash: str = ""
     legacy_hash: str = ""
@@ -94,12 +101,17 @@ class ModelInfo:
             ("Family", self.family_title),
             ("Variant", self.variant),
             ("Prediction", f"{self.prediction} ({self.prediction_source})"),
+            ("Zero terminal SNR", f"{'yes' if self.zero_terminal_snr else 'no'} "
+                                  f"({self.zero_terminal_snr_source})"),
             ("Inpainting", "yes (9 input channels)" if self.inpainting else "no"),
             ("EMA weights", "yes" if self.has_ema else "no"),
             ("VAE included", "yes" if self.has_vae else "no — choose a VAE when sampling"),
             ("Precision", self.dtype),
             ("Parameters", millions),
+            ("Model line", f"{self.model_line} (from the name)" if self.model_line else
+             "not recognised from the name"),
             ("Suggested clip skip", f"{self.clip_skip} ({self.clip_skip_reason})"),
+            ("Captions", self.caption_hint),
             ("Size", f"{self.size_bytes / 2**30:.2f} GiB" if self.size_bytes >= 2**30
              else f"{self.size_bytes / 2**20:.1f} MiB"),
             ("SHA256", self.sha256 or "not computed"),
@@ -128,18 +140,39 @@ def _prediction(ckpt: CheckpointFile, family: str, override: str | None) -> tupl
     return "epsilon", "standard for this family"
 
 
-def _clip_skip(ckpt: CheckpointFile, family: str) -> tuple[int, str]:
-    text = " ".join([ckpt.path.stem] + [v for k, v in ckpt.metadata.items()
-                                        if k in ("modelspec.title", "modelspec.description")])
-    if _CLIP_SKIP_2_HINTS.search(text):
-        return 2, "the name suggests an anime / NovelAI-lineage model"
-    if family == "sd1":
-        return 1, "base SD 1.x; use 2 for NovelAI-lineage anime models"
-    return 1, "standard for this family"
+# A `<model>.yaml` beside the file that names a zero-SNR schedule (diffusers' option name, the
+# ztsnr marker's name, or an sgm "ZeroSNR" discretization target).
+_YAML_ZTSNR = re.compile(r"(rescale_betas_zero_snr|zero_terminal_snr|ztsnr)\s*:\s*[\"']?true"
+                         r"|ZeroSNR", re.IGNORECASE)
+_TRUE = ("true", "1", "yes")
+
+
+def _zero_terminal_snr(ckpt: CheckpointFile, override: bool | None) -> tuple[bool, str]:
+    """Zero terminal SNR (Lin et al. 2023: the noise schedule reaches pure noise at the last
+    step; NoobAI-XL V-Pred is trained so). Found as v-prediction is: a user override, metadata,
+    the `ztsnr` marker key that A1111 dev, Forge Neo and ComfyUI read, the `.yaml` beside."""
+    if override is not None:
+        return override, "set by you"
+    for key in ("modelspec.zero_terminal_snr", "ss_zero_terminal_snr"):
+        if key in ckpt.metadata:
+            return ckpt.metadata[key].strip().lower() in _TRUE, f"from the file's {key} metadata"
+    if "ztsnr" in ckpt:
+        return True, "the file has a ztsnr marker"
+    yaml = ckpt.path.with_suffix(".yaml")
+    if yaml.is_file() and _YAML_ZTSNR.search(yaml.read_text(encoding="utf-8", errors="replace")):
+        return True, f"from {yaml.name}"
+    return False, "no ztsnr marker, metadata or .yaml says so"
+
+
+def _model_line(ckpt: CheckpointFile, family: str) -> ModelLine | None:
+    names = [ckpt.path.stem] + [v for k, v in ckpt.metadata.items()
+                                if k in ("modelspec.title", "modelspec.description")]
+    return model_line(family, names)
 
 
 def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
-                       prediction_override: str | None = None) -> ModelInfo:
+                       prediction_override: str | None = None,
+                       zero_terminal_snr_override: bool | None = None) -> ModelInfo:
     """Everything the Models tab shows about one checkpoint. Raises CheckpointError if unusable."""
     path = Path(path)
     with CheckpointFile(path) as ckpt:
@@ -160,22 +193,30 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
         inpainting = _FIRST_CONV in ckpt and len(ckpt.shape(_FIRST_CONV)) == 4 \
             and ckpt.shape(_FIRST_CONV)[1] == 9
         prediction, source = _prediction(ckpt, family, prediction_override)
-        clip_skip, clip_reason = _clip_skip(ckpt, family)
+        ztsnr, ztsnr_source = _zero_terminal_snr(ckpt, zero_terminal_snr_override)
+        line = _model_line(ckpt, family)
+        clip_skip, clip_reason = clip_skip_hint(family, line)
         metadata = {k: v for k, v in ckpt.metadata.items() if not k.startswith("lfd.")}
         info = ModelInfo(
             path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
             format=ckpt.format, family=family, family_title=spec.title,
-            variant=_variant(family, prediction, inpainting),
-            prediction=prediction, prediction_source=source, inpainting=inpainting,
+            variant=_variant(family, prediction, inpainting, ztsnr),
+            prediction=prediction, prediction_source=source, zero_terminal_snr=ztsnr,
+            zero_terminal_snr_source=ztsnr_source, inpainting=inpainting,
             has_ema=any(k.startswith("model_ema.") and k != "model_ema.decay"
                         and k != "model_ema.num_updates" for k in keys),
             has_vae=params["vae"] > 0,
             dtype=dtypes.most_common(1)[0][0] if dtypes else "unknown",
             parameters=params, clip_skip=clip_skip, clip_skip_reason=clip_reason,
+            model_line=line.name if line else "",
+            caption_hint=line.caption_hint if line else PLAIN_CAPTIONS,
             metadata=dict(sorted(metadata.items())[:40]),
         )
     if not info.has_vae:
         info.warnings.append("no VAE inside: samples need a separate VAE file")
+    if info.zero_terminal_snr and info.prediction == "epsilon":
+        info.warnings.append("zero terminal SNR with epsilon prediction cannot work (at the "
+                             "last step there is no noise left to predict): set v-prediction")
     if compute_hash:
         info.sha256 = sha256_file(path)
         info.short_hash = short_hash(info.sha256)
@@ -194,7 +235,7 @@ def _part_of(key: str, family: Any) -> str | None:
     return None
 
 
-def _variant(family: str, prediction: str, inpainting: bool) -> str:
+def _variant(family: str, prediction: str, inpainting: bool, zero_terminal_snr: bool) -> str:
     names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL base"}
     parts = [names[family]]
     if family == "sd2":
@@ -202,6 +243,8 @@ def _variant(family: str, prediction: str, inpainting: bool) -> str:
         parts.append(names_sd2.get(prediction, "(prediction unknown)"))
     elif prediction == "v":
         parts.append("v-prediction")
+    if zero_terminal_snr:
+        parts.append("zero terminal SNR")
     if inpainting:
         parts.append("inpainting")
     return " ".join(parts)

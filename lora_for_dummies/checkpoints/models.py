@@ -8,6 +8,7 @@ the configs bundled for the detected family. Nothing is ever fetched from a hub.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,12 +90,29 @@ class LoadedModels:
     models: dict[str, Any] = field(default_factory=dict)
 
 
+class _EmptyFp32Notice(logging.Filter):
+    """diffusers warns "There are modules in AutoencoderKL that should be kept in float32: []"
+    on every `.to(dtype)`, also when the list is empty (no module needs float32): that notice,
+    and only that one, is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
+def quiet_diffusers_fp32_notice() -> None:
+    """Install the filter once on diffusers' model logger (before any model is moved)."""
+    logger = logging.getLogger("diffusers.models.modeling_utils")
+    if not any(isinstance(f, _EmptyFp32Notice) for f in logger.filters):
+        logger.addFilter(_EmptyFp32Notice())
+
+
 def load_models(path: str | Path, components: list[str] | None = None, dtype: Any = None,
                 device: str = "cpu", use_ema: bool = False,
                 configs: dict[str, dict[str, Any]] | None = None) -> LoadedModels:
     """Load diffusers models (UNet, VAE, text encoders) from one single-file checkpoint."""
     import torch
 
+    quiet_diffusers_fp32_notice()
     with CheckpointFile(path) as ckpt:
         family = detect_family(ckpt)
         configs = resolve_configs(ckpt, family, configs)

@@ -39,6 +39,11 @@ def _check_path(path: Path) -> None:
         raise CheckpointError(path, "is a folder, not a model file")
     if path.stat().st_size == 0:
         raise CheckpointError(path, "file is empty (0 bytes); the download or copy did not finish")
+    from lora_for_dummies.checkpoints.sniff import sniff
+
+    kind = sniff(path)
+    if kind.recognised and not kind.is_model:
+        raise CheckpointError(path, f"this is {kind.description}")
 
 
 def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
@@ -122,7 +127,8 @@ def safe_torch_load(path: str | Path) -> dict[str, Any]:
     _check_path(path)
     try:
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            # A str, not a Path: torch 2.1 (A1111 1.10's) maps only "a string filename".
+            obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError as err:
             if "mmap" not in str(err) and "zip" not in str(err):
                 raise
@@ -152,7 +158,7 @@ class CheckpointFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         _check_path(self.path)
-        self.format = "safetensors" if self.path.suffix.lower() in SAFETENSORS_SUFFIXES else "ckpt"
+        self.format = _format(self.path)
         self._handle: Any = None
         self._tensors: dict[str, Any] = {}
         if self.format == "safetensors":
@@ -227,6 +233,18 @@ class CheckpointFile:
     def state_dict(self, prefix: str = "") -> dict[str, Any]:
         """All tensors whose key starts with `prefix` (prefix kept)."""
         return {k: self.get(k) for k in self._shapes if k.startswith(prefix)}
+
+
+def _format(path: Path) -> str:
+    """By content first (a renamed file is still what it is), else by the name."""
+    from lora_for_dummies.checkpoints.sniff import sniff
+
+    kind = sniff(path).kind
+    if kind == "safetensors":
+        return "safetensors"
+    if kind in ("zip-checkpoint", "pickle-checkpoint"):
+        return "ckpt"
+    return "safetensors" if path.suffix.lower() in SAFETENSORS_SUFFIXES else "ckpt"
 
 
 def _is_tensor(value: object) -> bool:

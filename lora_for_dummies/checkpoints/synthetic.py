@@ -2,7 +2,7 @@
 
 Used by the tests (tiny models, built from config as diffusers' own tests do), by the benchmarks
 (full-size SD1.5 / SDXL architectures) and by the demo workspace. The files are laid out exactly
-like real ones: original key names, OpenCLIP's fused q/k/v and its unused last layer,
+like real ones: original key names, OpenCLIP's fused q/k/v, SD2's unused last text layer,
 `logit_scale`, position ids, the noise schedule, optional EMA copy, optional inpainting input.
 """
 
@@ -19,11 +19,16 @@ from lora_for_dummies.checkpoints.write import save_checkpoint
 
 _TINY_TEXT = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
                   num_hidden_layers=2, projection_dim=32)
-_TINY_VAE = dict(block_out_channels=[32, 64], down_block_types=["DownEncoderBlock2D"] * 2,
-                 up_block_types=["UpDecoderBlock2D"] * 2, layers_per_block=1, sample_size=32)
+# SD's VAE geometry (four blocks: 8× smaller latents), at small widths. With fewer blocks a
+# 512 px image would give a 256×256 latent (65 k attention tokens): slower per step than SD 1.5.
+_TINY_VAE = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlock2D"] * 4,
+                 up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=1, norm_num_groups=8,
+                 sample_size=64)
 TINY_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "sd1": {
-        "unet": dict(block_out_channels=[32, 32, 64], attention_head_dim=8, cross_attention_dim=32,
+        # One attention head (diffusers reads `attention_head_dim` as the number of heads): the
+        # weights are the same, and at a 64×64 latent each extra head is another 4096² map.
+        "unet": dict(block_out_channels=[32, 32, 64], attention_head_dim=1, cross_attention_dim=32,
                      down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
                      up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
                      sample_size=8),
@@ -98,8 +103,10 @@ def random_split(family: str, configs: dict[str, dict[str, Any]], seed: int = 0,
         if te.layout == "clip":
             extras[te.prefix + "text_model.embeddings.position_ids"] = torch.arange(77)[None]
             continue
-        # OpenCLIP files hold one more layer than diffusers uses, and CLIP's logit scale.
-        extras[te.prefix + "logit_scale"] = torch.tensor(4.6052)
+        extras[te.prefix + "logit_scale"] = torch.tensor(4.6052)  # CLIP's, kept in the file
+        if family != "sd2":  # SDXL's ViT-bigG holds exactly the 32 blocks it uses (0–31)
+            continue
+        # SD2's ViT-H file holds 24 blocks of which the last is unused (diffusers builds 23).
         last = configs[te.name]["num_hidden_layers"]
         width = configs[te.name]["intermediate_size"]
         for part, shape in {"ln_1.weight": (hidden,), "ln_1.bias": (hidden,),
@@ -127,10 +134,17 @@ def random_split(family: str, configs: dict[str, dict[str, Any]], seed: int = 0,
 
 def write_random_checkpoint(path: str | Path, family: str, tiny: bool = True, seed: int = 0,
                             dtype: Any = None, ema: bool = False, vae: bool = True,
-                            inpainting: bool = False, prediction: str | None = None) -> Path:
-    """Write a random model of `family` as a single-file checkpoint (`.safetensors` or `.ckpt`)."""
+                            inpainting: bool = False, prediction: str | None = None,
+                            markers: tuple[str, ...] = ()) -> Path:
+    """Write a random model of `family` as a single-file checkpoint (`.safetensors` or `.ckpt`).
+
+    `markers`: empty marker tensors such as `v_pred` and `ztsnr`, which v-prediction SDXL
+    files like NoobAI-XL V-Pred carry for A1111 dev, Forge Neo and ComfyUI."""
+    import torch
+
     configs = model_configs(family, tiny, inpainting)
     split = random_split(family, configs, seed, ema=ema, vae=vae)
+    split.extras.update({marker: torch.zeros(0) for marker in markers})
     metadata = {"modelspec.prediction_type": prediction} if prediction else {}
     return save_checkpoint(split, configs, path, dtype=dtype, embed_configs=tiny,
                            metadata=metadata)

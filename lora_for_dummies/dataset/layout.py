@@ -143,19 +143,29 @@ def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> I
 
     `sources` are files or folders (folders are read recursively). An identical file already
     there is skipped; a different file with the same stem gets a new stem, so processed images
-    and captions never collide.
+    and captions never collide. A `.txt` given among `sources` is the caption of the image of
+    the same name wherever each was put (gradio 5 stores every upload in a folder of its own);
+    one that matches no image is reported.
     """
     target = dataset.folder(dataset.concept(concept), "originals")
     target.mkdir(parents=True, exist_ok=True)
     report = ImportReport()
     files: list[Path] = []
+    given_captions: dict[str, Path] = {}  # stem (lower case) → a .txt given as a file
     for source in map(Path, sources):
         if source.is_dir():
             files += sorted(p for p in source.rglob("*") if is_image(p))
         elif is_image(source):
             files.append(source)
-        elif source.suffix.lower() != ".txt":
+        elif source.suffix.lower() == ".txt":
+            given_captions[source.stem.lower()] = source
+        else:
             report.skipped.append(f"{source.name}: not an image file")
+    image_stems = {p.stem.lower() for p in files}
+    for stem, caption in sorted(given_captions.items()):
+        if stem not in image_stems:
+            report.skipped.append(f"{caption.name}: a caption without an image of the same "
+                                  "name (drop it together with its image)")
     existing = {p.stem.lower(): p for p in target.iterdir() if is_image(p)}
     contents = {_digest(p): p.name for p in existing.values()}
     for source in files:
@@ -179,6 +189,8 @@ def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> I
         contents[digest] = destination.name
         report.copied.append(destination.name)
         caption = source.with_suffix(".txt")
+        if not caption.is_file():
+            caption = given_captions.get(source.stem.lower(), caption)
         if caption.is_file():
             with atomic_path(target / f"{stem}.txt") as tmp:
                 shutil.copy2(caption, tmp)

@@ -21,6 +21,13 @@ from lora_for_dummies.dataset.layout import Dataset, is_image
 from lora_for_dummies.tokenizer import CHUNK_TOKENS, count_tokens
 
 NEAR_DUPLICATE_BITS = 6  # of 64: difference-hash distance at or below this is "near"
+# A difference hash compares neighbouring pixels: an image without detail (a flat colour, a page
+# that is almost all paper) hashes to nearly all zeros, like any other such image. Below this
+# standard deviation of its grey levels (0-255) an image "lacks detail", and is only ever the
+# near duplicate of another flat image of about the same colour.
+MIN_DETAIL = 6.0
+NEAR_COLOUR = 24.0  # mean RGB distance at or below which two images have "the same colours"
+FLAT_COLOUR = 8.0
 EXTREME_ASPECT = 2.5
 # Rough seconds per step at batch 1 on a 12 GB consumer GPU, and VRAM in GB (LoRA, fp16,
 # gradient checkpointing off). Estimates until the Train tab measures real numbers.
@@ -31,7 +38,7 @@ ROUGH_VRAM_GB = {"sd1": 6.0, "sd2": 7.5, "sdxl": 12.0}
 @dataclass
 class Finding:
     kind: str  # undecodable | duplicate | near_duplicate | too_small | aspect | caption_missing
-    #           | caption_empty | caption_orphan | caption_long | trigger_missing
+    #           | caption_empty | caption_orphan | caption_long | trigger_missing | trigger_unset
     file: str
     detail: str
 
@@ -71,10 +78,38 @@ def difference_hash(image: Image.Image) -> int:
     return bits
 
 
+@dataclass(frozen=True)
+class Look:
+    """What the near-duplicate test compares: structure (dHash), colour and detail."""
+
+    dhash: int
+    colour: tuple[float, float, float]
+    detail: float
+
+    @classmethod
+    def of(cls, image: Image.Image) -> Look:
+        from PIL import ImageStat
+
+        rgb = image.convert("RGB")
+        colour = tuple(ImageStat.Stat(rgb.resize((16, 16), Image.BILINEAR)).mean)
+        detail = ImageStat.Stat(rgb.convert("L").resize((32, 32), Image.BILINEAR)).stddev[0]
+        return cls(difference_hash(rgb), colour, detail)  # type: ignore[arg-type]
+
+    def near(self, other: Look) -> bool:
+        colour = math.dist(self.colour, other.colour)
+        flat = (self.detail < MIN_DETAIL, other.detail < MIN_DETAIL)
+        if all(flat):
+            return colour <= FLAT_COLOUR
+        if any(flat):
+            return False
+        return colour <= NEAR_COLOUR and \
+            bin(self.dhash ^ other.dhash).count("1") <= NEAR_DUPLICATE_BITS
+
+
 def _check_images(folder: Path, resolution: int, report: ConceptReport) -> list[Path]:
     images = sorted((p for p in folder.iterdir() if is_image(p)), key=lambda p: p.name.lower())
     exact: dict[str, str] = {}
-    hashes: list[tuple[int, str]] = []
+    looks: list[tuple[Look, str]] = []
     for path in images:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest in exact:
@@ -89,20 +124,21 @@ def _check_images(folder: Path, resolution: int, report: ConceptReport) -> list[
             continue
         width, height = loaded.original_size
         if min(width, height) < resolution:
+            side = "side" if width == height else "short side"
             report.findings.append(Finding("too_small", path.name,
-                                           f"{width}×{height} < {resolution}px: it will be "
-                                           "upscaled (blurry)"))
+                                           f"{side} {min(width, height)} px < {resolution} px "
+                                           f"({width}×{height}): it will be upscaled (blurry)"))
         ratio = max(width, height) / max(min(width, height), 1)
         if ratio > EXTREME_ASPECT:
             report.findings.append(Finding("aspect", path.name, f"aspect ratio {ratio:.1f}:1; "
                                            "use buckets or tiles, or crop it by hand"))
-        dhash = difference_hash(loaded.image)
-        for other_hash, other in hashes:
-            if bin(dhash ^ other_hash).count("1") <= NEAR_DUPLICATE_BITS:
+        look = Look.of(loaded.image)
+        for other_look, other in looks:
+            if look.near(other_look):
                 report.findings.append(Finding("near_duplicate", path.name,
                                                f"looks almost the same as {other}"))
                 break
-        hashes.append((dhash, path.name))
+        looks.append((look, path.name))
     return images
 
 
@@ -148,6 +184,10 @@ def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs
         high = dataset.folder(concept, "high")
         processed = sorted(p for p in high.iterdir() if is_image(p)) if high.is_dir() else []
         entry.processed = len(processed)
+        if not concept.token.strip():
+            entry.findings.append(Finding(
+                "trigger_unset", concept.title, "no trigger word set for this concept: set one "
+                "in Concept settings, or the LoRA has no word to call it up"))
         if processed:
             _check_captions(high, processed, concept.token, entry)
         elif entry.originals:

@@ -78,8 +78,11 @@ class ExtractReport:
     def summary(self) -> list[str]:
         lines = []
         for part, info in self.parts.items():
+            # Count what the file holds: a module without any change is not written.
             state = f"SKIPPED ({info['reason']})" if info["skipped"] else "kept"
-            lines.append(f"{part}: {info['modules']} modules, difference "
+            unchanged = f" ({info['unchanged']} unchanged, not written)" \
+                if info.get("unchanged") else ""
+            lines.append(f"{part}: {info['written']} modules written{unchanged}, difference "
                          f"{info['difference']:.2e}, mean error {info['mean_error']:.4f} — "
                          f"{state}")
         return lines + ([f"saved {self.output}"] if self.output else [])
@@ -251,6 +254,8 @@ def _judge_parts(report: ExtractReport, sums: dict[str, list[float]], settings: 
                 modules.pop(entry.name, None)
         report.parts[part] = {
             "modules": len(entries), "difference": difference, "skipped": skipped,
+            "written": sum(1 for m in entries if m.name in modules),
+            "unchanged": sum(1 for m in entries if m.skipped == "no change"),
             "reason": reason,
             "mean_error": sum(m.error for m in kept) / len(kept) if kept else 0.0,
         }

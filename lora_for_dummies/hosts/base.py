@@ -15,6 +15,9 @@ if TYPE_CHECKING:  # type hints only: this module is loaded at every webui start
     from lora_for_dummies.progress import Reporter
 
 
+ALL_FAMILIES = ("sd1", "sd2", "sdxl")
+
+
 @dataclass(frozen=True)
 class CheckpointEntry:
     title: str  # what the dropdown shows
@@ -48,6 +51,11 @@ class Host(Protocol):
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:
         """Name → factory(option text) of the auto-captioners this host offers."""
+        ...
+
+    def families(self) -> tuple[tuple[str, ...], str]:
+        """The model families this host can run (of ALL_FAMILIES), and a one-line note saying
+        why any is missing ("" when none is)."""
         ...
 
 

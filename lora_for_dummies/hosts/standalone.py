@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.dataset.autocaption import BlipFolderCaptioner, Captioner
-from lora_for_dummies.hosts.base import CheckpointEntry, scan_model_files
+from lora_for_dummies.hosts.base import ALL_FAMILIES, CheckpointEntry, scan_model_files
 from lora_for_dummies.progress import Reporter
 
 
@@ -62,6 +62,9 @@ class StandaloneHost:
 
     def gpu_job(self, task_id: str = "") -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    def families(self) -> tuple[tuple[str, ...], str]:
+        return ALL_FAMILIES, ""
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:
         return {"BLIP (local folder)": lambda folder: BlipFolderCaptioner(folder)}

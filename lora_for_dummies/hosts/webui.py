@@ -1,4 +1,5 @@
-"""The webui (A1111 1.10 / Forge) host: its model list, Lora folder, settings and refresh buttons.
+"""The webui (A1111 1.10 / Forge / Forge Neo) host: its model list, Lora folder, settings and
+refresh buttons.
 
 Imported only by `scripts/lora_for_dummies.py` inside the webui. Everything heavy is imported
 when a job runs, never here: this module is loaded at every webui start and "Reload UI".
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.hosts.base import CheckpointEntry
+from lora_for_dummies.hosts.base import ALL_FAMILIES, CheckpointEntry
 from lora_for_dummies.progress import Reporter
 
 SECTION = ("lora_for_dummies", "LoRA for Dummies")
@@ -101,6 +102,24 @@ class WebuiHost:
 
     def captioners(self) -> dict[str, Callable[[str], Any]]:
         return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
+
+    def families(self) -> tuple[tuple[str, ...], str]:
+        if is_forge_neo():
+            return tuple(f for f in ALL_FAMILIES if f != "sd2"), SD2_GONE
+        return ALL_FAMILIES, ""
+
+
+SD2_GONE = ("Forge Neo cannot run SD 2.x models, so they are not offered here; the command "
+            "line still extracts and converts SD 2.x files")
+
+
+def is_forge_neo() -> bool:
+    """Forge Neo (Haoming02/sd-webui-forge-classic, branch neo) says "neo" as its version."""
+    try:
+        from modules_forge import forge_version
+    except ImportError:
+        return False
+    return getattr(forge_version, "version", "") == "neo"
 
 
 class WebuiReporter(Reporter):

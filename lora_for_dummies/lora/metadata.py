@@ -18,31 +18,48 @@ def base_model_version(family: str, v_prediction: bool = False) -> str:
     return version + "_v" if family == "sd2" and v_prediction else version
 
 
+# modelspec.implementation as kohya's library/sai_model_spec.py (commit 48d368fa) writes it for
+# a LoRA: Stability AI's repository for SDXL, "diffusers" for SD 1.x / 2.x.
+IMPLEMENTATION = {"sdxl": "https://github.com/Stability-AI/generative-models"}
+DEFAULT_RESOLUTION = {"sd1": 512, "sd2": 512, "sdxl": 1024}  # SD2 768 with v-prediction
+
+
 def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction: bool = False,
                   comment: str = "", extra: dict[str, Any] | None = None,
-                  conv_rank: int = 0, conv_alpha: float = 0.0) -> dict[str, str]:
+                  conv_rank: int = 0, conv_alpha: float = 0.0, resolution: int = 0,
+                  clip_skip: int = 0) -> dict[str, str]:
     """kohya `ss_*` keys (A1111 reads ss_base_model_version / ss_v2 / ss_output_name) and
-    `modelspec.*` (Forge reads modelspec.architecture)."""
+    `modelspec.*` (Forge reads modelspec.architecture), in the formats kohya's sd-scripts
+    writes them (`networks/extract_lora_from_models.py`, `library/sai_model_spec.py`,
+    commit 48d368fa): dim "16", alpha "8.0", network args as strings, "{}" without any."""
+    from lora_for_dummies import __version__
+
     architecture = FAMILIES[family].modelspec_architecture
     if family == "sd2" and v_prediction:
         architecture = "stable-diffusion-v2-768-v"
+    size = resolution or (768 if family == "sd2" and v_prediction else DEFAULT_RESOLUTION[family])
+    network_args = {"conv_dim": str(conv_rank), "conv_alpha": str(float(conv_alpha))} \
+        if conv_rank else {}
     metadata: dict[str, Any] = {
         "ss_network_module": "networks.lora",
-        "ss_network_dim": rank,
-        "ss_network_alpha": alpha,
+        "ss_network_dim": str(int(rank)),
+        "ss_network_alpha": str(float(alpha)),
+        "ss_network_args": json.dumps(network_args),
         "ss_base_model_version": base_model_version(family, v_prediction),
         "ss_v2": str(family == "sd2"),
         "ss_output_name": name,
         "ss_training_comment": comment,
-        "modelspec.sai_model_spec": "1.0.0",
+        "modelspec.sai_model_spec": "1.0.1",
         "modelspec.architecture": f"{architecture}/lora",
-        "modelspec.implementation": "https://github.com/kohya-ss/sd-scripts",
+        "modelspec.implementation": IMPLEMENTATION.get(family, "diffusers"),
+        "modelspec.implementation_version": f"lora-for-dummies/{__version__}",
         "modelspec.title": name,
         "modelspec.date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "modelspec.resolution": f"{size}x{size}",
         "modelspec.prediction_type": "v" if v_prediction else "epsilon",
     }
-    if conv_rank:
-        metadata["ss_network_args"] = json.dumps({"conv_dim": conv_rank, "conv_alpha": conv_alpha})
+    if clip_skip:
+        metadata["modelspec.encoder_layer"] = str(clip_skip)
     metadata.update(extra or {})
     return {k: str(v) for k, v in metadata.items()}
 

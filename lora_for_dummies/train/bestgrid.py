@@ -20,7 +20,8 @@ from typing import Any
 from lora_for_dummies.atomic import atomic_path, write_text_atomic
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.progress import Reporter
-from lora_for_dummies.train.config import SampleConfig
+from lora_for_dummies.train.config import ModelConfig, SampleConfig
+from lora_for_dummies.train.prediction import resolve_prediction
 
 CELL_NAME = re.compile(r"^step(\d+)-w([\d.]+)-cfg([\d.]+)\.png$")
 
@@ -63,11 +64,11 @@ def parse_numbers(text: str, what: str) -> list[float]:
 def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: str,
                 sample: SampleConfig, strengths: list[float], cfgs: list[float],
                 steps: list[int] | None = None, reporter: Reporter | None = None,
-                device: str | None = None, clip_skip: int = 0,
-                v_prediction: bool | None = None) -> BestStepGrid:
+                device: str | None = None, model: ModelConfig | None = None) -> BestStepGrid:
     """Render every (step, strength, CFG) cell into `out_dir` and the grid as `grid.png`.
 
-    `clip_skip` and `v_prediction` as the run trained (0 / None: from the checkpoint)."""
+    `model`: the run's clip skip, prediction and noise schedule settings (default: as the
+    checkpoint is detected), so that the grid renders as the run's samples did."""
     import torch
 
     from lora_for_dummies.checkpoints.detect import inspect_checkpoint
@@ -86,15 +87,15 @@ def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: st
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     info = inspect_checkpoint(base)
+    model = model or ModelConfig()
+    prediction = resolve_prediction(model, info)
     loaded = load_models(base, dtype=dtype, device=device)
     models = loaded.models
     text_encoders = [models[n] for n in ("text_encoder", "text_encoder_2") if n in models]
     patcher = LoraPatcher(loaded.family, {n: m for n, m in models.items() if n != "vae"},
                           loaded.configs["unet"])
     context = SampleContext(loaded.family, models["unet"], models["vae"], text_encoders,
-                            clip_skip or info.clip_skip,
-                            info.prediction == "v" if v_prediction is None else v_prediction,
-                            Path(base).stem,
+                            model.clip_skip or info.clip_skip, prediction, Path(base).stem,
                             info.short_hash, name)
     total = len(files) * len(strengths) * len(cfgs)
     reporter.start(total, f"best-step grid for {name}")
@@ -228,5 +229,4 @@ def grid_for_run(runs_dir: Path, lora_dir: Path, name: str, prompt: str, seed: i
     for old in out_dir.glob("step*-w*-cfg*.png"):  # the grid shows this rendering only
         old.unlink()
     return render_grid(Path(job.model.base), lora_dir, name, out_dir, prompt, sample,
-                       strengths, cfgs, reporter=reporter, clip_skip=job.model.clip_skip,
-                       v_prediction=job.model.v_prediction)
+                       strengths, cfgs, reporter=reporter, model=job.model)

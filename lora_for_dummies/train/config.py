@@ -26,6 +26,7 @@ UNET_LAYERS = ("transformer", "attention")
 class ModelConfig:
     base: str = ""  # single-file checkpoint
     v_prediction: bool | None = None  # None: as detected
+    zero_terminal_snr: bool | None = None  # None: as detected (NoobAI-XL V-Pred: true)
     clip_skip: int = 0  # 0: as suggested by the model inspection
 
 
@@ -103,6 +104,9 @@ class SampleConfig:
     width: int = 512
     height: int = 512
     sampler: str = "euler_a"
+    # CFG rescale (Lin et al. 2023) against over-exposure; applied on zero-terminal-SNR models,
+    # whose cards advise 0.7; 0: off
+    guidance_rescale: float = 0.7
 
 
 @dataclass

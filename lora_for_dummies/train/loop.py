@@ -31,6 +31,7 @@ from lora_for_dummies.train.data import build_training_set, caption_for_step
 from lora_for_dummies.train.latents import LatentCache
 from lora_for_dummies.train.objective import diffusion_loss
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
+from lora_for_dummies.train.prediction import resolve_prediction
 from lora_for_dummies.train.prior import class_images_missing, generate_class_images
 from lora_for_dummies.train.residency import FrozenModels, precache
 from lora_for_dummies.train.sampling import (
@@ -42,6 +43,7 @@ from lora_for_dummies.train.sampling import (
 )
 from lora_for_dummies.train.saving import save_state, save_step, training_metadata
 from lora_for_dummies.train.text import encode_tokens, token_batch
+from lora_for_dummies.train.training_utils import cast_training_params
 
 OOM_ADVICE = ("out of GPU memory: lower the batch size or resolution, turn on gradient "
               "checkpointing, use fp16/bf16, cache latents, or don't train the text encoder")
@@ -80,12 +82,9 @@ class Trainer:
         if info.inpainting:
             raise UserError("inpainting models are not trained here; train on the matching "
                             "base model (the LoRA works on its inpainting variant too)")
-        if job.model.v_prediction is None and info.prediction == "unknown":
-            raise UserError(f"{info.file_name}: SD 2.x prediction type unknown — set "
-                            "model.v_prediction (true for 768-v models, false for 512 base)")
         self.info, self.family = info, info.family
-        self.v_prediction = job.model.v_prediction if job.model.v_prediction is not None \
-            else info.prediction == "v"
+        self.prediction = resolve_prediction(job.model, info)
+        self.reporter.log(f"{info.file_name}: {self.prediction.describe()}")
         self.clip_skip = job.model.clip_skip or info.clip_skip
         precision = job.training.precision
         cuda = torch.cuda.is_available() and self.device != "cpu"
@@ -110,7 +109,7 @@ class Trainer:
             self.unet = self._load_unet(weight_dtype)
             generate_class_images(job, SampleContext(
                 self.family, self.unet, self.vae, self.text_encoders, self.clip_skip,
-                self.v_prediction, "", "", ""), self.reporter)
+                self.prediction, "", "", ""), self.reporter)
         self.data = build_training_set(job.concepts, job.training)
         for note in self.data.notes:
             self.reporter.log(note)
@@ -130,12 +129,10 @@ class Trainer:
             for name, model in zip(text_names, self.text_encoders, strict=True):
                 self.adapted[name] = net.inject_lora(model, name, job.network)
                 self.trained[name] = model
-        for model in self.trained.values():  # LoRA weights train in fp32 under autocast
-            for parameter in net.lora_parameters(model):
-                parameter.data = parameter.data.float()
+        cast_training_params(list(self.trained.values()))  # fp32 LoRA weights under autocast
         trained_text = [m for name, m in self.trained.items() if name != "unet"]
         net.enable_checkpointing(job.training.gradient_checkpointing, self.unet, trained_text)
-        self.noise_scheduler = make_scheduler("ddpm", self.v_prediction)
+        self.noise_scheduler = make_scheduler("ddpm", self.prediction)
         self.optimizer = build_optimizer(job.optimizer, net.lora_parameters(self.unet),
                                          [p for m in trained_text for p in net.lora_parameters(m)],
                                          str(device))
@@ -220,7 +217,7 @@ class Trainer:
             prediction = self.unet(noisy, timesteps, encoder_hidden_states=hidden.to(device),
                                    **kwargs).sample
         return diffusion_loss(prediction, latents, noise, timesteps, self.noise_scheduler,
-                              self.v_prediction, job.training, len(batch))
+                              self.prediction.v, job.training, len(batch))
 
     # -- the run --------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:
@@ -311,7 +308,7 @@ class Trainer:
         from lora_for_dummies.train.selfcheck import check_trained_lora
 
         context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
-                                self.text_encoders, self.clip_skip, self.v_prediction, "", "",
+                                self.text_encoders, self.clip_skip, self.prediction, "", "",
                                 self.job.save.name)
         images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
         with images:
@@ -358,9 +355,9 @@ class Trainer:
     def _save(self, step: int, final: bool) -> Path:
         if not self.accelerator.is_main_process:
             return self.lora_dir
-        metadata = training_metadata(self.job, self.family, self.v_prediction, step, self.info,
+        metadata = training_metadata(self.job, self.family, self.prediction, step, self.info,
                                      self.clip_skip, self.data.tag_frequency, self.started,
-                                     len(self.data.items))
+                                     len(self.data.items), len(self.data.class_items))
         preview = getattr(self, "last_sample", None)
         path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,
                          preview, final)
@@ -376,7 +373,7 @@ class Trainer:
         job = self.job
         prompts = job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
         context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
-                                self.text_encoders, self.clip_skip, self.v_prediction,
+                                self.text_encoders, self.clip_skip, self.prediction,
                                 Path(job.model.base).stem, self.info.short_hash, job.save.name)
         written = []
         for model in self.trained.values():

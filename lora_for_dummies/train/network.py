@@ -8,6 +8,7 @@ same as extraction, so both write the same keys.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
@@ -37,7 +38,11 @@ def inject_lora(model: Any, component: str, network: NetworkConfig) -> list[str]
         if targets:
             config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets,
                                 init_lora_weights=True, lora_dropout=0.0)
-            inject_adapter_in_model(config, model, adapter_name=ADAPTER)
+            with warnings.catch_warnings():
+                # The conv layers join the same adapter with their own rank: peft's "multiple
+                # adapters" warning about that second call is expected, not a problem.
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                inject_adapter_in_model(config, model, adapter_name=ADAPTER)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(".lora_A." in name or ".lora_B." in name)
     return attention + convs

@@ -15,13 +15,15 @@ from typing import Any
 from lora_for_dummies.atomic import atomic_path
 from lora_for_dummies.checkpoints.families import bundled_config
 from lora_for_dummies.train.config import SampleConfig
+from lora_for_dummies.train.prediction import Prediction
 from lora_for_dummies.train.text import encode_tokens, token_batch
 
 SAMPLER_NAMES = {"euler_a": "Euler a", "euler": "Euler", "dpmpp_2m_karras": "DPM++ 2M"}
 
 
-def make_scheduler(sampler: str, v_prediction: bool) -> Any:
-    """A sampler's scheduler, or with "ddpm" the noise schedule training adds noise with."""
+def make_scheduler(sampler: str, prediction: Prediction) -> Any:
+    """A sampler's scheduler, or with "ddpm" the noise schedule training adds noise with; both
+    on the schedule `prediction` names (zero terminal SNR: rescaled betas, trailing steps)."""
     from diffusers import (
         DDPMScheduler,
         DPMSolverMultistepScheduler,
@@ -30,7 +32,7 @@ def make_scheduler(sampler: str, v_prediction: bool) -> Any:
     )
 
     config = bundled_config("sd1", "scheduler")
-    config["prediction_type"] = "v_prediction" if v_prediction else "epsilon"
+    config.update(prediction.scheduler_options())
     config.pop("_class_name", None)
     if sampler == "ddpm":
         return DDPMScheduler.from_config(config)
@@ -38,8 +40,17 @@ def make_scheduler(sampler: str, v_prediction: bool) -> Any:
         return EulerAncestralDiscreteScheduler.from_config(config)
     if sampler == "euler":
         return EulerDiscreteScheduler.from_config(config)
-    return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
-                                                   solver_order=2, use_karras_sigmas=True)
+    # Karras sigmas from a zero-SNR schedule's σ_max ≈ 4096 spend most steps at pure noise:
+    # there the trailing timesteps serve instead.
+    return DPMSolverMultistepScheduler.from_config(
+        config, algorithm_type="dpmsolver++", solver_order=2,
+        use_karras_sigmas=not prediction.zero_terminal_snr)
+
+
+def guidance_rescale(config: SampleConfig, prediction: Prediction) -> float:
+    """CFG rescale is for zero-terminal-SNR models (their cards advise 0.7); others render
+    without it, as the webui does by default."""
+    return config.guidance_rescale if prediction.zero_terminal_snr else 0.0
 
 
 @dataclass
@@ -49,7 +60,7 @@ class SampleContext:
     vae: Any
     text_encoders: list[Any]
     clip_skip: int
-    v_prediction: bool
+    prediction: Prediction
     model_name: str
     model_hash: str
     lora_name: str
@@ -57,7 +68,8 @@ class SampleContext:
 
 def infotext(prompt: str, config: SampleConfig, seed: int, context: SampleContext) -> str:
     sampler = SAMPLER_NAMES[config.sampler]
-    schedule = "Karras" if config.sampler == "dpmpp_2m_karras" else "Automatic"
+    schedule = "Karras" if config.sampler == "dpmpp_2m_karras" and not \
+        context.prediction.zero_terminal_snr else "Automatic"
     lines = [f"{prompt} <lora:{context.lora_name}:1>", f"Negative prompt: {config.negative}"]
     settings = [f"Steps: {config.steps}", f"Sampler: {sampler}", f"Schedule type: {schedule}",
                 f"CFG scale: {config.cfg:g}", f"Seed: {seed}",
@@ -65,17 +77,23 @@ def infotext(prompt: str, config: SampleConfig, seed: int, context: SampleContex
                 f"Model: {context.model_name}"]
     if context.clip_skip > 1:
         settings.append(f"Clip skip: {context.clip_skip}")
+    if context.prediction.zero_terminal_snr:  # the webui's own infotext key and value
+        settings.append("Noise Schedule: Zero Terminal SNR")
+    if guidance_rescale(config, context.prediction):
+        settings.append(f"CFG Rescale: {config.guidance_rescale:g}")
     return "\n".join(lines + [", ".join(settings)])
 
 
 def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int) -> Any:
     """One image (PIL) for `prompt` with the current weights."""
     import torch
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
     from PIL import Image
 
     device = next(context.unet.parameters()).device
     dtype = next(context.unet.parameters()).dtype
-    scheduler = make_scheduler(config.sampler, context.v_prediction)
+    scheduler = make_scheduler(config.sampler, context.prediction)
+    rescale = guidance_rescale(config, context.prediction)
     scheduler.set_timesteps(config.steps, device=device)
     tokens = token_batch([config.negative, prompt], 3)
     with torch.no_grad():
@@ -97,6 +115,8 @@ def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int)
                                  **kwargs).sample
             uncond, cond = noise.chunk(2)
             guided = uncond + config.cfg * (cond - uncond)
+            if rescale:
+                guided = rescale_noise_cfg(guided, cond, guidance_rescale=rescale)
             latents = scheduler.step(guided, t, latents, generator=generator).prev_sample
         vae = context.vae
         vae_dtype = next(vae.parameters()).dtype

@@ -12,11 +12,13 @@ from lora_for_dummies.lora.format import LoraModule, copy_lora, save_lora
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
 from lora_for_dummies.names import step_files
 from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.train.kohya_keys import kohya_training_keys
+from lora_for_dummies.train.prediction import Prediction
 
 
-def training_metadata(job: TrainJob, family: str, v_prediction: bool, step: int,
+def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: int,
                       model_info: Any, clip_skip: int, tag_frequency: dict[str, Any],
-                      started: float, images: int) -> dict[str, str]:
+                      started: float, images: int, class_images: int = 0) -> dict[str, str]:
     t, o, n = job.training, job.optimizer, job.network
     dirs = {f"{c.repeats}_{c.token or Path(c.folder).name}": {"n_repeats": c.repeats,
                                                               "img_count": 0}
@@ -40,11 +42,16 @@ def training_metadata(job: TrainJob, family: str, v_prediction: bool, step: int,
         "ss_training_started_at": started, "ss_training_finished_at": time.time(),
         "ss_prior_loss_weight": t.prior_loss_weight, "ss_caption_dropout_rate":
             t.caption_dropout, "ss_shuffle_caption": t.shuffle_tags,
-        "ss_keep_tokens": t.keep_tags, "ss_v_parameterization": v_prediction,
+        "ss_keep_tokens": t.keep_tags, "ss_v_parameterization": prediction.v,
+        "ss_zero_terminal_snr": prediction.zero_terminal_snr,
     }
-    return lora_metadata(family, job.save.name, n.rank, n.alpha, v_prediction,
+    class_dirs = {f"1_{Path(c.class_folder).name}": {"n_repeats": 1, "img_count": 0}
+                  for c in job.concepts if c.class_folder}
+    extra.update(kohya_training_keys(job, step, images, class_images, class_dirs))
+    return lora_metadata(family, job.save.name, n.rank, n.alpha, prediction.v,
                          comment="trained with LoRA for Dummies", extra=extra,
-                         conv_rank=n.conv_rank, conv_alpha=n.conv_alpha)
+                         conv_rank=n.conv_rank, conv_alpha=n.conv_alpha,
+                         resolution=t.resolution, clip_skip=clip_skip)
 
 
 def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraModule],

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lora_for_dummies.tokenizer import CHUNK_TOKENS, clip_tokenizer
+from lora_for_dummies.tokenizer import CHUNK_TOKENS, clip_tokenizer, token_ids
 
 
 def _chunks(text: str, max_chunks: int) -> list[list[int]]:
     tokenizer = clip_tokenizer()
-    ids = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+    ids = token_ids(text)
     ids = ids[: CHUNK_TOKENS * max_chunks]
     pieces = [ids[i:i + CHUNK_TOKENS] for i in range(0, len(ids), CHUNK_TOKENS)] or [[]]
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id

@@ -1,12 +1,17 @@
 """Performance Wizard: settings that fit the GPU, with the reason for each choice.
 
-The table is an ESTIMATE from typical LoRA runs (UNet + text encoder, rank ≤ 64, SDPA
-attention); the Train tab labels it so until measured numbers from a GPU replace it.
+SDXL, what most people train on, picks one of the 8 / 12 / 16 / 24 GB tiers of `vram_tiers`
+(each figure labelled an estimate until bench/gpu_check.sh measures it). SD 1.x / 2.x use the
+older table below, also an ESTIMATE from typical LoRA runs (UNet + text encoder, rank ≤ 64,
+SDPA attention).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+
+from lora_for_dummies.train.vram_tiers import tier_for
 
 ESTIMATE_LABEL = "estimate (not yet measured on a GPU)"
 # (family, resolution) → approximate VRAM in GB for batch 1, fp16, no checkpointing, AdamW.
@@ -32,7 +37,54 @@ def detect_vram_gb() -> float:
     return 0.0
 
 
+def bf16_supported() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    except Exception:  # a broken CUDA install must not break the tab
+        return False
+
+
+def eight_bit_adam_available() -> bool:
+    return importlib.util.find_spec("bitsandbytes") is not None
+
+
+def choose_sdxl(vram_gb: float, bf16: bool, eight_bit: bool) -> WizardChoice:
+    """SDXL, the main case: one of the tiers of `vram_tiers`, said in one line each."""
+    tier = tier_for(vram_gb)
+    choice = WizardChoice(settings=tier.settings(bf16), label=f"SDXL {tier.gigabytes} GB tier, "
+                          f"{tier.vram_label()}")
+    why = choice.reasons
+    if vram_gb < 0.9 * tier.gigabytes:
+        why.append(f"{vram_gb:.1f} GB is below what SDXL LoRA training needs (8 GB); it may "
+                   "run out of memory — lower the resolution to 768 if it does")
+    why.append(f"{choice.settings['training.precision']} base weights (5.1 GB for the UNet)"
+               + ("" if bf16 else "; bf16 needs an RTX 30xx or newer"))
+    why.append("latents cached, so the VAE leaves the GPU before step 1")
+    if tier.train_text_encoder:
+        why.append("text encoders trained too: better trigger words, +1.6 GB")
+    else:
+        why.append("text encoders frozen and their outputs cached: they leave the GPU "
+                   "(+1.6 GB free); the UNet learns the concept on its own")
+    why.append(f"gradient checkpointing {tier.gradient_checkpointing}: "
+               + {"full": "recomputes activations, ~1.5 GB per image instead of ~12",
+                  "partial": "recomputes the largest blocks only, faster than full",
+                  "off": "fastest"}[tier.gradient_checkpointing])
+    if tier.optimizer == "adamw8bit" and not eight_bit:
+        choice.settings["optimizer.name"] = "adafactor"
+        why.append("Adafactor: bitsandbytes (for 8-bit AdamW) is not installed; Adafactor "
+                   "keeps optimizer state as small")
+    else:
+        why.append(f"{tier.optimizer}" + (": optimizer state in a quarter of the memory"
+                                          if tier.optimizer == "adamw8bit" else ""))
+    why.append(f"batch size {tier.batch_size}, {tier.resolution} px with aspect-ratio buckets")
+    return choice
+
+
 def choose(vram_gb: float, family: str) -> WizardChoice:
+    if family == "sdxl" and vram_gb > 0:
+        return choose_sdxl(vram_gb, bf16_supported(), eight_bit_adam_available())
     choice = WizardChoice()
     s, why = choice.settings, choice.reasons
     resolution = 1024 if family == "sdxl" else 768 if family == "sd2" else 512

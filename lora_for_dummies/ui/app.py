@@ -46,10 +46,25 @@ def standalone_app(host: Host) -> Any:
     from lora_for_dummies.environment import check_environment
 
     css = (_asset_text("style.css"))
-    with gr.Blocks(title=TAB_TITLE, css=css, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TAB_TITLE, css=css, analytics_enabled=False,
+                   theme=offline_theme()) as demo:
         gr.Markdown(f"# {TAB_TITLE}")
         build_tabs(host, check_environment(ui=True))
     return demo
+
+
+# The default theme loads its fonts from Google's servers: without a connection (or to keep
+# the page from calling outside at all) the app must look right with the fonts it already has.
+SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
+                "sans-serif")
+SYSTEM_MONO = ("ui-monospace", "SFMono-Regular", "Consolas", "Liberation Mono", "monospace")
+
+
+def offline_theme() -> Any:
+    """gradio's default look with system fonts: the page requests nothing from other hosts."""
+    import gradio as gr
+
+    return gr.themes.Default(font=list(SYSTEM_FONTS), font_mono=list(SYSTEM_MONO))
 
 
 def _asset_text(name: str) -> str:

@@ -75,6 +75,12 @@ def click(button: Any, fn: Any, inputs: list[Any], outputs: list[Any], js: str |
     return button.click(fn, inputs, outputs, **{key: js})
 
 
+def then_js(event: Any, js: str) -> Any:
+    """After `event`, run a client-side function only (gradio 3: `_js`, 4 and 5: `js`)."""
+    key = "_js" if gradio_major() < 4 else "js"
+    return event.then(None, None, None, **{key: js})
+
+
 def every(seconds: float, fn: Any, outputs: list[Any]) -> None:
     """Call `fn` periodically while the page is open (gradio 5: gr.Timer; 3/4: load(every=))."""
     import gradio as gr

@@ -85,7 +85,9 @@ class DatasetController:
         selected.token, selected.repeats = token.strip(), int(repeats)
         selected.class_prompt = class_prompt.strip()
         dataset.save()
-        return f"Saved {selected.title}: token {selected.token!r}, {selected.repeats} repeats"
+        return (f"Saved the concept settings of {dataset.name} / {selected.title}: trigger word "
+                f"{selected.token!r}, {selected.repeats} repeats"
+                + (f", class prompt {selected.class_prompt!r}" if selected.class_prompt else ""))
 
     def export_kohya(self, name: str, destination: str, resolution: str) -> str:
         from lora_for_dummies.dataset.kohya import export_kohya

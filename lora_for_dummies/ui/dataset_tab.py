@@ -11,8 +11,10 @@ from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.caption_hints import build_caption_hints
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
+from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.jobs import run_job, stop_current
 
 
@@ -67,8 +69,10 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     with gr.Accordion("Process: IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT", open=True):
         with gr.Row():
-            family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
-                              elem_id="lfd_dataset_family")
+            family = family_radio(host, "lfd_dataset_family", "sd1",
+                                  "Sets the usual high / low resolutions for the model you "
+                                  "will train on: SD 1.x 768/512, SD 2.x 768/512, SDXL "
+                                  "1024/768")
             high = gr.Number(value=768, label="High resolution", precision=0,
                              elem_id="lfd_dataset_high")
             low = gr.Number(value=512, label="Low resolution", precision=0,
@@ -93,6 +97,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                  elem_id="lfd_dataset_process_log")
 
     with gr.Accordion("Captions", open=True):
+        build_caption_hints(host)
         with gr.Row():
             with gr.Column(scale=3):
                 images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
@@ -155,7 +160,10 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     views = [concept, images, selection, frequency]
     def on_dataset(name: str | None) -> tuple[Any, ...]:
-        return refresh_views(name, MAIN)
+        # Every field from the newly chosen dataset's file: the concept may stay "main" (so
+        # its change event does not fire), and a stale trigger word saved into another
+        # dataset is exactly what must never happen.
+        return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN))
 
     def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
         return refresh_views(name, concept_name)[1:]
@@ -182,7 +190,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
-    dataset.change(on_dataset, [dataset], views)
+    dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt])
 
     def on_concept_refresh(name: str | None, concept_name: str | None) -> Any:
         return compat.update(choices=ctl.concepts(name), value=concept_name)
@@ -292,6 +300,9 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         stem_name = file_name.rsplit(".", 1)[0]
         return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name)
 
-    findings.select(on_finding, [dataset, findings], [concept, stem, caption])
+    # The caption editor is far above the table: bring it into view with the finding's file.
+    compat.then_js(findings.select(on_finding, [dataset, findings], [concept, stem, caption]),
+                   "() => { const el = document.getElementById('lfd_caption_text'); "
+                   "if (el) el.scrollIntoView({block: 'center'}); }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
             "tokens": tokens, "status": status}

@@ -12,62 +12,17 @@ from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
 from lora_for_dummies.dataset.layout import list_datasets, open_dataset
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
-from lora_for_dummies.train.config import (
-    CHECKPOINTING,
-    OPTIMIZERS,
-    PRECISIONS,
-    SAMPLERS,
-    SCHEDULERS,
-    UNET_LAYERS,
-    TrainJob,
-)
+from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.train.fields import HELP, SETTINGS, TRISTATE_VALUES
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart
+from lora_for_dummies.ui.families import family_radio, family_refused
 from lora_for_dummies.ui.train_session import SESSION
 
-# (setting path, label, kind, choices) — kind: number | int | text | bool | choice | lines
-SETTINGS = [
-    ("save.name", "LoRA name", "text", None),
-    ("training.steps", "Steps", "int", None),
-    ("training.batch_size", "Batch size", "int", None),
-    ("training.gradient_accumulation", "Gradient accumulation", "int", None),
-    ("training.resolution", "Resolution", "int", None),
-    ("training.buckets", "Aspect-ratio buckets", "bool", None),
-    ("network.rank", "Rank", "int", None),
-    ("network.alpha", "Alpha (scale = alpha / rank)", "number", None),
-    ("network.conv_rank", "Conv rank (0 = off)", "int", None),
-    ("network.train_text_encoder", "Train the text encoder", "bool", None),
-    ("network.unet_layers", "UNet layers (transformer = kohya, attention = diffusers)", "choice",
-     UNET_LAYERS),
-    ("optimizer.name", "Optimizer", "choice", OPTIMIZERS),
-    ("optimizer.unet_lr", "UNet learning rate", "number", None),
-    ("optimizer.text_encoder_lr", "Text-encoder learning rate", "number", None),
-    ("optimizer.scheduler", "LR schedule", "choice", SCHEDULERS),
-    ("optimizer.warmup", "Warmup (<1: fraction, ≥1: steps)", "number", None),
-    ("optimizer.cycles", "Restarts (cosine with restarts)", "int", None),
-    ("training.precision", "Precision", "choice", PRECISIONS),
-    ("training.gradient_checkpointing", "Gradient checkpointing (partial: the highest-"
-     "resolution blocks only)", "choice", CHECKPOINTING),
-    ("training.cache_latents", "Cache latents", "choice", ("off", "memory", "disk")),
-    ("training.noise_offset", "Noise offset", "number", None),
-    ("training.min_snr_gamma", "Min-SNR γ (0 = off)", "number", None),
-    ("training.shuffle_tags", "Shuffle tags", "bool", None),
-    ("training.keep_tags", "Keep first N tags", "int", None),
-    ("training.caption_dropout", "Caption dropout", "number", None),
-    ("model.clip_skip", "Clip skip (0 = suggested)", "int", None),
-    ("samples.every", "Sample every N steps", "int", None),
-    ("samples.prompts", "Sample prompts (one per line; empty = the tokens)", "lines", None),
-    ("samples.negative", "Negative prompt", "text", None),
-    ("samples.sampler", "Sampler", "choice", SAMPLERS),
-    ("samples.steps", "Sample steps", "int", None),
-    ("samples.cfg", "CFG scale", "number", None),
-    ("samples.seed", "Sample seed", "int", None),
-    ("samples.width", "Sample width", "int", None),
-    ("samples.height", "Sample height", "int", None),
-    ("save.every", "Save every N steps", "int", None),
-    ("save.keep_last", "Keep the last N step files (0 = all)", "int", None),
-]
+
+def tristate_label(value: bool | None) -> str:
+    return "auto" if value is None else "yes" if value else "no"
 
 
 def _get(data: dict, path: str) -> Any:
@@ -76,18 +31,20 @@ def _get(data: dict, path: str) -> Any:
 
 
 def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> Any:
-    elem_id = "lfd_train_" + path.replace(".", "_")
+    common = dict(label=label, elem_id="lfd_train_" + path.replace(".", "_"), info=HELP[path])
     if kind == "bool":
-        return gr.Checkbox(value=value, label=label, elem_id=elem_id)
+        return gr.Checkbox(value=value, **common)
+    if kind == "tristate":
+        return gr.Radio(list(choices), value=tristate_label(value), **common)
     if kind == "choice":
-        return gr.Dropdown(list(choices), value=value, label=label, elem_id=elem_id)
+        return gr.Dropdown(list(choices), value=value, **common)
     if kind == "int":
-        return gr.Number(value=value, precision=0, label=label, elem_id=elem_id)
+        return gr.Number(value=value, precision=0, **common)
     if kind == "number":
-        return gr.Number(value=value, label=label, elem_id=elem_id)
+        return gr.Number(value=value, **common)
     if kind == "lines":
-        return gr.Textbox(value="\n".join(value), lines=3, label=label, elem_id=elem_id)
-    return gr.Textbox(value=value, label=label, elem_id=elem_id)
+        return gr.Textbox(value="\n".join(value), lines=3, **common)
+    return gr.Textbox(value=value, **common)
 
 
 def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: str,
@@ -101,17 +58,28 @@ def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: st
             value = float(value or 0)
         elif kind == "lines":
             value = [line.strip() for line in (value or "").splitlines() if line.strip()]
+        elif kind == "tristate":
+            value = TRISTATE_VALUES.get(value)
         data[section][key] = value
     entry = next((e for e in host.checkpoints() if e.title == base), None)
     if entry is None:
         raise UserError("choose a base model (press 🔄 if it is new)")
+    refused = family_refused(host, _family_of(entry.path))
+    if refused:
+        raise UserError(refused)
     data["model"]["base"] = str(entry.path)
-    data["model"]["v_prediction"] = {"yes": True, "no": False}.get(v_mode)
+    data["model"]["v_prediction"] = TRISTATE_VALUES.get(v_mode)
     data["concepts"] = [{"folder": row[0], "token": row[1], "repeats": int(row[2]),
                          "class_folder": row[3] or "", "class_prompt": row[4] or ""}
                         for row in concepts if row and row[0]]
     data["runs_dir"] = str(host.runs_dir())
     return from_dict(TrainJob, data)
+
+
+def _family_of(path: Path) -> str:
+    from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+
+    return inspect_checkpoint(path, compute_hash=False).family
 
 
 def concept_row(host: Host, dataset: str, concept: str, which: str) -> list[Any]:
@@ -152,8 +120,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         with gr.Row():
             vram = gr.Number(value=0, label="GPU memory in GB (0 = detect)",
                              elem_id="lfd_wizard_vram")
-            family = gr.Radio(["sd1", "sd2", "sdxl"], value="sd1", label="Model family",
-                              elem_id="lfd_wizard_family")
+            family = family_radio(host, "lfd_wizard_family", "sd1",
+                                  "Follows the base model you choose; SDXL picks one of the "
+                                  "8 / 12 / 16 / 24 GB tiers")
             wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")
         wizard_text = gr.Markdown(elem_id="lfd_wizard_text")
     fields = []
@@ -220,6 +189,16 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
     wizard.click(on_wizard, [vram, family], [wizard_text] + fields)
 
+    def on_base(title: str | None) -> Any:  # the Wizard's family follows the base model
+        entry = next((e for e in host.checkpoints() if e.title == title), None)
+        try:
+            chosen = _family_of(entry.path) if entry else None
+        except UserError:
+            chosen = None
+        return compat.update(value=chosen) if chosen in host.families()[0] else compat.update()
+
+    base.change(on_base, [base], [family])
+
     def on_plot(*values: Any) -> Any:
         from lora_for_dummies.train.config import OptimizerConfig
         from lora_for_dummies.train.optim import lr_curve
@@ -285,7 +264,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         values = []
         for path, _, kind, _ in SETTINGS:
             value = _get(data, path)
-            values.append("\n".join(value) if kind == "lines" else value)
+            values.append("\n".join(value) if kind == "lines" else
+                          tristate_label(value) if kind == "tristate" else value)
         rows = [[c["folder"], c["token"], c["repeats"], c["class_folder"], c["class_prompt"]]
                 for c in data["concepts"]]
         return [f"Loaded preset {name}", rows] + values

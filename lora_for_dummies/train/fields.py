@@ -1,0 +1,228 @@
+"""The training settings as a person sees them: label, kind and help for each.
+
+One table for the Train tab (its fields and their `info=` help) and for
+`lfd train --example` (a commented job file), so the two can never disagree. No gradio here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lora_for_dummies.config import _toml_value
+from lora_for_dummies.train.config import (
+    CHECKPOINTING,
+    OPTIMIZERS,
+    PRECISIONS,
+    SAMPLERS,
+    SCHEDULERS,
+    UNET_LAYERS,
+    ConceptConfig,
+    TrainJob,
+)
+
+TRISTATE = ("auto", "yes", "no")
+TRISTATE_VALUES = {"yes": True, "no": False}  # "auto" (or None): as detected
+
+# (setting path, label, kind, choices) — kind: number | int | text | bool | choice | lines |
+# tristate (auto / yes / no for a setting whose None means "as detected")
+SETTINGS = [
+    ("save.name", "LoRA name", "text", None),
+    ("training.steps", "Steps", "int", None),
+    ("training.batch_size", "Batch size", "int", None),
+    ("training.gradient_accumulation", "Gradient accumulation", "int", None),
+    ("training.resolution", "Resolution", "int", None),
+    ("training.buckets", "Aspect-ratio buckets", "bool", None),
+    ("network.rank", "Rank", "int", None),
+    ("network.alpha", "Alpha (scale = alpha / rank)", "number", None),
+    ("network.conv_rank", "Conv rank (0 = off)", "int", None),
+    ("network.train_text_encoder", "Train the text encoder", "bool", None),
+    ("network.unet_layers", "UNet layers (transformer = kohya, attention = diffusers)", "choice",
+     UNET_LAYERS),
+    ("optimizer.name", "Optimizer", "choice", OPTIMIZERS),
+    ("optimizer.unet_lr", "UNet learning rate", "number", None),
+    ("optimizer.text_encoder_lr", "Text-encoder learning rate", "number", None),
+    ("optimizer.scheduler", "LR schedule", "choice", SCHEDULERS),
+    ("optimizer.warmup", "Warmup (<1: fraction, ≥1: steps)", "number", None),
+    ("optimizer.cycles", "Restarts (cosine with restarts)", "int", None),
+    ("training.precision", "Precision", "choice", PRECISIONS),
+    ("training.gradient_checkpointing", "Gradient checkpointing (partial: the highest-"
+     "resolution blocks only)", "choice", CHECKPOINTING),
+    ("training.cache_latents", "Cache latents", "choice", ("off", "memory", "disk")),
+    ("training.noise_offset", "Noise offset", "number", None),
+    ("training.min_snr_gamma", "Min-SNR γ (0 = off)", "number", None),
+    ("training.shuffle_tags", "Shuffle tags", "bool", None),
+    ("training.keep_tags", "Keep first N tags", "int", None),
+    ("training.caption_dropout", "Caption dropout", "number", None),
+    ("model.clip_skip", "Clip skip (0 = suggested)", "int", None),
+    ("model.zero_terminal_snr", "Zero terminal SNR (NoobAI-XL V-Pred; auto = as detected)",
+     "tristate", TRISTATE),
+    ("samples.every", "Sample every N steps", "int", None),
+    ("samples.prompts", "Sample prompts (one per line; empty = the tokens)", "lines", None),
+    ("samples.negative", "Negative prompt", "text", None),
+    ("samples.sampler", "Sampler", "choice", SAMPLERS),
+    ("samples.guidance_rescale", "CFG rescale on zero-terminal-SNR models (0 = off)", "number",
+     None),
+    ("samples.steps", "Sample steps", "int", None),
+    ("samples.cfg", "CFG scale", "number", None),
+    ("samples.seed", "Sample seed", "int", None),
+    ("samples.width", "Sample width", "int", None),
+    ("samples.height", "Sample height", "int", None),
+    ("save.every", "Save every N steps", "int", None),
+    ("save.keep_last", "Keep the last N step files (0 = all)", "int", None),
+]
+
+# What each setting does, for a beginner. Every field of a job has one (a test checks).
+HELP: dict[str, str] = {
+    "model.base": "The checkpoint to train on (.safetensors or .ckpt). Train on the model you "
+                  "will generate with, or on the base it was made from.",
+    "model.v_prediction": "Leave unset: detected from the file. true for SD 2.x 768 and "
+                          "v-prediction SDXL models (NoobAI V-Pred).",
+    "model.zero_terminal_snr": "Leave on auto: detected from the file (its ztsnr marker). yes "
+                               "for v-prediction models trained with zero terminal SNR, such as "
+                               "NoobAI-XL V-Pred; their training and samples then use the "
+                               "schedule that reaches pure noise.",
+    "model.clip_skip": "Which text-encoder layer the prompt is read from. 0 = what the model "
+                       "inspection suggests (2 for most anime SD1 models).",
+    "concepts.folder": "A folder of training images with a .txt caption beside each, e.g. a "
+                       "dataset's HIGHRES_CONCEPT folder.",
+    "concepts.token": "The trigger word you will write in prompts to call up this concept.",
+    "concepts.prompt": "Caption for images that have no .txt (default: the trigger word).",
+    "concepts.repeats": "How often each image is shown per epoch: more repeats for concepts "
+                        "with fewer images.",
+    "concepts.class_folder": "Optional: regularisation images of the class (e.g. other dogs), "
+                             "so the model keeps knowing what a dog is.",
+    "concepts.class_prompt": "The caption of the class images, e.g. 'dog'.",
+    "concepts.class_images": "Generate class images with the base model until the class folder "
+                             "holds this many (0 = use what is there).",
+    "network.rank": "Size of the LoRA. 8-32 is plenty for a person or a style; bigger files "
+                    "learn more detail and overfit sooner.",
+    "network.alpha": "Scales the LoRA's effect (scale = alpha / rank). Half the rank is a "
+                     "common choice; lower it if training is unstable.",
+    "network.conv_rank": "Also train the convolution layers (LoCon), for styles and textures. "
+                         "0 = off.",
+    "network.conv_alpha": "Alpha of the convolution layers (scale = conv alpha / conv rank).",
+    "network.train_text_encoder": "Also teach the text encoder the trigger word. Usually "
+                                  "better likeness; uses more memory.",
+    "network.unet_layers": "transformer: attention, projections and feed-forward (kohya's "
+                           "choice); attention: q/k/v/out only (diffusers' examples).",
+    "optimizer.name": "adamw is the safe choice; adamw8bit saves VRAM (needs bitsandbytes); "
+                      "prodigy finds its own learning rate (set the rates to 1).",
+    "optimizer.unet_lr": "How fast the UNet learns. 1e-4 is the usual start; lower it if "
+                         "samples get 'fried'.",
+    "optimizer.text_encoder_lr": "How fast the text encoder learns; usually half the UNet's.",
+    "optimizer.weight_decay": "Pulls weights towards zero a little each step (regularisation).",
+    "optimizer.scheduler": "How the learning rate changes over the run: cosine slows down "
+                           "towards the end; constant never changes.",
+    "optimizer.warmup": "Start with a small learning rate and ramp up: below 1 a fraction of "
+                        "the steps, from 1 a number of steps.",
+    "optimizer.cycles": "Number of restarts for cosine_with_restarts.",
+    "optimizer.power": "Curve of the polynomial schedule (1 = linear).",
+    "optimizer.max_grad_norm": "Clips large gradients so one bad batch cannot wreck the LoRA.",
+    "training.steps": "How many training steps. About 100 per image is a usual start; watch "
+                      "the samples and pick the best step afterwards.",
+    "training.batch_size": "Images per step. More is faster per image but needs more memory.",
+    "training.gradient_accumulation": "Add up this many steps' gradients before each update: "
+                                      "a bigger effective batch without the memory.",
+    "training.resolution": "Training size in px (multiple of 64): 512 for SD 1.x, 768 for "
+                           "SD 2.x 768, 1024 for SDXL.",
+    "training.buckets": "Keep each image's aspect ratio (images grouped by shape) instead of "
+                        "cropping them all square.",
+    "training.precision": "fp16 or bf16 on a GPU halve the memory; fp32 on a CPU.",
+    "training.gradient_checkpointing": "Recompute instead of store: saves memory, costs time. "
+                                       "partial = only the largest blocks.",
+    "training.cache_latents": "Encode every image once (in memory or on disk) instead of "
+                              "every step: faster, and the VAE leaves the GPU.",
+    "training.cache_text_encoder": "Encode the captions once when the text encoder is not "
+                                   "trained.",
+    "training.noise_offset": "Helps learn very dark and very bright images; 0.05-0.1 if you "
+                             "need it, 0 otherwise.",
+    "training.min_snr_gamma": "Balances easy and hard noise levels; 5 often trains faster. "
+                              "0 = off.",
+    "training.prior_loss_weight": "Weight of the class images' loss (prior preservation).",
+    "training.shuffle_tags": "Shuffle the comma-separated tags of each caption every step, so "
+                             "no tag order is learned.",
+    "training.keep_tags": "Tags kept in place at the front when shuffling (the trigger word).",
+    "training.caption_dropout": "Fraction of steps trained with an empty caption (0-1); a "
+                                "little helps the LoRA work without its tags.",
+    "training.max_token_chunks": "Captions longer than 75 tokens are read in 75-token chunks, "
+                                 "up to this many.",
+    "training.seed": "Fixes the random start and order: the same seed gives the same LoRA.",
+    "samples.enabled": "Draw sample images while training (off for headless runs).",
+    "samples.every": "Draw samples every N steps, to watch the LoRA learn (0 = only at the "
+                     "start and the end).",
+    "samples.prompts": "Prompts of the samples, one per line (empty = each concept's trigger "
+                       "word).",
+    "samples.negative": "Negative prompt of the samples.",
+    "samples.seed": "Seed of the samples: the same seed every time, so the steps compare.",
+    "samples.cfg": "Guidance scale (CFG) of the samples, as in txt2img.",
+    "samples.steps": "Denoising steps per sample: fewer is faster.",
+    "samples.width": "Width of the samples in px (multiple of 8).",
+    "samples.height": "Height of the samples in px (multiple of 8).",
+    "samples.sampler": "Sampler of the samples, as in txt2img.",
+    "samples.guidance_rescale": "CFG rescale: keeps samples of zero-terminal-SNR models "
+                                "(NoobAI-XL V-Pred) from looking washed out or burnt. 0.7 is "
+                                "what their cards advise; 0 = off; other models ignore it.",
+    "save.name": "The LoRA's file name: use it in prompts as <lora:NAME:0.8>.",
+    "save.every": "Save the LoRA every N steps, to pick the best step afterwards (0 = only "
+                  "at the end).",
+    "save.keep_last": "Keep only the last N step files (0 = keep all).",
+    "save.dtype": "Precision of the saved file: fp16 is half the size and what the webui uses.",
+    "save.lora_dir": "Where the LoRA is saved (empty = the webui's / the app's Lora folder).",
+    "save.preferred_weight": "The strength the webui's Lora card suggests for this LoRA.",
+    "runs_dir": "Where each run keeps its state, samples and log (for Resume).",
+}
+
+# Per model family: the settings that differ from the job's defaults.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sd1": {},
+    "sd2": {"training.resolution": 768, "samples.width": 768, "samples.height": 768},
+    "sdxl": {"training.resolution": 1024, "samples.width": 1024, "samples.height": 1024},
+}
+_LABELS = {path: label for path, label, _, _ in SETTINGS}
+
+
+def _comment(path: str) -> list[str]:
+    text = HELP[path]
+    label = _LABELS.get(path)
+    text = f"{label}: {text}" if label else text
+    lines, line = [], "#"
+    for word in text.split():
+        if len(line) + 1 + len(word) > 96:
+            lines.append(line)
+            line = "#"
+        line += " " + word
+    return lines + [line]
+
+
+def _assignment(path: str, key: str, value: Any) -> str:
+    if value is None:  # TOML has no "unset": leave the line commented out
+        return f"# {key} = true"
+    return f"{key} = {_toml_value(value)}"
+
+
+def example_job(family: str = "sd1") -> str:
+    """A commented job file with the defaults of the tab (`lfd train --example`)."""
+    if family not in FAMILY_DEFAULTS:
+        raise ValueError(f"family must be one of {', '.join(FAMILY_DEFAULTS)}")
+    data = TrainJob().to_dict()
+    for path, value in FAMILY_DEFAULTS[family].items():
+        section, key = path.split(".")
+        data[section][key] = value
+    data["model"]["base"] = "models/your-model.safetensors"
+    concept = dataclasses.asdict(ConceptConfig(
+        folder="lfd_data/datasets/my dog/HIGHRES_CONCEPT", token="sks"))
+    lines = [f"# A LoRA training job ({family}). Edit it, then run: lfd train job.toml",
+             "# Every setting is shown with its default; a line starting with # is a comment.",
+             ""]
+    lines += _comment("runs_dir") + [_assignment("runs_dir", "runs_dir", data["runs_dir"])]
+    for section in ("model", "network", "optimizer", "training", "samples", "save"):
+        lines += ["", f"[{section}]"]
+        for key, value in data[section].items():
+            lines += _comment(f"{section}.{key}") + [_assignment(section, key, value)]
+        if section == "model":
+            lines += ["", "# One [[concepts]] table per concept (copy it for more).",
+                      "[[concepts]]"]
+            for key, value in concept.items():
+                lines += _comment(f"concepts.{key}") + [_assignment("concepts", key, value)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,26 @@
+"""The "Model family" choice, as the host allows it (Forge Neo runs no SD 2.x), with the note
+that says why a family is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lora_for_dummies.hosts.base import Host
+
+TITLES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
+
+
+def family_radio(host: Host, elem_id: str, value: str, info: str) -> Any:
+    import gradio as gr
+
+    families, note = host.families()
+    radio = gr.Radio(list(families), value=value if value in families else families[0],
+                     label="Model family", elem_id=elem_id,
+                     info=info + (f" ({note})" if note else ""))
+    return radio
+
+
+def family_refused(host: Host, family: str) -> str:
+    """Why this host cannot train `family`, or "" when it can."""
+    families, note = host.families()
+    return "" if family in families else f"{TITLES.get(family, family)}: {note}"

@@ -1,0 +1,88 @@
+"""The page asks nothing of other hosts (the default gradio theme fetched Google's web fonts),
+the Dataset tab shows the demo dataset ready to train, and a pre-flight finding brings its
+caption into view — in a real Chromium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from browser import CHROMIUM_FLAGS, GradioPage, chromium_path, start_server
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _browser_or_skip() -> str:
+    path = chromium_path()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        if os.environ.get("LFD_REQUIRE_BROWSER"):
+            pytest.fail("Chromium or Playwright is missing, and LFD_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium/Playwright here (apt-get install chromium; pip install "
+                    "playwright)")
+    return path
+
+
+_IN_VIEW = """() => { const r = document.getElementById('lfd_caption_text').getBoundingClientRect();
+                     return r.top >= 0 && r.bottom <= window.innerHeight; }"""
+
+
+def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    executable = _browser_or_skip()
+    process, url = start_server(["--demo", "--data-dir", str(tmp_path / "workspace")], ROOT,
+                                tmp_path / "app.log")
+    outside: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable,
+                                                 args=CHROMIUM_FLAGS)
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.on("request", lambda request: outside.append(request.url)
+                    if urlparse(request.url).hostname not in LOOPBACK
+                    and urlparse(request.url).scheme in ("http", "https", "ws", "wss")
+                    else None)
+            page.goto(url)
+            page.locator("#lfd_tabs").wait_for()
+            page.wait_for_load_state("networkidle")
+            # The demo dataset is selected, processed and captioned: its images are shown.
+            page.locator("#lfd_dataset_gallery img").first.wait_for()
+            ui = GradioPage(page, tmp_path / "failure.png")
+            assert ui.value("lfd_concept_token") == "sks"
+            # Pre-flight at 512 px: the demo's 640×480 originals are small; a click on that
+            # finding opens its caption and scrolls the editor into view.
+            ui.click("lfd_preflight_run")
+            row = page.locator("#lfd_preflight_findings tbody tr").filter(has_text="too_small")
+            # gradio 5 wraps the table in a drop target that "intercepts" the click: it still
+            # reaches the cell, so skip the actionability check.
+            row.first.locator("td").nth(2).click(force=True)
+            ui.wait_value("lfd_caption_text", "sks, dog")
+            ui.wait_for(lambda: page.evaluate(_IN_VIEW), "the caption editor in view")
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert outside == []
+
+
+def test_the_gradio_page_template_loses_its_outside_tags_and_nothing_else():
+    """On the installed gradio's own template (3.41, 4.x and 5.x differ in detail)."""
+    import gradio
+
+    from lora_for_dummies.hosts.offline import strip_outside_references
+
+    template = Path(gradio.__file__).parent / "templates" / "frontend" / "index.html"
+    html = template.read_bytes()
+    assert b"cdnjs.cloudflare.com" in html  # what the browser test would otherwise see
+    stripped = strip_outside_references(html)
+    assert b"cdnjs.cloudflare.com" not in stripped and b"fonts.googleapis" not in stripped
+    assert stripped.count(b"<script") == html.count(b"<script") - 1
+    assert b"window.gradio_config" in stripped or b"gradio_config" in stripped

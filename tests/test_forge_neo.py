@@ -1,0 +1,69 @@
+"""Forge Neo as a host (its shapes stood in by tests/webui_standin_neo): no SD 2.x offered, with
+the reason; VRAM freed through its memory management; a training run through the tab."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from train_fixtures import instance_folder
+
+from lora_for_dummies.ui.train_session import SESSION
+from uitools import find_block, handler_for
+
+
+def test_families_follow_the_host(webui_standin, forge_neo_standin):
+    from lora_for_dummies.hosts.webui import SD2_GONE, WebuiHost
+
+    assert WebuiHost().families() == (("sd1", "sdxl"), SD2_GONE)
+
+
+def test_a1111_and_forge_keep_sd2(webui_standin):
+    from lora_for_dummies.hosts.webui import WebuiHost
+
+    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"), "")
+
+
+def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch):
+    import runpy
+    import sys
+
+    import backend.memory_management as memory
+    from modules import paths, script_callbacks, sd_models, shared
+
+    from lora_for_dummies.hosts.webui import SD2_GONE
+
+    scans: list[int] = []
+    networks = type(sys)("networks")
+    networks.list_available_networks = lambda: scans.append(1)
+    monkeypatch.setitem(sys.modules, "networks", networks)
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" /
+                       "lora_for_dummies.py"))
+    [(tab, _, _)] = script_callbacks.ui_tabs_callback()
+    for elem_id in ("lfd_wizard_family", "lfd_dataset_family"):
+        radio = find_block(tab, elem_id)
+        assert [c if isinstance(c, str) else c[1] for c in radio.choices] == ["sd1", "sdxl"]
+        assert SD2_GONE in radio.info
+    models = Path(paths.models_path) / "Stable-diffusion"
+    shutil.copy(tiny_models["sd2v"], models / "v2.safetensors")
+    shutil.copy(tiny_models["sdxl"], models / "xl.safetensors")
+    handler_for(tab, find_block(tab, "lfd_train_base"), None)()
+    status = find_block(tab, "lfd_train_status")
+    start = handler_for(tab, status, "on_start")
+    from test_train_ui import _values
+
+    rows = [[str(instance_folder(tmp_path / "inst")), "sks", 1, "", ""]]
+    refused = start("", 1, "v2.safetensors", rows, "auto", *_values())
+    assert refused == f"⚠ SD 2.x: {SD2_GONE}"
+    # The Wizard's family follows the chosen base model.
+    assert handler_for(tab, find_block(tab, "lfd_wizard_family"), "on_base")(
+        "xl.safetensors")["value"] == "sdxl"
+    sd_models.events.clear()
+    message = start("", 1, "xl.safetensors", rows, "auto",
+                    *_values(training__steps=2, samples__every=0, save__every=0))
+    assert message.startswith("Starting ui run"), message
+    SESSION.wait(300)
+    assert not SESSION.running and "done: 2 steps" in SESSION.view().text
+    assert memory.events == ["unload_all_models", "soft_empty_cache"]
+    assert sd_models.events == []  # Neo frees VRAM itself; A1111's unload/reload not used
+    assert scans and (Path(shared.cmd_opts.lora_dir) / "ui run.safetensors").is_file()

@@ -1,0 +1,1 @@
+"""Forge Neo's backend package (stand-in: only memory_management)."""
