@@ -101,7 +101,6 @@ RANGES: dict[str, Range] = {
     "samples.steps": _int(1, 500),
     "samples.width": _SIDE,
     "samples.height": _SIDE,
-    "samples.guidance_rescale": _PROBABILITY,  # CFG rescale φ (Lin et al. 2023), where it exists
     "save.every": _int(0, _STEPS, "0: only at the end"),
     "save.keep_last": _int(0, 100_000, "0: keep all"),
     "save.preferred_weight": _real(-10, 10),
