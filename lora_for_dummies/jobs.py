@@ -44,11 +44,15 @@ class JobManager:
         return next((j for j in self.jobs.values() if j.state == "running"), None)
 
     def start(self, kind: str, work: Callable[[Reporter], str], reporter: Reporter) -> Job:
+        from lora_for_dummies.gate import GATE, GateBusy
+
         with self._lock:
             busy = self.running()
             if busy is not None:
-                raise UserError(f"job {busy.id} ({busy.kind}) is still running")
+                raise GateBusy(f"job {busy.id} ({busy.kind}) is still running")
             job = Job(f"{kind}-{next(self._ids)}", kind, reporter)
+            # the host's one gate: a tab's job blocks this one and the other way round
+            GATE.enter(f"API job {job.id}", lambda: job.state == "running")
             self.jobs[job.id] = job
 
         def target() -> None:

@@ -44,8 +44,15 @@ def test_processing_saves_a_utf16_caption_as_utf8(tmp_path):
     originals = dataset.folder(dataset.concept(""), "originals")
     save(photo(200, 150, 0), originals / "0.png")
     (originals / "0.txt").write_bytes(codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"))
+    import os
+
+    high = dataset.folder(dataset.concept(""), "high")
+    leftover = high / ".lfd-0.png.x1y2.tmp"
+    leftover.write_bytes(b"half an image")
+    os.utime(leftover, (1, 1))  # left by a killed job long ago
     report = process_concept(dataset, dataset.concept(""), ProcessSettings(high=128, low=64))
-    written = dataset.folder(dataset.concept(""), "high") / "0.txt"
+    assert not leftover.exists()
+    written = high / "0.txt"
     assert written.read_bytes() == TEXT.encode("utf-8")
     assert "UTF-16" in "\n".join(report.lines())
 

@@ -171,3 +171,15 @@ def test_resume_refuses_another_base_and_accepts_safe_changes(tiny_models, tmp_p
     assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4, 5]  # one line per step
     [event] = [r for r in log if r.get("event") == "resumed"]
     assert "save.every: 2 → 1" in event["changes"]
+
+
+def test_best_step_checks_its_run_name_and_numbers(tmp_path):
+    from lora_for_dummies.train.bestgrid import grid_for_run
+
+    for name, strengths, cfgs, seed, match in (
+            ("../x", [1.0], [7.0], None, "may not contain path separators"),
+            ("run", [float("nan")], [7.0], None, "strength = nan: must be a finite number"),
+            ("run", [1.0], [500.0], None, "CFG = 500.0 is out of range"),
+            ("run", [1.0], [7.0], 2**40, f"seed = {2**40} is out of range")):
+        with pytest.raises(UserError, match=match.replace("(", r"\(")):
+            grid_for_run(tmp_path, tmp_path, name, "", seed, strengths, cfgs)

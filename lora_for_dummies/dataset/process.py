@@ -208,8 +208,11 @@ def process_concept(dataset: Dataset, concept: Concept | str, settings: ProcessS
     concept = dataset.concept(concept) if isinstance(concept, str) else concept
     originals = dataset.folder(concept, "originals")
     high_dir, low_dir = dataset.folder(concept, "high"), dataset.folder(concept, "low")
+    from lora_for_dummies.atomic import remove_leftovers
+
     for folder in (high_dir, low_dir):
         folder.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(folder)  # unfinished files of a killed job
     manifest_path = high_dir / MANIFEST
     manifest = _read_manifest(manifest_path)
     sources = sorted((p for p in originals.iterdir() if is_image(p)), key=lambda p: p.name.lower())

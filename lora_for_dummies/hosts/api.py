@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from contextlib import nullcontext
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -97,8 +98,8 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
     name = output_path(host.lora_dir(), _text(body, "name")).stem
     overwrite = _flag(body, "overwrite")
 
-    def extract(reporter: Any) -> str:
-        with host.gpu_job():
+    def extract(reporter: Any) -> str:  # on the CPU (the default): no need to free the GPU
+        with host.gpu_job() if settings.device.startswith("cuda") else nullcontext():
             report = extract_lora(base, tuned, host.lora_dir(), name, settings, reporter,
                                   overwrite=overwrite)
         host.refresh_loras()
@@ -147,12 +148,17 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
     @app.post(PREFIX + "/jobs", status_code=202, dependencies=guard)
     @no_tracebacks
     async def start_job(request: Request) -> dict[str, Any]:
+        from lora_for_dummies.gate import GATE, GateBusy
+
         body = await json_body(request)
         try:
-            if manager.running() is not None:
-                raise HTTPException(409, f"job {manager.running().id} is still running")
+            running = GATE.busy()
+            if running is not None:
+                raise HTTPException(409, f"{running} is still running")
             kind, work = _start_work(host, body)
             return manager.start(kind, work, host.reporter()).as_dict()
+        except GateBusy as err:
+            raise HTTPException(409, str(err)) from None
         except UserError as err:
             raise HTTPException(400, str(err)) from None
 

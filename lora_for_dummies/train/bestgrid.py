@@ -166,6 +166,9 @@ def existing_cells(out_dir: Path) -> list[GridCell]:
 def use_cell(lora_dir: Path, name: str, cell: GridCell) -> Path:
     """Make the cell's step the LoRA: copy it to `<name>.safetensors` (atomically), put the
     cell's strength into `<name>.json` as the preferred weight and its image as the preview."""
+    from lora_for_dummies.names import check_name
+
+    name = check_name(name, "run name")
     files = dict(saved_steps(lora_dir, name))
     if cell.step not in files:
         raise UserError(f"{name}-{cell.step:06d}.safetensors is gone from {lora_dir}")
@@ -209,6 +212,15 @@ def grid_for_run(runs_dir: Path, lora_dir: Path, name: str, prompt: str, seed: i
                  ) -> BestStepGrid:
     """The grid for a run, with the base model, clip skip, prediction type and sample settings
     (sampler, steps, size, negative prompt) it trained with; into `runs/<name>/bestgrid/`."""
+    from lora_for_dummies.names import check_name
+    from lora_for_dummies.ranges import check_value
+
+    name = check_name(name, "run name")  # the validated form is the one used below
+    for values, key, what in ((strengths, "best.strength", "strength"), (cfgs, "best.cfg", "CFG")):
+        for value in values:
+            check_value(key, value, what)
+    if seed is not None:
+        check_value("best.seed", seed, "seed")
     job = run_job_file(runs_dir, name)
     lora_dir = Path(job.save.lora_dir or lora_dir)
     sample = dataclasses.replace(job.samples, seed=job.samples.seed if seed is None else seed)

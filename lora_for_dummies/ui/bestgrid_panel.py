@@ -45,9 +45,11 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
             use = gr.Button("Use this cell", elem_id="lfd_best_use")
 
     def shown_cells(name: str) -> list[GridCell]:
+        from lora_for_dummies.names import check_name
+
         try:
-            return existing_cells(host.runs_dir() / name / "bestgrid")
-        except (OSError, TypeError):
+            return existing_cells(host.runs_dir() / check_name(name, "run name") / "bestgrid")
+        except (OSError, TypeError, UserError):
             return []
 
     def on_render(name: str, text: str, seed_value: float, strength_text: str, cfg_text: str):

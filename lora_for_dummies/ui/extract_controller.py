@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,13 @@ class ExtractController:
             conv_rule=RankRule(rank=int(conv_rank)) if conv_rank else None,
             text_encoders=bool(text_encoders), use_ema=bool(ema),
             clamp=float(clamp) if clamp else None, device=device, save_dtype=dtype)
-        report = extract_lora(self.checkpoint(base), self.checkpoint(tuned), self.host.lora_dir(),
-                              name, settings, reporter, overwrite=bool(overwrite))
+        settings.validate()  # before the webui's model is moved off the GPU
+        # On CUDA it shares the GPU with the webui: take its lock and free its VRAM first.
+        gpu = self.host.gpu_job() if settings.device.startswith("cuda") else nullcontext()
+        with gpu:
+            report = extract_lora(self.checkpoint(base), self.checkpoint(tuned),
+                                  self.host.lora_dir(), name, settings, reporter,
+                                  overwrite=bool(overwrite))
         self.host.refresh_loras()
         rows = [[m.part, m.name, "×".join(map(str, m.shape)), f"{m.difference:.3e}", m.rank,
                  f"{m.error:.4f}", m.skipped] for m in report.modules]

@@ -34,12 +34,17 @@ def run_job(reporter: Reporter, work: Callable[[Reporter], Any],
     `describe(result)` turns the finished result into what the result output shows. A UserError
     becomes its message; anything else is reported with its type, never a silent failure.
     """
+    from lora_for_dummies.gate import GATE, GateBusy
+
+    box: dict[str, Any] = {"running": True}
+    what = f"the tab's job {id(box)}"
+    try:  # the host's one gate: the API and the Train tab see this job too
+        GATE.enter(what, lambda: box["running"])
+    except GateBusy as err:
+        yield f"Another job is running ({err}); wait for it or press Stop.", None
+        return
     with _lock:
-        if "job" in _current:
-            yield "Another job is running; wait for it or press Stop.", None
-            return
         _current["job"] = reporter
-    box: dict[str, Any] = {}
 
     def target() -> None:
         try:
@@ -60,6 +65,8 @@ def run_job(reporter: Reporter, work: Callable[[Reporter], Any],
         else:
             yield reporter.state.summary(), describe(box.get("result"))
     finally:
+        box["running"] = False
+        GATE.leave(what)
         with _lock:
             _current.pop("job", None)
 

@@ -39,6 +39,7 @@ class TrainingSession:
 
     def start(self, host: Host, job: TrainJob, resume: bool = False, gpus: int = 1,
               task_id: str = "", overwrite: bool = False) -> str:
+        from lora_for_dummies.gate import GATE
         from lora_for_dummies.job_paths import confine_train_job
         from lora_for_dummies.train.guard import check_name_clash
         from lora_for_dummies.train.loop import Trainer
@@ -46,6 +47,9 @@ class TrainingSession:
         with self._lock:
             if self.running:
                 raise UserError("a training run is already going; stop it first")
+            running = GATE.busy()
+            if running is not None:
+                raise UserError(f"{running} is still running; wait for it or stop it first")
             job.validate()
             confine_train_job(job, host)  # the tab's jobs name things too, never other paths
             if not resume:  # said now, in the tab; the run checks it again
@@ -61,6 +65,9 @@ class TrainingSession:
             self.result = ""
             self.thread = threading.Thread(target=self._run, args=(host, resume, task_id),
                                            name="lfd-train", daemon=True)
+            thread = self.thread  # not started yet counts as running: nobody slips in between
+            GATE.enter(f"training run {job.save.name}",
+                       lambda: thread.ident is None or thread.is_alive())
             self.thread.start()
         return f"{'Resuming' if resume else 'Starting'} {job.save.name}…"
 
@@ -70,8 +77,11 @@ class TrainingSession:
 
         if not job.save.lora_dir:
             job.save.lora_dir = str(host.lora_dir())
+        from lora_for_dummies.gate import GATE
+
         self.trainer, self.result = None, ""
         self.process, _ = launch(job, gpus, resume=resume, overwrite=overwrite)
+        GATE.enter(f"training run {job.save.name} on {gpus} GPUs", lambda: self.running)
         command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume,
                                               overwrite=overwrite))
         return f"Started on {gpus} GPUs: {command}"
