@@ -110,3 +110,18 @@ def test_previous_next_and_save_and_next_walk_the_captions(tmp_path):
     high = ds.folder(ds.concept(""), "high")
     assert (high / "b.txt").read_text(encoding="utf-8") == "sks, b, edited"
     assert save_next("dog", "main", "", "text")[0].startswith("⚠")  # nothing chosen
+
+
+def test_a_reloaded_page_shows_the_dataset_as_it_is_on_disk_now(tmp_path):
+    from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+
+    ds = create_dataset(tmp_path / "datasets", "dog")
+    demo = standalone_app(StandaloneHost(tmp_path))  # the app starts with an empty dataset…
+    originals = ds.folder(ds.concept(""), "originals")
+    save(photo(64, 64, 1), originals / "a.png")
+    process_concept(ds, "", ProcessSettings(high=64, low=64))  # …then it is processed
+    ds.concepts[""].token = "ohwx"
+    ds.save()
+    gallery = handler_for(demo, find_block(demo, "lfd_dataset_gallery"), "gallery_now")
+    token = handler_for(demo, find_block(demo, "lfd_concept_token"), "token_now")
+    assert [stem for _, stem in gallery()] == ["a"] and token() == "ohwx"  # at page load

@@ -10,6 +10,7 @@ from lora_for_dummies.dataset.autocaption import MODES
 from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.train.fields import HELP
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
@@ -55,13 +56,28 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                 elem_id="lfd_dataset_import_folder")
             import_button = gr.Button("Import", elem_id="lfd_dataset_import")
 
-    token0, repeats0, class0 = ctl.concept_settings(first, MAIN)
+    # Functions, not values: gradio calls them at every page load, so a (re)loaded page shows
+    # the selected dataset as it is on disk now, not as it was when the app started.
+    def token_now() -> str:
+        return ctl.concept_settings(first, MAIN)[0]
+
+    def repeats_now() -> int:
+        return ctl.concept_settings(first, MAIN)[1]
+
+    def class_prompt_now() -> str:
+        return ctl.concept_settings(first, MAIN)[2]
+
+    def gallery_now() -> list[tuple[str, str]]:
+        return ctl.gallery(first, MAIN)
+
     with gr.Row():
-        token = gr.Textbox(token0, label="Trigger word (instance token)",
-                           elem_id="lfd_concept_token")
-        repeats = gr.Number(repeats0, precision=0, label="Repeats", elem_id="lfd_concept_repeats")
-        class_prompt = gr.Textbox(class0, label="Class prompt (prior preservation, optional)",
-                                  elem_id="lfd_concept_class")
+        token = gr.Textbox(token_now, label="Trigger word (instance token)",
+                           info=HELP["concepts.token"], elem_id="lfd_concept_token")
+        repeats = gr.Number(repeats_now, precision=0, label="Repeats",
+                            info=HELP["concepts.repeats"], elem_id="lfd_concept_repeats")
+        class_prompt = gr.Textbox(class_prompt_now,
+                                  label="Class prompt (prior preservation, optional)",
+                                  info=HELP["concepts.class_prompt"], elem_id="lfd_concept_class")
         save_concept = gr.Button("Save concept settings", elem_id="lfd_concept_save")
 
     with gr.Accordion("kohya layout (N_token folders)", open=False):
@@ -107,7 +123,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=3):
                 images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
-                                        ctl.gallery(first, MAIN))
+                                        gallery_now)
             with gr.Column(scale=2):
                 picture = gr.Image(label="Selected image", type="filepath", interactive=False,
                                    height=320, elem_id="lfd_caption_preview")
