@@ -98,7 +98,8 @@ def safe_torch_load(path: str | Path) -> dict[str, Any]:
     _check_path(path)
     try:
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            # torch 2.1 (A1111's) memory-maps only a path given as str, not a Path.
+            obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError as err:
             if "mmap" not in str(err) and "zip" not in str(err):
                 raise
