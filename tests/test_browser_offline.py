@@ -66,6 +66,14 @@ def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
             row.first.locator("td").nth(2).click(force=True)
             ui.wait_value("lfd_caption_text", "sks, dog")
             ui.wait_for(lambda: page.evaluate(_IN_VIEW), "the caption editor in view")
+            # Ctrl+Enter in the caption: save it and go on to the next image.
+            first = ui.value("lfd_caption_stem")
+            ui.fill("lfd_caption_text", "sks, dog, edited")
+            ui._field("lfd_caption_text").press("Control+Enter")
+            ui.wait_value("lfd_dataset_status", f"Saved {first}.txt")
+            ui.wait_for(lambda: ui.value("lfd_caption_stem") not in ("", first), "the next image")
+            high = tmp_path / "workspace" / "datasets" / "demo dog" / "HIGHRES_CONCEPT"
+            assert (high / f"{first}.txt").read_text(encoding="utf-8") == "sks, dog, edited"
             browser.close()
     finally:
         process.terminate()

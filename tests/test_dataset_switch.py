@@ -84,3 +84,44 @@ def test_a_caption_beside_its_image_still_wins(tmp_path):
     report = import_images(ds, [source / "a.png", other / "a.txt"])
     assert report.captions == ["a.txt"] and report.skipped == []
     assert (ds.folder(ds.concept(""), "originals") / "a.txt").read_text() == "beside"
+
+
+def test_previous_next_and_save_and_next_walk_the_captions(tmp_path):
+    from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+
+    ds = create_dataset(tmp_path / "datasets", "dog")
+    originals = ds.folder(ds.concept(""), "originals")
+    for index, name in enumerate(["a", "b", "c"]):
+        save(photo(64, 64, index), originals / f"{name}.png")
+        (originals / f"{name}.txt").write_text(f"sks, {name}", encoding="utf-8")
+    process_concept(ds, "", ProcessSettings(high=64, low=64))
+    demo = standalone_app(StandaloneHost(tmp_path))
+    preview = find_block(demo, "lfd_caption_preview")
+    on_next = handler_for(demo, preview, "on_next")
+    on_previous = handler_for(demo, preview, "on_previous")
+    save_next = handler_for(demo, preview, "on_save_next")
+
+    stem, text, image = on_next("dog", "main", "")  # nothing chosen yet: the first image
+    assert (stem, text) == ("a", "sks, a") and image.endswith("a.png")
+    assert on_next("dog", "main", "a")[:2] == ("b", "sks, b")
+    assert on_previous("dog", "main", "a")[:2] == ("c", "sks, c")  # wraps around
+    message, stem, text, image = save_next("dog", "main", "b", "sks, b, edited")
+    assert message.startswith("Saved b.txt") and (stem, text) == ("c", "sks, c")
+    high = ds.folder(ds.concept(""), "high")
+    assert (high / "b.txt").read_text(encoding="utf-8") == "sks, b, edited"
+    assert save_next("dog", "main", "", "text")[0].startswith("⚠")  # nothing chosen
+
+
+def test_a_reloaded_page_shows_the_dataset_as_it_is_on_disk_now(tmp_path):
+    from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+
+    ds = create_dataset(tmp_path / "datasets", "dog")
+    demo = standalone_app(StandaloneHost(tmp_path))  # the app starts with an empty dataset…
+    originals = ds.folder(ds.concept(""), "originals")
+    save(photo(64, 64, 1), originals / "a.png")
+    process_concept(ds, "", ProcessSettings(high=64, low=64))  # …then it is processed
+    ds.concepts[""].token = "ohwx"
+    ds.save()
+    gallery = handler_for(demo, find_block(demo, "lfd_dataset_gallery"), "gallery_now")
+    token = handler_for(demo, find_block(demo, "lfd_concept_token"), "token_now")
+    assert [stem for _, stem in gallery()] == ["a"] and token() == "ohwx"  # at page load

@@ -46,8 +46,8 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert ["sks", 2] in frequency
 
     select = _handler(demo, "lfd_caption_stem", "select_handler")
-    stem, text = select("my dog", "main", types.SimpleNamespace(index=0))
-    assert stem == "a" and text == "sks, dog"
+    stem, text, image = select("my dog", "main", types.SimpleNamespace(index=0))
+    assert stem == "a" and text == "sks, dog" and Path(image).stem == "a"
     label = handler_for(demo, find_block(demo, "lfd_caption_tokens"))("sks, dog, " * 30)
     assert "over 75" in label
     saved = _handler(demo, "lfd_dataset_status", "on_save")("my dog", "main", "b", "sks, cat")
@@ -75,7 +75,7 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
         "my dog", 256, 1, 10, "sd1")
     assert any(row[1] == "too_small" for row in findings) and "steps per epoch" in summary
     index = next(i for i, row in enumerate(findings) if row[2] == "c.png")
-    concept_name, stem_name, _ = _handler(demo, "lfd_caption_stem", "on_finding")(
+    concept_name, stem_name, _, _ = _handler(demo, "lfd_caption_stem", "on_finding")(
         "my dog", findings, types.SimpleNamespace(index=[index, 2]))
     assert (concept_name, stem_name) == ("main", "c")
 

@@ -53,13 +53,13 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     from test_train_ui import _values
 
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 1, "", ""]]
-    refused = start("", 1, "v2.safetensors", rows, "auto", *_values())
+    refused = start("", 1, False, "v2.safetensors", rows, "auto", *_values())
     assert refused == f"⚠ SD 2.x: {SD2_GONE}"
     # The Wizard's family follows the chosen base model.
     assert handler_for(tab, find_block(tab, "lfd_wizard_family"), "on_base")(
         "xl.safetensors")["value"] == "sdxl"
     sd_models.events.clear()
-    message = start("", 1, "xl.safetensors", rows, "auto",
+    message = start("", 1, False, "xl.safetensors", rows, "auto",
                     *_values(training__steps=2, samples__every=0, save__every=0))
     assert message.startswith("Starting ui run"), message
     SESSION.wait(300)

@@ -58,7 +58,8 @@ def uploaded_paths(value: Any) -> list[str]:
     return paths
 
 
-def gallery(label: str, elem_id: str, value: list[tuple[str, str]] | None = None) -> Any:
+def gallery(label: str, elem_id: str, value: Any = None) -> Any:
+    """A gallery; `value` may be a function, called at every page load."""
     import gradio as gr
 
     kwargs: dict[str, Any] = {"columns": 6, "height": 360, "allow_preview": False}

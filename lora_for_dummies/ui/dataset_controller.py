@@ -133,6 +133,21 @@ class DatasetController:
     def stems(self, name: str | None, concept: str | None) -> list[str]:
         return [Path(path).stem for path, _ in self.gallery(name, concept)]
 
+    def neighbour(self, name: str | None, concept: str | None, stem: str,
+                  step: int) -> tuple[str, str, str | None]:
+        """(stem, caption, image) `step` places from `stem` in the gallery's order, wrapping
+        around; the first image when `stem` is not (or no longer) there."""
+        items = self.gallery(name, concept)
+        if not items:
+            return "", "", None
+        stems = [s for _, s in items]
+        index = (stems.index(stem) + step) % len(items) if stem in stems else 0
+        path, chosen = items[index]
+        return chosen, self.load_caption(name or "", concept or MAIN, chosen), path
+
+    def image_of(self, name: str | None, concept: str | None, stem: str) -> str | None:
+        return next((path for path, s in self.gallery(name, concept) if s == stem), None)
+
     def load_caption(self, name: str, concept: str, stem: str) -> str:
         high, _ = self.folders(name, concept)
         path = high / f"{stem}.txt"

@@ -10,12 +10,24 @@ from lora_for_dummies.dataset.autocaption import MODES
 from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.train.fields import HELP
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.caption_hints import build_caption_hints
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.jobs import run_job, stop_current
+
+# Ctrl+Enter (⌘+Enter) in the caption box presses "Save and next". Installed once, by the events
+# that open a caption, so no page script is needed (the same on gradio 3, 4, 5 and the webui).
+_SHORTCUT = ("if (!window.lfdCaptionKeys) { window.lfdCaptionKeys = true; "
+             "document.addEventListener('keydown', (e) => { "
+             "if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && e.target.closest "
+             "&& e.target.closest('#lfd_caption_text')) { e.preventDefault(); "
+             "const b = document.getElementById('lfd_caption_save_next'); "
+             "const button = b && (b.tagName === 'BUTTON' ? b : b.querySelector('button')); "
+             "if (button) button.click(); } }); }")
+SHORTCUT_JS = "() => { " + _SHORTCUT + " }"
 
 
 def build_dataset_tab(host: Host) -> dict[str, Any]:
@@ -46,13 +58,28 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                 elem_id="lfd_dataset_import_folder")
             import_button = gr.Button("Import", elem_id="lfd_dataset_import")
 
-    token0, repeats0, class0 = ctl.concept_settings(first, MAIN)
+    # Functions, not values: gradio calls them at every page load, so a (re)loaded page shows
+    # the selected dataset as it is on disk now, not as it was when the app started.
+    def token_now() -> str:
+        return ctl.concept_settings(first, MAIN)[0]
+
+    def repeats_now() -> int:
+        return ctl.concept_settings(first, MAIN)[1]
+
+    def class_prompt_now() -> str:
+        return ctl.concept_settings(first, MAIN)[2]
+
+    def gallery_now() -> list[tuple[str, str]]:
+        return ctl.gallery(first, MAIN)
+
     with gr.Row():
-        token = gr.Textbox(token0, label="Trigger word (instance token)",
-                           elem_id="lfd_concept_token")
-        repeats = gr.Number(repeats0, precision=0, label="Repeats", elem_id="lfd_concept_repeats")
-        class_prompt = gr.Textbox(class0, label="Class prompt (prior preservation, optional)",
-                                  elem_id="lfd_concept_class")
+        token = gr.Textbox(token_now, label="Trigger word (instance token)",
+                           info=HELP["concepts.token"], elem_id="lfd_concept_token")
+        repeats = gr.Number(repeats_now, precision=0, label="Repeats",
+                            info=HELP["concepts.repeats"], elem_id="lfd_concept_repeats")
+        class_prompt = gr.Textbox(class_prompt_now,
+                                  label="Class prompt (prior preservation, optional)",
+                                  info=HELP["concepts.class_prompt"], elem_id="lfd_concept_class")
         save_concept = gr.Button("Save concept settings", elem_id="lfd_concept_save")
 
     with gr.Accordion("kohya layout (N_token folders)", open=False):
@@ -101,12 +128,22 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=3):
                 images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
-                                        ctl.gallery(first, MAIN))
+                                        gallery_now)
             with gr.Column(scale=2):
+                picture = gr.Image(label="Selected image", type="filepath", interactive=False,
+                                   height=320, elem_id="lfd_caption_preview")
                 stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem")
-                caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text")
+                caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text",
+                                     info="What is in the picture, comma-separated, trigger "
+                                          "word first. Ctrl+Enter: save and go to the next.")
                 tokens = gr.Markdown("Tokens: 0/75", elem_id="lfd_caption_tokens")
-                save = gr.Button("Save caption", elem_id="lfd_caption_save")
+                with gr.Row():
+                    previous = gr.Button("◀ Previous", elem_id="lfd_caption_previous")
+                    following = gr.Button("Next ▶", elem_id="lfd_caption_next")
+                with gr.Row():
+                    save = gr.Button("Save caption", elem_id="lfd_caption_save")
+                    save_next = gr.Button("Save and next", variant="primary",
+                                          elem_id="lfd_caption_save_next")
         with gr.Row():
             operation = gr.Dropdown(list(BULK_OPERATIONS), value=list(BULK_OPERATIONS)[0],
                                     label="Bulk operation", elem_id="lfd_bulk_operation")
@@ -240,13 +277,33 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         on_concept, [dataset, concept], views[1:])
     stop.click(stop_current, [], [status])
 
-    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[str, str]:
+    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[Any, ...]:
         gallery_items = ctl.gallery(name, concept_name)
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
         chosen = gallery_items[index][1] if index < len(gallery_items) else ""
-        return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else ""
+        return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else "", \
+            gallery_items[index][0] if chosen else None
 
-    images.select(select_handler, [dataset, concept], [stem, caption])
+    editor = [stem, caption, picture]
+    compat.then_js(images.select(select_handler, [dataset, concept], editor), SHORTCUT_JS)
+
+    def on_previous(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
+        return ctl.neighbour(name, concept_name, stem_name, -1)
+
+    def on_next(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
+        return ctl.neighbour(name, concept_name, stem_name, 1)
+
+    previous.click(on_previous, [dataset, concept, stem], editor)
+    following.click(on_next, [dataset, concept, stem], editor)
+
+    def on_save_next(name: str, concept_name: str, stem_name: str, text: str) -> tuple[Any, ...]:
+        try:
+            message = ctl.save_caption(name, concept_name or MAIN, stem_name, text)
+        except UserError as err:
+            return (f"⚠ {err}",) + tuple(compat.update() for _ in editor)
+        return (message,) + ctl.neighbour(name, concept_name, stem_name, 1)
+
+    save_next.click(on_save_next, [dataset, concept, stem, caption], [status] + editor)
     caption.change(ctl.token_label, [caption], [tokens])
     def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
         return ctl.save_caption(name, concept_name or MAIN, stem_name, text)
@@ -295,14 +352,16 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         rows = compat.table_rows(table)
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if row >= len(rows):
-            return compat.update(), compat.update(), compat.update()
+            return compat.update(), compat.update(), compat.update(), compat.update()
         concept_name, _, file_name, _ = rows[row]
         stem_name = file_name.rsplit(".", 1)[0]
-        return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name)
+        return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name), \
+            ctl.image_of(name, concept_name, stem_name)
 
     # The caption editor is far above the table: bring it into view with the finding's file.
-    compat.then_js(findings.select(on_finding, [dataset, findings], [concept, stem, caption]),
+    compat.then_js(findings.select(on_finding, [dataset, findings],
+                                   [concept, stem, caption, picture]),
                    "() => { const el = document.getElementById('lfd_caption_text'); "
-                   "if (el) el.scrollIntoView({block: 'center'}); }")
+                   "if (el) el.scrollIntoView({block: 'center'}); " + _SHORTCUT + " }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
             "tokens": tokens, "status": status}
