@@ -26,6 +26,24 @@ def chromium_path() -> str | None:
         shutil.which("chromium-browser")
 
 
+def browser_or_skip() -> str:
+    """Chromium's path; skips the test without Chromium or Playwright, unless
+    LFD_REQUIRE_BROWSER is set (CI), where it fails instead."""
+    import pytest
+
+    path = chromium_path()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        if os.environ.get("LFD_REQUIRE_BROWSER"):
+            pytest.fail("Chromium or Playwright is missing, and LFD_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium/Playwright here (apt-get install chromium; pip install "
+                    "playwright)")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,9 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from browser import CHROMIUM_FLAGS, free_port, start_server
+from browser import CHROMIUM_FLAGS, browser_or_skip, free_port, start_server
 from imagegen import photo, save
-from test_browser_e2e import _browser_or_skip
 
 from lora_for_dummies.dataset.layout import create_dataset
 
@@ -55,7 +54,7 @@ def _jobs(url: str) -> list:
 def test_a_page_from_another_origin_starts_nothing(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    executable = _browser_or_skip()
+    executable = browser_or_skip()
     data = tmp_path / "workspace"
     dataset = create_dataset(data / "datasets", "victim")
     for i in range(2):

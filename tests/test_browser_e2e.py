@@ -20,7 +20,7 @@ from browser import (
     CHROMIUM_FLAGS,
     GradioPage,
     add_concept,
-    chromium_path,
+    browser_or_skip,
     make_dataset,
     start_server,
 )
@@ -30,20 +30,6 @@ from lora_for_dummies.tokenizer import token_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ["LFD_SCREENSHOTS"]) if os.environ.get("LFD_SCREENSHOTS") else None
-
-
-def _browser_or_skip() -> str:
-    path = chromium_path()
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        if os.environ.get("LFD_REQUIRE_BROWSER"):
-            pytest.fail("Chromium or Playwright is missing, and LFD_REQUIRE_BROWSER is set")
-        pytest.skip("no Chromium/Playwright here (apt-get install chromium; pip install "
-                    "playwright)")
-    return path
 
 
 @pytest.fixture()
@@ -64,7 +50,7 @@ def app(tmp_path):
 def ui(app, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    executable = _browser_or_skip()
+    executable = browser_or_skip()
     url, _ = app
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
@@ -209,7 +195,7 @@ def test_webui_progress_bar_script_in_a_browser():
     without them (standalone) the inputs pass through unchanged."""
     from playwright.sync_api import sync_playwright
 
-    executable = _browser_or_skip()
+    executable = browser_or_skip()
     script = (ROOT / "javascript" / "lora_for_dummies.js").read_text(encoding="utf-8")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)

@@ -4,29 +4,13 @@ caption into view — in a real Chromium."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pytest
-from browser import CHROMIUM_FLAGS, GradioPage, chromium_path, start_server
+from browser import CHROMIUM_FLAGS, GradioPage, browser_or_skip, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-def _browser_or_skip() -> str:
-    path = chromium_path()
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        if os.environ.get("LFD_REQUIRE_BROWSER"):
-            pytest.fail("Chromium or Playwright is missing, and LFD_REQUIRE_BROWSER is set")
-        pytest.skip("no Chromium/Playwright here (apt-get install chromium; pip install "
-                    "playwright)")
-    return path
 
 
 _IN_VIEW = """() => { const r = document.getElementById('lfd_caption_text').getBoundingClientRect();
@@ -36,7 +20,7 @@ _IN_VIEW = """() => { const r = document.getElementById('lfd_caption_text').getB
 def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    executable = _browser_or_skip()
+    executable = browser_or_skip()
     process, url = start_server(["--demo", "--data-dir", str(tmp_path / "workspace")], ROOT,
                                 tmp_path / "app.log")
     outside: list[str] = []
