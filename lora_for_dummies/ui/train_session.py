@@ -107,10 +107,10 @@ class TrainingSession:
             from lora_for_dummies.train.launch import request_stop
 
             request_stop(self.run_dir, save)
-            return "Stopping after this step" + (" and saving…" if save else "…")
+            return stop_message(self.run_dir, save)
         self.trainer.save_requested = save
         self.trainer.reporter.request_stop()
-        return "Stopping after this step" + (" and saving…" if save else "…")
+        return stop_message(self.run_dir, save)
 
     def wait(self, timeout: float = 600) -> None:
         if self.process is not None:
@@ -139,6 +139,24 @@ class TrainingSession:
 
 
 SESSION = TrainingSession()
+
+
+def stop_message(run_dir: Path, save: bool) -> str:
+    """When a Stop takes effect: a run stops between steps, so say how long a step takes here
+    (the median of the last ones logged), or that loading must finish first."""
+    import json
+    import statistics
+
+    log = run_dir / "log.jsonl"
+    lines = log.read_text(encoding="utf-8").splitlines()[-5:] if log.is_file() else []
+    seconds = [json.loads(line)["seconds"] for line in lines if '"seconds"' in line]
+    saving = " and saving" if save else ""
+    if not seconds:
+        return (f"Stopping{saving} once loading and the first samples are done (a run stops "
+                "between steps)…")
+    step = statistics.median(seconds)
+    took = "under a second" if step < 1 else f"about {step:.0f} s"
+    return f"Stopping{saving} after the current step — {took}, the time one step takes here…"
 
 
 def run_folder_losses(run_dir: Path) -> list[float]:
