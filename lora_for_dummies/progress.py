@@ -23,13 +23,17 @@ class ProgressState:
     finished: bool = False
     log: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    # (done, time) of the first step report: the rate, and so the ETA, counts from there, so
+    # that model loading and caching before it do not make every step look slow.
+    origin: tuple[int, float] | None = None
 
     @property
     def eta_seconds(self) -> float | None:
-        if not self.done or not self.total or not self.started:
+        if not self.total or self.origin is None or self.done <= self.origin[0]:
             return None
-        elapsed = time.monotonic() - self.started
-        return elapsed / self.done * max(self.total - self.done, 0)
+        done, since = self.origin
+        per_unit = (time.monotonic() - since) / (self.done - done)
+        return per_unit * max(self.total - self.done, 0)
 
     def summary(self) -> str:
         eta = self.eta_seconds
@@ -65,6 +69,8 @@ class Reporter:
 
     def step(self, done: int, text: str = "") -> None:
         with self._lock:
+            if self.state.origin is None:
+                self.state.origin = (done, time.monotonic())
             self.state.done, self.state.text = done, text
         self.on_update()
 

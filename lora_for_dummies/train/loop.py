@@ -254,6 +254,7 @@ class Trainer:
         for model in self.trained.values():
             model.train()
         step = start
+        self.reporter.step(step, "training")  # loading is done: the ETA counts from here
         try:
             while step < job.training.steps:
                 if self.reporter.should_stop() or self._stop_file():
