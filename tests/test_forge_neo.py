@@ -48,7 +48,7 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     shutil.copy(tiny_models["sd2v"], models / "v2.safetensors")
     shutil.copy(tiny_models["sdxl"], models / "xl.safetensors")
     handler_for(tab, find_block(tab, "lfd_train_base"), None)()
-    status = find_block(tab, "lfd_train_status")
+    status = find_block(tab, "lfd_train_message")
     start = handler_for(tab, status, "on_start")
     from test_train_ui import _values
 

@@ -47,7 +47,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert "tiny.safetensors" in [c if isinstance(c, str) else c[1]
                                   for c in refresh()["choices"]]
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
-    status = find_block(demo, "lfd_train_status")
+    status = find_block(demo, "lfd_train_message")  # button answers; the poll owns the progress
     start = handler_for(demo, status, "on_start")
     assert start("", 1, False, "tiny.safetensors", rows, "auto", *_values()).startswith(
         "Starting ui run")
@@ -147,7 +147,7 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
     from modules import call_queue, paths, sd_models, shared
 
     tab, scans = webui_tab
-    status = find_block(tab, "lfd_train_status")
+    status = find_block(tab, "lfd_train_message")
     shutil.copy(tiny_models["sd1"], Path(paths.models_path) / "Stable-diffusion" / "t.safetensors")
     handler_for(tab, find_block(tab, "lfd_train_base"), None)()
     from lora_for_dummies.hosts.webui import WebuiHost

@@ -94,6 +94,16 @@ def every(seconds: float, fn: Any, outputs: list[Any]) -> None:
     Context.root_block.load(fn, None, outputs, every=seconds)
 
 
+def toast(text: str) -> str:
+    """Also raise `text` as a toast where the gradio version has them (4 and 5): a warning
+    for "⚠ …", else a note. Returns `text`, for the message box that keeps it."""
+    import gradio as gr
+
+    if text and gradio_major() >= 4:
+        (gr.Warning if text.startswith("⚠") else gr.Info)(text.lstrip("⚠ "))
+    return text
+
+
 def user_message(fn: Any) -> Any:
     """Wrap a handler so that a UserError shows as its message (⚠ …) in the output."""
     from lora_for_dummies.errors import UserError

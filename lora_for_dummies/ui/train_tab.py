@@ -155,6 +155,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     # travels from the page's script to the run in a hidden field.
     gr.HTML("", elem_id="lfd_train_progressbar")
     task_id = gr.Textbox(visible=False, elem_id="lfd_train_task_id")
+    message = gr.Markdown("", elem_id="lfd_train_message")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
 
@@ -169,13 +170,17 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     dataset.change(on_concept_list, [dataset], [concept])
     concept_refresh.click(on_concept_list, [dataset, concept], [concept])  # made meanwhile
 
-    def on_add(rows: Any, name: str, concept_name: str, images: str) -> Any:
+    def on_add(rows: Any, name: str, concept_name: str, images: str) -> tuple[Any, str]:
         current = compat.table_rows(rows)
         if not name:
-            return current
-        return current + [concept_row(host, name, concept_name, images)]
+            return current, compat.toast("⚠ choose a dataset first (🔄 if you just made it)")
+        try:
+            row = concept_row(host, name, concept_name, images)
+        except UserError as err:
+            return current, compat.toast(f"⚠ {err}")
+        return current + [row], f"Added {name} / {concept_name or 'main'} ({images} resolution)"
 
-    add.click(on_add, [concepts, dataset, concept, which], [concepts])
+    add.click(on_add, [concepts, dataset, concept, which], [concepts, message])
     clear.click(lambda: [], [], [concepts])
 
     def on_wizard(gb: float, family_name: str) -> list[Any]:
@@ -219,25 +224,27 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     def on_start(task, count, replace, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            return SESSION.start(host, job, gpus=int(count or 1), task_id=task or "",
-                                 overwrite=bool(replace))
+            return compat.toast(SESSION.start(host, job, gpus=int(count or 1),
+                                              task_id=task or "", overwrite=bool(replace)))
         except UserError as err:
-            return f"⚠ {err}"
+            return compat.toast(f"⚠ {err}")
 
     def on_resume(task, count, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            return SESSION.start(host, job, resume=True, gpus=int(count or 1),
-                                 task_id=task or "")
+            return compat.toast(SESSION.start(host, job, resume=True, gpus=int(count or 1),
+                                              task_id=task or ""))
         except UserError as err:
-            return f"⚠ {err}"
+            return compat.toast(f"⚠ {err}")
 
     # In the webui its progressbar.js is on the page: our script makes the task id.
     script = "lfd_start_training" if host.name == "webui" else None
-    compat.click(start, on_start, [task_id, gpus, overwrite] + inputs, [status], js=script)
-    compat.click(resume, on_resume, [task_id, gpus] + inputs, [status], js=script)
-    stop.click(lambda: SESSION.stop(save=False), [], [status])
-    stop_save.click(lambda: SESSION.stop(save=True), [], [status])
+    # Button answers go to `message`, which keeps them until the next one; the progress box
+    # below is rewritten by the poll every 2 s.
+    compat.click(start, on_start, [task_id, gpus, overwrite] + inputs, [message], js=script)
+    compat.click(resume, on_resume, [task_id, gpus] + inputs, [message], js=script)
+    stop.click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
+    stop_save.click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
 
     def presets_dir() -> Path:
         return host.runs_dir() / "presets"
@@ -249,17 +256,18 @@ def build_train_tab(host: Host) -> dict[str, Any]:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
             path = presets_dir() / f"{check_name(name, 'preset name')}.toml"
             save_toml(job, path)
-            return f"Saved preset {path}"
+            return compat.toast(f"Saved preset {path}")
         except UserError as err:
-            return f"⚠ {err}"
+            return compat.toast(f"⚠ {err}")
 
-    save_preset.click(on_save_preset, [preset] + inputs, [status])
+    save_preset.click(on_save_preset, [preset] + inputs, [message])
 
     def on_load_preset(name: str) -> list[Any]:
         try:
             job = load_toml(TrainJob, presets_dir() / f"{name}.toml")
         except UserError as err:
-            return [f"⚠ {err}", compat.update()] + [compat.update() for _ in SETTINGS]
+            return [compat.toast(f"⚠ {err}"), compat.update()] + \
+                [compat.update() for _ in SETTINGS]
         data = to_dict(job)
         values = []
         for path, _, kind, _ in SETTINGS:
@@ -268,9 +276,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
                           tristate_label(value) if kind == "tristate" else value)
         rows = [[c["folder"], c["token"], c["repeats"], c["class_folder"], c["class_prompt"]]
                 for c in data["concepts"]]
-        return [f"Loaded preset {name}", rows] + values
+        return [compat.toast(f"Loaded preset {name}"), rows] + values
 
-    load_preset.click(on_load_preset, [preset], [status, concepts] + fields)
+    load_preset.click(on_load_preset, [preset], [message, concepts] + fields)
 
     compat.every(2.0, poll_view, [status, loss_plot, samples])
     name_field = fields[[p for p, *_ in SETTINGS].index("save.name")]
