@@ -52,7 +52,9 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     start = handler_for(tab, status, "on_start")
     from test_train_ui import _values
 
-    rows = [[str(instance_folder(tmp_path / "inst")), "sks", 1, "", ""]]
+    from lora_for_dummies.hosts.webui import WebuiHost
+
+    rows = [[str(instance_folder(WebuiHost().datasets_dir() / "inst")), "sks", 1, "", ""]]
     refused = start("", 1, False, "v2.safetensors", rows, "auto", *_values())
     assert refused == f"⚠ SD 2.x: {SD2_GONE}"
     # The Wizard's family follows the chosen base model.
