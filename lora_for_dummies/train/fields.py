@@ -44,7 +44,8 @@ SETTINGS = [
     ("optimizer.text_encoder_lr", "Text-encoder learning rate", "number", None),
     ("optimizer.scheduler", "LR schedule", "choice", SCHEDULERS),
     ("optimizer.warmup", "Warmup (<1: fraction, ≥1: steps)", "number", None),
-    ("optimizer.cycles", "Restarts (cosine with restarts)", "int", None),
+    ("optimizer.cycles", "Cycles (cosine with restarts: how many times the LR starts over)",
+     "int", None),
     ("training.precision", "Precision", "choice", PRECISIONS),
     ("training.gradient_checkpointing", "Gradient checkpointing (partial: the highest-"
      "resolution blocks only)", "choice", CHECKPOINTING),
@@ -116,7 +117,9 @@ HELP: dict[str, str] = {
                            "towards the end; constant never changes.",
     "optimizer.warmup": "Start with a small learning rate and ramp up: below 1 a fraction of "
                         "the steps, from 1 a number of steps.",
-    "optimizer.cycles": "Number of restarts for cosine_with_restarts.",
+    "optimizer.cycles": "For cosine_with_restarts: how many cosine cycles the schedule makes "
+                        "(1 = plain cosine, 3 = the rate falls and starts over 3 times); "
+                        "usual 1–4.",
     "optimizer.power": "Curve of the polynomial schedule (1 = linear).",
     "optimizer.max_grad_norm": "Clips large gradients so one bad batch cannot wreck the LoRA.",
     "training.steps": "How many training steps. About 100 per image is a usual start; watch "

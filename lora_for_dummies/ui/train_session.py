@@ -20,6 +20,7 @@ class SessionView:
     losses: list[float] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
     result: str = ""
+    total_steps: int = 0  # of the run, when known (the loss chart spans it)
 
 
 class TrainingSession:
@@ -124,8 +125,10 @@ class TrainingSession:
         losses = run_folder_losses(self.run_dir)
         samples = sorted(str(p) for p in (self.run_dir / "samples").glob("*.png")) \
             if (self.run_dir / "samples").is_dir() else []
+        total = 0
         if self.trainer is not None:
             state = self.trainer.reporter.state
+            total = state.total
             text = state.summary() + (f"\n{self.result}" if self.result else "")
             if state.log:
                 text += "\n" + "\n".join(state.log[-4:])
@@ -135,7 +138,7 @@ class TrainingSession:
             launcher = self.run_dir / "launcher.log"
             if not self.running and launcher.is_file():
                 text += "\n" + "\n".join(launcher.read_text(errors="replace").splitlines()[-4:])
-        return SessionView(self.running, text, losses, samples, self.result)
+        return SessionView(self.running, text, losses, samples, self.result, total)
 
 
 SESSION = TrainingSession()

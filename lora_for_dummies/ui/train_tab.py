@@ -16,7 +16,7 @@ from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import HELP, SETTINGS, TRISTATE_VALUES
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
-from lora_for_dummies.ui.charts import line_chart
+from lora_for_dummies.ui.charts import line_chart, loss_chart
 from lora_for_dummies.ui.families import family_radio, family_refused
 from lora_for_dummies.ui.train_session import SESSION
 
@@ -132,10 +132,11 @@ def build_train_tab(host: Host) -> dict[str, Any]:
                 for path, label, kind, choices in SETTINGS[start:start + 4]:
                     fields.append(_component(path, label, kind, choices, _get(defaults, path)))
     with gr.Row():
+        # No label badge: it would cover the chart's own title and axis.
         lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
-                           interactive=False)
+                           interactive=False, show_label=False)
         loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
-                             interactive=False)
+                             interactive=False, show_label=False)
     with gr.Row():
         preset = gr.Textbox(label="Preset name", elem_id="lfd_train_preset")
         save_preset = gr.Button("Save preset", elem_id="lfd_train_save_preset")
@@ -214,7 +215,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         steps = int(values[[p for p, *_ in SETTINGS].index("training.steps")] or 1)
         config = OptimizerConfig(**{**data, "cycles": int(data.get("cycles") or 1),
                                     "warmup": float(data.get("warmup") or 0)})
-        title = f"{config.scheduler} - UNet learning rate"
+        title = f"UNet learning rate, {config.scheduler}, {steps} steps"
         return line_chart(lr_curve(config, max(steps, 1)), title)
 
     plot.click(on_plot, fields, [lr_plot])
@@ -241,7 +242,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     script = "lfd_start_training" if host.name == "webui" else None
     # Button answers go to `message`, which keeps them until the next one; the progress box
     # below is rewritten by the poll every 2 s.
-    compat.click(start, on_start, [task_id, gpus, overwrite] + inputs, [message], js=script)
+    compat.click(start, on_start, [task_id, gpus, overwrite] + inputs, [message],
+                 js=script).then(on_plot, fields, [lr_plot])  # the run's own schedule
     compat.click(resume, on_resume, [task_id, gpus] + inputs, [message], js=script)
     stop.click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
     stop_save.click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
@@ -290,5 +292,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 def poll_view() -> tuple[Any, Any, Any]:
     """What the tab shows of the run (called every 2 s, and after a browser refresh)."""
     view = SESSION.view()
-    return view.text, line_chart(view.losses, "loss (smoothed)", smooth=10), \
+    sample_steps = sorted({int(Path(p).stem.split("-")[0]) for p in view.samples
+                           if Path(p).stem.split("-")[0].isdigit()})
+    return view.text, loss_chart(view.losses, view.total_steps, sample_steps), \
         [(path, Path(path).stem) for path in view.samples] or None
