@@ -134,6 +134,16 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
         "e2e dog-000010.safetensors", "e2e dog-000020.safetensors",
         "e2e dog-000030.safetensors"]
     assert "self-check passed" in ui.value("lfd_train_status")
+    samples_before = len(ui.images("lfd_train_samples"))
+    # A browser refresh brings the form and every sample of the run back.
+    ui.page.reload()
+    ui.page.locator("#lfd_tabs").wait_for()
+    ui.tab("Train")
+    ui.wait_value("lfd_train_save_name", "e2e dog")
+    assert ui.value("lfd_train_training_steps") == "30"
+    ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
+    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) == samples_before,
+                "every sample after the refresh")
 
     # -- Which step is best? ---------------------------------------------------------------
     ui.expand("Which step is best?", "lfd_best_strengths")

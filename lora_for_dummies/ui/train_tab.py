@@ -3,6 +3,7 @@ presets, start / stop / stop-and-save / resume, live progress, loss chart and sa
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import HELP, SETTINGS, TRISTATE_VALUES
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import line_chart, loss_chart
 from lora_for_dummies.ui.families import family_radio, family_refused
@@ -31,11 +33,12 @@ def _get(data: dict, path: str) -> Any:
 
 
 def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> Any:
+    """The field of one setting; `value` as the field shows it (or a function giving it)."""
     common = dict(label=label, elem_id="lfd_train_" + path.replace(".", "_"), info=HELP[path])
     if kind == "bool":
         return gr.Checkbox(value=value, **common)
     if kind == "tristate":
-        return gr.Radio(list(choices), value=tristate_label(value), **common)
+        return gr.Radio(list(choices), value=value, **common)
     if kind == "choice":
         return gr.Dropdown(list(choices), value=value, **common)
     if kind == "int":
@@ -43,7 +46,7 @@ def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> An
     if kind == "number":
         return gr.Number(value=value, **common)
     if kind == "lines":
-        return gr.Textbox(value="\n".join(value), lines=3, **common)
+        return gr.Textbox(value=value, lines=3, **common)
     return gr.Textbox(value=value, **common)
 
 
@@ -90,15 +93,18 @@ def concept_row(host: Host, dataset: str, concept: str, which: str) -> list[Any]
 
 
 def build_train_tab(host: Host) -> dict[str, Any]:
-    defaults = to_dict(TrainJob())
     titles = [e.title for e in host.checkpoints()]
     with gr.Row():
-        base = compat.dropdown("Base model", titles, None, "lfd_train_base")
+        # Values are functions (train_form): gradio calls them at every page load.
+        base = compat.dropdown("Base model", titles, lambda: form.base_title(host),
+                               "lfd_train_base")
         host.refresh_button(base, host.refresh_checkpoints,
                             lambda: {"choices": [e.title for e in host.checkpoints()]},
                             "lfd_train_base_refresh")
-        v_mode = gr.Radio(["auto", "yes", "no"], value="auto", label="v-prediction",
-                          elem_id="lfd_train_v")
+        v_mode = gr.Radio(["auto", "yes", "no"], label="v-prediction", elem_id="lfd_train_v",
+                          value=lambda: form.shown(form.form_job(host).model.v_prediction,
+                                                   "tristate"),
+                          info=HELP["model.v_prediction"])
     datasets = list_datasets(host.datasets_dir())
     with gr.Row():
         dataset = compat.dropdown("Dataset", datasets, None, "lfd_train_dataset")
@@ -115,7 +121,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     concepts = gr.Dataframe(headers=["folder", "token", "repeats", "class folder",
                                      "class prompt"], datatype=["str", "str", "number", "str",
                                                                 "str"],
-                            interactive=True, elem_id="lfd_train_concepts", label="Concepts")
+                            interactive=True, elem_id="lfd_train_concepts", label="Concepts",
+                            value=lambda: form.concept_rows(host))
     with gr.Accordion("Performance Wizard", open=False):
         with gr.Row():
             vram = gr.Number(value=0, label="GPU memory in GB (0 = detect)",
@@ -130,7 +137,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         for start in range(0, len(SETTINGS), 4):
             with gr.Row():
                 for path, label, kind, choices in SETTINGS[start:start + 4]:
-                    fields.append(_component(path, label, kind, choices, _get(defaults, path)))
+                    fields.append(_component(path, label, kind, choices,
+                                             partial(form.field_value, host, path, kind)))
     with gr.Row():
         # No label badge: it would cover the chart's own title and axis.
         lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
@@ -225,6 +233,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     def on_start(task, count, replace, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
+            form.remember(host, job)  # a page reload shows these settings again
             return compat.toast(SESSION.start(host, job, gpus=int(count or 1),
                                               task_id=task or "", overwrite=bool(replace)))
         except UserError as err:
@@ -233,6 +242,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     def on_resume(task, count, base_title, rows, v, *values):
         try:
             job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
+            form.remember(host, job)
             return compat.toast(SESSION.start(host, job, resume=True, gpus=int(count or 1),
                                               task_id=task or ""))
         except UserError as err:

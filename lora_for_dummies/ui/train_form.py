@@ -1,0 +1,77 @@
+"""What the Train tab's form shows when a page (re)loads: the running job's settings while a
+run goes on, else the settings last started from the tab, else defaults that fit this machine
+(fp32 on a CPU, the GPU's best precision on a GPU). Components take these as functions, which
+gradio calls at every page load, so a refresh brings the form back as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.config import load_toml, save_toml, to_dict
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.ui.train_session import SESSION
+
+LAST_SETTINGS = "last-settings.toml"  # in the runs folder
+
+
+def best_precision() -> str:
+    from lora_for_dummies.train.wizard import bf16_supported, detect_vram_gb
+
+    if detect_vram_gb() <= 0:
+        return "fp32"  # fp16/bf16 autocast on a CPU is slower and no smaller here
+    return "bf16" if bf16_supported() else "fp16"
+
+
+def machine_defaults() -> TrainJob:
+    job = TrainJob()
+    job.training.precision = best_precision()
+    return job
+
+
+def remember(host: Host, job: TrainJob) -> None:
+    """Keep the settings a run was started with, for the next page load."""
+    save_toml(job, host.runs_dir() / LAST_SETTINGS)
+
+
+def form_job(host: Host) -> TrainJob:
+    trainer = SESSION.trainer
+    if SESSION.running and trainer is not None:
+        return trainer.job
+    path = host.runs_dir() / LAST_SETTINGS
+    if path.is_file():
+        try:
+            return load_toml(TrainJob, path)
+        except UserError:  # an older or hand-edited file: start from the defaults
+            pass
+    return machine_defaults()
+
+
+def shown(value: Any, kind: str) -> Any:
+    """A job value as its form field shows it."""
+    if kind == "lines":
+        return "\n".join(value)
+    if kind == "tristate":
+        return "auto" if value is None else "yes" if value else "no"
+    return value
+
+
+def field_value(host: Host, path: str, kind: str) -> Any:
+    section, key = path.split(".")
+    return shown(to_dict(form_job(host))[section][key], kind)
+
+
+def base_title(host: Host) -> str | None:
+    base = form_job(host).model.base
+    for entry in host.checkpoints():
+        if base and Path(entry.path) == Path(base):
+            return entry.title
+    return None
+
+
+def concept_rows(host: Host) -> list[list[Any]] | None:
+    """None (an empty table) without concepts."""
+    return [[c.folder, c.token, c.repeats, c.class_folder, c.class_prompt]
+            for c in form_job(host).concepts] or None

@@ -1,0 +1,47 @@
+"""The Train tab's form survives a page load: while a run goes on it shows that run's
+settings, afterwards the ones last started, and on a fresh install defaults that fit the
+machine (fp32 on a CPU). Each build of the app stands for a page load here (gradio evaluates
+the same value functions then); the browser test reloads a real page."""
+
+from __future__ import annotations
+
+import shutil
+
+from test_train_ui import _values
+from train_fixtures import instance_folder
+
+from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui.app import standalone_app
+from lora_for_dummies.ui.train_session import SESSION
+from uitools import find_block, handler_for
+
+
+def _field(demo, path: str):
+    return find_block(demo, "lfd_train_" + path.replace(".", "_")).value
+
+
+def test_the_form_comes_back(tiny_models, tmp_path):
+    host = StandaloneHost(tmp_path / "data")
+    host.models_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_models["sd1"], host.models_dir / "tiny.safetensors")
+    host.refresh_checkpoints()
+    fresh = standalone_app(host)
+    assert _field(fresh, "training.precision") == "fp32"  # no GPU here
+    assert _field(fresh, "save.name") == "my_lora"
+    rows = [[str(instance_folder(host.datasets_dir() / "inst")), "sks", 2, "", ""]]
+    start = handler_for(fresh, find_block(fresh, "lfd_train_message"), "on_start")
+    message = start("", 1, False, "tiny.safetensors", rows, "auto",
+                    *_values(training__steps=400, save__name="kept run", samples__every=0,
+                             samples__enabled=False))
+    assert message.startswith("Starting kept run")
+    try:
+        during = standalone_app(host)  # a page loaded while the run goes on
+        assert _field(during, "save.name") == "kept run"
+        assert _field(during, "training.steps") == 400
+        assert find_block(during, "lfd_train_base").value == "tiny.safetensors"
+    finally:
+        SESSION.stop(save=False)
+        SESSION.wait(300)
+    after = standalone_app(host)  # the last settings started from the tab
+    assert _field(after, "save.name") == "kept run"
+    assert _field(after, "model.zero_terminal_snr") == "auto"
