@@ -23,10 +23,6 @@ from lora_for_dummies.ui.families import family_radio, family_refused
 from lora_for_dummies.ui.train_session import SESSION
 
 
-def tristate_label(value: bool | None) -> str:
-    return "auto" if value is None else "yes" if value else "no"
-
-
 def _get(data: dict, path: str) -> Any:
     section, key = path.split(".")
     return data[section][key]
@@ -281,11 +277,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
             return [compat.toast(f"⚠ {err}"), compat.update()] + \
                 [compat.update() for _ in SETTINGS]
         data = to_dict(job)
-        values = []
-        for path, _, kind, _ in SETTINGS:
-            value = _get(data, path)
-            values.append("\n".join(value) if kind == "lines" else
-                          tristate_label(value) if kind == "tristate" else value)
+        values = [form.shown(_get(data, path), kind) for path, _, kind, _ in SETTINGS]
         rows = [[c["folder"], c["token"], c["repeats"], c["class_folder"], c["class_prompt"]]
                 for c in data["concepts"]]
         return [compat.toast(f"Loaded preset {name}"), rows] + values
