@@ -36,6 +36,7 @@ SHOTS = Path(os.environ["LFD_SCREENSHOTS"]) if os.environ.get("LFD_SCREENSHOTS")
 
 @pytest.fixture()
 def app(tmp_path):
+    skip_walk_where_it_hangs()  # before the server starts: nothing to wait for
     data = tmp_path / "workspace"
     process, url = start_server(["--demo", "--data-dir", str(data)], ROOT, tmp_path / "app.log")
     try:
@@ -72,7 +73,6 @@ def shot(ui: GradioPage, name: str) -> None:
 
 
 def test_the_guides_path_in_a_browser(app, ui, tmp_path):
-    skip_walk_where_it_hangs()
     _, data = app
     # -- Dataset: create, import, process, caption, pre-flight --------------------------------
     uploads = [save(photo(160 + 32 * i, 128, i), tmp_path / f"up{i}.png") for i in range(3)]

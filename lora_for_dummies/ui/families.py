@@ -14,10 +14,9 @@ def family_radio(host: Host, elem_id: str, value: str, info: str) -> Any:
     import gradio as gr
 
     families, note = host.families()
-    radio = gr.Radio(list(families), value=value if value in families else families[0],
-                     label="Model family", elem_id=elem_id,
-                     info=info + (f" ({note})" if note else ""))
-    return radio
+    return gr.Radio(list(families), value=value if value in families else families[0],
+                    label="Model family", elem_id=elem_id,
+                    info=info + (f" ({note})" if note else ""))
 
 
 def family_refused(host: Host, family: str) -> str:

@@ -5,6 +5,7 @@ gradio calls at every page load, so a refresh brings the form back as it was."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from lora_for_dummies.ui.train_session import SESSION
 LAST_SETTINGS = "last-settings.toml"  # in the runs folder
 
 
+@cache  # the machine does not change while the app runs
 def best_precision() -> str:
     from lora_for_dummies.train.wizard import bf16_supported, detect_vram_gb
 
@@ -40,13 +42,24 @@ def form_job(host: Host) -> TrainJob:
     trainer = SESSION.trainer
     if SESSION.running and trainer is not None:
         return trainer.job
-    path = host.runs_dir() / LAST_SETTINGS
-    if path.is_file():
+    return _last_settings(host.runs_dir() / LAST_SETTINGS)
+
+
+def _last_settings(path: Path) -> TrainJob:
+    """Read once per change of the file: a page load asks for it once per field."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return machine_defaults()
+    if _READ.get(path, (None,))[0] != stamp:
         try:
-            return load_toml(TrainJob, path)
+            _READ[path] = (stamp, load_toml(TrainJob, path))
         except UserError:  # an older or hand-edited file: start from the defaults
-            pass
-    return machine_defaults()
+            return machine_defaults()
+    return _READ[path][1]
+
+
+_READ: dict[Path, tuple[int, TrainJob]] = {}
 
 
 def shown(value: Any, kind: str) -> Any:
