@@ -27,12 +27,12 @@ class TqdmReporter(Reporter):
     def start(self, total: int, job: str) -> None:
         from tqdm.auto import tqdm
 
-        self._close_bar()
+        self.close_bar()
         super().start(total, job)
         self._final_printed = False
         self.bar = tqdm(total=total, desc=job, unit="step")
 
-    def _close_bar(self) -> None:
+    def close_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -51,7 +51,7 @@ class TqdmReporter(Reporter):
 
     def finish(self, text: str = "") -> None:
         super().finish(text)
-        self._close_bar()
+        self.close_bar()
         if text and not self._final_printed:
             self._final_printed = True
             print(text)
@@ -77,8 +77,12 @@ def _train(args: argparse.Namespace) -> int:
     data = apply_overrides(_load_toml(path.read_text(encoding="utf-8")), args.set or [])
     job = TrainJob.from_dict(data)
     lora_dir = Path(job.save.lora_dir or args.lora_dir)
-    result = Trainer(job, lora_dir, TqdmReporter(), overwrite=args.overwrite).run(
-        resume=args.resume)
+    reporter = TqdmReporter()
+    try:
+        result = Trainer(job, lora_dir, reporter, overwrite=args.overwrite).run(
+            resume=args.resume)
+    finally:  # an error mid-run gets a line of its own, not the end of the bar's
+        reporter.close_bar()
     return 1 if result.stopped and not result.lora else 0
 
 

@@ -91,6 +91,26 @@ def test_same_origin_pages_and_scripts_keep_working(served):
     assert (host.lora_dir() / "api run.safetensors").is_file()
 
 
+
+def test_a_rebound_dns_name_is_refused_on_the_loopback_server(served, monkeypatch):
+    """DNS rebinding: evil.example's page, its name now resolving to 127.0.0.1, is "same
+    origin" with itself; the request reaches the loopback server naming evil.example."""
+    host, client, manager = served
+    local = TestClient(client.app, base_url="http://127.0.0.1:7860")  # arrives on loopback
+    rebound = {"Host": "evil.example:7860", "Origin": "http://evil.example:7860"}
+    body = json.dumps(_train_body(host))
+    response = local.post(JOBS, content=body,
+                          headers={"Content-Type": "application/json", **rebound})
+    assert response.status_code == 403 and "host evil.example" in response.json()["detail"]
+    assert local.get(JOBS, headers={"Host": "evil.example:7860"}).status_code == 403
+    _nothing_started(host, manager)
+    for name in ("127.0.0.1:7860", "localhost:7860", "[::1]:7860", "lfd.localhost:7860"):
+        assert local.get(JOBS, headers={"Host": name}).status_code == 200, name
+    monkeypatch.setenv("LFD_ALLOWED_HOSTS", "gpu-box.lan, evil.example")
+    assert local.get(JOBS, headers={"Host": "gpu-box.lan:7860"}).status_code == 200
+    # A server opened to the network (--listen) took other names on purpose.
+    assert client.get(JOBS, headers={"Host": "my-pc.example"}).status_code == 200
+
 @pytest.mark.parametrize("field,change,reason", [
     ("save.lora_dir", {"save": {"lora_dir": "/tmp/elsewhere"}}, "is not the Lora folder"),
     ("model.base", {"model": {"base": "/etc/passwd"}}, "is not in the model list"),

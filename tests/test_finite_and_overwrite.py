@@ -193,3 +193,28 @@ def test_written_files_follow_the_umask_and_leftovers_are_cleaned(tiny_models, t
         assert stat.S_IMODE((tmp_path / "shared.txt").stat().st_mode) == 0o664
     finally:
         os.umask(old)
+
+
+def test_every_lora_writer_cleans_what_a_killed_write_left(tmp_path):
+    """Rescale, resize, merge, conversion and the best-step pick all write through `save_lora`
+    / `copy_lora`: a temp file a killed write left in that folder goes; a fresh one stays."""
+    from lora_for_dummies.lora import tools
+    from lora_for_dummies.lora.format import copy_lora
+
+    def leftovers():
+        old = tmp_path / ".lfd-x.safetensors.abc123.tmp"
+        old.write_bytes(b"half a LoRA")
+        os.utime(old, (1, 1))
+        fresh = tmp_path / ".lfd-y.safetensors.def456.tmp"
+        fresh.write_bytes(b"being written right now")
+        return old, fresh
+
+    module = LoraModule(torch.randn(2, 8), torch.randn(8, 2), 2.0)
+    source = save_lora(tmp_path / "a.safetensors", {"lora_unet_x": module}, {})
+    old, fresh = leftovers()
+    modules, metadata = load_lora(source)
+    tools.save_like(tmp_path / "a-half.safetensors", tools.rescale(modules, 0.5), metadata, "")
+    assert not old.exists() and fresh.exists()
+    old, fresh = leftovers()
+    copy_lora(source, tmp_path / "picked.safetensors")
+    assert not old.exists() and fresh.exists()

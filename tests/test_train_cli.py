@@ -80,3 +80,19 @@ def test_sigkill_mid_run_then_resume(tiny_models, tmp_path):
     resumed = Trainer(tiny_job(tiny_models["sd1"], tmp_path, steps=saved_at + 2,
                                samples={"every": 0}), tmp_path / "Lora").run(resume=True)
     assert resumed.step == saved_at + 2 and len(resumed.losses) == 2
+
+
+def test_an_error_mid_run_gets_its_own_line_after_the_bar(tiny_models, tmp_path):
+    """The bar is on stderr when the data turns out unusable (after the run started): the
+    error starts a line of its own, and nothing follows it."""
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=2)
+    for image in Path(job.concepts[0].folder).glob("*.png"):
+        image.write_bytes(b"not a picture")
+    save_toml(job, tmp_path / "job.toml")
+    out = subprocess.run([sys.executable, "-m", "lora_for_dummies", "train",
+                          str(tmp_path / "job.toml")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = out.stderr.rstrip("\n").split("\n")
+    assert lines[-1].startswith("error: ") and "Traceback" not in out.stderr, out.stderr
+    assert any("step" in line for line in lines[:-1])  # the bar was there, on its own line

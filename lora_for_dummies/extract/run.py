@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.atomic import remove_leftovers
 from lora_for_dummies.checkpoints.convert import ema_key
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.checkpoints.families import UNET_PREFIX
@@ -170,7 +169,6 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
                              conv_alpha=max(conv_ranks or [0]))
     dtype = getattr(torch, _DTYPES.get(settings.save_dtype, "float16"))
     output.parent.mkdir(parents=True, exist_ok=True)  # the Lora folder itself, never deeper
-    remove_leftovers(output.parent)  # unfinished files of a killed job
     save_lora(output, modules, metadata, dtype=dtype, overwrite=overwrite)
     preview_image = None
     if preview:

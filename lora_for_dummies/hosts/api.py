@@ -25,7 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.hosts.api_rules import check_origin, json_body, no_tracebacks
+from lora_for_dummies.hosts.api_rules import check_host, check_origin, json_body, no_tracebacks
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.jobs import JobManager
 from lora_for_dummies.names import check_name, lora_files
@@ -128,7 +128,8 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
     basic = HTTPBasic(auto_error=False)
 
     def auth(request: Request, given: HTTPBasicCredentials | None = Depends(basic)) -> None:
-        check_origin(request)  # first: a foreign page learns nothing, not even 401
+        check_host(request)  # first: a foreign page learns nothing, not even 401
+        check_origin(request)
         if not credentials:
             return
         if given is None or not any(

@@ -4,6 +4,11 @@
   the server's own origin (403). Browsers add these headers to cross-site requests, including
   "simple" `no-cors` POSTs and form posts that skip the CORS preflight; scripts and `curl`
   send neither and keep working. (Jupyter and the webui's own API work the same way.)
+- Loopback requests name a loopback host (403): a page of `evil.example` whose DNS name was
+  rebound to 127.0.0.1 is "same origin" with itself, but its requests arrive on the loopback
+  interface carrying `Host: evil.example`. Names in `LFD_ALLOWED_HOSTS` (comma-separated, e.g. a
+  reverse proxy's) are allowed too; a server listening on the network (`--listen`) was opened
+  to other names by its user, and requests arriving there are not host-checked.
 - JSON bodies only (415), at most `MAX_BODY` bytes (413).
 - No traceback in any response: a genuine bug answers 500 with an id that the log line holding
   the traceback also shows.
@@ -13,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import ipaddress
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +42,30 @@ def _origin_of(url: str) -> str:
     port = parts.port or default
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}" + (f":{port}" if port != default else "")
+
+
+def _is_loopback(name: str) -> bool:
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(request: Request) -> None:
+    """403 for a request that reached a loopback address under a name that is not one (DNS
+    rebinding), unless the user allowed that name."""
+    server = request.scope.get("server") or ("", 0)
+    if not _is_loopback(str(server[0])):
+        return
+    named = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+    allowed = {n.strip().lower() for n in os.environ.get("LFD_ALLOWED_HOSTS", "").split(",")}
+    if not _is_loopback(named) and named.lower() not in allowed - {""}:
+        raise HTTPException(403, f"requests for host {named or '(none)'} are refused on this "
+                                 "local server; open it as localhost or 127.0.0.1, or add the "
+                                 "name to LFD_ALLOWED_HOSTS")
 
 
 def check_origin(request: Request) -> None:

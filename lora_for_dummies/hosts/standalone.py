@@ -17,9 +17,11 @@ class StandaloneHost:
 
     def __init__(self, data_dir: Path, models_dir: Path | None = None,
                  lora_dir: Path | None = None) -> None:
-        self.data_dir = Path(data_dir)
-        self.models_dir = Path(models_dir) if models_dir else self.data_dir / "models"
-        self._lora_dir = Path(lora_dir) if lora_dir else self.data_dir / "Lora"
+        # Absolute at this edge: a job handed to another process (`accelerate launch` runs in
+        # the run folder) must not depend on the folder the app was started from.
+        self.data_dir = Path(data_dir).absolute()
+        self.models_dir = Path(models_dir).absolute() if models_dir else self.data_dir / "models"
+        self._lora_dir = Path(lora_dir).absolute() if lora_dir else self.data_dir / "Lora"
         self._checkpoints: list[CheckpointEntry] = []
         for folder in (self.models_dir, self._lora_dir, self.datasets_dir(), self.runs_dir()):
             folder.mkdir(parents=True, exist_ok=True)

@@ -42,16 +42,16 @@ class WebuiHost:
     def lora_dir(self) -> Path:
         from modules import shared
 
-        return Path(shared.cmd_opts.lora_dir)
+        return Path(shared.cmd_opts.lora_dir).absolute()  # --lora-dir may be relative
 
     def _folder(self, option: str) -> Path:
         from modules import paths, shared
 
         flag = getattr(shared.cmd_opts, option, None)  # --lfd-datasets-dir from preload.py
         chosen = flag or shared.opts.data.get(option) or ""
-        if chosen:
-            return Path(chosen)
-        return Path(paths.data_path) / "lora_for_dummies" / OPTIONS[option][1]
+        if chosen:  # absolute here, the edge: a child process runs in another folder
+            return Path(chosen).absolute()
+        return Path(paths.data_path).absolute() / "lora_for_dummies" / OPTIONS[option][1]
 
     def datasets_dir(self) -> Path:
         return self._folder("lfd_datasets_dir")

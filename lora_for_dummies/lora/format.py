@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.atomic import atomic_path
+from lora_for_dummies.atomic import atomic_path, remove_leftovers
 from lora_for_dummies.errors import UserError
 
 DOWN, UP, ALPHA = ".lora_down.weight", ".lora_up.weight", ".alpha"
@@ -115,6 +115,7 @@ def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[s
     check_finite_state(state, path.name)
     model_hash, legacy = tensor_hashes(state)
     metadata = dict(metadata, sshs_model_hash=model_hash, sshs_legacy_hash=legacy)
+    remove_leftovers(path.parent)  # a killed write's temp file (rescale, merge, extract, …)
     with atomic_path(path, create_parent=False) as tmp:
         save_file(state, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
     return path
@@ -129,6 +130,7 @@ def copy_lora(source: str | Path, target: str | Path) -> Path:
 
     source, target = Path(source), Path(target)
     check_finite_state(load_file(str(source)), source.name)
+    remove_leftovers(target.parent)
     with atomic_path(target, create_parent=False) as tmp:
         shutil.copyfile(source, tmp)
     return target

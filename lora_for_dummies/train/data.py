@@ -70,9 +70,14 @@ class TrainingSet:
 def _image_size(path: Path) -> tuple[int, int]:
     from PIL import Image, ImageOps
 
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).size if image.getexif().get(0x0112, 1) != 1 \
-            else image.size
+    try:
+        with Image.open(path) as image:
+            return ImageOps.exif_transpose(image).size if image.getexif().get(0x0112, 1) != 1 \
+                else image.size
+    except OSError as err:  # not an image after all, or cut short
+        raise UserError(f"{path.name} in {path.parent.name} is not a readable image ({err}); "
+                        "remove or replace it (the Dataset tab's pre-flight check lists "
+                        "every such file)") from None
 
 
 def _items(folder: Path, concept_index: int, default_caption: str, is_class: bool,

@@ -16,6 +16,7 @@ from lora_for_dummies.config import _load_toml, to_dict
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.names import lora_files
 from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.train.launch import clear_stop_requests
 
 # What may change between a run and its resume: how long it goes on, how often it saves and
 # samples, what the samples show, and settings that change speed or memory, not the result.
@@ -191,8 +192,7 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
         replaced = check_name_clash(job, lora_dir, overwrite)
         for name in remove_old_steps(job, replaced):
             notes.append(f"overwriting: removed {name} of an earlier run")
-    for stale in ("STOP", "STOP_SAVE"):
-        (run_dir / stale).unlink(missing_ok=True)
+    clear_stop_requests(run_dir)
     if state is None:  # a fresh run starts a fresh log and state
         for old in (run_dir / "log.jsonl", run_dir / "state" / "state.pt"):
             old.unlink(missing_ok=True)

@@ -24,11 +24,12 @@ from lora_for_dummies.checkpoints.models import load_models
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.progress import Reporter
-from lora_for_dummies.train import guard
+from lora_for_dummies.train import distributed, guard
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.data import build_training_set, caption_for_step
 from lora_for_dummies.train.latents import LatentCache
+from lora_for_dummies.train.launch import stop_requested
 from lora_for_dummies.train.objective import diffusion_loss
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.prediction import resolve_prediction
@@ -45,6 +46,8 @@ from lora_for_dummies.train.saving import save_state, save_step, training_metada
 from lora_for_dummies.train.text import encode_tokens, token_batch
 from lora_for_dummies.train.training_utils import cast_training_params
 
+NAN_ADVICE = ("the loss became NaN/inf: lower the learning rate, use bf16 or fp32, or check "
+              "the base model (a broken VAE gives NaN latents)")
 OOM_ADVICE = ("out of GPU memory: lower the batch size or resolution, turn on gradient "
               "checkpointing, use fp16/bf16, cache latents, or don't train the text encoder")
 
@@ -74,7 +77,6 @@ class Trainer:
     # -- setup ----------------------------------------------------------------------------
     def _setup(self) -> None:
         import torch
-        from accelerate import Accelerator
         from accelerate.utils import set_seed
 
         job = self.job
@@ -91,14 +93,17 @@ class Trainer:
         if not cuda and precision != "fp32":
             self.reporter.log(f"{precision} needs a GPU here; training in fp32 on the CPU")
             precision = "fp32"
-        self.accelerator = Accelerator(
-            mixed_precision={"fp32": "no"}.get(precision, precision), cpu=not cuda)
+        self.accelerator = distributed.make_accelerator(
+            precision, cuda, job.training.gradient_accumulation, job.network.train_text_encoder)
         device = self.accelerator.device
+        if self.accelerator.num_processes > 1:
+            self.reporter.log(distributed.describe(self.accelerator))
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision,
                                                                            torch.float32)
         # The VAE and text encoders first: with caching they encode everything and leave
         # before the UNet loads, so the two never share memory (see `residency`).
-        text_names = [n for n in component_names(self.family) if n.startswith("text_encoder")]
+        self.text_names = text_names = [n for n in component_names(self.family)
+                                        if n.startswith("text_encoder")]
         loaded = load_models(job.model.base, ["vae", *text_names], dtype=weight_dtype,
                              device=str(device))
         self.configs = loaded.configs
@@ -170,8 +175,10 @@ class Trainer:
         import torch
 
         tokens = token_batch(captions, self.job.training.max_token_chunks)
-        if not self.cache_text:
-            return encode_tokens(self.family, self.text_encoders, tokens, self.clip_skip)
+        if not self.cache_text:  # trained encoders run wrapped, so their gradients are averaged
+            encoders = [self.trained.get(name, model)
+                        for name, model in zip(self.text_names, self.text_encoders, strict=True)]
+            return encode_tokens(self.family, encoders, tokens, self.clip_skip)
         hidden, pooled = [], []
         for caption, row in zip(captions, tokens, strict=True):
             if caption not in self.text_cache:
@@ -239,16 +246,18 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.lr_scheduler.load_state_dict(state["scheduler"])
             self.reporter.log(f"resumed at step {start}")
-        self.unet, self.optimizer = self.accelerator.prepare(self.unet, self.optimizer)
+        self.trained, self.optimizer = distributed.prepare_trained(
+            self.accelerator, self.trained, self.optimizer)
+        self.unet = self.trained["unet"]
         self.started = time.time()
         result = RunResult(start)
         accumulation = job.training.gradient_accumulation
-        # With several processes (accelerate launch) each takes every n-th batch: the same
-        # sequence as one process with an n-times larger batch, sharded.
         ranks, rank = self.accelerator.num_processes, self.accelerator.process_index
-        all_batches = self.data.batches(job.training.batch_size, job.training.seed,
-                                        start * accumulation * ranks)
-        batches = (batch for index, batch in enumerate(all_batches) if index % ranks == rank)
+        batches = distributed.shard(self.data.batches(
+            job.training.batch_size, job.training.seed, start * accumulation * ranks),
+            self.accelerator)
+        trained = list(self.trained.values())
+        params = [p for m in trained for p in net.lora_parameters(m)]
         if start == 0:
             self._samples(0)
         for model in self.trained.values():
@@ -262,19 +271,19 @@ class Trainer:
                 begin = time.monotonic()
                 total = 0.0
                 for micro in range(accumulation):
-                    loss = self._loss(next(batches),
-                                      (step * accumulation + micro) * ranks + rank)
-                    if not torch.isfinite(loss):
-                        return self._failed(step, result, "the loss became NaN/inf: lower the "
-                                            "learning rate, use bf16 or fp32, or check the "
-                                            "base model (a broken VAE gives NaN latents)")
-                    self.accelerator.backward(loss / accumulation)
-                    total += float(loss.detach()) / accumulation
-                params = [p for m in self.trained.values() for p in net.lora_parameters(m)]
-                self.accelerator.clip_grad_norm_(params, job.optimizer.max_grad_norm)
-                self.optimizer.step()
+                    with distributed.accumulating(self.accelerator, trained):
+                        loss = self._loss(next(batches),
+                                          (step * accumulation + micro) * ranks + rank)
+                        if not torch.isfinite(loss):
+                            return self._failed(step, result, NAN_ADVICE)
+                        self.accelerator.backward(loss)  # divides by the accumulation steps
+                        total += float(loss.detach()) / accumulation
+                        if self.accelerator.sync_gradients:  # the step's last micro-batch
+                            self.accelerator.clip_grad_norm_(params,
+                                                             job.optimizer.max_grad_norm)
+                        self.optimizer.step()  # accelerate steps only when gradients synced
+                        self.optimizer.zero_grad(set_to_none=True)
                 self.lr_scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
                 step += 1
                 result.step, result.losses = step, result.losses + [total]
                 lr = self.lr_scheduler.get_last_lr()[0]
@@ -314,17 +323,16 @@ class Trainer:
         images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
         with images:
             check = check_trained_lora(path, self.job, self.family, self.configs,
-                                       list(self.trained.values()), context)
+                                       [self.accelerator.unwrap_model(model)
+                                        for model in self.trained.values()], context)
         self.reporter.log(check.summary())
         return check
 
     def _stop_file(self) -> bool:
-        """`runs/<name>/STOP` (or `STOP_SAVE`) stops a run started in another process, such
-        as `accelerate launch` from the tab."""
-        if (self.run_dir / "STOP_SAVE").exists():
-            self.save_requested = True
-        return (self.run_dir / "STOP").exists() or self.save_requested and (
-            self.run_dir / "STOP_SAVE").exists()
+        """A stop asked for by another process (the tab, for `accelerate launch`)."""
+        asked = stop_requested(self.run_dir)
+        self.save_requested = self.save_requested or asked == "save"
+        return asked is not None
 
     def _save_state(self, step: int) -> None:
         if self.accelerator.is_main_process:

@@ -29,6 +29,7 @@ def token_batch(captions: list[str], max_chunks: int) -> Any:
 
 
 def _final_norm(encoder: Any) -> Any:
+    encoder = getattr(encoder, "module", encoder)  # a trained encoder runs wrapped in DDP
     return getattr(encoder, "text_model", encoder).final_layer_norm
 
 
@@ -38,7 +39,7 @@ def encode_tokens(family: str, encoders: list[Any], tokens: Any, clip_skip: int
     import torch
 
     batch, chunks, length = tokens.shape
-    flat = tokens.reshape(batch * chunks, length).to(encoders[0].device)
+    flat = tokens.reshape(batch * chunks, length).to(next(encoders[0].parameters()).device)
     if family == "sdxl":
         first = encoders[0](flat, output_hidden_states=True)
         second = encoders[1](flat, output_hidden_states=True)
