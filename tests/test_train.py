@@ -159,3 +159,23 @@ def test_self_check_after_the_final_save(tiny_models, tmp_path):
     assert "self-check passed" in result.message
     check = json.loads((tmp_path / "Lora" / "tiny.selfcheck.json").read_text())
     assert check["passed"] and check["unmatched"] == [] and check["image_difference"] > 0
+
+
+@pytest.mark.parametrize("family,component,clip_skip,unused", [
+    ("sd1", "text_encoder", 1, 0), ("sd1", "text_encoder", 2, 1),
+    ("sdxl", "text_encoder", 1, 1), ("sdxl", "text_encoder_2", 2, 0)])
+def test_no_lora_in_text_layers_that_clip_skip_leaves_out(family, component, clip_skip, unused):
+    """encode_tokens never runs past layer -clip_skip (SDXL: -2 on its first encoder; the
+    second runs to the end for the pooled embedding): no LoRA there, it could never learn."""
+    from lora_for_dummies.checkpoints.models import build_model
+    from lora_for_dummies.checkpoints.synthetic import model_configs
+    from lora_for_dummies.train import network as net
+    from lora_for_dummies.train.config import NetworkConfig
+    from lora_for_dummies.train.text import unused_final_layers
+
+    assert unused_final_layers(family, component, clip_skip) == unused
+    model = build_model(component, model_configs(family, tiny=True)[component])
+    layers = model.config.num_hidden_layers
+    names = net.inject_lora(model, component, NetworkConfig(rank=2), unused)
+    deepest = max(int(net.TEXT_LAYER.search(name).group(1)) for name in names)
+    assert deepest == layers - 1 - unused

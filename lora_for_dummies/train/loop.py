@@ -35,15 +35,9 @@ from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.prediction import resolve_prediction
 from lora_for_dummies.train.prior import class_images_missing, generate_class_images
 from lora_for_dummies.train.residency import FrozenModels, precache
-from lora_for_dummies.train.sampling import (
-    SampleContext,
-    infotext,
-    make_scheduler,
-    render,
-    save_sample,
-)
+from lora_for_dummies.train.sampling import SampleContext, make_scheduler, render_step_samples
 from lora_for_dummies.train.saving import save_state, save_step, training_metadata
-from lora_for_dummies.train.text import encode_tokens, token_batch
+from lora_for_dummies.train.text import encode_tokens, token_batch, unused_final_layers
 from lora_for_dummies.train.training_utils import cast_training_params
 
 NAN_ADVICE = ("the loss became NaN/inf: lower the learning rate, use bf16 or fp32, or check "
@@ -132,7 +126,8 @@ class Trainer:
         self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network)}
         if job.network.train_text_encoder:
             for name, model in zip(text_names, self.text_encoders, strict=True):
-                self.adapted[name] = net.inject_lora(model, name, job.network)
+                unused = unused_final_layers(self.family, name, self.clip_skip)
+                self.adapted[name] = net.inject_lora(model, name, job.network, unused)
                 self.trained[name] = model
         cast_training_params(list(self.trained.values()))  # fp32 LoRA weights under autocast
         trained_text = [m for name, m in self.trained.items() if name != "unet"]
@@ -323,8 +318,7 @@ class Trainer:
         images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
         with images:
             check = check_trained_lora(path, self.job, self.family, self.configs,
-                                       [self.accelerator.unwrap_model(model)
-                                        for model in self.trained.values()], context)
+                                       list(self._unwrapped().values()), context)
         self.reporter.log(check.summary())
         return check
 
@@ -334,11 +328,13 @@ class Trainer:
         self.save_requested = self.save_requested or asked == "save"
         return asked is not None
 
+    def _unwrapped(self) -> dict[str, Any]:
+        """The trained models as built (accelerate wraps them for several processes)."""
+        return {name: self.accelerator.unwrap_model(m) for name, m in self.trained.items()}
+
     def _save_state(self, step: int) -> None:
         if self.accelerator.is_main_process:
-            trained = {name: self.accelerator.unwrap_model(model)
-                       for name, model in self.trained.items()}
-            save_state(self.run_dir, step, trained, self.optimizer, self.lr_scheduler,
+            save_state(self.run_dir, step, self._unwrapped(), self.optimizer, self.lr_scheduler,
                        base_sha256=self.info.sha256)
 
     def _failed(self, step: int, result: RunResult, advice: str) -> RunResult:
@@ -354,9 +350,9 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
 
     def _lora(self) -> dict[str, Any]:
-        modules = {}
+        modules, models = {}, self._unwrapped()
         for component, names in self.adapted.items():
-            model = self.accelerator.unwrap_model(self.trained[component])
+            model = models[component]
             modules.update(net.lora_modules(self.family, component, model, names,
                                             self.configs["unet"]))
         return modules
@@ -384,20 +380,13 @@ class Trainer:
         context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
                                 self.text_encoders, self.clip_skip, self.prediction,
                                 Path(job.model.base).stem, self.info.short_hash, job.save.name)
-        written = []
         for model in self.trained.values():
             model.eval()
         with self.frozen.on_device():
-            for index, prompt in enumerate(prompts):
-                seed = job.samples.seed + index
-                image = render(context, prompt, job.samples, seed)
-                path = self.run_dir / "samples" / f"{step:06d}-{index}.png"
-                save_sample(image, path, infotext(prompt, job.samples, seed, context))
-                self.reporter.image(str(path))
-                written.append(path.name)
-                if index == 0:
-                    self.last_sample = image
+            written = render_step_samples(context, prompts, job.samples, self.run_dir / "samples",
+                                          step, self.reporter.image)
+        self.last_sample = written[0][1] if written else getattr(self, "last_sample", None)
         for model in self.trained.values():
             model.train()
-        return written
+        return [path.name for path, _ in written]
 

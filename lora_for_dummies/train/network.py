@@ -18,13 +18,19 @@ from lora_for_dummies.train.config import NetworkConfig
 
 ADAPTER = "default"
 ATTENTION_ONLY = re.compile(r"attn[12]\.(to_q|to_k|to_v|to_out\.0)$")
+TEXT_LAYER = re.compile(r"encoder\.layers\.(\d+)\.")
 
 
-def inject_lora(model: Any, component: str, network: NetworkConfig) -> list[str]:
-    """Add LoRA layers to `model`; returns the adapted module names."""
+def inject_lora(model: Any, component: str, network: NetworkConfig,
+                skip_final_layers: int = 0) -> list[str]:
+    """Add LoRA layers to `model`, none in its last `skip_final_layers` transformer layers
+    (a text encoder's layers that clip skip leaves out); returns the adapted module names."""
     from peft import LoraConfig, inject_adapter_in_model
 
     attention = lora_target_modules(model, component)
+    if skip_final_layers:
+        first_unused = model.config.num_hidden_layers - skip_final_layers
+        attention = [m for m in attention if int(TEXT_LAYER.search(m).group(1)) < first_unused]
     if component == "unet" and network.unet_layers == "attention":
         attention = [m for m in attention if ATTENTION_ONLY.search(m)]
     largest = max(min(model.get_submodule(m).weight.shape[:2]) for m in attention)

@@ -137,3 +137,18 @@ def save_sample(image: Any, path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         image.save(tmp, "PNG", pnginfo=info)
     return path
+
+
+def render_step_samples(context: SampleContext, prompts: list[str], config: SampleConfig,
+                        folder: Path, step: int, on_image: Any) -> list[tuple[Path, Any]]:
+    """One image per prompt (seed `config.seed + index`) into `folder/<step>-<index>.png`,
+    each with its infotext; `on_image(path)` after each is written."""
+    written = []
+    for index, prompt in enumerate(prompts):
+        seed = config.seed + index
+        image = render(context, prompt, config, seed)
+        path = save_sample(image, folder / f"{step:06d}-{index}.png",
+                           infotext(prompt, config, seed, context))
+        on_image(str(path))
+        written.append((path, image))
+    return written

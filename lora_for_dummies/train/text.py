@@ -33,6 +33,15 @@ def _final_norm(encoder: Any) -> Any:
     return getattr(encoder, "text_model", encoder).final_layer_norm
 
 
+def unused_final_layers(family: str, component: str, clip_skip: int) -> int:
+    """How many final layers of a text encoder `encode_tokens` leaves out: a LoRA there would
+    never learn (and under several processes DDP refuses weights that get no gradient).
+    SDXL's second encoder runs to its last layer for the pooled embedding."""
+    if family == "sdxl":
+        return 0 if component == "text_encoder_2" else max(clip_skip, 2) - 1
+    return max(clip_skip, 1) - 1
+
+
 def encode_tokens(family: str, encoders: list[Any], tokens: Any, clip_skip: int
                   ) -> tuple[Any, Any]:
     """(hidden states (batch, 77·chunks, dim), pooled SDXL embedding or None)."""
