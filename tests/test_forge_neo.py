@@ -9,7 +9,7 @@ from pathlib import Path
 from train_fixtures import instance_folder
 
 from lora_for_dummies.ui.train_session import SESSION
-from uitools import find_block, handler_for
+from uitools import UNCHOSEN, find_block, handler_for
 
 
 def test_families_follow_the_host(webui_standin, forge_neo_standin):
@@ -55,13 +55,14 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     from lora_for_dummies.hosts.webui import WebuiHost
 
     rows = [[str(instance_folder(WebuiHost().datasets_dir() / "inst")), "sks", 1, "", ""]]
-    refused = start("", 1, False, "v2.safetensors", rows, "auto", *_values())
+    refused = start("", 1, False, *UNCHOSEN, "v2.safetensors", rows, "auto", *_values())
     assert refused == f"⚠ SD 2.x: {SD2_GONE}"
     # The Wizard's family follows the chosen base model.
-    assert handler_for(tab, find_block(tab, "lfd_wizard_family"), "on_base")(
-        "xl.safetensors")["value"] == "sdxl"
+    line, family = handler_for(tab, find_block(tab, "lfd_wizard_family"), "on_base")(
+        "xl.safetensors")
+    assert family["value"] == "sdxl" and line.startswith("Detected: Stable Diffusion XL")
     sd_models.events.clear()
-    message = start("", 1, False, "xl.safetensors", rows, "auto",
+    message = start("", 1, False, *UNCHOSEN, "xl.safetensors", rows, "auto",
                     *_values(training__steps=2, samples__every=0, save__every=0))
     assert message.startswith("Starting ui run"), message
     SESSION.wait(300)

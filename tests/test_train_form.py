@@ -13,7 +13,7 @@ from train_fixtures import instance_folder
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
-from uitools import find_block, handler_for
+from uitools import UNCHOSEN, find_block, handler_for
 
 
 def _field(demo, path: str):
@@ -30,7 +30,7 @@ def test_the_form_comes_back(tiny_models, tmp_path):
     assert _field(fresh, "save.name") == "my_lora"
     rows = [[str(instance_folder(host.datasets_dir() / "inst")), "sks", 2, "", ""]]
     start = handler_for(fresh, find_block(fresh, "lfd_train_message"), "on_start")
-    message = start("", 1, False, "tiny.safetensors", rows, "auto",
+    message = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                     *_values(training__steps=400, save__name="kept run", samples__every=0,
                              samples__enabled=False))
     assert message.startswith("Starting kept run")

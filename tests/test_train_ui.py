@@ -14,7 +14,7 @@ from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
-from uitools import choices_of, find_block, handler_for
+from uitools import UNCHOSEN, choices_of, find_block, handler_for
 
 
 def _values(**changes):
@@ -49,9 +49,11 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     rows = [[str(instance_folder(tmp_path / "inst")), "sks", 2, "", ""]]
     status = find_block(demo, "lfd_train_message")  # button answers; the poll owns the progress
     start = handler_for(demo, status, "on_start")
-    assert start("", 1, False, "tiny.safetensors", rows, "auto", *_values()).startswith(
+    assert start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
+                 *_values()).startswith(
         "Starting ui run")
-    assert "already going" in start("", 1, False, "tiny.safetensors", rows, "auto", *_values())
+    assert "already going" in start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
+                                    *_values())
     _wait_for_run()
     poll = poll_view
     text, chart, gallery = poll()
@@ -61,10 +63,11 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert (lora_dir / "ui run.safetensors").exists()
     _best_step(demo, lora_dir)
     # A new run of the same name is refused unless the tab's "replace" box is ticked.
-    refused = start("", 1, False, "tiny.safetensors", rows, "auto", *_values(training__steps=6))
+    refused = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
+                    *_values(training__steps=6))
     assert refused.startswith("⚠ ui run.safetensors") and "Resume" in refused
     # Stop, then resume to the end.
-    assert start("", 1, True, "tiny.safetensors", rows, "auto",
+    assert start("", 1, True, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                  *_values(training__steps=6)).startswith("Starting")
     deadline = time.time() + 120
     while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
@@ -72,8 +75,8 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert SESSION.stop(save=True).startswith("Stopping")
     _wait_for_run()
     assert "stopped at step" in poll()[0]
-    resumed = handler_for(demo, status, "on_resume")("", 1, "tiny.safetensors", rows, "auto",
-                                                     *_values(training__steps=6))
+    resumed = handler_for(demo, status, "on_resume")("", 1, *UNCHOSEN, "tiny.safetensors",
+                                                     rows, "auto", *_values(training__steps=6))
     assert resumed.startswith("Resuming")
     _wait_for_run()
     assert "done: 6 steps" in poll()[0]
@@ -83,16 +86,18 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
                                                         "auto", *_values())
     assert saved.startswith("Saved preset")
     loaded = handler_for(demo, status, "on_load_preset")("mine")
-    assert loaded[0] == "Loaded preset mine" and loaded[1][0][1] == "sks"
-    assert loaded[2 + [p for p, *_ in SETTINGS].index("training.steps")] == 4
+    assert loaded[0] == "Loaded the settings of preset mine" and loaded[2][0][1] == "sks"
+    assert loaded[1]["value"] == "tiny.safetensors"
+    assert loaded[3 + [p for p, *_ in SETTINGS].index("training.steps")]["value"] == 4
     wizard = handler_for(demo, find_block(demo, "lfd_wizard_text"), "on_wizard")(12, "sdxl")
     assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
     plot = handler_for(demo, find_block(demo, "lfd_train_lr_plot"), "on_plot")(*_values())
     assert plot.size == (560, 220)
-    bad = start("", 1, False, "", rows, "auto", *_values())
+    bad = start("", 1, False, *UNCHOSEN, "", rows, "auto", *_values())
     assert bad.startswith("⚠ choose a base model")
     # Several GPUs: a separate `accelerate launch` process, followed through its log.
-    launched = start("", 2, False, "tiny.safetensors", rows, "auto", *_values(save__name="multi"))
+    launched = start("", 2, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
+                     *_values(save__name="multi"))
     assert launched.startswith("Started on 2 GPUs:") and "--multi_gpu" in launched
     SESSION.wait(600)
     assert "ended" in poll()[0]
@@ -155,17 +160,18 @@ def test_train_tab_in_webui(webui_tab, tiny_models, tmp_path, monkeypatch):
     rows = [[str(instance_folder(WebuiHost().datasets_dir() / "inst")), "sks", 1, "", ""]]
     sd_models.events.clear()
     lock_seen = []
-    real_render = __import__("lora_for_dummies.train.loop", fromlist=["render"]).render
+    real_render = __import__("lora_for_dummies.train.sampling", fromlist=["render"]).render
 
     def render_and_check(*args, **kwargs):
         lock_seen.append(call_queue.queue_lock.locked())
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr("lora_for_dummies.train.loop.render", render_and_check)
+    monkeypatch.setattr("lora_for_dummies.train.sampling.render", render_and_check)
     from modules import progress
 
     progress.history.clear()
-    handler_for(tab, status, "on_start")("task(lfd1)", 1, False, "t.safetensors", rows, "auto",
+    handler_for(tab, status, "on_start")("task(lfd1)", 1, False, *UNCHOSEN, "t.safetensors",
+                                         rows, "auto",
                                          *_values(training__steps=40, samples__every=1,
                                                   save__every=1))
     deadline = time.time() + 120

@@ -10,6 +10,11 @@ def handlers(demo: Any) -> list[Any]:
     return list(fns)
 
 
+# The guided path's choices (what you're teaching, dataset, concept) left unchosen, for the
+# Start / Resume handlers called with the settings directly.
+UNCHOSEN = ("", "", "")
+
+
 def handler_for(demo: Any, output: Any, name: str | None = None) -> Any:
     """The event function that writes to `output` (optionally with a given function name)."""
     for block_fn in handlers(demo):

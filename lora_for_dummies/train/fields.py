@@ -73,6 +73,60 @@ SETTINGS = [
     ("save.keep_last", "Keep the last N step files (0 = all)", "int", None),
 ]
 
+# The Train tab's accordions below the guided path, by purpose; every setting is in one (a test
+# checks). Each entry: (title, settings, the few shown in the closed accordion's summary).
+SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Steps and images", ("training.steps", "training.batch_size",
+                          "training.gradient_accumulation", "training.resolution",
+                          "training.buckets"),
+     ("training.steps", "training.batch_size", "training.resolution")),
+    ("Network", ("network.rank", "network.alpha", "network.conv_rank",
+                 "network.train_text_encoder", "network.unet_layers"),
+     ("network.rank", "network.alpha", "network.train_text_encoder")),
+    ("Learning rate and schedule", ("optimizer.name", "optimizer.unet_lr",
+                                    "optimizer.text_encoder_lr", "optimizer.scheduler",
+                                    "optimizer.warmup", "optimizer.cycles",
+                                    "training.min_snr_gamma", "training.noise_offset"),
+     ("optimizer.name", "optimizer.unet_lr", "optimizer.scheduler")),
+    ("Captions", ("training.shuffle_tags", "training.keep_tags", "training.caption_dropout",
+                  "model.clip_skip"),
+     ("training.shuffle_tags", "training.keep_tags", "model.clip_skip")),
+    ("Memory and speed", ("training.precision", "training.gradient_checkpointing",
+                          "training.cache_latents"),
+     ("training.precision", "training.gradient_checkpointing", "training.cache_latents")),
+    ("Base model details", ("model.zero_terminal_snr",), ("model.zero_terminal_snr",)),
+    ("Samples", ("samples.every", "samples.prompts", "samples.negative", "samples.sampler",
+                 "samples.guidance_rescale", "samples.steps", "samples.cfg", "samples.seed",
+                 "samples.width", "samples.height"),
+     ("samples.every", "samples.sampler", "samples.steps")),
+    ("Saving", ("save.name", "save.every", "save.keep_last"),
+     ("save.name", "save.every", "save.keep_last")),
+)
+_SHORT = {"training.steps": "steps", "training.batch_size": "batch", "training.resolution": "px",
+          "network.rank": "rank", "network.alpha": "alpha",
+          "network.train_text_encoder": "text encoder", "optimizer.name": "",
+          "optimizer.unet_lr": "LR", "optimizer.scheduler": "", "training.shuffle_tags":
+          "shuffle", "training.keep_tags": "keep", "model.clip_skip": "clip skip",
+          "training.precision": "", "training.gradient_checkpointing": "checkpointing",
+          "training.cache_latents": "latents", "model.zero_terminal_snr": "zero terminal SNR",
+          "samples.every": "every", "samples.sampler": "", "samples.steps": "steps",
+          "save.name": "", "save.every": "every", "save.keep_last": "keep"}
+
+
+def section_summary(title: str, values: dict[str, Any]) -> str:
+    """A closed accordion's label: its title and its main values, e.g.
+    "Network — rank 16, alpha 8, text encoder on"."""
+    shown = next(summary for name, _, summary in SECTIONS if name == title)
+    parts = []
+    for path in shown:
+        value = values.get(path)
+        value = "on" if value is True else "off" if value is False else \
+            "auto" if value is None else f"{value:g}" if isinstance(value, float) else value
+        short = _SHORT[path]
+        parts.append(f"{short} {value}" if short else f"{value}")
+    return f"{title} — {', '.join(parts)}"
+
+
 # What each setting does, for a beginner. Every field of a job has one (a test checks).
 HELP: dict[str, str] = {
     "model.base": "The checkpoint to train on (.safetensors or .ckpt). Train on the model you "

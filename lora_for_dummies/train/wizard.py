@@ -37,6 +37,18 @@ def detect_vram_gb() -> float:
     return 0.0
 
 
+def gpu_name() -> str:
+    """The first CUDA GPU's name, or "" without one."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except Exception:  # a broken CUDA install must not break the tab
+        pass
+    return ""
+
+
 def bf16_supported() -> bool:
     try:
         import torch

@@ -16,6 +16,7 @@ from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.ui.train_session import SESSION
 
 LAST_SETTINGS = "last-settings.toml"  # in the runs folder
+LAST_CHOICES = "last-choices.json"  # the guided path's choices that a job does not hold
 
 
 @cache  # the machine does not change while the app runs
@@ -33,9 +34,27 @@ def machine_defaults() -> TrainJob:
     return job
 
 
-def remember(host: Host, job: TrainJob) -> None:
-    """Keep the settings a run was started with, for the next page load."""
+def remember(host: Host, job: TrainJob, choices: dict[str, str] | None = None) -> None:
+    """Keep the settings a run was started with (and the guided choices: what you're
+    teaching, dataset, concept), for the next page load."""
+    import json
+
+    from lora_for_dummies.atomic import write_text_atomic
+
     save_toml(job, host.runs_dir() / LAST_SETTINGS)
+    if choices is not None:
+        write_text_atomic(host.runs_dir() / LAST_CHOICES, json.dumps(choices) + "\n")
+
+
+def last_choice(host: Host, key: str, default: str | None = None) -> str | None:
+    """One guided choice as last started (subject, dataset, concept)."""
+    import json
+
+    try:
+        value = json.loads((host.runs_dir() / LAST_CHOICES).read_text(encoding="utf-8"))[key]
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
+    return value if isinstance(value, str) else default
 
 
 def form_job(host: Host) -> TrainJob:
@@ -77,11 +96,13 @@ def field_value(host: Host, path: str, kind: str) -> Any:
 
 
 def base_title(host: Host) -> str | None:
+    """The form's base model; the only one when the list holds one and none was chosen."""
     base = form_job(host).model.base
-    for entry in host.checkpoints():
+    entries = host.checkpoints()
+    for entry in entries:
         if base and Path(entry.path) == Path(base):
             return entry.title
-    return None
+    return entries[0].title if len(entries) == 1 else None
 
 
 def concept_rows(host: Host) -> list[list[Any]] | None:

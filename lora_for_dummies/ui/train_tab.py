@@ -1,294 +1,212 @@
-"""Train tab: base model, concepts from datasets, settings, Performance Wizard, LR plot,
-presets, start / stop / stop-and-save / resume, live progress, loss chart and samples."""
+"""Train tab: the guided path on top (train_guided), the run's progress, loss chart and samples,
+then every setting in accordions by purpose (train_sections), the best-step grid. This module
+lays the sections out and connects their events to the controller (train_controller)."""
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
-from lora_for_dummies.dataset.layout import list_datasets, open_dataset
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
-from lora_for_dummies.train.fields import HELP, SETTINGS, TRISTATE_VALUES
+from lora_for_dummies.train.fields import SETTINGS
 from lora_for_dummies.ui import compat
-from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
-from lora_for_dummies.ui.charts import line_chart, loss_chart
-from lora_for_dummies.ui.families import family_radio, family_refused
+from lora_for_dummies.ui.charts import loss_chart
+from lora_for_dummies.ui.train_controller import (
+    TrainController,
+    concept_rows,
+    family_of,
+    job_values,
+)
+from lora_for_dummies.ui.train_guided import build_guided_section
+from lora_for_dummies.ui.train_sections import (
+    build_concepts_section,
+    build_presets_section,
+    build_settings_sections,
+    build_wizard_section,
+    summary_label,
+)
 from lora_for_dummies.ui.train_session import SESSION
 
-
-def _get(data: dict, path: str) -> Any:
-    section, key = path.split(".")
-    return data[section][key]
-
-
-def _component(path: str, label: str, kind: str, choices: Any, value: Any) -> Any:
-    """The field of one setting; `value` as the field shows it (or a function giving it)."""
-    common = dict(label=label, elem_id="lfd_train_" + path.replace(".", "_"), info=HELP[path])
-    if kind == "bool":
-        return gr.Checkbox(value=value, **common)
-    if kind == "tristate":
-        return gr.Radio(list(choices), value=value, **common)
-    if kind == "choice":
-        return gr.Dropdown(list(choices), value=value, **common)
-    if kind == "int":
-        return gr.Number(value=value, precision=0, **common)
-    if kind == "number":
-        return gr.Number(value=value, **common)
-    if kind == "lines":
-        return gr.Textbox(value=value, lines=3, **common)
-    return gr.Textbox(value=value, **common)
-
-
-def job_from_values(host: Host, base: str, concepts: list[list[Any]], v_mode: str,
-                    values: list[Any]) -> TrainJob:
-    data = to_dict(TrainJob())
-    for (path, _, kind, _), value in zip(SETTINGS, values, strict=True):
-        section, key = path.split(".")
-        if kind == "int":
-            value = int(value or 0)
-        elif kind == "number":
-            value = float(value or 0)
-        elif kind == "lines":
-            value = [line.strip() for line in (value or "").splitlines() if line.strip()]
-        elif kind == "tristate":
-            value = TRISTATE_VALUES.get(value)
-        data[section][key] = value
-    entry = next((e for e in host.checkpoints() if e.title == base), None)
-    if entry is None:
-        raise UserError("choose a base model (press 🔄 if it is new)")
-    refused = family_refused(host, _family_of(entry.path))
-    if refused:
-        raise UserError(refused)
-    data["model"]["base"] = str(entry.path)
-    data["model"]["v_prediction"] = TRISTATE_VALUES.get(v_mode)
-    data["concepts"] = [{"folder": row[0], "token": row[1], "repeats": int(row[2]),
-                         "class_folder": row[3] or "", "class_prompt": row[4] or ""}
-                        for row in concepts if row and row[0]]
-    data["runs_dir"] = str(host.runs_dir())
-    return from_dict(TrainJob, data)
-
-
-def _family_of(path: Path) -> str:
-    from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-
-    return inspect_checkpoint(path, compute_hash=False).family
-
-
-def concept_row(host: Host, dataset: str, concept: str, which: str) -> list[Any]:
-    ds = open_dataset(host.datasets_dir() / dataset)
-    selected = ds.concept(concept or "main")
-    folder = ds.folder(selected, which)
-    return [str(folder), selected.token, selected.repeats, "", selected.class_prompt]
+PATHS = [path for path, *_ in SETTINGS]
 
 
 def build_train_tab(host: Host) -> dict[str, Any]:
-    titles = [e.title for e in host.checkpoints()]
-    with gr.Row():
-        # Values are functions (train_form): gradio calls them at every page load.
-        base = compat.dropdown("Base model", titles, lambda: form.base_title(host),
-                               "lfd_train_base")
-        host.refresh_button(base, host.refresh_checkpoints,
-                            lambda: {"choices": [e.title for e in host.checkpoints()]},
-                            "lfd_train_base_refresh")
-        v_mode = gr.Radio(["auto", "yes", "no"], label="v-prediction", elem_id="lfd_train_v",
-                          value=lambda: form.shown(form.form_job(host).model.v_prediction,
-                                                   "tristate"),
-                          info=HELP["model.v_prediction"])
-    datasets = list_datasets(host.datasets_dir())
-    with gr.Row():
-        dataset = compat.dropdown("Dataset", datasets, None, "lfd_train_dataset")
-        host.refresh_button(dataset, lambda: None,
-                            lambda: {"choices": list_datasets(host.datasets_dir())},
-                            "lfd_train_dataset_refresh")
-        concept = compat.dropdown("Concept", ["main"], "main", "lfd_train_concept")
-        concept_refresh = gr.Button("🔄", elem_id="lfd_train_concept_refresh",
-                                    elem_classes=["lfd-refresh"], scale=0, min_width=40)
-        which = gr.Radio(["high", "low"], value="low", label="Images",
-                         elem_id="lfd_train_which")
-        add = gr.Button("Add concept", elem_id="lfd_train_add_concept")
-        clear = gr.Button("Clear", elem_id="lfd_train_clear_concepts")
-    concepts = gr.Dataframe(headers=["folder", "token", "repeats", "class folder",
-                                     "class prompt"], datatype=["str", "str", "number", "str",
-                                                                "str"],
-                            interactive=True, elem_id="lfd_train_concepts", label="Concepts",
-                            value=lambda: form.concept_rows(host))
-    with gr.Accordion("Performance Wizard", open=False):
-        with gr.Row():
-            vram = gr.Number(value=0, label="GPU memory in GB (0 = detect)",
-                             elem_id="lfd_wizard_vram")
-            family = family_radio(host, "lfd_wizard_family", "sd1",
-                                  "Follows the base model you choose; SDXL picks one of the "
-                                  "8 / 12 / 16 / 24 GB tiers")
-            wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")
-        wizard_text = gr.Markdown(elem_id="lfd_wizard_text")
-    fields = []
-    with gr.Accordion("Settings", open=True):
-        for start in range(0, len(SETTINGS), 4):
-            with gr.Row():
-                for path, label, kind, choices in SETTINGS[start:start + 4]:
-                    fields.append(_component(path, label, kind, choices,
-                                             partial(form.field_value, host, path, kind)))
-    with gr.Row():
-        # No label badge: it would cover the chart's own title and axis.
-        lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
-                           interactive=False, show_label=False)
-        loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
-                             interactive=False, show_label=False)
-    with gr.Row():
-        preset = gr.Textbox(label="Preset name", elem_id="lfd_train_preset")
-        save_preset = gr.Button("Save preset", elem_id="lfd_train_save_preset")
-        load_preset = gr.Button("Load preset", elem_id="lfd_train_load_preset")
-        plot = gr.Button("Plot LR", elem_id="lfd_train_plot")
-    with gr.Row():
-        gpus = gr.Number(value=1, precision=0, label="GPUs (more than 1: accelerate launch)",
-                         elem_id="lfd_train_gpus")
-        overwrite = gr.Checkbox(False, label="Replace an existing LoRA of this name",
-                                elem_id="lfd_train_overwrite",
-                                info="off: a new run never replaces files it did not make")
-        start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")
-        resume = gr.Button("Resume", elem_id="lfd_train_resume")
-        stop = gr.Button("Stop", elem_id="lfd_train_stop")
-        stop_save = gr.Button("Stop and save", elem_id="lfd_train_stop_save")
+    controller = TrainController(host)
+    top = build_guided_section(host, controller)
     # The webui's progress bar appears above this (javascript/lora_for_dummies.js); the task id
     # travels from the page's script to the run in a hidden field.
     gr.HTML("", elem_id="lfd_train_progressbar")
     task_id = gr.Textbox(visible=False, elem_id="lfd_train_task_id")
     message = gr.Markdown("", elem_id="lfd_train_message")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
+    with gr.Row():
+        # No label badge: it would cover the chart's own title and axis.
+        lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
+                           interactive=False, show_label=False)
+        loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
+                             interactive=False, show_label=False)
     samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
+    gr.Markdown("**Every setting** — the choices above filled these in; open a section to "
+                "change one", elem_classes=["lfd-step"])
+    fields, v_mode, sections = build_settings_sections(host)
+    plot = gr.Button("Plot LR", elem_id="lfd_train_plot")
+    concepts = build_concepts_section(host)
+    wizard = build_wizard_section(host)
+    presets = build_presets_section(host, controller)
+    best = build_best_step_panel(host, fields[PATHS.index("save.name")])
+    parts = {**top, **concepts, **wizard, **presets, "fields": fields, "v_mode": v_mode,
+             "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id}
+    _connect_guided(controller, parts)
+    _connect_runs(host, controller, parts, plot)
+    for accordion, title, section_fields in sections:
+        relabel = summary_label(title, tuple(PATHS[fields.index(f)] for f in section_fields))
+        for field in section_fields:
+            field.change(relabel, section_fields, [accordion])
+    compat.every(2.0, poll_view, [status, loss_plot, samples])
+    return {"base": top["base"], "concepts": concepts["concepts"], "status": status,
+            "fields": fields, "best": best}
+
+
+def _fill(job: TrainJob) -> list[Any]:
+    """Updates that show `job` in the concepts table and every setting field."""
+    return [concept_rows(job) or None] + [compat.update(value=v) for v in job_values(job)]
+
+
+def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
+    fields = p["fields"]
+    name_field = fields[PATHS.index("save.name")]
+
+    def on_guided(base: str, subject: str, dataset: str, concept: str, name: str) -> list[Any]:
+        line = controller.images_line(dataset, concept)
+        if name in ("", TrainJob().save.name, *controller.datasets()):
+            name = ""  # derived from the dataset unless the user typed one
+        try:
+            job, why = controller.guided(base, subject, dataset, concept, name)
+        except UserError as err:
+            return [f"⚠ {err}", line, compat.update()] + [compat.update() for _ in fields]
+        return ["\n".join(f"- {reason}" for reason in why), line] + _fill(job)
+
+    guided_in = [p["base"], p["subject"], p["dataset"], p["concept"], name_field]
+    guided_out = [p["choices_text"], p["images_line"], p["concepts"]] + fields
+    for trigger in (p["base"], p["subject"], p["dataset"], p["concept"]):
+        trigger.input(on_guided, guided_in, guided_out)  # the user's choices, not page loads
 
     def on_concept_list(name: str | None, current: str | None = None) -> Any:
-        try:
-            names = [c.title for c in open_dataset(host.datasets_dir() / name).concepts.values()]
-        except (UserError, TypeError):
-            names = []
+        names = controller.concepts_of(name)
         chosen = current if current in names else (names[0] if names else None)
         return compat.update(choices=names, value=chosen)
 
-    dataset.change(on_concept_list, [dataset], [concept])
-    concept_refresh.click(on_concept_list, [dataset, concept], [concept])  # made meanwhile
+    p["dataset"].change(on_concept_list, [p["dataset"], p["concept"]], [p["concept"]])
+    p["concept_refresh"].click(on_concept_list, [p["dataset"], p["concept"]], [p["concept"]])
+
+    def on_base(title: str | None) -> tuple[str, Any]:  # the Wizard's family follows it too
+        try:
+            chosen = family_of(controller.checkpoint(title))
+        except UserError:
+            chosen = None
+        family = compat.update(value=chosen) if chosen in controller.host.families()[0] \
+            else compat.update()
+        return controller.base_line(title), family
+
+    p["base"].change(on_base, [p["base"]], [p["base_line"], p["family"]])
 
     def on_add(rows: Any, name: str, concept_name: str, images: str) -> tuple[Any, str]:
         current = compat.table_rows(rows)
         if not name:
             return current, compat.toast("⚠ choose a dataset first (🔄 if you just made it)")
         try:
-            row = concept_row(host, name, concept_name, images)
+            row = controller.concept_row(name, concept_name, images)
         except UserError as err:
             return current, compat.toast(f"⚠ {err}")
         return current + [row], f"Added {name} / {concept_name or 'main'} ({images} resolution)"
 
-    add.click(on_add, [concepts, dataset, concept, which], [concepts, message])
-    clear.click(lambda: [], [], [concepts])
+    p["add"].click(on_add, [p["concepts"], p["dataset"], p["concept"], p["which"]],
+                   [p["concepts"], p["message"]])
+    p["clear"].click(lambda: [], [], [p["concepts"]])
 
     def on_wizard(gb: float, family_name: str) -> list[Any]:
         from lora_for_dummies.train.wizard import choose, detect_vram_gb
 
         choice = choose(float(gb) or detect_vram_gb(), family_name)
         updates = [compat.update(value=choice.settings[path]) if path in choice.settings
-                   else compat.update() for path, *_ in SETTINGS]
+                   else compat.update() for path in PATHS]
         text = f"**{choice.label}**\n\n" + "\n".join(f"- {r}" for r in choice.reasons)
         return [text] + updates
 
-    wizard.click(on_wizard, [vram, family], [wizard_text] + fields)
+    p["wizard"].click(on_wizard, [p["vram"], p["family"]], [p["wizard_text"]] + fields)
 
-    def on_base(title: str | None) -> Any:  # the Wizard's family follows the base model
-        entry = next((e for e in host.checkpoints() if e.title == title), None)
+
+def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
+                  plot: Any) -> None:
+    fields, message = p["fields"], p["message"]
+    inputs = [p["base"], p["concepts"], p["v_mode"]] + fields
+    choices = [p["subject"], p["dataset"], p["concept"]]
+
+    def begin(resume: bool, task: str, count: int, replace: bool, base_title: str, rows: Any,
+              v: str, values: list[Any], picked: list[Any]) -> str:
         try:
-            chosen = _family_of(entry.path) if entry else None
-        except UserError:
-            chosen = None
-        return compat.update(value=chosen) if chosen in host.families()[0] else compat.update()
+            job = controller.job_from_values(base_title, compat.table_rows(rows), v, values)
+            remembered = dict(zip(("subject", "dataset", "concept"),
+                                  (str(c or "") for c in picked), strict=True))
+            return compat.toast(controller.start(job, resume, count, task, replace,
+                                                 remembered))
+        except UserError as err:
+            return compat.toast(f"⚠ {err}")
 
-    base.change(on_base, [base], [family])
+    def on_start(task, count, replace, subject, dataset, concept, base_title, rows, v, *values):
+        return begin(False, task, count, replace, base_title, rows, v, list(values),
+                     [subject, dataset, concept])
+
+    def on_resume(task, count, subject, dataset, concept, base_title, rows, v, *values):
+        return begin(True, task, count, False, base_title, rows, v, list(values),
+                     [subject, dataset, concept])
 
     def on_plot(*values: Any) -> Any:
-        from lora_for_dummies.train.config import OptimizerConfig
-        from lora_for_dummies.train.optim import lr_curve
+        return controller.lr_plot(list(values))
 
-        data = {path.split(".")[1]: value for (path, *_), value in zip(SETTINGS, values,
-                                                                       strict=True)
-                if path.startswith("optimizer.")}
-        steps = int(values[[p for p, *_ in SETTINGS].index("training.steps")] or 1)
-        config = OptimizerConfig(**{**data, "cycles": int(data.get("cycles") or 1),
-                                    "warmup": float(data.get("warmup") or 0)})
-        title = f"UNet learning rate, {config.scheduler}, {steps} steps"
-        return line_chart(lr_curve(config, max(steps, 1)), title)
-
-    plot.click(on_plot, fields, [lr_plot])
-
-    inputs = [base, concepts, v_mode] + fields
-
-    def on_start(task, count, replace, base_title, rows, v, *values):
-        try:
-            job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            form.remember(host, job)  # a page reload shows these settings again
-            return compat.toast(SESSION.start(host, job, gpus=int(count or 1),
-                                              task_id=task or "", overwrite=bool(replace)))
-        except UserError as err:
-            return compat.toast(f"⚠ {err}")
-
-    def on_resume(task, count, base_title, rows, v, *values):
-        try:
-            job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            form.remember(host, job)
-            return compat.toast(SESSION.start(host, job, resume=True, gpus=int(count or 1),
-                                              task_id=task or ""))
-        except UserError as err:
-            return compat.toast(f"⚠ {err}")
-
+    plot.click(on_plot, fields, [p["lr_plot"]])
     # In the webui its progressbar.js is on the page: our script makes the task id.
     script = "lfd_start_training" if host.name == "webui" else None
     # Button answers go to `message`, which keeps them until the next one; the progress box
-    # below is rewritten by the poll every 2 s.
-    compat.click(start, on_start, [task_id, gpus, overwrite] + inputs, [message],
-                 js=script).then(on_plot, fields, [lr_plot])  # the run's own schedule
-    compat.click(resume, on_resume, [task_id, gpus] + inputs, [message], js=script)
-    stop.click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
-    stop_save.click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
-
-    def presets_dir() -> Path:
-        return host.runs_dir() / "presets"
+    # is rewritten by the poll every 2 s.
+    compat.click(p["start"], on_start, [p["task_id"], p["gpus"], p["overwrite"]] + choices
+                 + inputs, [message], js=script).then(on_plot, fields, [p["lr_plot"]])
+    compat.click(p["resume"], on_resume, [p["task_id"], p["gpus"]] + choices + inputs,
+                 [message], js=script)
+    p["stop"].click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
+    p["stop_save"].click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
 
     def on_save_preset(name, base_title, rows, v, *values) -> str:
-        from lora_for_dummies.names import check_name
-
         try:
-            job = job_from_values(host, base_title, compat.table_rows(rows), v, list(values))
-            path = presets_dir() / f"{check_name(name, 'preset name')}.toml"
-            save_toml(job, path)
-            return compat.toast(f"Saved preset {path}")
+            job = controller.job_from_values(base_title, compat.table_rows(rows), v,
+                                             list(values))
+            return compat.toast(controller.save_preset(name, job))
         except UserError as err:
             return compat.toast(f"⚠ {err}")
 
-    save_preset.click(on_save_preset, [preset] + inputs, [message])
+    p["save_preset"].click(on_save_preset, [p["preset"]] + inputs, [message])
 
-    def on_load_preset(name: str) -> list[Any]:
-        try:
-            job = load_toml(TrainJob, presets_dir() / f"{name}.toml")
-        except UserError as err:
-            return [compat.toast(f"⚠ {err}"), compat.update()] + \
-                [compat.update() for _ in SETTINGS]
-        data = to_dict(job)
-        values = [form.shown(_get(data, path), kind) for path, _, kind, _ in SETTINGS]
-        rows = [[c["folder"], c["token"], c["repeats"], c["class_folder"], c["class_prompt"]]
-                for c in data["concepts"]]
-        return [compat.toast(f"Loaded preset {name}"), rows] + values
+    def filled(load: Any, what: str) -> Any:
+        def handler(name: str) -> list[Any]:
+            try:
+                job = load(name)
+            except UserError as err:
+                return [compat.toast(f"⚠ {err}"), compat.update(), compat.update()] + \
+                    [compat.update() for _ in fields]
+            base = controller.base_title_of(job)
+            return [compat.toast(f"Loaded the settings of {what} {name}"),
+                    compat.update(value=base) if base else compat.update()] + _fill(job)
+        handler.__name__ = f"on_load_{what}"
+        return handler
 
-    load_preset.click(on_load_preset, [preset], [message, concepts] + fields)
-
-    compat.every(2.0, poll_view, [status, loss_plot, samples])
-    name_field = fields[[p for p, *_ in SETTINGS].index("save.name")]
-    best = build_best_step_panel(host, name_field)
-    return {"base": base, "concepts": concepts, "status": status, "fields": fields,
-            "best": best}
+    loaded = [message, p["base"], p["concepts"]] + fields
+    p["load_preset"].click(filled(controller.load_preset, "preset"), [p["preset"]], loaded)
+    p["load_run"].click(filled(controller.load_run, "run"), [p["run"]], loaded)
 
 
 def poll_view() -> tuple[Any, Any, Any]:
