@@ -112,6 +112,24 @@ class GradioPage:
             self.page.get_by_text(label, exact=True).first.click()
             self.page.locator(f"#{shows}").wait_for(state="visible")
 
+    def open_section(self, section_id: str) -> None:
+        """Open the accordion `#section_id` (its label may carry a summary) unless it is."""
+        accordion = self.page.locator(f"#{section_id}").first
+        if not accordion.locator("input, textarea, button:not(.label-wrap), table").filter(
+                visible=True).count():
+            accordion.locator(".label-wrap, button").first.click()
+            self.page.wait_for_timeout(300)
+
+    def setting(self, key: str, value: Any) -> None:
+        """Fill the Train tab's setting `lfd_train_<key>`, opening its section first."""
+        from lora_for_dummies.train.fields import SECTIONS
+        from lora_for_dummies.ui.train_sections import section_id
+
+        path = key.replace("_", ".", 1)
+        title = next(t for t, paths, _ in SECTIONS if path in paths)
+        self.open_section(section_id(title))
+        self.fill(f"lfd_train_{key}", value)
+
     def fill(self, elem_id: str, value: Any) -> None:
         field = self._field(elem_id)
         field.fill(str(value))
@@ -244,13 +262,18 @@ def make_dataset(ui: GradioPage, name: str, images: list[Path], token: str = "sk
 
 
 def add_concept(ui: GradioPage, base: str, dataset: str, settings: dict[str, Any]) -> None:
-    """On the Train tab: the base model, 🔄 and the dataset, Add concept, then each
-    `lfd_train_<key>` setting."""
+    """On the Train tab: the base model, 🔄 and the dataset (the guided path fills the form
+    from it), Add concept (its low-resolution images too), then each `lfd_train_<key>`
+    setting in its section."""
     ui.choose("lfd_train_base", base)
     ui.click("lfd_train_dataset_refresh")
     ui.wait_option("lfd_train_dataset", dataset)
     ui.choose("lfd_train_dataset", dataset)
+    ui.wait_text("lfd_train_images_line", "images")
+    ui.wait_text("lfd_train_concepts", "HIGHRES_CONCEPT")
+    ui.open_section("lfd_train_section_concepts")
+    ui.radio("lfd_train_which", "low")
     ui.click("lfd_train_add_concept")
     ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
     for key, value in settings.items():
-        ui.fill(f"lfd_train_{key}", value)
+        ui.setting(key, value)

@@ -106,6 +106,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     demo_model = next(o for o in ui.options("lfd_train_base") if o.startswith("demo-tiny-sd1"))
     assert "my dog" not in ui.options("lfd_train_dataset")  # made after the tab was built…
     # A button's message stays until the next action, though the progress poll runs every 2 s.
+    ui.open_section("lfd_train_section_concepts")
     ui.click("lfd_train_add_concept")  # no dataset chosen yet
     ui.wait_text("lfd_train_message", "choose a dataset first")
     time.sleep(5)
@@ -231,3 +232,56 @@ def test_webui_progress_bar_script_in_a_browser():
         assert page.evaluate("lfd_start_training('', 1, 'model')") == ["task(abc123)", 1, "model"]
         assert page.evaluate("requested") == [["task(abc123)", "lfd_train_progressbar", None]]
         browser.close()
+
+
+def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
+    """The five top choices alone, on `serve --demo` at its defaults: base model (the only one,
+    preselected), what you're teaching, images, the GPU (detected: none here, so a CPU-sized
+    run), Start. Mid-run a refresh brings every setting, choice and sample back; after Stop,
+    the run's settings are loaded back over other choices and Resume finishes it, self-checked."""
+    _, data = app
+    ui.tab("Train")
+    assert ui.value("lfd_train_base").startswith("demo-tiny-sd1")  # 1. the only model
+    ui.wait_text("lfd_train_base_line", "Detected: Stable Diffusion 1.x")
+    ui.radio("lfd_train_subject", "A character or person")  # 2.
+    ui.choose("lfd_train_dataset", "demo dog")  # 3.
+    line = ui.wait_text("lfd_train_images_line", "6 images, 6 with a caption")
+    assert "trigger word sks" in line, line
+    assert "No CUDA GPU" in ui.text("lfd_train_gpu_line")  # 4. nothing to choose
+    choices = ui.wait_text("lfd_train_choices", "CPU-sized run of 100 steps")
+    assert "rank 16 / alpha 8" in choices, choices
+    ui.click("lfd_train_start")  # 5.
+    ui.wait_value("lfd_train_status", "Training demo dog")
+    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= 2, "step 0 and 25 samples",
+                timeout=240)
+    seen = len(ui.images("lfd_train_samples"))
+    # -- a refresh mid-run: every setting, choice and sample comes back -----------------------
+    ui.page.reload()
+    ui.page.locator("#lfd_tabs").wait_for()
+    ui.tab("Train")
+    ui.wait_value("lfd_train_save_name", "demo dog")
+    assert ui.value("lfd_train_training_steps") == "100"
+    assert ui.value("lfd_train_network_rank") == "16"
+    assert ui.value("lfd_train_dataset") == "demo dog"
+    assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
+        .is_checked()
+    ui.wait_text("lfd_train_concepts", "HIGHRES_CONCEPT")
+    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= seen, "the samples so far")
+    assert "done:" not in ui.value("lfd_train_status")
+    ui.click("lfd_train_stop")
+    ui.wait_value("lfd_train_status", "stopped at step", timeout=180)
+    # -- load the run's settings over other choices, then Resume it to the end -----------------
+    ui.radio("lfd_train_subject", "A style")  # refills the form: rank 32
+    ui.wait_for(lambda: ui.value("lfd_train_network_rank") == "32", "the style preset")
+    ui.open_section("lfd_train_section_presets")
+    ui.click("lfd_train_run_refresh")
+    ui.wait_option("lfd_train_run", "demo dog")
+    ui.choose("lfd_train_run", "demo dog")
+    ui.click("lfd_train_load_run")
+    ui.wait_text("lfd_train_message", "Loaded the settings of run demo dog")
+    assert ui.value("lfd_train_network_rank") == "16"
+    ui.click("lfd_train_resume")
+    ui.wait_value("lfd_train_status", "done: 100 steps", timeout=600)
+    assert "self-check passed" in ui.value("lfd_train_status")
+    assert (data / "Lora" / "demo dog.safetensors").is_file()
+    shot(ui, "train_guided")

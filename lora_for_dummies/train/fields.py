@@ -102,15 +102,16 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Saving", ("save.name", "save.every", "save.keep_last"),
      ("save.name", "save.every", "save.keep_last")),
 )
-_SHORT = {"training.steps": "steps", "training.batch_size": "batch", "training.resolution": "px",
-          "network.rank": "rank", "network.alpha": "alpha",
-          "network.train_text_encoder": "text encoder", "optimizer.name": "",
-          "optimizer.unet_lr": "LR", "optimizer.scheduler": "", "training.shuffle_tags":
-          "shuffle", "training.keep_tags": "keep", "model.clip_skip": "clip skip",
-          "training.precision": "", "training.gradient_checkpointing": "checkpointing",
-          "training.cache_latents": "latents", "model.zero_terminal_snr": "zero terminal SNR",
-          "samples.every": "every", "samples.sampler": "", "samples.steps": "steps",
-          "save.name": "", "save.every": "every", "save.keep_last": "keep"}
+_SHORT = {"training.steps": "{} steps", "training.batch_size": "batch {}",
+          "training.resolution": "{} px", "network.rank": "rank {}", "network.alpha": "alpha {}",
+          "network.train_text_encoder": "text encoder {}", "optimizer.name": "{}",
+          "optimizer.unet_lr": "LR {}", "optimizer.scheduler": "{}",
+          "training.shuffle_tags": "shuffle {}", "training.keep_tags": "keep {}",
+          "model.clip_skip": "clip skip {}", "training.precision": "{}",
+          "training.gradient_checkpointing": "checkpointing {}",
+          "training.cache_latents": "latents {}", "model.zero_terminal_snr": "zero terminal SNR {}",
+          "samples.every": "every {}", "samples.sampler": "{}", "samples.steps": "{} steps",
+          "save.name": "{}", "save.every": "every {}", "save.keep_last": "keep {}"}
 
 
 def section_summary(title: str, values: dict[str, Any]) -> str:
@@ -122,8 +123,9 @@ def section_summary(title: str, values: dict[str, Any]) -> str:
         value = values.get(path)
         value = "on" if value is True else "off" if value is False else \
             "auto" if value is None else f"{value:g}" if isinstance(value, float) else value
-        short = _SHORT[path]
-        parts.append(f"{short} {value}" if short else f"{value}")
+        if path == "model.clip_skip" and value in (0, "0"):
+            value = "suggested"
+        parts.append(_SHORT[path].format(value))
     return f"{title} — {', '.join(parts)}"
 
 

@@ -94,6 +94,14 @@ def every(seconds: float, fn: Any, outputs: list[Any]) -> None:
     Context.root_block.load(fn, None, outputs, every=seconds)
 
 
+def on_page_load(fn: Any, outputs: list[Any]) -> None:
+    """Call `fn` each time a page (re)loads, e.g. to list files made since the server started.
+    The tab's Blocks may sit inside the webui's: the event goes to the outermost one."""
+    from gradio.context import Context
+
+    Context.root_block.load(fn, None, outputs)
+
+
 def toast(text: str) -> str:
     """Also raise `text` as a toast where the gradio version has them (4 and 5): a warning
     for "⚠ …", else a note. Returns `text`, for the message box that keeps it."""

@@ -17,6 +17,7 @@ from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.jobs import run_job, stop_current
+from lora_for_dummies.ui.lists import refreshable
 
 # Ctrl+Enter (⌘+Enter) in the caption box presses "Save and next". Installed once, by the events
 # that open a caption, so no page script is needed (the same on gradio 3, 4, 5 and the webui).
@@ -36,7 +37,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
     first = names[0] if names else None
     with gr.Row():
         dataset = compat.dropdown("Dataset", names, first, "lfd_dataset_name")
-        host.refresh_button(dataset, lambda: None, lambda: {"choices": ctl.datasets()},
+        refreshable(host, dataset, lambda: None, lambda: {"choices": ctl.datasets()},
                             "lfd_dataset_name_refresh")
         concept = compat.dropdown("Concept", ctl.concepts(first), MAIN if first else None,
                                   "lfd_dataset_concept")

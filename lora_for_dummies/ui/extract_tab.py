@@ -11,6 +11,7 @@ from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.extract_controller import REPORT_HEADERS, ExtractController
 from lora_for_dummies.ui.jobs import run_job, stop_current
+from lora_for_dummies.ui.lists import refreshable
 
 RANK_MODES = ["fixed", "energy", "frobenius", "ratio"]
 DYNAMIC_RANK_HELP = (
@@ -25,11 +26,11 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
     titles = ctl.checkpoint_titles()
     with gr.Row():
         base = compat.dropdown("Base checkpoint", titles, None, "lfd_extract_base")
-        host.refresh_button(base, host.refresh_checkpoints,
+        refreshable(host, base, host.refresh_checkpoints,
                             lambda: {"choices": ctl.checkpoint_titles()},
                             "lfd_extract_base_refresh")
         tuned = compat.dropdown("Fine-tuned checkpoint", titles, None, "lfd_extract_tuned")
-        host.refresh_button(tuned, host.refresh_checkpoints,
+        refreshable(host, tuned, host.refresh_checkpoints,
                             lambda: {"choices": ctl.checkpoint_titles()},
                             "lfd_extract_tuned_refresh")
     with gr.Row():
@@ -65,7 +66,7 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
         loras = ctl.loras()
         with gr.Row():
             lora = compat.dropdown("LoRA", loras, None, "lfd_tools_lora")
-            host.refresh_button(lora, lambda: None, lambda: {"choices": ctl.loras()},
+            refreshable(host, lora, lambda: None, lambda: {"choices": ctl.loras()},
                                 "lfd_tools_lora_refresh")
             info = gr.Button("Inspect", elem_id="lfd_tools_info")
         with gr.Row():
@@ -86,7 +87,7 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
         with gr.Row():
             merge_list = gr.Dropdown(loras, multiselect=True, label="LoRAs / saved steps to merge",
                                      elem_id="lfd_tools_merge_list")
-            host.refresh_button(merge_list, lambda: None, lambda: {"choices": ctl.loras()},
+            refreshable(host, merge_list, lambda: None, lambda: {"choices": ctl.loras()},
                                 "lfd_tools_merge_list_refresh")
             weights = gr.Textbox(label="Weights (e.g. 0.5, 0.5)", elem_id="lfd_tools_weights")
             merge_rank = gr.Number(value=0, precision=0, label="Re-factor to rank (0 = exact)",

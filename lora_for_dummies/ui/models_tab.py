@@ -9,6 +9,7 @@ from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui.compat import dropdown
+from lora_for_dummies.ui.lists import refreshable
 
 
 def checkpoint_titles(host: Host) -> list[str]:
@@ -41,7 +42,7 @@ def build_models_tab(host: Host) -> dict[str, Any]:
     with gr.Row():
         model = dropdown("Checkpoint", titles, titles[0] if titles else None,
                          elem_id="lfd_models_checkpoint")
-        host.refresh_button(model, host.refresh_checkpoints,
+        refreshable(host, model, host.refresh_checkpoints,
                             lambda: {"choices": checkpoint_titles(host)},
                             "lfd_models_checkpoint_refresh")
     details = gr.HTML(describe(host, titles[0] if titles else None), elem_id="lfd_models_details")

@@ -133,8 +133,7 @@ class TrainController:
 
         gigabytes = detect_vram_gb()
         if gigabytes <= 0:
-            return ("No CUDA GPU found: the run is sized for the CPU (a few minutes on the "
-                    "demo model, to try the whole flow)")
+            return "No CUDA GPU found: the run is sized for the CPU"
         return f"{gpu_name()}, {gigabytes:.0f} GB: the Performance Wizard sizes the run for it"
 
     def guided(self, base: str | None, subject: str | None, dataset: str | None,

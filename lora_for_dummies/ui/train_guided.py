@@ -12,6 +12,7 @@ from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.guided import SUBJECTS, subject_for
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
+from lora_for_dummies.ui.lists import refreshable
 from lora_for_dummies.ui.train_controller import TrainController
 
 
@@ -28,7 +29,7 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
                                "lfd_train_base",
                                info="The model you generate with, or the base it was made "
                                     "from; a LoRA works best on the model it was trained on")
-        host.refresh_button(base, host.refresh_checkpoints,
+        refreshable(host, base, host.refresh_checkpoints,
                             lambda: {"choices": [e.title for e in host.checkpoints()]},
                             "lfd_train_base_refresh")
     base_line = gr.Markdown(lambda: controller.base_line(form.base_title(host)),
@@ -46,7 +47,7 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
                                   lambda: form.last_choice(host, "dataset"), "lfd_train_dataset",
                                   info="A dataset from the Dataset tab; its processed "
                                        "HIGHRES_CONCEPT images train")
-        host.refresh_button(dataset, lambda: None, lambda: {"choices": controller.datasets()},
+        refreshable(host, dataset, lambda: None, lambda: {"choices": controller.datasets()},
                             "lfd_train_dataset_refresh")
         concept = compat.dropdown("Concept", ["main"], lambda: form.last_choice(
             host, "concept", "main"), "lfd_train_concept",

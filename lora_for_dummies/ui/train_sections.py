@@ -14,6 +14,7 @@ from lora_for_dummies.train.fields import HELP, SECTIONS, SETTINGS, section_summ
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.families import family_radio
+from lora_for_dummies.ui.lists import refreshable
 from lora_for_dummies.ui.train_controller import CONCEPT_HEADERS, TrainController
 
 KINDS = {path: (label, kind, choices) for path, label, kind, choices in SETTINGS}
@@ -129,7 +130,7 @@ def build_presets_section(host: Host, controller: TrainController) -> dict[str, 
             run = compat.dropdown("Run", controller.runs(), None, "lfd_train_run",
                                   info="Any earlier run: its settings fill the form, then "
                                        "Resume it or start a new run from them")
-            host.refresh_button(run, lambda: None, lambda: {"choices": controller.runs()},
+            refreshable(host, run, lambda: None, lambda: {"choices": controller.runs()},
                                 "lfd_train_run_refresh")
             load_run = gr.Button("Load settings from this run", elem_id="lfd_train_load_run")
     return {"preset": preset, "save_preset": save_preset, "load_preset": load_preset,
