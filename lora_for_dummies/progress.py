@@ -26,6 +26,7 @@ class ProgressState:
     # (done, time) of the first step report: the rate, and so the ETA, counts from there, so
     # that model loading and caching before it do not make every step look slow.
     origin: tuple[int, float] | None = None
+    warning: str = ""  # stays in the summary for the whole job (e.g. "this run takes 5 hours")
 
     @property
     def eta_seconds(self) -> float | None:
@@ -39,7 +40,8 @@ class ProgressState:
         eta = self.eta_seconds
         eta_text = f", ETA {format_seconds(eta)}" if eta is not None and not self.finished else ""
         count = f"{self.done}/{self.total}" if self.total else str(self.done)
-        return f"{self.job}: {count}{eta_text}" + (f" — {self.text}" if self.text else "")
+        line = f"{self.job}: {count}{eta_text}" + (f" — {self.text}" if self.text else "")
+        return line + (f"\n⚠ {self.warning}" if self.warning else "")
 
 
 def format_seconds(seconds: float) -> str:
@@ -73,6 +75,19 @@ class Reporter:
                 self.state.origin = (done, time.monotonic())
             self.state.done, self.state.text = done, text
         self.on_update()
+
+    def phase(self, text: str) -> None:
+        """What the job does before its first step (loading, caching): shown, but the step
+        count and the ETA do not start."""
+        with self._lock:
+            self.state.text = text
+        self.on_update()
+
+    def warn(self, text: str) -> None:
+        """A warning that stays in the summary until the job ends (also logged)."""
+        with self._lock:
+            self.state.warning = text
+        self.log(f"⚠ {text}")
 
     def log(self, line: str) -> None:
         with self._lock:

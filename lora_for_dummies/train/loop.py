@@ -28,6 +28,7 @@ from lora_for_dummies.train import distributed, guard
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.data import build_training_set, caption_for_step
+from lora_for_dummies.train.duration import RunPace
 from lora_for_dummies.train.latents import LatentCache
 from lora_for_dummies.train.launch import stop_requested
 from lora_for_dummies.train.objective import diffusion_loss
@@ -98,6 +99,7 @@ class Trainer:
         # before the UNet loads, so the two never share memory (see `residency`).
         self.text_names = text_names = [n for n in component_names(self.family)
                                         if n.startswith("text_encoder")]
+        self.reporter.phase("loading the VAE and text encoder(s)")
         loaded = load_models(job.model.base, ["vae", *text_names], dtype=weight_dtype,
                              device=str(device))
         self.configs = loaded.configs
@@ -139,6 +141,7 @@ class Trainer:
         self.lr_scheduler = build_scheduler(job.optimizer, self.optimizer, job.training.steps)
 
     def _load_unet(self, dtype: Any) -> Any:
+        self.reporter.phase("loading the UNet")
         return load_models(self.job.model.base, ["unet"], dtype=dtype,
                            device=str(self.accelerator.device),
                            configs=self.configs).models["unet"]
@@ -156,7 +159,7 @@ class Trainer:
             return
         count = precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
-                         else None)
+                         else None, self.reporter.phase)
         parked = self.frozen.park(needed_later=self.job.samples.enabled)
         self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions"
                           + (f"; {parked}" if parked else ""))
@@ -259,6 +262,7 @@ class Trainer:
             model.train()
         step = start
         self.reporter.step(step, "training")  # loading is done: the ETA counts from here
+        pace = RunPace(job, self.accelerator.device.type == "cuda")
         try:
             while step < job.training.steps:
                 if self.reporter.should_stop() or self._stop_file():
@@ -280,6 +284,8 @@ class Trainer:
                         self.optimizer.zero_grad(set_to_none=True)
                 self.lr_scheduler.step()
                 step += 1
+                if warning := pace.step_took(time.monotonic() - begin, step):
+                    self.reporter.warn(warning)
                 result.step, result.losses = step, result.losses + [total]
                 lr = self.lr_scheduler.get_last_lr()[0]
                 written = self._samples(step) if job.samples.every and step % \

@@ -19,10 +19,12 @@ from lora_for_dummies.train.latents import LatentCache
 
 
 def precache(data: TrainingSet, latents: LatentCache | None,
-             encode_caption: Callable[[str], Any] | None) -> int:
+             encode_caption: Callable[[str], Any] | None,
+             progress: Callable[[str], None] = lambda text: None) -> int:
     """Encode (with `latents`) every image in every bucket a step can ask for it in, and (with
     `encode_caption`) every caption. Class images join a batch of any bucket, so they are
-    encoded for each. Returns the number of latents."""
+    encoded for each. `progress` hears "encoding 8 images: 3/8" as it goes. Returns the
+    number of latents."""
     count = 0
     if latents is not None:
         buckets = sorted({item.bucket for item in data.items})
@@ -30,11 +32,14 @@ def precache(data: TrainingSet, latents: LatentCache | None,
         pairs += [(item, bucket) for item in data.class_items for bucket in buckets]
         # Repeats list an image several times: one encode each.
         unique = {(str(item.path), bucket): (item, bucket) for item, bucket in pairs}
-        for item, bucket in unique.values():
+        for done, (item, bucket) in enumerate(unique.values()):
+            progress(f"encoding {len(unique)} images: {done}/{len(unique)}")
             latents.get(item, bucket)
         count = len(unique)
     if encode_caption is not None:
-        for caption in dict.fromkeys(item.caption for item in data.items + data.class_items):
+        captions = list(dict.fromkeys(item.caption for item in data.items + data.class_items))
+        for done, caption in enumerate(captions):
+            progress(f"encoding {len(captions)} captions: {done}/{len(captions)}")
             encode_caption(caption)
     return count
 
