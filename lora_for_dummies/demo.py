@@ -54,14 +54,22 @@ def find_webui_models(start: Path | None = None) -> tuple[Path, Path] | None:
     return None
 
 
-# Settings for a CPU: the tab's defaults, but few steps (about a second each at 512 px, one
-# thread), samples with fewer denoising steps, and a save every 25 steps for the best-step grid.
+def _demo_settings() -> dict[str, dict[str, Any]]:
+    """The tab's defaults sized for a CPU as the guided path sizes a CPU run (few steps of
+    about a second each at 512 px, quick samples, a save every quarter for the best-step
+    grid), in fp32, named demo_dog."""
+    from lora_for_dummies.train.guided import CPU_SETTINGS, CPU_STEPS
+
+    settings: dict[str, dict[str, Any]] = {"training": {"steps": CPU_STEPS, "precision": "fp32"},
+                                           "save": {"name": "demo_dog"}}
+    for path, value in CPU_SETTINGS.items():
+        section, key = path.split(".")
+        settings.setdefault(section, {})[key] = value
+    return settings
+
+
 DEMO_PRESET = "demo"
-DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "training": {"steps": 100, "precision": "fp32"},
-    "samples": {"every": 25, "steps": 8},
-    "save": {"name": "demo_dog", "every": 25, "keep_last": 0},
-}
+DEMO_SETTINGS = _demo_settings()
 
 
 def prepare_demo(data_dir: Path) -> Path:

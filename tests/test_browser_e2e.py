@@ -281,7 +281,7 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     ui.wait_text("lfd_train_message", "Loaded the settings of run demo dog")
     assert ui.value("lfd_train_network_rank") == "16"
     ui.click("lfd_train_resume")
-    ui.wait_value("lfd_train_status", "done: 100 steps", timeout=600)
+    ui.wait_value("lfd_train_status", "done: 100 steps", timeout=900)
     assert "self-check passed" in ui.value("lfd_train_status")
     assert (data / "Lora" / "demo dog.safetensors").is_file()
     shot(ui, "train_guided")
