@@ -49,8 +49,8 @@ TIPS: dict[str, str] = {
                      "trigger word first); 0 sorts all.",
     "lfd_bulk_selection": "Limit bulk operations to these images; leave empty for all images "
                           "of the concept.",
-    "lfd_autocaption_model": "The captioning model that describes each image in words; check "
-                             "and edit its captions afterwards.",
+    "lfd_autocaption_model": "The model that writes each image's caption (BLIP: a sentence; "
+                             "deepbooru: tags). Check and edit them afterwards.",
     "lfd_autocaption_option": "Path of a BLIP model folder on this computer (transformers "
                               "format); nothing is downloaded.",
     "lfd_autocaption_mode": "Images that already have a caption: skip (usual, keeps your work), "
