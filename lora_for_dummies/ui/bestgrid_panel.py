@@ -18,6 +18,7 @@ from lora_for_dummies.train.bestgrid import (
     use_cell,
 )
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.help_text import TIPS
 from lora_for_dummies.ui.jobs import run_job
 
 
@@ -29,19 +30,21 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
                     "`<name>.safetensors` with that strength as its preferred weight.")
         with gr.Row():
             prompt = gr.Textbox(label="Prompt (empty: the run's first sample prompt)",
-                                elem_id="lfd_best_prompt")
+                                elem_id="lfd_best_prompt", info=TIPS["lfd_best_prompt"])
             seed = gr.Number(value=-1, precision=0, label="Seed (-1: the run's sample seed)",
-                             elem_id="lfd_best_seed")
+                             elem_id="lfd_best_seed", info=TIPS["lfd_best_seed"])
             strengths = gr.Textbox(value="0.4, 0.6, 0.8, 1.0", label="Strengths",
-                                   elem_id="lfd_best_strengths")
-            cfgs = gr.Textbox(value="5, 7", label="CFG values", elem_id="lfd_best_cfgs")
+                                   elem_id="lfd_best_strengths", info=TIPS["lfd_best_strengths"])
+            cfgs = gr.Textbox(value="5, 7", label="CFG values", elem_id="lfd_best_cfgs",
+                              info=TIPS["lfd_best_cfgs"])
             render = gr.Button("Render grid", variant="primary", elem_id="lfd_best_render")
         status = gr.Textbox(label="Grid", lines=2, interactive=False, elem_id="lfd_best_status")
         grid = gr.Image(label="Grid (rows: steps; columns: strength and CFG)", type="filepath",
                         interactive=False, elem_id="lfd_best_grid")
         cells = compat.gallery("Cells: click one", "lfd_best_cells")
         with gr.Row():
-            chosen = gr.Textbox(label="Chosen cell", interactive=False, elem_id="lfd_best_chosen")
+            chosen = gr.Textbox(label="Chosen cell", interactive=False, elem_id="lfd_best_chosen",
+                                info=TIPS["lfd_best_chosen"])
             use = gr.Button("Use this cell", elem_id="lfd_best_use")
 
     def shown_cells(name: str) -> list[GridCell]:

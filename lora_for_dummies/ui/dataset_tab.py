@@ -16,6 +16,7 @@ from lora_for_dummies.ui.caption_hints import build_caption_hints
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.families import family_radio
+from lora_for_dummies.ui.help_text import TIPS
 from lora_for_dummies.ui.jobs import run_job, stop_current
 from lora_for_dummies.ui.lists import refreshable
 
@@ -36,11 +37,12 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
     names = ctl.datasets()
     first = names[0] if names else None
     with gr.Row():
-        dataset = compat.dropdown("Dataset", names, first, "lfd_dataset_name")
+        dataset = compat.dropdown("Dataset", names, first, "lfd_dataset_name",
+                                  info=TIPS["lfd_dataset_name"])
         refreshable(host, dataset, lambda: None, lambda: {"choices": ctl.datasets()},
                             "lfd_dataset_name_refresh")
         concept = compat.dropdown("Concept", ctl.concepts(first), MAIN if first else None,
-                                  "lfd_dataset_concept")
+                                  "lfd_dataset_concept", info=TIPS["lfd_dataset_concept"])
         # Its choices depend on the dataset chosen, so it is wired below with that input.
         concept_refresh = gr.Button("🔄", elem_id="lfd_dataset_concept_refresh",
                                     elem_classes=["lfd-refresh"], scale=0, min_width=40)
@@ -48,15 +50,18 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     with gr.Accordion("New dataset and import", open=not names):
         with gr.Row():
-            new_name = gr.Textbox(label="New dataset name", elem_id="lfd_dataset_new_name")
+            new_name = gr.Textbox(label="New dataset name", elem_id="lfd_dataset_new_name",
+                                  info=TIPS["lfd_dataset_new_name"])
             new_concept = gr.Textbox(label="Extra concept (optional, makes IMGS_<concept>)",
-                                     elem_id="lfd_dataset_new_concept")
+                                     elem_id="lfd_dataset_new_concept",
+                                     info=TIPS["lfd_dataset_new_concept"])
             create = gr.Button("Create", elem_id="lfd_dataset_create")
         upload = compat.file_upload("Drop images (and .txt captions) here",
                                     "lfd_dataset_upload")
         with gr.Row():
             folder = gr.Textbox(label="…or copy from a folder on this computer",
-                                elem_id="lfd_dataset_import_folder")
+                                elem_id="lfd_dataset_import_folder",
+                                info=TIPS["lfd_dataset_import_folder"])
             import_button = gr.Button("Import", elem_id="lfd_dataset_import")
 
     # Functions, not values: gradio calls them at every page load, so a (re)loaded page shows
@@ -85,14 +90,16 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     with gr.Accordion("kohya layout (N_token folders)", open=False):
         with gr.Row():
-            kohya_out = gr.Textbox(label="Export to folder", elem_id="lfd_kohya_export_dir")
+            kohya_out = gr.Textbox(label="Export to folder", elem_id="lfd_kohya_export_dir",
+                                   info=TIPS["lfd_kohya_export_dir"])
             kohya_res = gr.Radio(["high", "low"], value="high", label="Resolution",
-                                 elem_id="lfd_kohya_export_res")
+                                 elem_id="lfd_kohya_export_res", info=TIPS["lfd_kohya_export_res"])
             kohya_export = gr.Button("Export", elem_id="lfd_kohya_export")
         with gr.Row():
             kohya_in = gr.Textbox(label="Import from a kohya training folder",
-                                  elem_id="lfd_kohya_import_dir")
-            kohya_name = gr.Textbox(label="As new dataset", elem_id="lfd_kohya_import_name")
+                                  elem_id="lfd_kohya_import_dir", info=TIPS["lfd_kohya_import_dir"])
+            kohya_name = gr.Textbox(label="As new dataset", elem_id="lfd_kohya_import_name",
+                                    info=TIPS["lfd_kohya_import_name"])
             kohya_import = gr.Button("Import", elem_id="lfd_kohya_import")
 
     with gr.Accordion("Process: IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT", open=True):
@@ -102,20 +109,21 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                   "will train on: SD 1.x 768/512, SD 2.x 768/512, SDXL "
                                   "1024/768")
             high = gr.Number(value=768, label="High resolution", precision=0,
-                             elem_id="lfd_dataset_high")
+                             elem_id="lfd_dataset_high", info=TIPS["lfd_dataset_high"])
             low = gr.Number(value=512, label="Low resolution", precision=0,
-                            elem_id="lfd_dataset_low")
+                            elem_id="lfd_dataset_low", info=TIPS["lfd_dataset_low"])
             crop = gr.Radio(["center", "focal", "bucket"], value="center",
                             label="Crop (bucket = no crop, aspect-ratio buckets)",
-                            elem_id="lfd_dataset_crop")
+                            elem_id="lfd_dataset_crop", info=TIPS["lfd_dataset_crop"])
         with gr.Row():
             tiles = gr.Checkbox(label="Split very tall/wide images into tiles",
-                                elem_id="lfd_dataset_tiles")
-            flip = gr.Checkbox(label="Add mirrored copies", elem_id="lfd_dataset_flip")
+                                elem_id="lfd_dataset_tiles", info=TIPS["lfd_dataset_tiles"])
+            flip = gr.Checkbox(label="Add mirrored copies", elem_id="lfd_dataset_flip",
+                               info=TIPS["lfd_dataset_flip"])
             out_format = gr.Radio(["png", "jpeg", "webp"], value="png", label="Format",
-                                  elem_id="lfd_dataset_format")
+                                  elem_id="lfd_dataset_format", info=TIPS["lfd_dataset_format"])
             quality = gr.Slider(50, 100, value=95, step=1, label="JPEG/WebP quality",
-                                elem_id="lfd_dataset_quality")
+                                elem_id="lfd_dataset_quality", info=TIPS["lfd_dataset_quality"])
             background = gr.ColorPicker(value="#ffffff", label="Behind transparency",
                                         elem_id="lfd_dataset_background")
         with gr.Row():
@@ -133,7 +141,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             with gr.Column(scale=2):
                 picture = gr.Image(label="Selected image", type="filepath", interactive=False,
                                    height=320, elem_id="lfd_caption_preview")
-                stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem")
+                stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem",
+                                  info=TIPS["lfd_caption_stem"])
                 caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text",
                                      info="What is in the picture, comma-separated, trigger "
                                           "word first. Ctrl+Enter: save and go to the next.")
@@ -147,15 +156,19 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                           elem_id="lfd_caption_save_next")
         with gr.Row():
             operation = gr.Dropdown(list(BULK_OPERATIONS), value=list(BULK_OPERATIONS)[0],
-                                    label="Bulk operation", elem_id="lfd_bulk_operation")
-            bulk_text = gr.Textbox(label="Tags / search", elem_id="lfd_bulk_text")
-            replacement = gr.Textbox(label="Replace with", elem_id="lfd_bulk_replacement")
-            regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex")
+                                    label="Bulk operation", elem_id="lfd_bulk_operation",
+                                    info=TIPS["lfd_bulk_operation"])
+            bulk_text = gr.Textbox(label="Tags / search", elem_id="lfd_bulk_text",
+                                   info=TIPS["lfd_bulk_text"])
+            replacement = gr.Textbox(label="Replace with", elem_id="lfd_bulk_replacement",
+                                     info=TIPS["lfd_bulk_replacement"])
+            regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex",
+                                info=TIPS["lfd_bulk_regex"])
             keep_first = gr.Number(value=1, precision=0, label="Keep first N (sort)",
-                                   elem_id="lfd_bulk_keep")
+                                   elem_id="lfd_bulk_keep", info=TIPS["lfd_bulk_keep"])
         selection = gr.Dropdown(ctl.stems(first, MAIN), multiselect=True,
                                 label="Only these images (empty = all)",
-                                elem_id="lfd_bulk_selection")
+                                elem_id="lfd_bulk_selection", info=TIPS["lfd_bulk_selection"])
         with gr.Row():
             preview = gr.Button("Preview", elem_id="lfd_bulk_preview")
             apply = gr.Button("Apply", variant="primary", elem_id="lfd_bulk_apply")
@@ -168,21 +181,24 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         captioners = list(host.captioners())
         with gr.Row():
             captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
-                                    label="Auto-caption with", elem_id="lfd_autocaption_model")
+                                    label="Auto-caption with", elem_id="lfd_autocaption_model",
+                                    info=TIPS["lfd_autocaption_model"])
             option = gr.Textbox(label="BLIP model folder (standalone)",
-                                elem_id="lfd_autocaption_option", visible=host.name != "webui")
+                                elem_id="lfd_autocaption_option",
+                                info=TIPS["lfd_autocaption_option"], visible=host.name != "webui")
             mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
-                            elem_id="lfd_autocaption_mode")
+                            elem_id="lfd_autocaption_mode", info=TIPS["lfd_autocaption_mode"])
             autocaption = gr.Button("Auto-caption", elem_id="lfd_autocaption_run")
 
     with gr.Accordion("Pre-flight check", open=True):
         with gr.Row():
             resolution = gr.Number(value=512, precision=0, label="Training resolution",
-                                   elem_id="lfd_preflight_resolution")
+                                   elem_id="lfd_preflight_resolution",
+                                   info=TIPS["lfd_preflight_resolution"])
             batch = gr.Number(value=1, precision=0, label="Batch size",
-                              elem_id="lfd_preflight_batch")
+                              elem_id="lfd_preflight_batch", info=TIPS["lfd_preflight_batch"])
             epochs = gr.Number(value=10, precision=0, label="Epochs",
-                               elem_id="lfd_preflight_epochs")
+                               elem_id="lfd_preflight_epochs", info=TIPS["lfd_preflight_epochs"])
             check = gr.Button("Run pre-flight check", elem_id="lfd_preflight_run")
         summary = gr.HTML(elem_id="lfd_preflight_summary")
         findings = gr.Dataframe(headers=["concept", "problem", "file", "detail"],

@@ -10,6 +10,7 @@ from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.extract_controller import REPORT_HEADERS, ExtractController
+from lora_for_dummies.ui.help_text import TIPS
 from lora_for_dummies.ui.jobs import run_job, stop_current
 from lora_for_dummies.ui.lists import refreshable
 
@@ -25,36 +26,41 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
     ctl = ExtractController(host)
     titles = ctl.checkpoint_titles()
     with gr.Row():
-        base = compat.dropdown("Base checkpoint", titles, None, "lfd_extract_base")
+        base = compat.dropdown("Base checkpoint", titles, None, "lfd_extract_base",
+                               info=TIPS["lfd_extract_base"])
         refreshable(host, base, host.refresh_checkpoints,
                             lambda: {"choices": ctl.checkpoint_titles()},
                             "lfd_extract_base_refresh")
-        tuned = compat.dropdown("Fine-tuned checkpoint", titles, None, "lfd_extract_tuned")
+        tuned = compat.dropdown("Fine-tuned checkpoint", titles, None, "lfd_extract_tuned",
+                                info=TIPS["lfd_extract_tuned"])
         refreshable(host, tuned, host.refresh_checkpoints,
                             lambda: {"choices": ctl.checkpoint_titles()},
                             "lfd_extract_tuned_refresh")
     with gr.Row():
-        name = gr.Textbox(label="LoRA name", elem_id="lfd_extract_name")
+        name = gr.Textbox(label="LoRA name", elem_id="lfd_extract_name",
+                          info=TIPS["lfd_extract_name"])
         rank = gr.Number(value=32, precision=0, label="Rank (cap for dynamic)",
-                         elem_id="lfd_extract_rank")
+                         elem_id="lfd_extract_rank", info=TIPS["lfd_extract_rank"])
         mode = gr.Radio(RANK_MODES, value="fixed", label="Rank", elem_id="lfd_extract_mode",
                         info=DYNAMIC_RANK_HELP)
         threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.005,
                               label="Dynamic: fraction kept / smallest σ ratio",
-                              elem_id="lfd_extract_threshold")
+                              elem_id="lfd_extract_threshold", info=TIPS["lfd_extract_threshold"])
     with gr.Row():
         conv_rank = gr.Number(value=0, precision=0, label="Conv rank (0 = no conv layers)",
-                              elem_id="lfd_extract_conv_rank")
+                              elem_id="lfd_extract_conv_rank", info=TIPS["lfd_extract_conv_rank"])
         text_encoders = gr.Checkbox(value=True, label="Text encoder(s)",
-                                    elem_id="lfd_extract_text")
-        ema = gr.Checkbox(label="Use the fine-tune's EMA weights", elem_id="lfd_extract_ema")
+                                    elem_id="lfd_extract_text", info=TIPS["lfd_extract_text"])
+        ema = gr.Checkbox(label="Use the fine-tune's EMA weights", elem_id="lfd_extract_ema",
+                          info=TIPS["lfd_extract_ema"])
         clamp = gr.Number(value=0, label="Quantile clamp (0 = off; costs accuracy)",
-                          elem_id="lfd_extract_clamp")
+                          elem_id="lfd_extract_clamp", info=TIPS["lfd_extract_clamp"])
         device = gr.Radio(["cpu", "cuda"], value="cpu", label="Device",
-                          elem_id="lfd_extract_device")
+                          elem_id="lfd_extract_device", info=TIPS["lfd_extract_device"])
         dtype = gr.Radio(["fp16", "bf16", "fp32"], value="fp16", label="Save as",
-                         elem_id="lfd_extract_dtype")
-        overwrite = gr.Checkbox(label="Overwrite", elem_id="lfd_extract_overwrite")
+                         elem_id="lfd_extract_dtype", info=TIPS["lfd_extract_dtype"])
+        overwrite = gr.Checkbox(label="Overwrite", elem_id="lfd_extract_overwrite",
+                                info=TIPS["lfd_extract_overwrite"])
     with gr.Row():
         run = gr.Button("Extract", variant="primary", elem_id="lfd_extract_run")
         stop = gr.Button("Stop", elem_id="lfd_extract_stop")
@@ -65,38 +71,46 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
     with gr.Accordion("LoRA tools: inspect, rescale, resize, merge, convert", open=True):
         loras = ctl.loras()
         with gr.Row():
-            lora = compat.dropdown("LoRA", loras, None, "lfd_tools_lora")
+            lora = compat.dropdown("LoRA", loras, None, "lfd_tools_lora",
+                                   info=TIPS["lfd_tools_lora"])
             refreshable(host, lora, lambda: None, lambda: {"choices": ctl.loras()},
                                 "lfd_tools_lora_refresh")
             info = gr.Button("Inspect", elem_id="lfd_tools_info")
         with gr.Row():
-            out_name = gr.Textbox(label="Save as (name)", elem_id="lfd_tools_output")
-            tools_overwrite = gr.Checkbox(label="Overwrite", elem_id="lfd_tools_overwrite")
+            out_name = gr.Textbox(label="Save as (name)", elem_id="lfd_tools_output",
+                                  info=TIPS["lfd_tools_output"])
+            tools_overwrite = gr.Checkbox(label="Overwrite", elem_id="lfd_tools_overwrite",
+                                          info=TIPS["lfd_tools_overwrite"])
         with gr.Row():
             factor = gr.Slider(0.1, 2.0, value=0.6, step=0.05, label="Bake strength",
-                               elem_id="lfd_tools_factor")
+                               elem_id="lfd_tools_factor", info=TIPS["lfd_tools_factor"])
             rescale = gr.Button("Rescale", elem_id="lfd_tools_rescale")
         with gr.Row():
             new_rank = gr.Number(value=16, precision=0, label="New rank (cap)",
-                                 elem_id="lfd_tools_rank")
+                                 elem_id="lfd_tools_rank", info=TIPS["lfd_tools_rank"])
             resize_mode = gr.Radio(RANK_MODES, value="fixed", label="Rank",
                                    elem_id="lfd_tools_mode", info=DYNAMIC_RANK_HELP)
             resize_threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.005, label="Threshold",
-                                         elem_id="lfd_tools_threshold")
+                                         elem_id="lfd_tools_threshold",
+                                         info=TIPS["lfd_tools_threshold"])
             resize = gr.Button("Resize", elem_id="lfd_tools_resize")
         with gr.Row():
             merge_list = gr.Dropdown(loras, multiselect=True, label="LoRAs / saved steps to merge",
-                                     elem_id="lfd_tools_merge_list")
+                                     elem_id="lfd_tools_merge_list",
+                                     info=TIPS["lfd_tools_merge_list"])
             refreshable(host, merge_list, lambda: None, lambda: {"choices": ctl.loras()},
                                 "lfd_tools_merge_list_refresh")
-            weights = gr.Textbox(label="Weights (e.g. 0.5, 0.5)", elem_id="lfd_tools_weights")
+            weights = gr.Textbox(label="Weights (e.g. 0.5, 0.5)", elem_id="lfd_tools_weights",
+                                 info=TIPS["lfd_tools_weights"])
             merge_rank = gr.Number(value=0, precision=0, label="Re-factor to rank (0 = exact)",
-                                   elem_id="lfd_tools_merge_rank")
+                                   elem_id="lfd_tools_merge_rank",
+                                   info=TIPS["lfd_tools_merge_rank"])
             merge = gr.Button("Merge", elem_id="lfd_tools_merge")
         with gr.Row():
             old_files = compat.file_upload("Old .pt (+ _txt.pt) or diffusers/peft .safetensors",
                                            "lfd_tools_convert_files")
-            convert_path = gr.Textbox(label="…or a path", elem_id="lfd_tools_convert_path")
+            convert_path = gr.Textbox(label="…or a path", elem_id="lfd_tools_convert_path",
+                                      info=TIPS["lfd_tools_convert_path"])
             convert = gr.Button("Convert (base = the base checkpoint above)",
                                 elem_id="lfd_tools_convert")
         tools_status = gr.Textbox(label="Result", lines=8, interactive=False,

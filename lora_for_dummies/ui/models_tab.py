@@ -9,6 +9,7 @@ from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui.compat import dropdown
+from lora_for_dummies.ui.help_text import TIPS
 from lora_for_dummies.ui.lists import refreshable
 
 
@@ -41,7 +42,7 @@ def build_models_tab(host: Host) -> dict[str, Any]:
     titles = checkpoint_titles(host)
     with gr.Row():
         model = dropdown("Checkpoint", titles, titles[0] if titles else None,
-                         elem_id="lfd_models_checkpoint")
+                         elem_id="lfd_models_checkpoint", info=TIPS["lfd_models_checkpoint"])
         refreshable(host, model, host.refresh_checkpoints,
                             lambda: {"choices": checkpoint_titles(host)},
                             "lfd_models_checkpoint_refresh")
