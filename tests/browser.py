@@ -106,6 +106,12 @@ class GradioPage:
         gradio3 = tabs.locator(".tab-nav button").get_by_text(label, exact=True)
         tab.or_(gradio3).first.click()
 
+    def reload(self, tab: str) -> None:
+        """A browser refresh, then back to `tab`."""
+        self.page.reload()
+        self.page.locator("#lfd_tabs").wait_for()
+        self.tab(tab)
+
     def expand(self, label: str, shows: str) -> None:
         """Open the accordion called `label` unless `#shows` inside it is already visible."""
         if not self.page.locator(f"#{shows}").is_visible():

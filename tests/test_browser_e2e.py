@@ -139,9 +139,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     assert "self-check passed" in ui.value("lfd_train_status")
     samples_before = len(ui.images("lfd_train_samples"))
     # A browser refresh brings the form and every sample of the run back.
-    ui.page.reload()
-    ui.page.locator("#lfd_tabs").wait_for()
-    ui.tab("Train")
+    ui.reload("Train")
     ui.wait_value("lfd_train_save_name", "e2e dog")
     assert ui.value("lfd_train_training_steps") == "30"
     ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
@@ -252,13 +250,11 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     assert "rank 16 / alpha 8" in choices, choices
     ui.click("lfd_train_start")  # 5.
     ui.wait_value("lfd_train_status", "Training demo dog")
-    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= 2, "step 0 and 25 samples",
+    ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= 2, "the step-0 samples",
                 timeout=240)
     seen = len(ui.images("lfd_train_samples"))
     # -- a refresh mid-run: every setting, choice and sample comes back -----------------------
-    ui.page.reload()
-    ui.page.locator("#lfd_tabs").wait_for()
-    ui.tab("Train")
+    ui.reload("Train")
     ui.wait_value("lfd_train_save_name", "demo dog")
     assert ui.value("lfd_train_training_steps") == "100"
     assert ui.value("lfd_train_network_rank") == "16"
