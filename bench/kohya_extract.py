@@ -53,7 +53,7 @@ def kohya_env(checkout: Path, python: str, scratch: Path) -> tuple[dict[str, str
     HF_HUB_OFFLINE: an SD1 checkpoint's text encoder config is built in code, nothing is
     downloaded, and the flag makes sure of it."""
     env = dict(os.environ, PYTHONPATH=str(checkout), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", COLUMNS="250")
     probe = subprocess.run([python, "-c", "import torchvision.transforms"], env=env,
                            capture_output=True, text=True)
     if probe.returncode == 0:
@@ -124,8 +124,10 @@ def run_kohya(checkout: Path, python: str, env: dict[str, str], base: Path, tune
 
 
 def text_encoder_note(log: Path) -> str:
-    """kohya's own words on its text encoder decision (its min_diff rule), from its log."""
-    for line in log.read_text().splitlines():
-        if "Text encoder is" in line:
-            return line.split("Text encoder is", 1)[1].strip().rstrip(".")
-    return ""
+    """kohya's own words on its text encoder decision (its min_diff rule), from its log (rich
+    may wrap a line and put the source location inside it)."""
+    import re
+
+    text = " ".join(re.sub(r"\S+\.py:\d+", " ", log.read_text()).split())
+    found = re.search(r"Text encoder is (different\. \S+ > \S+|same\. Extract U-Net only)", text)
+    return found.group(1) if found else ""

@@ -22,6 +22,7 @@ from lora_for_dummies.checkpoints.hashing import sha256_file, short_hash
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.extract.threads import ThreadGovernor
 from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
 from lora_for_dummies.lora.lowrank import RankRule, clamp_quantile, factorize
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
@@ -130,7 +131,8 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
     reporter = reporter or Reporter()
     report = ExtractReport()
     modules: dict[str, LoraModule] = {}
-    with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file:
+    with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file, \
+            ThreadGovernor() as governor:
         configs = resolve_configs(base_file, family)
         targets = extraction_targets(family, configs, settings.text_encoders,
                                      settings.conv_rule is not None, keys=base_file.keys())
@@ -145,6 +147,7 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
         for index, (target, weight_norm, delta, delta_norm) in enumerate(pairs, start=1):
             if reporter.should_stop():
                 raise UserError("extraction stopped; nothing was written")
+            governor.update()
             module_report, module = _factor(target, weight_norm, delta, delta_norm, settings)
             report.modules.append(module_report)
             norms = sums.setdefault(target.part, [0.0, 0.0])
