@@ -5,6 +5,7 @@ accuracy against the known change, the modules each side dropped, and ours / koh
 
 from __future__ import annotations
 
+import json
 import statistics
 from argparse import Namespace
 from collections.abc import Callable
@@ -50,8 +51,12 @@ def kohya_side_by_side(args: Namespace, measure: Callable[..., dict]) -> None:
                                           args.rank, FLAGS[args.family])
                     result = {"wall": wall, "peak_rss_gb": rss}
                 runs.setdefault(cache, {}).setdefault(who, []).append(result)
-                print(f"  {cache} run {index + 1}/{args.runs} {who:5}: {result['wall']:7.1f} s, "
-                      f"peak RSS {result['peak_rss_gb']:.2f} GB", flush=True)
+                split = f" (extraction {result['seconds']:.1f} s, hashing " \
+                    f"{result['hash_seconds']:.1f} s)" if "seconds" in result else ""
+                print(f"  {cache} run {index + 1}/{args.runs} {who:5}: {result['wall']:7.1f} s"
+                      f"{split}, peak RSS {result['peak_rss_gb']:.2f} GB", flush=True)
+                # Kept as it goes: a long series stopped early still has its runs.
+                (OUT / f"extract-kohya-runs-{args.family}.json").write_text(json.dumps(runs))
     ours = measure("evaluate", args.family, args.rank, ours_lora)
     kohya = measure("evaluate", args.family, args.rank, kohya_lora)
     _print_summary(args, runs, ours, kohya, text_encoder_note(kohya_lora.with_suffix(".log")))
