@@ -1,19 +1,45 @@
-"""Extraction speed, memory and accuracy: ours vs a reference written the way kohya's
-`extract_lora_from_models.py` works (both models fully loaded, a full `torch.linalg.svd` per
-module, 0.99 quantile clamp). Same pair, same rank, one run, each contender in its own process
-so that peak RSS is its own.
+"""Extraction speed, memory and accuracy: ours vs kohya's `extract_lora_from_models.py`.
 
     python bench/extract.py [--family sd1|sdxl] [--rank 32] [--no-reference]
+    python bench/extract.py --kohya /work/kohya-sd-scripts \
+        --kohya-python /work/kohya-venv/bin/python [--runs 3] [--caches warm,cold]
+
+Without --kohya the other side is a reference written the way kohya's script works (both models
+fully loaded, a full `torch.linalg.svd` per module, 0.99 quantile clamp), one run each. With
+--kohya it is kohya's real script from that checkout, with its defaults (min_diff 0.01, clamp
+0.99; fp16 output like ours), median of --runs 3 runs each, warm (files in the page cache) and
+cold (`sync; echo 3 > /proc/sys/vm/drop_caches` before every run: needs root, else the bench
+says so and skips cold). Every contender runs in its own process, so peak RSS is its own. The
+error is against the known change; a module a side did not write (kohya's min_diff rule drops
+the whole text encoder when its largest change is below 0.01) is listed as dropped.
 
 The pair: a random full-size base (fp16) and tuned = base + a rank-64 change with a decaying
 spectrum (+ noise) in every UNet attention/MLP layer and every text-encoder layer.
+
+Setting up kohya's side (CPU only, no Hugging Face hub needed; the commit measured is in README):
+
+    git clone https://github.com/kohya-ss/sd-scripts /work/kohya-sd-scripts
+    git -C /work/kohya-sd-scripts checkout 48d368fa
+    python3.11 -m venv /work/kohya-venv
+    /work/kohya-venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    /work/kohya-venv/bin/pip install torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu
+    /work/kohya-venv/bin/pip install diffusers==0.32.1 transformers==4.54.1 accelerate==1.6.0 \
+        safetensors==0.4.5 einops==0.7.0 opencv-python-headless==4.10.0.84 \
+        huggingface-hub==0.34.3 rich==14.1.0 tqdm numpy toml==0.10.2 voluptuous==0.15.2 ftfy==6.3.1
+
+(Those pins are sd-scripts' requirements.txt; the extractor needs no more of it. Where torch comes
+from a local CPU wheel and only PyPI is reachable, skip the torchvision line: PyPI's torchvision
+is a CUDA build that cannot load next to a CPU torch, and the bench then puts an empty stand-in
+on PYTHONPATH, saying so, since the extractor imports but never calls it.) The bench runs the
+script from the checkout with PYTHONPATH=checkout (what sd-scripts' `pip install -e .` does) and
+HF_HUB_OFFLINE=1: an SD1 model's text-encoder config is written in kohya's code, nothing is
+downloaded. Pass --kohya-commit if the checkout is not a git work tree.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
+
+from kohya_extract import timed_process  # noqa: E402 - bench/ is this script's own folder
 
 
 def make_pair(family: str) -> tuple[Path, Path, Path]:
@@ -64,7 +92,7 @@ def make_pair(family: str) -> tuple[Path, Path, Path]:
     return base, tuned, truth
 
 
-def run_ours(base: Path, tuned: Path, rank: int) -> dict:
+def run_ours(base: Path, tuned: Path, rank: int, name: str) -> dict:
     import os
     import tempfile
 
@@ -82,17 +110,20 @@ def run_ours(base: Path, tuned: Path, rank: int) -> dict:
     sha256_file(base), sha256_file(tuned)
     hash_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    report = extract_lora(base, tuned, OUT, f"ours-{base.stem}",
-                          ExtractSettings(rule=RankRule(rank=rank)), overwrite=True)
+    report = extract_lora(base, tuned, OUT, name, ExtractSettings(rule=RankRule(rank=rank)),
+                          overwrite=True)
     seconds = time.perf_counter() - start
-    rss = peak_rss_gb()
+    skipped = {part: info["reason"] for part, info in report.parts.items() if info["skipped"]}
+    return {"seconds": seconds, "rss": peak_rss_gb(), "modules": len(report.modules),
+            "hash_seconds": hash_seconds, "skipped_parts": skipped}
+
+
+def lora_factors(path: Path) -> dict:
     from lora_for_dummies.lora.format import load_lora
 
-    modules, _ = load_lora(OUT / f"ours-{base.stem}.safetensors")
-    factors = {n: (m.up.float().flatten(1) * m.scale, m.down.float().flatten(1))
-               for n, m in modules.items()}
-    return {"seconds": seconds, "rss": rss, "factors": factors, "modules": len(report.modules),
-            "hash_seconds": hash_seconds}
+    modules, _ = load_lora(path)
+    return {n: (m.up.float().flatten(1) * m.scale, m.down.float().flatten(1))
+            for n, m in modules.items()}
 
 
 def run_reference(base: Path, tuned: Path, rank: int) -> dict:
@@ -152,29 +183,49 @@ def errors(factors: dict, truth: dict) -> float:
     return sum(values) / len(values)
 
 
-def child(which: str, family: str, rank: int) -> None:
+def accuracy(factors: dict, truth: dict) -> dict:
+    """Errors over the modules a LoRA holds, and the changed modules it dropped (by part): a
+    dropped module's error is 1 (the LoRA holds none of its change)."""
+    kept = {n: c for n, c in truth.items() if n in factors}
+    dropped: dict[str, int] = {}
+    for name in truth.keys() - kept.keys():
+        part = "unet" if name.startswith("lora_unet_") else "text encoder"
+        dropped[part] = dropped.get(part, 0) + 1
+    error_kept = errors(factors, kept) if kept else 1.0
+    return {"error_vs_truth": error_kept, "kept": len(kept), "dropped": dropped,
+            "error_all": (error_kept * len(kept) + len(truth) - len(kept)) / len(truth)}
+
+
+def child(which: str, family: str, rank: int, lora: str | None) -> None:
     import torch
 
     base, tuned, truth_path = make_pair(family)
-    result = run_ours(base, tuned, rank) if which == "ours" else run_reference(base, tuned, rank)
+    if which == "make":
+        return
+    if which == "ours":  # its output is judged by the `evaluate` child, out of its process
+        print("RESULT " + json.dumps(run_ours(base, tuned, rank, Path(lora).stem)))
+        return
     truth = torch.load(truth_path, weights_only=True)
+    if which == "evaluate":
+        print("RESULT " + json.dumps(accuracy(lora_factors(Path(lora)), truth)))
+        return
+    result = run_reference(base, tuned, rank)
     summary = {"seconds": result["seconds"], "rss": result["rss"],
-               "error_vs_truth": errors(result["factors"], truth),
-               "hash_seconds": result.get("hash_seconds")}
-    if "optimal" in result:
-        summary["optimal_error_vs_truth"] = errors(result["optimal"], truth)
+               **accuracy(result["factors"], truth),
+               "optimal_error_vs_truth": errors(result["optimal"], truth)}
     print("RESULT " + json.dumps(summary))
 
 
-def measure(which: str, family: str, rank: int) -> dict:
-    """Run one contender in a fresh process; its peak RSS is taken when its work is done,
-    before the accuracy check (which holds the true changes) runs."""
-    output = subprocess.run([sys.executable, __file__, "--child", which, "--family", family,
-                             "--rank", str(rank)], stdout=subprocess.PIPE, text=True,
-                            check=True).stdout
-    result = json.loads(next(line for line in output.splitlines()
-                             if line.startswith("RESULT "))[7:])
-    result["peak_rss_gb"] = result["rss"]
+def measure(which: str, family: str, rank: int, lora: Path | None = None) -> dict:
+    """Run one contender in a fresh process (this one stays small: a child starts with its
+    parent's resident size). Adds `wall` (the whole process) and `peak_rss_gb` (from wait4,
+    taken when its work is done: the accuracy check runs in a process of its own)."""
+    command = [sys.executable, __file__, "--child", which, "--family", family,
+               "--rank", str(rank)] + (["--lora", str(lora)] if lora else [])
+    wall, rss, output = timed_process(command)
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    result = json.loads(lines[0][7:]) if lines else {}
+    result.update(wall=wall, peak_rss_gb=result.get("rss", rss))
     return result
 
 
@@ -183,15 +234,31 @@ def main() -> None:
     parser.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"])
     parser.add_argument("--rank", type=int, default=32)
     parser.add_argument("--no-reference", action="store_true")
-    parser.add_argument("--child", choices=["ours", "reference"])
+    parser.add_argument("--kohya", type=Path, help="a checkout of kohya-ss/sd-scripts: run its "
+                        "extractor instead of the built-in reference")
+    parser.add_argument("--kohya-python", help="its environment's python (default: "
+                        "KOHYA/venv/bin/python)")
+    parser.add_argument("--kohya-commit", help="the checkout's commit, if it is no git checkout")
+    parser.add_argument("--runs", type=int, default=3, help="runs per contender and cache state "
+                        "(with --kohya)")
+    parser.add_argument("--caches", default="warm,cold", help="with --kohya: warm, cold or both")
+    parser.add_argument("--child", choices=["make", "ours", "reference", "evaluate"])
+    parser.add_argument("--lora", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.family, args.rank)
+        child(args.child, args.family, args.rank, args.lora)
         return
     start = time.perf_counter()
-    make_pair(args.family)
+    measure("make", args.family, args.rank)
     print(f"pair ready ({time.perf_counter() - start:.0f} s)")
-    ours = measure("ours", args.family, args.rank)
+    if args.kohya:
+        from extract_side_by_side import kohya_side_by_side
+
+        kohya_side_by_side(args, measure)
+        return
+    lora = OUT / f"ours-{args.family}.safetensors"
+    ours = measure("ours", args.family, args.rank, lora)
+    ours.update(measure("evaluate", args.family, args.rank, lora))
     print(f"ours      : {ours['seconds']:7.1f} s, peak RSS {ours['peak_rss_gb']:.2f} GB, "
           f"mean error vs the true change {ours['error_vs_truth']:.4f} (+ "
           f"{ours['hash_seconds']:.1f} s to hash both files the first time they are seen)")
