@@ -276,6 +276,8 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     ui.click("lfd_train_load_run")
     ui.wait_text("lfd_train_message", "Loaded the settings of run demo dog")
     assert ui.value("lfd_train_network_rank") == "16"
+    assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
+        .is_checked()  # the preset the run was made with
     ui.click("lfd_train_resume")
     ui.wait_value("lfd_train_status", "done: 100 steps", timeout=900)
     assert "self-check passed" in ui.value("lfd_train_status")

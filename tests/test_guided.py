@@ -15,6 +15,7 @@ from lora_for_dummies.train.guided import (
     GuidedInput,
     guided_job,
     subject_for,
+    subject_of,
     subjects_markdown,
 )
 
@@ -79,3 +80,10 @@ def test_every_setting_is_in_one_section_with_a_summary():
     assert section_summary("Captions", {"training.shuffle_tags": False, "training.keep_tags": 1,
                                         "model.clip_skip": 0}) == \
         "Captions — shuffle off, keep 1, clip skip suggested"
+
+
+def test_a_jobs_preset_is_recognised_by_its_sample_prompts():
+    for subject in SUBJECTS:
+        job, _ = guided_job(TrainJob(), _given(subject.key))
+        assert subject_of(job) is subject
+    assert subject_of(TrainJob()) is None

@@ -86,9 +86,10 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
                                                         "auto", *_values())
     assert saved.startswith("Saved preset")
     loaded = handler_for(demo, status, "on_load_preset")("mine")
-    assert loaded[0] == "Loaded the settings of preset mine" and loaded[2][0][1] == "sks"
+    assert loaded[0] == "Loaded the settings of preset mine" and loaded[4][0][1] == "sks"
     assert loaded[1]["value"] == "tiny.safetensors"
-    assert loaded[3 + [p for p, *_ in SETTINGS].index("training.steps")]["value"] == 4
+    assert "value" not in loaded[2]  # set up by hand: no what-you're-teaching preset to show
+    assert loaded[5 + [p for p, *_ in SETTINGS].index("training.steps")]["value"] == 4
     wizard = handler_for(demo, find_block(demo, "lfd_wizard_text"), "on_wizard")(12, "sdxl")
     assert "estimate" in wizard[0] and len(wizard) == 1 + len(fields)
     plot = handler_for(demo, find_block(demo, "lfd_train_lr_plot"), "on_plot")(*_values())

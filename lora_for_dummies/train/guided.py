@@ -77,6 +77,17 @@ def subject_for(label_or_key: str | None) -> Subject:
     return SUBJECTS[0]
 
 
+def subject_of(job: TrainJob) -> Subject | None:
+    """The preset a job was made with, recognised by its sample prompts (which carry the
+    trigger word); None for a job set up by hand."""
+    token = job.concepts[0].token if job.concepts else ""
+    for subject in SUBJECTS:
+        made = [p.replace("{token}", token or "").strip(", ") for p in subject.prompts]
+        if job.samples.prompts == made:
+            return subject
+    return None
+
+
 @dataclass
 class GuidedInput:
     base: Path  # the checkpoint file

@@ -13,6 +13,7 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import SETTINGS
+from lora_for_dummies.train.guided import subject_of
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import loss_chart
@@ -177,7 +178,7 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
     compat.click(p["start"], on_start, [p["task_id"], p["gpus"], p["overwrite"]] + choices
                  + inputs, [message], js=script).then(on_plot, fields, [p["lr_plot"]])
     compat.click(p["resume"], on_resume, [p["task_id"], p["gpus"]] + choices + inputs,
-                 [message], js=script)
+                 [message], js=script).then(on_plot, fields, [p["lr_plot"]])
     p["stop"].click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
     p["stop_save"].click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
 
@@ -199,12 +200,16 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
                 return [compat.toast(f"⚠ {err}"), compat.update(), compat.update()] + \
                     [compat.update() for _ in fields]
             base = controller.base_title_of(job)
+            subject = subject_of(job)  # the radio shows the preset the job was made with
             return [compat.toast(f"Loaded the settings of {what} {name}"),
-                    compat.update(value=base) if base else compat.update()] + _fill(job)
+                    compat.update(value=base) if base else compat.update(),
+                    compat.update(value=subject.label) if subject else compat.update(),
+                    f"The settings of {what} {name}: open the sections below to see them"] \
+                + _fill(job)
         handler.__name__ = f"on_load_{what}"
         return handler
 
-    loaded = [message, p["base"], p["concepts"]] + fields
+    loaded = [message, p["base"], p["subject"], p["choices_text"], p["concepts"]] + fields
     p["load_preset"].click(filled(controller.load_preset, "preset"), [p["preset"]], loaded)
     p["load_run"].click(filled(controller.load_run, "run"), [p["run"]], loaded)
 
