@@ -276,8 +276,8 @@ def add_concept(ui: GradioPage, base: str, dataset: str, settings: dict[str, Any
     ui.wait_option("lfd_train_dataset", dataset)
     ui.choose("lfd_train_dataset", dataset)
     ui.wait_text("lfd_train_images_line", "images")
+    ui.open_section("lfd_train_section_concepts")  # gradio 4 draws no rows of a hidden table
     ui.wait_text("lfd_train_concepts", "HIGHRES_CONCEPT")
-    ui.open_section("lfd_train_section_concepts")
     ui.radio("lfd_train_which", "low")
     ui.click("lfd_train_add_concept")
     ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")

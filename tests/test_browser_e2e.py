@@ -142,6 +142,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.reload("Train")
     ui.wait_value("lfd_train_save_name", "e2e dog")
     assert ui.value("lfd_train_training_steps") == "30"
+    ui.open_section("lfd_train_section_concepts")  # gradio 4 draws no rows of a hidden table
     ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) == samples_before,
                 "every sample after the refresh")
@@ -261,6 +262,7 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     assert ui.value("lfd_train_dataset") == "demo dog"
     assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
         .is_checked()
+    ui.open_section("lfd_train_section_concepts")
     ui.wait_text("lfd_train_concepts", "HIGHRES_CONCEPT")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= seen, "the samples so far")
     assert "done:" not in ui.value("lfd_train_status")
