@@ -16,18 +16,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 
-def make_accelerator(precision: str, cuda: bool, accumulation: int,
-                     train_text_encoder: bool) -> Any:
-    """The run's Accelerator: mixed precision, device, gradient accumulation. A trained text
-    encoder has LoRA layers past the clip-skip layer (and SDXL's first encoder never uses its
-    last layer), which get no gradient: DDP must be told to expect unused parameters."""
+def make_accelerator(precision: str, cuda: bool, accumulation: int) -> Any:
+    """The run's Accelerator: mixed precision, device, gradient accumulation. Every trained
+    weight gets a gradient (no LoRA where clip skip leaves text-encoder layers out), so DDP
+    needs no search for unused parameters."""
     from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
 
-    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)] \
-        if train_text_encoder else []
     return Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=not cuda,
-                       gradient_accumulation_steps=accumulation, kwargs_handlers=handlers)
+                       gradient_accumulation_steps=accumulation)
 
 
 def prepare_trained(accelerator: Any, trained: dict[str, Any], optimizer: Any

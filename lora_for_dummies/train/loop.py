@@ -88,8 +88,8 @@ class Trainer:
         if not cuda and precision != "fp32":
             self.reporter.log(f"{precision} needs a GPU here; training in fp32 on the CPU")
             precision = "fp32"
-        self.accelerator = distributed.make_accelerator(
-            precision, cuda, job.training.gradient_accumulation, job.network.train_text_encoder)
+        self.accelerator = distributed.make_accelerator(precision, cuda,
+                                                        job.training.gradient_accumulation)
         device = self.accelerator.device
         if self.accelerator.num_processes > 1:
             self.reporter.log(distributed.describe(self.accelerator))

@@ -3,6 +3,7 @@ it is now at every page load, not as it was when the server started."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,22 @@ def refreshable(host: Host, component: Any, refresh: Callable[[], None],
     """The host's 🔄 button for `component` (the webui's own where the tab runs in it), and the
     same refresh when a page (re)loads. Returns the button."""
     def on_load() -> Any:
-        refresh()
+        _refresh_once(refresh)
         return compat.update(**choices())
 
     on_load.__name__ = f"list_{elem_id}"
     compat.on_page_load(on_load, [component])
     return host.refresh_button(component, refresh, choices, elem_id)
+
+
+_LAST_RUN: dict[Callable[[], None], float] = {}
+ONE_PAGE_LOAD_S = 2.0  # a page's load events arrive together
+
+
+def _refresh_once(refresh: Callable[[], None]) -> None:
+    """Four lists show the checkpoints: one page load re-scans them once (a bound method such
+    as `host.refresh_checkpoints` is equal to itself each time it is looked up)."""
+    now = time.monotonic()
+    if now - _LAST_RUN.get(refresh, -ONE_PAGE_LOAD_S) >= ONE_PAGE_LOAD_S:
+        _LAST_RUN[refresh] = now
+        refresh()

@@ -33,10 +33,6 @@ def job_values(job: TrainJob) -> list[Any]:
             for path, _, kind, _ in SETTINGS]
 
 
-def concept_rows(job: TrainJob) -> list[list[Any]]:
-    return [[c.folder, c.token, c.repeats, c.class_folder, c.class_prompt] for c in job.concepts]
-
-
 class TrainController:
     def __init__(self, host: Host) -> None:
         self.host = host

@@ -105,7 +105,11 @@ def base_title(host: Host) -> str | None:
     return entries[0].title if len(entries) == 1 else None
 
 
+def job_concept_rows(job: TrainJob) -> list[list[Any]]:
+    """A job's concepts as the Concepts table's rows."""
+    return [[c.folder, c.token, c.repeats, c.class_folder, c.class_prompt] for c in job.concepts]
+
+
 def concept_rows(host: Host) -> list[list[Any]] | None:
-    """None (an empty table) without concepts."""
-    return [[c.folder, c.token, c.repeats, c.class_folder, c.class_prompt]
-            for c in form_job(host).concepts] or None
+    """The form's concepts; None (an empty table) without concepts."""
+    return job_concept_rows(form_job(host)) or None

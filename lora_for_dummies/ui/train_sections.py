@@ -15,7 +15,7 @@ from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.lists import refreshable
-from lora_for_dummies.ui.train_controller import CONCEPT_HEADERS, TrainController
+from lora_for_dummies.ui.train_controller import CONCEPT_HEADERS, TrainController, job_values
 
 KINDS = {path: (label, kind, choices) for path, label, kind, choices in SETTINGS}
 
@@ -48,7 +48,7 @@ def build_settings_sections(host: Host) -> tuple[list[Any], Any, list[tuple[Any,
     fields in `SETTINGS` order, the v-prediction radio, and (accordion, title, its fields)."""
     by_path: dict[str, Any] = {}
     sections = []
-    values = {path: form.field_value(host, path, KINDS[path][1]) for path in KINDS}
+    values = dict(zip(KINDS, job_values(form.form_job(host)), strict=True))  # SETTINGS order
     v_mode = None
     for title, paths, _ in SECTIONS:
         with gr.Accordion(section_summary(title, values), open=False,

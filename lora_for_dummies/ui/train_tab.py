@@ -15,11 +15,11 @@ from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import SETTINGS
 from lora_for_dummies.train.guided import subject_of
 from lora_for_dummies.ui import compat
+from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
 from lora_for_dummies.ui.charts import loss_chart
 from lora_for_dummies.ui.train_controller import (
     TrainController,
-    concept_rows,
     family_of,
     job_values,
 )
@@ -75,7 +75,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
 
 def _fill(job: TrainJob) -> list[Any]:
     """Updates that show `job` in the concepts table and every setting field."""
-    return [concept_rows(job) or None] + [compat.update(value=v) for v in job_values(job)]
+    return [form.job_concept_rows(job) or None] + \
+        [compat.update(value=v) for v in job_values(job)]
 
 
 def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
