@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,13 +31,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+from rss import peak_rss_gb  # noqa: E402
+
 OUT = ROOT / "bench" / "out" / "train"
 BASES = {"sd1": ROOT / "bench" / "out" / "sd1-base.safetensors",
          "sdxl": ROOT / "bench" / "out" / "sdxl-base.safetensors"}
 
 
-def prepare(family: str) -> Path:
-    """The base model and one 768 px training image (one, so both loops see the same order)."""
+CAPTION = "sks, dog, photo"
+
+
+def prepare(family: str, count: int = 1) -> Path:
+    """The base model (fp16, as most shared files are) and `count` 768 px training images (one
+    by default, so both loops here see the same order), each captioned CAPTION."""
     import torch
     from imagegen import photo, save
 
@@ -46,27 +52,35 @@ def prepare(family: str) -> Path:
 
     if not BASES[family].exists():
         write_random_checkpoint(BASES[family], family, tiny=False, dtype=torch.float16)
-    images = OUT / "images-1"
-    if not (images / "0.png").exists():
-        save(photo(768, 768, 0), images / "0.png")
-        (images / "0.txt").write_text("sks, dog, photo")
+    images = OUT / f"images-{count}"
+    for index in range(count):
+        if not (images / f"{index}.png").exists():
+            save(photo(768, 768, index), images / f"{index}.png")
+            (images / f"{index}.txt").write_text(CAPTION)
     return images
 
 
-# When things happened in this process (time.perf_counter()): "start", "first_step".
+# When things happened in this process (time.perf_counter()): "start", "first_step"; and
+# "peak_steps", the peak RSS in GB when the last step so far ended.
 MARKS: dict[str, float] = {}
 
 
+def _step_ended() -> None:
+    MARKS.setdefault("first_step", time.perf_counter())
+    MARKS["peak_steps"] = peak_rss_gb()
+
+
 def _first_step_reporter() -> Any:
-    """A Reporter that notes when step 1 has ended (MARKS["first_step"])."""
+    """A Reporter that notes when each step ends (the trainer reports step 0 before step 1)."""
     from lora_for_dummies.progress import Reporter
 
-    class FirstStep(Reporter):
+    class StepMarks(Reporter):
         def step(self, done: int, text: str = "") -> None:
-            MARKS.setdefault("first_step", time.perf_counter())
+            if done:
+                _step_ended()
             super().step(done, text)
 
-    return FirstStep()
+    return StepMarks()
 
 
 def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed: int = 1,
@@ -181,7 +195,7 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
         optimizer.zero_grad()
         losses.append(float(loss.detach()))
         times.append(time.perf_counter() - start)
-        MARKS.setdefault("first_step", time.perf_counter())
+        _step_ended()
     return times, losses
 
 
@@ -219,7 +233,7 @@ def child(args: argparse.Namespace) -> None:
     MARKS["start"] = time.perf_counter()  # before torch and the models are loaded
     import torch
 
-    images = prepare(args.family)
+    images = prepare(args.family, args.images)
     resolution, base = args.resolutions[0], BASES[args.family]
     settings = {"precision": args.precision, "device": args.device}
     if args.preset:
@@ -234,16 +248,18 @@ def child(args: argparse.Namespace) -> None:
     if args.device == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**30
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        peak = peak_rss_gb()
     first = MARKS.get("first_step", MARKS["start"]) - MARKS["start"]
-    print("RESULT " + json.dumps({"times": times, "losses": losses, "peak": peak,
+    print("RESULT " + json.dumps({"times": times, "step_times": times[1:], "losses": losses,
+                                  "peak": peak, "peak_steps": MARKS.get("peak_steps", peak),
                                   "first_step": first}))
 
 
 def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
     command = [sys.executable, __file__, "--child", which, "--resolutions", str(resolution),
                "--steps", str(args.steps), "--family", args.family, "--device", args.device,
-               "--precision", args.precision, "--checkpointing", args.checkpointing]
+               "--precision", args.precision, "--checkpointing", args.checkpointing,
+               "--images", str(args.images)]
     if args.preset:
         command += ["--preset", args.preset]
     output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -277,6 +293,7 @@ def main() -> None:
     parser.add_argument("--preset", help="ours only, with an SDXL VRAM tier of the Performance "
                         "Wizard (sdxl-8gb, sdxl-12gb, sdxl-16gb, sdxl-24gb): peak VRAM and it/s "
                         "beside the tier's estimate")
+    parser.add_argument("--images", type=int, default=1, help="training images (768 px)")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:

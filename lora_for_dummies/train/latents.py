@@ -4,6 +4,7 @@ image and bucket instead of every step)."""
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,15 @@ class LatentCache:
     def __init__(self, vae: Any, device: Any, mode: str, folder: Path) -> None:
         self.vae, self.device, self.mode, self.folder = vae, device, mode, folder
         self.memory: dict[tuple[str, tuple[int, int]], tuple[Any, tuple[int, int]]] = {}
+        self.encode_seconds = 0.0  # spent in the VAE so far (a step's own pace leaves it out)
+
+    def holds(self, wanted: dict[tuple[str, tuple[int, int]], tuple[Item, tuple[int, int]]]
+              ) -> bool:
+        """Whether every latent of `wanted` ({key: (item, bucket)}) is cached: the VAE is done."""
+        if self.mode == "memory":
+            return all(key in self.memory for key in wanted)
+        paths = [self._disk_path(item, bucket) for item, bucket in wanted.values()]
+        return all(path is not None and path.is_file() for path in paths)
 
     def get(self, item: Item, bucket: tuple[int, int]) -> tuple[Any, tuple[int, int]]:
         """(scaled latent on the CPU, crop top-left) of `item` fitted to `bucket`."""
@@ -30,10 +40,12 @@ class LatentCache:
             stored = load_file(str(disk))
             value, top_left = stored["latent"], tuple(stored["top_left"].tolist())
         else:
+            began = time.monotonic()
             pixels, top_left = load_pixels(replace(item, bucket=bucket))
             with torch.no_grad():
                 latent = self.vae.encode(pixels[None].to(self.device)).latent_dist
                 value = (latent.mean[0] * self.vae.config.scaling_factor).cpu()
+            self.encode_seconds += time.monotonic() - began
             if disk is not None:
                 from safetensors.torch import save_file
 

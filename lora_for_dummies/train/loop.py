@@ -20,11 +20,10 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.checkpoints.families import component_names
-from lora_for_dummies.checkpoints.models import load_models
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.progress import Reporter
-from lora_for_dummies.train import distributed, guard
+from lora_for_dummies.train import distributed, guard, residency
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.data import build_training_set, caption_for_step
@@ -35,10 +34,14 @@ from lora_for_dummies.train.objective import diffusion_loss
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.prediction import resolve_prediction
 from lora_for_dummies.train.prior import class_images_missing, generate_class_images
-from lora_for_dummies.train.residency import FrozenModels, precache
 from lora_for_dummies.train.sampling import SampleContext, make_scheduler, render_step_samples
 from lora_for_dummies.train.saving import save_state, save_step, training_metadata
-from lora_for_dummies.train.text import encode_tokens, token_batch, unused_final_layers
+from lora_for_dummies.train.text import (
+    cached_conditioning,
+    encode_tokens,
+    token_batch,
+    unused_final_layers,
+)
 from lora_for_dummies.train.training_utils import cast_training_params
 
 NAN_ADVICE = ("the loss became NaN/inf: lower the learning rate, use bf16 or fp32, or check "
@@ -100,10 +103,10 @@ class Trainer:
         self.text_names = text_names = [n for n in component_names(self.family)
                                         if n.startswith("text_encoder")]
         self.reporter.phase("loading the VAE and text encoder(s)")
-        loaded = load_models(job.model.base, ["vae", *text_names], dtype=weight_dtype,
-                             device=str(device))
+        # The VAE computes in fp32: fp16 VAEs give NaN.
+        loaded = self._load({"vae": torch.float32} | {n: weight_dtype for n in text_names})
         self.configs = loaded.configs
-        self.vae = loaded.models.pop("vae").to(torch.float32)  # fp32: fp16 VAEs give NaN
+        self.vae = loaded.models.pop("vae")
         self.text_encoders = [loaded.models.pop(n) for n in text_names]
         self.unet: Any = None
         if class_images_missing(job):  # rendered with the whole model before anything else
@@ -140,24 +143,37 @@ class Trainer:
                                          str(device))
         self.lr_scheduler = build_scheduler(job.optimizer, self.optimizer, job.training.steps)
 
+    def _load(self, dtypes: dict[str, Any]) -> Any:
+        """The components, each to compute in its dtype (see `stored_precision`)."""
+        from lora_for_dummies.train.stored_precision import load_for_compute
+
+        loaded, notes = load_for_compute(self.job.model.base, dtypes,
+                                         str(self.accelerator.device),
+                                         getattr(self, "configs", None))
+        for note in notes:
+            self.reporter.log(note)
+        return loaded
+
     def _load_unet(self, dtype: Any) -> Any:
         self.reporter.phase("loading the UNet")
-        return load_models(self.job.model.base, ["unet"], dtype=dtype,
-                           device=str(self.accelerator.device),
-                           configs=self.configs).models["unet"]
+        return self._load({"unet": dtype}).models["unet"]
 
     def _park_frozen_models(self) -> None:
-        """Encode everything the steps will ask for now, so that the VAE and text encoders
-        can leave the training device (see `residency`)."""
+        """Encode what the steps will ask for now, so that the VAE and text encoders can leave
+        the training device; on a CPU latents are encoded as steps first need them instead
+        (see `residency`)."""
         cache_latents = self.job.training.cache_latents != "off"
+        later = cache_latents and residency.fills_during_training(self.accelerator.device)
+        self.filling = residency.wanted_latents(self.data) if later else None
+        cache_latents = cache_latents and not later
         parkable = ([self.vae] if cache_latents else []) + \
             (list(self.text_encoders) if self.cache_text else [])
         names = "VAE and text encoder(s)" if cache_latents and self.cache_text else \
             "VAE" if cache_latents else "text encoder(s)"
-        self.frozen = FrozenModels(parkable, self.accelerator.device, names)
+        self.frozen = residency.FrozenModels(parkable, self.accelerator.device, names)
         if not parkable:
             return
-        count = precache(self.data, self.latents if cache_latents else None,
+        count = residency.precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
                          else None, self.reporter.phase)
         parked = self.frozen.park(needed_later=self.job.samples.enabled)
@@ -168,25 +184,23 @@ class Trainer:
             self.text_encoders = [] if self.cache_text else self.text_encoders
             release_freed_memory()
 
+    def _filled(self) -> None:
+        """Every latent is cached (filled during training): without samples the VAE goes."""
+        self.filling = None
+        if not self.job.samples.enabled:
+            self.vae = self.latents.vae = None
+            release_freed_memory()
+            self.reporter.log("every latent is cached: VAE released (no samples in this run)")
+
     # -- one step -------------------------------------------------------------------------
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
-        import torch
-
         tokens = token_batch(captions, self.job.training.max_token_chunks)
         if not self.cache_text:  # trained encoders run wrapped, so their gradients are averaged
             encoders = [self.trained.get(name, model)
                         for name, model in zip(self.text_names, self.text_encoders, strict=True)]
             return encode_tokens(self.family, encoders, tokens, self.clip_skip)
-        hidden, pooled = [], []
-        for caption, row in zip(captions, tokens, strict=True):
-            if caption not in self.text_cache:
-                with torch.no_grad():
-                    self.text_cache[caption] = encode_tokens(self.family, self.text_encoders,
-                                                             row[None], self.clip_skip)
-            h, p = self.text_cache[caption]
-            hidden.append(h)
-            pooled.append(p)
-        return torch.cat(hidden), (torch.cat(pooled) if pooled[0] is not None else None)
+        return cached_conditioning(self.text_cache, captions, tokens, lambda row: encode_tokens(
+            self.family, self.text_encoders, row, self.clip_skip))
 
     def _loss(self, batch: list[Any], step: int) -> Any:
         import torch
@@ -267,7 +281,7 @@ class Trainer:
             while step < job.training.steps:
                 if self.reporter.should_stop() or self._stop_file():
                     return self._stop(step, result)
-                begin = time.monotonic()
+                begin, encoding = time.monotonic(), self.latents.encode_seconds
                 total = 0.0
                 for micro in range(accumulation):
                     with distributed.accumulating(self.accelerator, trained):
@@ -284,7 +298,10 @@ class Trainer:
                         self.optimizer.zero_grad(set_to_none=True)
                 self.lr_scheduler.step()
                 step += 1
-                if warning := pace.step_took(time.monotonic() - begin, step):
+                if self.filling is not None and self.latents.holds(self.filling):
+                    self._filled()
+                took = time.monotonic() - begin - (self.latents.encode_seconds - encoding)
+                if warning := pace.step_took(took, step):  # the pace of steps, not of encodes
                     self.reporter.warn(warning)
                 result.step, result.losses = step, result.losses + [total]
                 lr = self.lr_scheduler.get_last_lr()[0]
@@ -356,12 +373,8 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
 
     def _lora(self) -> dict[str, Any]:
-        modules, models = {}, self._unwrapped()
-        for component, names in self.adapted.items():
-            model = models[component]
-            modules.update(net.lora_modules(self.family, component, model, names,
-                                            self.configs["unet"]))
-        return modules
+        return net.network_modules(self.family, self.adapted, self._unwrapped(),
+                                   self.configs["unet"])
 
     def _save(self, step: int, final: bool) -> Path:
         if not self.accelerator.is_main_process:

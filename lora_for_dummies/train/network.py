@@ -71,6 +71,15 @@ def lora_modules(family: str, component: str, model: Any, names: list[str],
     return out
 
 
+def network_modules(family: str, adapted: dict[str, list[str]], models: dict[str, Any],
+                    unet_config: dict[str, Any]) -> dict[str, LoraModule]:
+    """The whole network's kohya modules: `adapted` {component: module names} of `models`."""
+    modules: dict[str, LoraModule] = {}
+    for component, names in adapted.items():
+        modules.update(lora_modules(family, component, models[component], names, unet_config))
+    return modules
+
+
 def lora_state(model: Any) -> dict[str, Any]:
     """Trainable LoRA tensors of one model, for resume."""
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters()

@@ -18,6 +18,25 @@ from lora_for_dummies.train.data import TrainingSet
 from lora_for_dummies.train.latents import LatentCache
 
 
+def wanted_latents(data: TrainingSet) -> dict[tuple[str, tuple[int, int]], Any]:
+    """Every (image, bucket) a step can ask a latent of, once: {LatentCache key: (item, bucket)}.
+    Class images join a batch of any bucket; repeats list an image several times."""
+    buckets = sorted({item.bucket for item in data.items})
+    pairs = [(item, item.bucket) for item in data.items]
+    pairs += [(item, bucket) for item in data.class_items for bucket in buckets]
+    return {(str(item.path), bucket): (item, bucket) for item, bucket in pairs}
+
+
+def fills_during_training(device: Any) -> bool:
+    """Whether latents are encoded when a step first needs one instead of all before step 1.
+    On a GPU the VAE encodes a picture in well under a second and the whole cache is filled
+    first, so that the VAE can leave the GPU before training takes its memory. On a CPU an
+    encode takes seconds (~12 s at 512 px for SD1.5 on two cores): filling first kept the first
+    step waiting that long for every picture, and there is no GPU to free — training starts
+    at once and the VAE is released when every latent is in the cache (without samples)."""
+    return not str(device).startswith("cuda")
+
+
 def precache(data: TrainingSet, latents: LatentCache | None,
              encode_caption: Callable[[str], Any] | None,
              progress: Callable[[str], None] = lambda text: None) -> int:
@@ -27,11 +46,7 @@ def precache(data: TrainingSet, latents: LatentCache | None,
     number of latents."""
     count = 0
     if latents is not None:
-        buckets = sorted({item.bucket for item in data.items})
-        pairs = [(item, item.bucket) for item in data.items]
-        pairs += [(item, bucket) for item in data.class_items for bucket in buckets]
-        # Repeats list an image several times: one encode each.
-        unique = {(str(item.path), bucket): (item, bucket) for item, bucket in pairs}
+        unique = wanted_latents(data)
         for done, (item, bucket) in enumerate(unique.values()):
             progress(f"encoding {len(unique)} images: {done}/{len(unique)}")
             latents.get(item, bucket)

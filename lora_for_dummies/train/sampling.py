@@ -90,8 +90,10 @@ def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int)
     from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
     from PIL import Image
 
+    from lora_for_dummies.train.stored_precision import compute_dtype
+
     device = next(context.unet.parameters()).device
-    dtype = next(context.unet.parameters()).dtype
+    dtype = compute_dtype(context.unet)  # a UNet may keep its weights narrower
     scheduler = make_scheduler(config.sampler, context.prediction)
     rescale = guidance_rescale(config, context.prediction)
     scheduler.set_timesteps(config.steps, device=device)
@@ -119,7 +121,7 @@ def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int)
                 guided = rescale_noise_cfg(guided, cond, guidance_rescale=rescale)
             latents = scheduler.step(guided, t, latents, generator=generator).prev_sample
         vae = context.vae
-        vae_dtype = next(vae.parameters()).dtype
+        vae_dtype = compute_dtype(vae)
         if vae_dtype != torch.float32:  # fp16 VAEs of NAI lineage decode to NaN → black
             vae.to(torch.float32)
         decoded = vae.decode(latents.float() / vae.config.scaling_factor).sample

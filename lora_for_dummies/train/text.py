@@ -63,3 +63,20 @@ def encode_tokens(family: str, encoders: list[Any], tokens: Any, clip_skip: int
             hidden = out.last_hidden_state
         pooled = None
     return hidden.reshape(batch, chunks * length, -1), pooled
+
+
+def cached_conditioning(cache: dict[str, Any], captions: list[str], tokens: Any,
+                        encode: Any) -> tuple[Any, Any]:
+    """`encode_tokens` for a batch of captions through `cache` ({caption: its conditioning}):
+    a frozen text encoder runs once per caption. `encode(tokens)` encodes one caption's row."""
+    import torch
+
+    hidden, pooled = [], []
+    for caption, row in zip(captions, tokens, strict=True):
+        if caption not in cache:
+            with torch.no_grad():
+                cache[caption] = encode(row[None])
+        h, p = cache[caption]
+        hidden.append(h)
+        pooled.append(p)
+    return torch.cat(hidden), (torch.cat(pooled) if pooled[0] is not None else None)

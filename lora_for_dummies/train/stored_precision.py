@@ -1,0 +1,161 @@
+"""Frozen weights kept in the file's half precision while the step computes in fp32.
+
+A run in fp32 (every CPU run; a GPU without fp16/bf16) used to widen the whole frozen UNet to
+fp32 at load: SD1.5's 860 M weights take 3.4 GB that way, 1.7 GB as stored in a usual fp16
+file. Widening is exact (every fp16 or bf16 value is an fp32 value), so a layer may just as well
+widen its weight when it runs: the step computes the same numbers, and the model in memory is
+the file's size. A plain cast inside `forward` would not do, because autograd keeps the widened
+weight of every layer until the backward pass (it needs it for the input's gradient); here the
+layer keeps the stored weight for that and widens it again, one layer at a time.
+
+diffusers' `enable_layerwise_casting` (0.33+) casts module weights around `forward` for
+inference; it is not on the hosts' pinned diffusers (0.31) and keeps the widened copies alive
+through a backward pass, which is what this avoids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+class _Linear(torch.autograd.Function):
+    """y = x·Wᵀ + b with W, b stored narrower than x; only x gets a gradient (frozen layer)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, weight: Any, bias: Any) -> Any:
+        ctx.save_for_backward(weight)  # the stored weight: its widened copy is freed now
+        return F.linear(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+        (weight,) = ctx.saved_tensors
+        return grad.matmul(weight.to(grad.dtype)), None, None
+
+
+class _Conv2d(torch.autograd.Function):
+    """A zero-padded 2-D convolution with a narrower stored weight; the input's gradient only."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+                dilation: Any, groups: int) -> Any:
+        ctx.save_for_backward(weight)
+        ctx.geometry = (x.shape, stride, padding, dilation, groups)
+        return F.conv2d(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype),
+                        stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
+        (weight,) = ctx.saved_tensors
+        shape, stride, padding, dilation, groups = ctx.geometry
+        grad_input = torch.nn.grad.conv2d_input(shape, weight.to(grad.dtype), grad, stride,
+                                                padding, dilation, groups)
+        return grad_input, None, None, None, None, None, None
+
+
+class StoredLinear(nn.Linear):
+    """An nn.Linear (peft wraps it like any other) whose frozen weight stays as stored."""
+
+    def forward(self, x: Any) -> Any:
+        if self.weight.dtype == x.dtype:
+            return super().forward(x)
+        return _Linear.apply(x, self.weight, self.bias)
+
+
+class StoredConv2d(nn.Conv2d):
+    def forward(self, x: Any) -> Any:
+        if self.weight.dtype == x.dtype:
+            return super().forward(x)
+        return _Conv2d.apply(x, self.weight, self.bias, self.stride, self.padding,
+                             self.dilation, self.groups)
+
+
+def _keeps_stored(module: nn.Module) -> bool:
+    """Frozen plain Linear / zero-padded Conv2d layers with half-precision weights."""
+    if type(module) is nn.Linear:
+        kind = True
+    elif type(module) is nn.Conv2d:
+        kind = module.padding_mode == "zeros" and not isinstance(module.padding, str)
+    else:
+        return False
+    parameters = [p for p in (module.weight, module.bias) if p is not None]
+    return kind and all(p.dtype in HALF and not p.requires_grad for p in parameters)
+
+
+COMPUTE_DTYPE = "lfd_compute_dtype"  # set on a model by `compute_in`
+
+
+def compute_in(model: nn.Module, dtype: Any) -> int:
+    """Make a frozen `model`, loaded in the file's half precision, compute in `dtype`: its
+    Linear and Conv2d weights stay as stored and are widened as each layer runs; every other
+    parameter and buffer (norms, embeddings: a few MB) is converted now. Call it before LoRA
+    layers are added. Returns how many layers keep their stored weights."""
+    kept = 0
+    for module in model.modules():
+        if _keeps_stored(module):
+            module.__class__ = StoredLinear if type(module) is nn.Linear else StoredConv2d
+            kept += 1
+    stored = {id(p) for m in model.modules() if isinstance(m, (StoredLinear, StoredConv2d))
+              for p in m.parameters(recurse=False)}
+    for module in model.modules():
+        for parameter in module.parameters(recurse=False):
+            if id(parameter) not in stored and parameter.is_floating_point():
+                parameter.data = parameter.data.to(dtype)
+        for name, buffer in list(module.named_buffers(recurse=False)):
+            if buffer.is_floating_point():
+                setattr(module, name, buffer.to(dtype))
+    setattr(model, COMPUTE_DTYPE, dtype)
+    return kept
+
+
+def compute_dtype(model: nn.Module) -> Any:
+    """The dtype `model` computes in (its first parameter's, unless `compute_in` set it)."""
+    return getattr(model, COMPUTE_DTYPE, None) or next(model.parameters()).dtype
+
+
+def stored_half_dtype(dtypes: list[str]) -> Any:
+    """The half precision a file stores a model's weights in (its float tensors' dtype names,
+    e.g. "float16"), or None when any is wider (then it is widened at load, as before)."""
+    floats = {d for d in dtypes if d.startswith(("float", "bfloat"))}
+    if len(floats) == 1 and (only := floats.pop()) in ("float16", "bfloat16"):
+        return getattr(torch, only)
+    return None
+
+
+def load_for_compute(base: str | Path, dtypes: dict[str, Any], device: str,
+                     configs: dict[str, Any] | None = None) -> tuple[Any, list[str]]:
+    """Load the components named in `dtypes` ({component: the dtype it computes in}). One that
+    computes in fp32 while the file stores it all in fp16 or bf16 stays as stored
+    (`compute_in`); any other is converted at load. Returns (LoadedModels, lines for the run's
+    log: one per component kept as stored)."""
+    from lora_for_dummies.checkpoints.detect import detect_family
+    from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
+    from lora_for_dummies.checkpoints.models import load_models
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+
+    with CheckpointFile(base) as ckpt:
+        prefixes = {"unet": UNET_PREFIX, "vae": VAE_PREFIX} | {
+            spec.name: spec.prefix for spec in FAMILIES[detect_family(ckpt)].text_encoders}
+        stored = {name: stored_half_dtype([ckpt.dtype(k) for k in ckpt.keys()
+                                           if k.startswith(prefixes[name])])
+                  if dtype == torch.float32 else None for name, dtype in dtypes.items()}
+    loaded, notes = None, []
+    for name, dtype in dtypes.items():  # one at a time: one file copy of one is held at most
+        part = load_models(base, [name], dtype=stored[name] or dtype, device=device,
+                           configs=configs)
+        configs = part.configs
+        if stored[name] is not None:
+            kept = compute_in(part.models[name], dtype)
+            notes.append(f"{name} kept in the file's {str(stored[name])[6:]} ({kept} layers), "
+                         "computed in fp32")
+        if loaded is None:
+            loaded = part
+        else:
+            loaded.models.update(part.models)
+    return loaded, notes
