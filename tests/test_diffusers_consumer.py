@@ -103,9 +103,10 @@ def test_diffusers_loads_and_applies_our_file(tiny_models, tmp_path, family, wri
     lora = WRITERS[writer](base, tmp_path)
     modules = load_lora(lora)[0]
     names = list(modules)
-    base_state = {part: {k: v.clone() for k, v in model.state_dict().items()}
-                  for part, model in load_models(base).models.items()}
-    pipe = pipeline(load_models(base))
+    loaded = load_models(base)
+    base_state = {part: {k: v.clone() for k, v in model.state_dict().items()}  # fuse is in place
+                  for part, model in loaded.models.items()}
+    pipe = pipeline(loaded)
     with _messages() as seen:
         pipe.load_lora_weights(str(lora.parent), weight_name=lora.name)
 
