@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 from lora_consumers import diffusers_lora_names
-from lora_fixtures import write_tuned
-from train_fixtures import tiny_job
+from lora_files import CASES, WRITERS
 
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
-from lora_for_dummies.extract.run import ExtractSettings, extract_lora
-from lora_for_dummies.lora import tools
 from lora_for_dummies.lora.consumers import (
     a1111_unmatched,
     checkpoint_modules,
@@ -25,8 +22,6 @@ from lora_for_dummies.lora.consumers import (
     unmatched_per_host,
 )
 from lora_for_dummies.lora.format import load_lora
-from lora_for_dummies.lora.lowrank import RankRule
-from lora_for_dummies.train.loop import Trainer
 
 
 def _unet_config(base: Path, family: str) -> dict:
@@ -53,9 +48,7 @@ def test_comfy_diffusers_names_match_diffusers_converter(tiny_models, family):
 
 @pytest.mark.parametrize("family", ["sd1", "sdxl"])
 def test_trained_lora_with_text_encoder_and_conv(tiny_models, tmp_path, family):
-    job = tiny_job(tiny_models[family], tmp_path, steps=1, samples={"enabled": False},
-                   network={"rank": 4, "alpha": 4, "conv_rank": 2, "train_text_encoder": True})
-    path = Trainer(job, tmp_path / "Lora", device="cpu").run().lora
+    path = WRITERS["trained"](tiny_models[family], tmp_path)
     modules, _ = load_lora(path)
     assert any(m.startswith("lora_te") for m in modules)
     report = json.loads((path.parent / "tiny.selfcheck.json").read_text(encoding="utf-8"))
@@ -64,26 +57,14 @@ def test_trained_lora_with_text_encoder_and_conv(tiny_models, tmp_path, family):
     _check(family, tiny_models[family], list(modules))
 
 
-@pytest.mark.parametrize("family", ["sd1", "sdxl"])
-def test_extracted_and_resized_locon(tiny_models, tmp_path, family):
-    tuned = tmp_path / "tuned.safetensors"
-    write_tuned(tiny_models[family], tuned, conv=True)
-    extract_lora(tiny_models[family], tuned, tmp_path, "x",
-                 ExtractSettings(rule=RankRule(rank=4), conv_rule=RankRule(rank=2)))
-    modules, _ = load_lora(tmp_path / "x.safetensors")
-    _check(family, tiny_models[family], list(modules))
-    resized, _ = tools.resize(modules, RankRule(rank=2))
-    _check(family, tiny_models[family], list(resized))
+WRITTEN = [case for case in CASES if case[1] != "trained"]  # trained: the test above
 
 
-def test_converted_pt_lora(tiny_models, tmp_path):
-    from test_lora_tools import CONFIGS, _cloneofsimo_pt
-
-    from lora_for_dummies.lora.convert import convert_cloneofsimo
-
-    _cloneofsimo_pt(tmp_path / "old.pt", "attn1 → attn2 → ff (newer diffusers)")
-    modules, _ = convert_cloneofsimo(tmp_path / "old.pt", "sd1", CONFIGS)
-    _check("sd1", tiny_models["sd1"], list(modules))
+@pytest.mark.parametrize(("family", "writer"), WRITTEN, ids=[f"{f}-{w}" for f, w in WRITTEN])
+def test_extracted_resized_and_converted(tiny_models, tmp_path, family, writer):
+    """The same files test_diffusers_consumer.py loads with diffusers (one table)."""
+    path = WRITERS[writer](tiny_models[family], tmp_path)
+    _check(family, tiny_models[family], list(load_lora(path)[0]))
 
 
 def test_the_rules_do_find_a_key_that_does_not_fit(tiny_models):
