@@ -23,7 +23,6 @@ from browser import (
     add_concept,
     browser_or_skip,
     make_dataset,
-    skip_walk_where_it_hangs,
     start_server,
 )
 from imagegen import photo, save
@@ -36,7 +35,6 @@ SHOTS = Path(os.environ["LFD_SCREENSHOTS"]) if os.environ.get("LFD_SCREENSHOTS")
 
 @pytest.fixture()
 def app(tmp_path):
-    skip_walk_where_it_hangs()  # before the server starts: nothing to wait for
     data = tmp_path / "workspace"
     process, url = start_server(["--demo", "--data-dir", str(data)], ROOT, tmp_path / "app.log")
     try:
