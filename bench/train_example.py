@@ -92,10 +92,11 @@ def _result(command: list[str], cwd: Path) -> dict:
     done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     lines = done.stdout.splitlines()
-    found = [line for line in lines if line.startswith("RESULT ")]
+    # a progress bar may share the result's line (it ends in a carriage return, no newline)
+    found = [line[line.index("RESULT ") + 7:] for line in lines if "RESULT " in line]
     if done.returncode or not found:
         sys.exit(f"{command[1]} failed ({done.returncode}):\n" + "\n".join(lines[-20:]))
-    return json.loads(found[-1][7:])
+    return json.loads(found[-1])
 
 
 def run_example(script: Path, folder: Path, pictures: Path, resolution: int, checkpointing: bool,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed:
     from lora_for_dummies.train.config import TrainJob
     from lora_for_dummies.train.loop import Trainer
 
+    shutil.rmtree(run, ignore_errors=True)  # an earlier run's log and files: a fresh start
     job = TrainJob.from_dict({
         "model": {"base": str(base)},
         "concepts": [{"folder": str(images), "token": "sks", "repeats": 1}],
@@ -102,7 +104,8 @@ def ours(base: Path, images: Path, resolution: int, steps: int, run: Path, seed:
         "samples": {"enabled": False},
         "save": {"name": f"bench-{resolution}", "every": 0, "lora_dir": str(run / "Lora")},
         "runs_dir": str(run)})
-    Trainer(job, run / "Lora", reporter=_first_step_reporter(), device=device).run()
+    Trainer(job, run / "Lora", reporter=_first_step_reporter(), device=device,
+            overwrite=True).run()
     records = [json.loads(line) for line in
                (run / f"bench-{resolution}" / "log.jsonl").read_text().splitlines()]
     records = [r for r in records if "loss" in r]
