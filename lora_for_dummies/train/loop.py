@@ -162,10 +162,10 @@ class Trainer:
         """Encode what the steps will ask for now, so that the VAE and text encoders can leave
         the training device; on a CPU latents are encoded as steps first need them instead
         (see `residency`)."""
-        cache_latents = self.job.training.cache_latents != "off"
-        later = cache_latents and residency.fills_during_training(self.accelerator.device)
+        caching = self.job.training.cache_latents != "off"
+        later = caching and residency.fills_during_training(self.accelerator.device)
         self.filling = residency.wanted_latents(self.data) if later else None
-        cache_latents = cache_latents and not later
+        cache_latents = caching and not later  # all of them now, before step 1
         parkable = ([self.vae] if cache_latents else []) + \
             (list(self.text_encoders) if self.cache_text else [])
         names = "VAE and text encoder(s)" if cache_latents and self.cache_text else \

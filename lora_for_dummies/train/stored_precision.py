@@ -145,17 +145,20 @@ def load_for_compute(base: str | Path, dtypes: dict[str, Any], device: str,
         stored = {name: stored_half_dtype([ckpt.dtype(k) for k in ckpt.keys()
                                            if k.startswith(prefixes[name])])
                   if dtype == torch.float32 else None for name, dtype in dtypes.items()}
+    groups: dict[Any, list[str]] = {}  # components loaded at the same dtype: one file pass
+    for name, dtype in dtypes.items():
+        groups.setdefault(stored[name] or dtype, []).append(name)
     loaded, notes = None, []
-    for name, dtype in dtypes.items():  # one at a time: one file copy of one is held at most
-        part = load_models(base, [name], dtype=stored[name] or dtype, device=device,
-                           configs=configs)
+    for load_dtype, names in groups.items():  # load_models holds one file copy of one at most
+        part = load_models(base, names, dtype=load_dtype, device=device, configs=configs)
         configs = part.configs
-        if stored[name] is not None:
-            kept = compute_in(part.models[name], dtype)
-            notes.append(f"{name} kept in the file's {str(stored[name])[6:]} ({kept} layers), "
-                         "computed in fp32")
         if loaded is None:
             loaded = part
         else:
             loaded.models.update(part.models)
+    for name, dtype in dtypes.items():
+        if stored[name] is not None:
+            kept = compute_in(loaded.models[name], dtype)
+            notes.append(f"{name} kept in the file's {str(stored[name])[6:]} ({kept} layers), "
+                         "computed in fp32")
     return loaded, notes
