@@ -89,3 +89,11 @@ def webui_tab(webui_standin, monkeypatch: pytest.MonkeyPatch):
 
     [(tab, _, _)] = script_callbacks.ui_tabs_callback()
     return tab, scans
+
+
+@pytest.fixture()
+def fill_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU's order on this CPU (`train.residency`): every latent is encoded before step 1."""
+    from lora_for_dummies.train import residency
+
+    monkeypatch.setattr(residency, "fills_during_training", lambda device: False)

@@ -17,12 +17,6 @@ from lora_for_dummies.train.loop import Trainer
 from lora_for_dummies.train.residency import precache, wanted_latents
 
 
-@pytest.fixture()
-def fill_first(monkeypatch):
-    """The GPU's order on this CPU: every latent is encoded before step 1."""
-    monkeypatch.setattr(residency, "fills_during_training", lambda device: False)
-
-
 class CountingEncodes(Trainer):
     """Counts VAE encodes from the moment the frozen models are parked."""
 

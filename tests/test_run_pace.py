@@ -19,19 +19,33 @@ class Recorder(Reporter):
         self.seen.append((self.state.done, self.state.text))
 
 
-def test_loading_and_caching_have_their_own_phase_line(tiny_models, tmp_path):
+def test_loading_and_caching_have_their_own_phase_line(tiny_models, tmp_path, fill_first):
+    """The GPU's order: every image is encoded, with a counting line, before step 1."""
+    texts = phase_lines(tiny_models, tmp_path)
+    encoding = [t for t in texts if t.startswith("encoding ") and "images" in t]
+    assert encoding[0].endswith(": 0/" + encoding[0].split()[1].split(":")[0])
+
+
+def test_on_a_cpu_images_are_encoded_by_the_steps_not_before_them(tiny_models, tmp_path):
+    texts = phase_lines(tiny_models, tmp_path)
+    assert not [t for t in texts if t.startswith("encoding ") and "images" in t]
+
+
+def phase_lines(tiny_models, tmp_path) -> list[str]:
+    """A 2-step run's progress texts, after checking what every order shares: both loading
+    lines, no step counted while loading or encoding, the ETA's origin at step 0, no warning."""
     job = tiny_job(tiny_models["sd1"], tmp_path, steps=2, samples={"enabled": False},
                    save={"every": 0})
     reporter = Recorder()
     Trainer(job, tmp_path / "Lora", reporter).run()
     texts = [text for _, text in reporter.seen]
     assert "loading the VAE and text encoder(s)" in texts and "loading the UNet" in texts
-    encoding = [t for t in texts if t.startswith("encoding ") and "images" in t]
-    assert encoding[0].endswith(": 0/" + encoding[0].split()[1].split(":")[0])
     assert all(done == 0 for done, text in reporter.seen if text.startswith(("loading",
                                                                              "encoding")))
     assert reporter.state.origin is not None and reporter.state.origin[0] == 0
     assert not reporter.state.warning  # two quick steps: nothing to warn about
+    assert reporter.state.done == 2
+    return texts
 
 
 def test_a_run_of_hours_is_warned_about_with_the_change_that_helps_most(tiny_models, tmp_path):
