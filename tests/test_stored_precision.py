@@ -56,6 +56,24 @@ def test_layers_compute_the_widened_numbers_and_keep_no_widened_copy():
     assert weights and all(t.dtype == torch.float16 for t in weights)
 
 
+def test_on_a_cpu_every_layer_widens_into_one_reused_buffer():
+    """A fresh widened tensor per layer and pass is memory the kernel faults in each time; the
+    layers share one buffer the size of the largest weight, and a step allocates no other."""
+    stored = nn.Sequential(nn.Linear(16, 64), nn.Linear(64, 8)).half().requires_grad_(False)
+    compute_in(stored, torch.float32)
+    widening = stored[0].lfd_widening
+    assert stored[1].lfd_widening is widening and widening.largest == 64 * 16
+    x = torch.randn(3, 16, requires_grad=True)
+    stored(x).sum().backward()
+    buffer = widening._buffer
+    assert buffer is not None and buffer.dtype == torch.float32 and buffer.numel() == 64 * 16
+    stored(torch.randn(3, 16, requires_grad=True)).sum().backward()
+    assert widening._buffer is buffer  # reused, not reallocated
+    expected = torch.nn.functional.linear(x.detach(), stored[0].weight.float(),
+                                          stored[0].bias.float())
+    assert torch.equal(stored[0](x.detach()), expected)
+
+
 @pytest.mark.parametrize("checkpointing", ["off", "full"])
 def test_training_on_an_fp16_file_equals_the_reference_loop(fp16_sd1, tmp_path, checkpointing):
     spec = importlib.util.spec_from_file_location("bench_train_step", BENCH)
