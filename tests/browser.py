@@ -208,6 +208,30 @@ class GradioPage:
                              f"{contains!r} in #{elem_id}", timeout,
                              lambda: self.value(elem_id))
 
+    def wait_progress(self, elem_id: str, contains: str, stall: float = 180,
+                      limit: float = 1800) -> str:
+        """Wait for `contains` in a run's status for as long as the status keeps changing (a
+        step, an ETA): on a busy machine a run is slow, not stuck; it fails once the status
+        stood still for `stall` s, or after `limit` s in all."""
+        began = changed = time.time()
+        last = None
+
+        def done_or_moving() -> Any:
+            nonlocal last, changed
+            value = self.value(elem_id)
+            if contains in value:
+                return value
+            if value != last:
+                last, changed = value, time.time()
+            return None if time.time() - changed < stall else "stalled"
+
+        result = self.wait_for(done_or_moving, f"{contains!r} in #{elem_id}",
+                               limit - (time.time() - began), lambda: self.value(elem_id))
+        if result == "stalled":
+            raise AssertionError(f"#{elem_id} stood still for {stall} s before {contains!r}: "
+                                 f"{last!r}")
+        return result
+
     def wait_text(self, elem_id: str, contains: str, timeout: float = 60) -> str:
         return self.wait_for(lambda: contains in (v := self.text(elem_id)) and v,
                              f"{contains!r} in #{elem_id}", timeout,

@@ -9,9 +9,13 @@
 # installs first (requirements/<set>.first.txt, e.g. Forge Neo's gradio before its pins).
 # LFD_SETS="webui latest" runs a subset; extra arguments go to pytest; LFD_ONE_SET_AT_A_TIME=1
 # removes each set once tested (CI, on a machine short of disk).
+# The whole suite runs on the sets in LFD_WHOLE_SETS (default: webui and forgeneo, the hosts whose
+# pins differ most); the others run its host-facing part (tests/host_part.txt), which keeps CI
+# on a 2-core machine within its hour. Arguments that name tests (tests/…) replace either.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 sets="${LFD_SETS:-webui forge forgeneo latest}"
+whole_sets="${LFD_WHOLE_SETS:-webui forgeneo}"
 python="${PYTHON:-python3}"
 failed=""
 
@@ -76,14 +80,25 @@ lint() {  # once, with the first set that installed: each carries ruff and vermi
     lora_for_dummies scripts install.py preload.py || failed="$failed vermin"
 }
 
+# What pytest runs on a set: the whole suite, or the host-facing part, unless tests were named.
+selection() {
+  local arg
+  for arg in "$@"; do [[ "$arg" == tests/* ]] && return 0; done
+  [[ " $whole_sets " == *" $1 "* ]] && return 0
+  grep -v -e '^#' -e '^$' tests/host_part.txt
+}
+
 linted=""
 for set in $sets; do
   began=$SECONDS
   venv=.venvs/$set
   if prepare "$set"; then
     [ -n "$linted" ] || { lint "$venv"; linted=1; }
-    echo "== tests on the $set set: $("$venv/bin/python" -c 'import sys, torch, gradio, diffusers, transformers; print("Python", sys.version.split()[0], "torch", torch.__version__, "gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
-    LFD_DEPSET=$set "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" \
+    part=$(selection "$set" "$@")
+    scope="the whole suite"; [ -z "$part" ] || scope="the host-facing part, tests/host_part.txt"
+    echo "== tests on the $set set ($scope): $("$venv/bin/python" -c 'import sys, torch, gradio, diffusers, transformers; print("Python", sys.version.split()[0], "torch", torch.__version__, "gradio", gradio.__version__, "diffusers", diffusers.__version__, "transformers", transformers.__version__)')"
+    # shellcheck disable=SC2086  # the part's file names hold no spaces
+    LFD_DEPSET=$set "$venv/bin/python" -m pytest -q -p no:cacheprovider $part "$@" \
       || failed="$failed $set"
   else
     echo "== could not install the $set set ($(free_disk) free on disk)"

@@ -131,7 +131,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.wait_value("lfd_train_status", "stopped at step", timeout=120)
     stopped_at = len(ui.images("lfd_train_samples"))
     ui.click("lfd_train_resume")
-    ui.wait_value("lfd_train_status", "done: 30 steps", timeout=300)
+    ui.wait_progress("lfd_train_status", "done: 30 steps")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) > stopped_at, "samples after resume")
     lora_dir = data / "Lora"
     assert (lora_dir / "e2e dog.safetensors").is_file()
@@ -283,7 +283,7 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
         .is_checked()  # the preset the run was made with
     ui.click("lfd_train_resume")
-    ui.wait_value("lfd_train_status", "done: 100 steps", timeout=900)
+    ui.wait_progress("lfd_train_status", "done: 100 steps")
     assert "self-check passed" in ui.value("lfd_train_status")
     assert (data / "Lora" / "demo dog.safetensors").is_file()
     shot(ui, "train_guided")
