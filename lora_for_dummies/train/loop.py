@@ -20,6 +20,7 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.checkpoints.families import component_names
+from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.progress import Reporter
@@ -240,6 +241,10 @@ class Trainer:
 
     # -- the run --------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:
+        with ThreadGovernor() as self.threads:  # a CPU run's threads follow the idle cores
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> RunResult:
         import torch
 
         job = self.job
@@ -298,6 +303,8 @@ class Trainer:
                         self.optimizer.zero_grad(set_to_none=True)
                 self.lr_scheduler.step()
                 step += 1
+                if self.accelerator.device.type == "cpu":
+                    self.threads.update()
                 if self.filling is not None and self.latents.holds(self.filling):
                     self._filled()
                 took = time.monotonic() - begin - (self.latents.encode_seconds - encoding)

@@ -1,11 +1,12 @@
-"""Torch threads for extraction: as many as there are cores that other processes leave idle.
+"""Torch's CPU threads, as many as there are cores that other processes leave idle.
 
-Extraction runs hundreds of small matmuls, each split across torch's threads with a barrier at
+Extraction and CPU training run many ops, each split across torch's threads with a barrier at
 its end. When another process holds a core (a webui generating, a test run), the thread that
 shares it waits for the scheduler at every barrier: on 2 cores with one busy, a warm SD1.5
-extraction took 80 s with 2 threads and 5.8 s with 1 (idle: 4.0 s with 2). So the count follows
-the cores that others use, sampled from /proc/stat about twice a second, and is given back at
-the end (the webui's torch is the same process).
+extraction took 80 s with 2 threads and 5.8 s with 1 (idle: 4.0 s with 2), and the demo's
+training steps took 8–30 s instead of 1.3 s. So the count follows the cores that others use,
+sampled from /proc/stat about twice a second, and is given back at the end (the webui's torch
+is the same process). It never goes above the count torch had when the governor began.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class ThreadGovernor:
-    """Use as a context manager; call `update()` between modules."""
+    """Use as a context manager; call `update()` between units of work (modules, steps)."""
 
     def __init__(self) -> None:
         self._torch: Any = None

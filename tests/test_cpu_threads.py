@@ -1,0 +1,45 @@
+"""Torch's CPU threads follow the cores other processes leave idle, during extraction and CPU
+training, and go back to what they were at the end."""
+
+from __future__ import annotations
+
+import torch
+from train_fixtures import tiny_job
+
+from lora_for_dummies import cpu_threads
+from lora_for_dummies.cpu_threads import ThreadGovernor
+from lora_for_dummies.train.loop import Trainer
+
+
+def test_threads_follow_the_cores_others_leave_idle(monkeypatch):
+    # /proc/stat as read at four moments: (wall s, busy core-s of the machine, our CPU s)
+    samples = iter([(0.0, 0.0, 0.0), (1.0, 3.0, 1.0), (2.0, 4.0, 1.9), (3.0, 8.0, 2.0)])
+    monkeypatch.setattr(cpu_threads, "_sample", lambda: next(samples))
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        with ThreadGovernor() as governor:
+            governor._cores = 4
+            governor.update()  # others used 2 of 4 cores: 2 threads
+            assert torch.get_num_threads() == 2
+            governor.update()  # others used 0.1: back to 4, never above the starting count
+            assert torch.get_num_threads() == 4
+            governor.update()  # others held every core: still one thread
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 4  # given back
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_cpu_run_updates_the_threads_every_step_and_gives_them_back(tiny_models, tmp_path,
+                                                                       monkeypatch):
+    updates: list[int] = []
+    real_update = ThreadGovernor.update
+    monkeypatch.setattr(ThreadGovernor, "update",
+                        lambda self: updates.append(torch.get_num_threads()) or real_update(self))
+    before = torch.get_num_threads()
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=3, samples={"enabled": False},
+                   save={"every": 0})
+    result = Trainer(job, tmp_path / "Lora").run()
+    assert result.step == 3 and len(updates) == 3
+    assert torch.get_num_threads() == before
