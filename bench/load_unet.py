@@ -11,7 +11,8 @@ files are). Each contender runs in its own process, alternating, `--runs` times;
   i.e. reading the same bytes with nothing else done;
 - from_pretrained: diffusers' `UNet2DConditionModel.from_pretrained(folder, subfolder="unet")`
   on the folder bench/train_example.py writes (run that first, or this row is skipped).
-Time counts from after the imports to the loaded tensors; peak RSS is the process's own
+Time counts from after the imports (torch, diffusers: a training run imports them anyway) to the
+loaded tensors; peak RSS is the process's own
 (`VmHWM`), imports included. The page cache is warm (each file is read once before timing).
 """
 
@@ -36,6 +37,7 @@ FOLDER = OUT / f"{BASES['sd1'].stem}-diffusers"
 
 def child(which: str) -> None:
     import torch
+    from diffusers import UNet2DConditionModel  # imported by every run anyway: not timed
 
     from lora_for_dummies.checkpoints.families import UNET_PREFIX
 
@@ -53,8 +55,6 @@ def child(which: str) -> None:
                        if k.startswith(UNET_PREFIX)}
         count = sum(t.numel() for t in tensors.values())
     else:
-        from diffusers import UNet2DConditionModel
-
         unet = UNet2DConditionModel.from_pretrained(FOLDER, subfolder="unet")
         count = sum(p.numel() for p in unet.parameters())
     seconds = time.perf_counter() - began
