@@ -70,10 +70,6 @@ def shot(ui: GradioPage, name: str) -> None:
         ui.screenshot(SHOTS / f"{name}.png")
 
 
-@pytest.mark.skipif(os.environ.get("LFD_DEPSET") == "forgeneo", reason=(
-    "forgeneo: past the dropdown fix, this whole walk still stops at its first step there (the "
-    "Dataset tab's status box is not found within 30 s after Create) — not yet explained; the "
-    "guided browser test, the offline page and the cross-origin tests run on this set"))
 def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     _, data = app
     # -- Dataset: create, import, process, caption, pre-flight --------------------------------

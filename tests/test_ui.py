@@ -153,3 +153,16 @@ def test_preload_flags():
     namespace["preload"](parser)
     args = parser.parse_args(["--lfd-datasets-dir", "/d", "--lfd-runs-dir", "/r"])
     assert (args.lfd_datasets_dir, args.lfd_runs_dir) == ("/d", "/r")
+
+
+def test_no_table_is_ever_given_an_empty_list(tmp_path):
+    """gradio 3.43 (Forge Neo) hangs the page when a Dataframe gets [] (Create on the Dataset
+    tab sends the new dataset's empty tag table): every table of ours goes through
+    compat.table, which sends the component's own empty table instead, on every version."""
+    demo = standalone_app(StandaloneHost(tmp_path / "data"))
+    tables = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
+    assert len(tables) >= 5, [t.elem_id for t in tables]
+    for table in tables:
+        empty = table.postprocess(None)
+        assert table.postprocess([]) == empty, table.elem_id
+        assert table.postprocess([[]]) == empty, table.elem_id

@@ -68,6 +68,26 @@ def gallery(label: str, elem_id: str, value: Any = None) -> Any:
     return gr.Gallery(value=value or None, label=label, elem_id=elem_id, **kwargs)
 
 
+def table(headers: list[str], elem_id: str, value: Any = None, **kwargs: Any) -> Any:
+    """A Dataframe that is never given an empty list. gradio 3.43 (Forge Neo's) turns [] (or
+    [[]]) into headers [] and rows [[]], and its page then hangs for good (the tab crashes;
+    gradio issue #5641); 3.41, 4 and 5 draw an empty table. None is the component's own empty
+    table under its headers on every version. Its postprocess is wrapped, not its handlers,
+    so every way in is covered: a handler's return, `gr.update(value=...)`, `value` (also a
+    function, called at every page load)."""
+    import gradio as gr
+
+    initial = (lambda: _filled(value())) if callable(value) else _filled(value)
+    component = gr.Dataframe(value=initial, headers=headers, elem_id=elem_id, **kwargs)
+    plain = component.postprocess
+    component.postprocess = lambda rows: plain(_filled(rows))
+    return component
+
+
+def _filled(rows: Any) -> Any:
+    return None if isinstance(rows, list) and not any(rows) else rows
+
+
 def click(button: Any, fn: Any, inputs: list[Any], outputs: list[Any], js: str | None) -> Any:
     """button.click with a client-side function run first (gradio 3: `_js`, 4 and 5: `js`)."""
     if not js:

@@ -173,11 +173,11 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             preview = gr.Button("Preview", elem_id="lfd_bulk_preview")
             apply = gr.Button("Apply", variant="primary", elem_id="lfd_bulk_apply")
             undo = gr.Button("Undo last bulk change", elem_id="lfd_bulk_undo")
-        changes = gr.Dataframe(headers=["file", "before", "after"], interactive=False,
-                               elem_id="lfd_bulk_changes")
-        frequency = gr.Dataframe(ctl.frequency(first, MAIN) or None, headers=["tag", "images"],
-                                 interactive=False,
-                                 elem_id="lfd_tag_frequency", label="Tag frequency")
+        changes = compat.table(["file", "before", "after"], "lfd_bulk_changes",
+                               interactive=False)
+        frequency = compat.table(["tag", "images"], "lfd_tag_frequency",
+                                 ctl.frequency(first, MAIN), interactive=False,
+                                 label="Tag frequency")
         captioners = list(host.captioners())
         with gr.Row():
             captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
@@ -201,8 +201,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                                elem_id="lfd_preflight_epochs", info=TIPS["lfd_preflight_epochs"])
             check = gr.Button("Run pre-flight check", elem_id="lfd_preflight_run")
         summary = gr.HTML(elem_id="lfd_preflight_summary")
-        findings = gr.Dataframe(headers=["concept", "problem", "file", "detail"],
-                                interactive=False, elem_id="lfd_preflight_findings")
+        findings = compat.table(["concept", "problem", "file", "detail"],
+                                "lfd_preflight_findings", interactive=False)
 
     # -- wiring ----------------------------------------------------------------------------
     def refresh_views(name: str | None, concept_name: str | None) -> tuple[Any, ...]:

@@ -65,7 +65,7 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
         run = gr.Button("Extract", variant="primary", elem_id="lfd_extract_run")
         stop = gr.Button("Stop", elem_id="lfd_extract_stop")
     status = gr.Textbox(label="Status", lines=4, interactive=False, elem_id="lfd_extract_status")
-    report = gr.Dataframe(headers=REPORT_HEADERS, interactive=False, elem_id="lfd_extract_report",
+    report = compat.table(REPORT_HEADERS, "lfd_extract_report", interactive=False,
                           label="Per-module report")
 
     with gr.Accordion("LoRA tools: inspect, rescale, resize, merge, convert", open=True):

@@ -89,10 +89,10 @@ def build_concepts_section(host: Host) -> dict[str, Any]:
                                   "smaller copy (for a second, low-resolution concept)")
             add = gr.Button("Add concept", elem_id="lfd_train_add_concept")
             clear = gr.Button("Clear", elem_id="lfd_train_clear_concepts")
-        concepts = gr.Dataframe(headers=CONCEPT_HEADERS,
+        concepts = compat.table(CONCEPT_HEADERS, "lfd_train_concepts",
+                                lambda: form.concept_rows(host),
                                 datatype=["str", "str", "number", "str", "str"],
-                                interactive=True, elem_id="lfd_train_concepts",
-                                label="Concepts", value=lambda: form.concept_rows(host))
+                                interactive=True, label="Concepts")
     return {"which": which, "add": add, "clear": clear, "concepts": concepts}
 
 
