@@ -221,14 +221,16 @@ class CheckpointFile:
         begin, end = entry["data_offsets"]
         if self._handle is None:
             self._handle = open(self.path, "rb")  # noqa: SIM115 — closed in close()
-        buffer = bytearray(end - begin)
+        dtype = getattr(torch, _TORCH_DTYPES[entry["dtype"]])
+        if end == begin:
+            return torch.empty(entry["shape"], dtype=dtype)
+        # Read into uninitialised memory: a bytearray is zeroed first, and that pass over every
+        # byte made reading an SD1.5 UNet from the page cache about 1.5x slower.
+        data = torch.empty(end - begin, dtype=torch.uint8)
         self._handle.seek(self._data_start + begin)
-        if self._handle.readinto(buffer) != len(buffer):
+        if self._handle.readinto(memoryview(data.numpy())) != end - begin:
             raise CheckpointError(self.path, f"file is truncated at tensor {key!r}")
-        dtype = _TORCH_DTYPES[entry["dtype"]]
-        if not buffer:
-            return torch.empty(entry["shape"], dtype=getattr(torch, dtype))
-        return torch.frombuffer(buffer, dtype=getattr(torch, dtype)).reshape(entry["shape"])
+        return data.view(dtype).reshape(entry["shape"])
 
     def state_dict(self, prefix: str = "") -> dict[str, Any]:
         """All tensors whose key starts with `prefix` (prefix kept)."""
