@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,15 @@ def test_command_for_gpus(tmp_path):
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert "--multi_gpu" in command and command[-4:] == ["-m", "lora_for_dummies", "train",
                                                          str(tmp_path / "job.toml")]
+    # not accelerate's fixed 29500: a port nothing holds now, so a second run can start
+    port = int(command[command.index("--main_process_port") + 1])
+    with socket.socket() as listener:  # another torchrun holds the default port
+        with contextlib.suppress(OSError):  # or something already does
+            listener.bind(("127.0.0.1", 29500))
+            listener.listen()
+        other = int(accelerate_command(tmp_path / "job.toml", 2)[
+            command.index("--main_process_port") + 1])
+    assert 1024 <= port < 65536 and other != 29500
 
 
 def test_two_processes_from_a_relative_data_dir(tiny_models, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ and follows its `log.jsonl`; stopping writes `STOP` / `STOP_SAVE` into the run f
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +20,21 @@ def accelerate_command(job_file: Path, processes: int, resume: bool = False,
                        overwrite: bool = False) -> list[str]:
     """`accelerate launch` of the CLI's `train`, one process per GPU. `--multi_gpu` is
     accelerate's multi-process launcher (torchrun): on a machine without CUDA the processes
-    train on the CPU over gloo (the tests). Its `--cpu` flag would start a single process."""
+    train on the CPU over gloo (the tests). Its `--cpu` flag would start a single process.
+    The processes meet on a port free now: accelerate's fixed 29500 refuses to start while any
+    other torchrun on the machine (another run, another tool) holds it."""
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes",
                str(processes), "--num_machines", "1", "--mixed_precision", "no",
-               "--dynamo_backend", "no", "--multi_gpu"]
+               "--dynamo_backend", "no", "--multi_gpu", "--main_process_port", str(free_port())]
     command += ["-m", "lora_for_dummies", "train", str(job_file)]
     return command + (["--resume"] if resume else []) + (["--overwrite"] if overwrite else [])
+
+
+def free_port() -> int:
+    """A TCP port on this machine that nothing listens on (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def launch(job: TrainJob, processes: int, resume: bool = False, overwrite: bool = False
