@@ -254,10 +254,11 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     seen = len(ui.images("lfd_train_samples"))
     # -- a refresh mid-run: every setting, choice and sample comes back -----------------------
     ui.reload("Train")
-    ui.wait_value("lfd_train_save_name", "demo dog")
-    assert ui.value("lfd_train_training_steps") == "100"
-    assert ui.value("lfd_train_network_rank") == "16"
-    assert ui.value("lfd_train_dataset") == "demo dog"
+    # each field's value comes back by its own page-load event: they arrive one by one
+    for elem_id, value in [("lfd_train_save_name", "demo dog"), ("lfd_train_dataset", "demo dog"),
+                           ("lfd_train_training_steps", "100"), ("lfd_train_network_rank", "16")]:
+        ui.wait_for(lambda e=elem_id, v=value: ui.value(e) == v, f"{value!r} in #{elem_id}",
+                    shows=lambda e=elem_id: ui.value(e))
     assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
         .is_checked()
     ui.open_section("lfd_train_section_concepts")
