@@ -77,14 +77,14 @@ def table(headers: list[str], elem_id: str, value: Any = None, **kwargs: Any) ->
     function, called at every page load)."""
     import gradio as gr
 
-    initial = (lambda: _filled(value())) if callable(value) else _filled(value)
+    initial = (lambda: _none_if_empty(value())) if callable(value) else _none_if_empty(value)
     component = gr.Dataframe(value=initial, headers=headers, elem_id=elem_id, **kwargs)
     plain = component.postprocess
-    component.postprocess = lambda rows: plain(_filled(rows))
+    component.postprocess = lambda rows: plain(_none_if_empty(rows))
     return component
 
 
-def _filled(rows: Any) -> Any:
+def _none_if_empty(rows: Any) -> Any:
     return None if isinstance(rows, list) and not any(rows) else rows
 
 
