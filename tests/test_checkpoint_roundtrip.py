@@ -86,3 +86,37 @@ def test_openclip_map_agrees_with_diffusers_converter(tiny_models, name, compone
     extra = {k for k in theirs if k.startswith(f"text_model.encoder.layers.{last}.")}
     assert sorted(set(theirs) - extra) == sorted(ours)
     assert all(torch.equal(theirs[k], v) for k, v in ours.items())
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_reading_many_tensors_at_once_gives_each_as_read_alone(tiny_models, threads, monkeypatch):
+    """`get_many` reads with as many threads as torch may use: the same bytes as `get`, in the
+    order asked, each thread's file handle closed after."""
+    import os
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    with CheckpointFile(tiny_models["sd1"]) as ckpt:
+        keys = list(reversed(ckpt.keys()))
+        open_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+        many = ckpt.get_many(keys)
+        if open_before:
+            assert len(os.listdir("/proc/self/fd")) == open_before
+        assert list(many) == keys
+        for key in keys:
+            alone = ckpt.get(key)
+            assert many[key].dtype == alone.dtype and torch.equal(many[key], alone), key
+
+
+def test_a_truncated_file_read_by_several_threads_says_so(tiny_models, tmp_path):
+    from lora_for_dummies.errors import CheckpointError
+
+    whole = tiny_models["sd1"].read_bytes()
+    with CheckpointFile(tiny_models["sd1"]) as ckpt:
+        keys = ckpt.keys()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(whole)
+    ckpt = CheckpointFile(cut)  # the header was valid when opened; the download then shrank
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        ckpt.get_many(keys)
+    ckpt.close()

@@ -1,7 +1,7 @@
 """Convert whole single-file checkpoints: LDM/sgm layout ⇄ diffusers components.
 
-`split_checkpoint` reads only the tensors the requested components need, one at a time, from a
-lazy `CheckpointFile`. Everything it does not convert (EMA copies, noise-schedule buffers,
+`split_checkpoint` reads only the tensors the requested components need, a component at a time,
+from a lazy `CheckpointFile`. Everything it does not convert (EMA copies, noise-schedule buffers,
 OpenCLIP's unused last layer, `logit_scale`…) is returned as `extras` so that
 `join_checkpoint(split_checkpoint(x)) == x` tensor by tensor.
 """
@@ -52,12 +52,10 @@ def split_checkpoint(ckpt: CheckpointFile, family: str, configs: dict[str, dict[
         missing = [ldm for ldm in mapping.values() if ldm not in ckpt]
         if missing:
             raise KeyError(f"{len(missing)} weights missing, e.g. {missing[0]}")
-        out = {}
-        for diffusers_key, ldm_key in mapping.items():
-            tensor = ckpt.get(ldm_key)
-            out[diffusers_key] = transform(diffusers_key, tensor) if transform else tensor
-            used.add(ldm_key)
-        return out
+        read = ckpt.get_many(list(mapping.values()))
+        used.update(read)
+        return {key: transform(key, read[ldm]) if transform else read[ldm]
+                for key, ldm in mapping.items()}
 
     if "unet" in model_keys:
         mapping = unet_key_map(model_keys["unet"], configs["unet"])

@@ -215,26 +215,63 @@ class CheckpointFile:
         """
         if self.format == "ckpt":
             return self._tensors[key]
+        if self._handle is None:
+            self._handle = open(self.path, "rb")  # noqa: SIM115 — closed in close()
+        return self._read(self._handle, key)
+
+    def _read(self, handle: Any, key: str) -> Any:
         import torch
 
         entry = self._entries[key]
         begin, end = entry["data_offsets"]
-        if self._handle is None:
-            self._handle = open(self.path, "rb")  # noqa: SIM115 — closed in close()
         dtype = getattr(torch, _TORCH_DTYPES[entry["dtype"]])
         if end == begin:
             return torch.empty(entry["shape"], dtype=dtype)
         # Read into uninitialised memory: a bytearray is zeroed first, and that pass over every
         # byte made reading an SD1.5 UNet from the page cache about 1.5x slower.
         data = torch.empty(end - begin, dtype=torch.uint8)
-        self._handle.seek(self._data_start + begin)
-        if self._handle.readinto(memoryview(data.numpy())) != end - begin:
+        handle.seek(self._data_start + begin)
+        if handle.readinto(memoryview(data.numpy())) != end - begin:
             raise CheckpointError(self.path, f"file is truncated at tensor {key!r}")
         return data.view(dtype).reshape(entry["shape"])
 
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """Several tensors, read by a few threads at once ({key: tensor}, in `keys`' order).
+
+        Reading a tensor is mostly the kernel copying page-cache pages into fresh memory it must
+        first fault in, one 4 KB page at a time; one thread does that at about half the speed
+        that a memory-mapped load copying with torch's threads gets on two cores (measured: an
+        SD1.5 UNet, 1.7 GB, in 1.9 s against 0.7 s). The reads release the GIL, so each thread
+        has its own handle; as many threads as torch may use (the CPU run's thread governor
+        lowers that when other programs want the cores), four at most.
+        """
+        if self.format == "ckpt" or len(keys) < 2:
+            return {key: self.get(key) for key in keys}
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        import torch
+
+        handles: list[Any] = []
+        local = threading.local()  # a seek and a read must not interleave with another's
+
+        def read(key: str) -> Any:
+            if not hasattr(local, "handle"):
+                local.handle = open(self.path, "rb")  # noqa: SIM115 — closed below
+                handles.append(local.handle)
+            return self._read(local.handle, key)
+
+        workers = max(1, min(4, torch.get_num_threads(), len(keys)))
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="lfd-read") as pool:
+                return dict(zip(keys, pool.map(read, keys), strict=True))
+        finally:
+            for handle in handles:
+                handle.close()
+
     def state_dict(self, prefix: str = "") -> dict[str, Any]:
         """All tensors whose key starts with `prefix` (prefix kept)."""
-        return {k: self.get(k) for k in self._shapes if k.startswith(prefix)}
+        return self.get_many([k for k in self._shapes if k.startswith(prefix)])
 
 
 def _format(path: Path) -> str:

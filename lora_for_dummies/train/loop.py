@@ -9,11 +9,9 @@ through.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +31,10 @@ from lora_for_dummies.train.latents import LatentCache
 from lora_for_dummies.train.launch import stop_requested
 from lora_for_dummies.train.objective import diffusion_loss
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
+from lora_for_dummies.train.outputs import RunOutputs
 from lora_for_dummies.train.prediction import resolve_prediction
 from lora_for_dummies.train.prior import class_images_missing, generate_class_images
-from lora_for_dummies.train.sampling import SampleContext, make_scheduler, render_step_samples
-from lora_for_dummies.train.saving import save_state, save_step, training_metadata
+from lora_for_dummies.train.sampling import SampleContext, make_scheduler
 from lora_for_dummies.train.text import (
     cached_conditioning,
     encode_tokens,
@@ -60,7 +58,9 @@ class RunResult:
     losses: list[float] = field(default_factory=list)
 
 
-class Trainer:
+class Trainer(RunOutputs):
+    """One run: `run()` sets up, steps and saves (what it leaves behind: `outputs.RunOutputs`)."""
+
     def __init__(self, job: TrainJob, lora_dir: Path, reporter: Reporter | None = None,
                  on_saved: Callable[[Path], None] | None = None, device: str | None = None,
                  overwrite: bool = False):
@@ -339,80 +339,15 @@ class Trainer:
         self.reporter.finish(result.message)
         return result
 
-    def _self_check(self, path: Path) -> Any:
-        from lora_for_dummies.train.selfcheck import check_trained_lora
-
-        context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
-                                self.text_encoders, self.clip_skip, self.prediction, "", "",
-                                self.job.save.name)
-        images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
-        with images:
-            check = check_trained_lora(path, self.job, self.family, self.configs,
-                                       list(self._unwrapped().values()), context)
-        self.reporter.log(check.summary())
-        return check
-
     def _stop_file(self) -> bool:
         """A stop asked for by another process (the tab, for `accelerate launch`)."""
         asked = stop_requested(self.run_dir)
         self.save_requested = self.save_requested or asked == "save"
         return asked is not None
 
-    def _unwrapped(self) -> dict[str, Any]:
-        """The trained models as built (accelerate wraps them for several processes)."""
-        return {name: self.accelerator.unwrap_model(m) for name, m in self.trained.items()}
-
-    def _save_state(self, step: int) -> None:
-        if self.accelerator.is_main_process:
-            save_state(self.run_dir, step, self._unwrapped(), self.optimizer, self.lr_scheduler,
-                       base_sha256=self.info.sha256)
-
     def _failed(self, step: int, result: RunResult, advice: str) -> RunResult:
         result.stopped, result.message = True, f"stopped at step {step}: {advice}"
         self.reporter.log(result.message)
         self.reporter.finish(result.message)
         return result
-
-    def _log(self, record: dict[str, Any]) -> None:
-        if not self.accelerator.is_main_process:
-            return
-        with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    def _lora(self) -> dict[str, Any]:
-        return net.network_modules(self.family, self.adapted, self._unwrapped(),
-                                   self.configs["unet"])
-
-    def _save(self, step: int, final: bool) -> Path:
-        if not self.accelerator.is_main_process:
-            return self.lora_dir
-        metadata = training_metadata(self.job, self.family, self.prediction, step, self.info,
-                                     self.clip_skip, self.data.tag_frequency, self.started,
-                                     len(self.data.items), len(self.data.class_items))
-        preview = getattr(self, "last_sample", None)
-        path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,
-                         preview, final)
-        self._save_state(step)
-        self._log({"step": step, "saved": path.name})
-        self.reporter.log(f"saved {path.name}")
-        self.on_saved(path)
-        return path
-
-    def _samples(self, step: int) -> list[str]:
-        if not self.accelerator.is_main_process or not self.job.samples.enabled:
-            return []
-        job = self.job
-        prompts = job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
-        context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
-                                self.text_encoders, self.clip_skip, self.prediction,
-                                Path(job.model.base).stem, self.info.short_hash, job.save.name)
-        for model in self.trained.values():
-            model.eval()
-        with self.frozen.on_device():
-            written = render_step_samples(context, prompts, job.samples, self.run_dir / "samples",
-                                          step, self.reporter.image)
-        self.last_sample = written[0][1] if written else getattr(self, "last_sample", None)
-        for model in self.trained.values():
-            model.train()
-        return [path.name for path, _ in written]
 
