@@ -239,11 +239,12 @@ class CheckpointFile:
         """Several tensors, read by a few threads at once ({key: tensor}, in `keys`' order).
 
         Reading a tensor is mostly the kernel copying page-cache pages into fresh memory it must
-        first fault in, one 4 KB page at a time; one thread does that at about half the speed
-        that a memory-mapped load copying with torch's threads gets on two cores (measured: an
-        SD1.5 UNet, 1.7 GB, in 1.9 s against 0.7 s). The reads release the GIL, so each thread
-        has its own handle; as many threads as torch may use (the CPU run's thread governor
-        lowers that when other programs want the cores), four at most.
+        first fault in, one 4 KB page at a time; one thread did that at less than half the
+        speed of a memory-mapped load copying with torch's threads (an SD1.5 UNet, 1.7 GB, on
+        two cores: 1.70 s against 0.76 s; 0.83 s read this way, bench/load_unet.py). The reads
+        release the GIL, so each thread has its own handle; as many threads as torch may use
+        (the CPU run's thread governor lowers that when other programs want the cores), four at
+        most.
         """
         if self.format == "ckpt" or len(keys) < 2:
             return {key: self.get(key) for key in keys}
