@@ -25,8 +25,8 @@ Setting up kohya's side (CPU only, no Hugging Face hub needed; the commit measur
     /work/kohya-venv/bin/pip install torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cpu
     /work/kohya-venv/bin/pip install diffusers==0.32.1 transformers==4.54.1 accelerate==1.6.0 \
         safetensors==0.4.5 einops==0.7.0 opencv-python-headless==4.10.0.84 \
-        huggingface-hub==0.34.3 rich==14.1.0 tqdm numpy toml==0.10.2 voluptuous==0.15.2 ftfy==6.3.1 \
-        imagesize==1.4.1
+        huggingface-hub==0.34.3 rich==14.1.0 tqdm numpy toml==0.10.2 voluptuous==0.15.2 \
+        ftfy==6.3.1 imagesize==1.4.1
 
 (Those pins are sd-scripts' requirements.txt; the extractor needs no more of it. Where torch comes
 from a local CPU wheel and only PyPI is reachable, skip the torchvision line: PyPI's torchvision
