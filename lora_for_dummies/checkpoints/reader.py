@@ -270,10 +270,6 @@ class CheckpointFile:
             for handle in handles:
                 handle.close()
 
-    def state_dict(self, prefix: str = "") -> dict[str, Any]:
-        """All tensors whose key starts with `prefix` (prefix kept)."""
-        return self.get_many([k for k in self._shapes if k.startswith(prefix)])
-
 
 def _format(path: Path) -> str:
     """By content first (a renamed file is still what it is), else by the name."""
