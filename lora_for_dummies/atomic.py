@@ -15,7 +15,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lora_for_dummies.names import TEMP_PREFIX, TEMP_SUFFIX, is_temp_file
+from lora_for_dummies.names import (
+    MAX_FILE_NAME_BYTES,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    is_temp_file,
+    temp_name,
+)
 
 
 def current_umask() -> int:
@@ -36,6 +42,18 @@ def new_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+def check_file_name(name: str) -> None:
+    """Refuse, before anything is written, a file whose temporary name the file system would
+    not take (a path given on the command line; names chosen in the app are checked earlier,
+    as the longest file they become, in `names.check_name`)."""
+    size = len(temp_name(name).encode("utf-8"))
+    if size > MAX_FILE_NAME_BYTES:
+        from lora_for_dummies.errors import UserError
+
+        raise UserError(f"the file name {name} is too long ({size} bytes while it is written; "
+                        f"file systems allow {MAX_FILE_NAME_BYTES}): choose a shorter name")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, create_parent: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename.
@@ -46,6 +64,7 @@ def atomic_path(target: str | Path, create_parent: bool = True) -> Iterator[Path
     quietly create folders).
     """
     target = Path(target)
+    check_file_name(target.name)
     if create_parent:
         target.parent.mkdir(parents=True, exist_ok=True)
     elif not target.parent.is_dir():

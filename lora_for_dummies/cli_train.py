@@ -116,7 +116,7 @@ def _best_step(args: argparse.Namespace) -> int:
                  if str(c.step) == step.strip() and c.strength == float(strength or 1)]
         if not cells:
             raise UserError(f"no cell {args.pick} in the last grid of {name}; render it first")
-        print(f"{use_cell(lora_dir, name, cells[0])} ← {cells[0].label}")
+        print(f"{use_cell(lora_dir, name, cells[0], runs_dir / name)} ← {cells[0].label}")
         return 0
     grid = grid_for_run(runs_dir, lora_dir, name, args.prompt, args.seed,
                         parse_numbers(args.strengths, "strengths"),

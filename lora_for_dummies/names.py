@@ -19,10 +19,29 @@ WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
                              | {f"COM{d}" for d in _DIGITS} | {f"LPT{d}" for d in _DIGITS})
 _BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 MAX_LENGTH = 100
+# ext4, btrfs, xfs and APFS take at most 255 bytes per file name, NTFS 255 UTF-16 units (never
+# more than UTF-8 bytes): a name is checked in bytes, as the longest file it will ever become.
+MAX_FILE_NAME_BYTES = 255
 # Files of ours that are not finished yet: a leading dot hides them from the webui's Lora list
 # (it skips hidden files) and the suffix lets the next job find and remove leftovers.
 TEMP_PREFIX, TEMP_SUFFIX = ".lfd-", ".tmp"
 STEP_SUFFIX = ".safetensors"
+# mkstemp's random part: a temporary file is `.lfd-<final name>.<8 characters>.tmp`.
+_TEMP_RANDOM = 8
+# The longest step number a run can reach (training.steps ≤ 10,000,000 in ranges.py; step files
+# are `<name>-{step:06d}`) and the longest repeats count (concepts.repeats ≤ 10,000).
+_LONGEST_STEP = "-" + "9" * 8
+_LONGEST_REPEATS = "10000"
+# Every file or folder a kind of name becomes, `{}` standing for the name. The temporary name
+# the atomic writer uses around each file is added by `longest_file_name`.
+NAME_FILES: dict[str, tuple[str, ...]] = {
+    "dataset name": ("{}",),
+    "concept name": ("HIGHRES_CONCEPT_{}", "LOWRES_CONCEPT_{}"),
+    "concept token": (_LONGEST_REPEATS + "_{}",),
+    "run name": ("{}" + _LONGEST_STEP + STEP_SUFFIX, "{}.selfcheck.json", "{}.preview.png"),
+    "LoRA name": ("{}" + STEP_SUFFIX, "{}.selfcheck.json", "{}.preview.png", "{}.json"),
+    "preset name": ("{}.toml",),
+}
 
 
 def check_name(name: str, what: str = "dataset name") -> str:
@@ -49,7 +68,27 @@ def check_name(name: str, what: str = "dataset name") -> str:
                         "unfinished files)")
     if len(cleaned) > MAX_LENGTH:
         raise UserError(f"the {what} is longer than {MAX_LENGTH} characters")
+    longest = longest_file_name(cleaned, what)
+    size = len(longest.encode("utf-8"))
+    if size > MAX_FILE_NAME_BYTES:
+        raise UserError(f"the {what} is too long: its longest file, {longest}, would be {size} "
+                        f"bytes and file systems allow {MAX_FILE_NAME_BYTES} (letters outside "
+                        f"ASCII take 2 to 4 bytes each); shorten it by {size - MAX_FILE_NAME_BYTES}"
+                        " bytes")
     return cleaned
+
+
+def longest_file_name(name: str, what: str) -> str:
+    """The longest file name `name` will produce as a `what` (its temporary name included)."""
+    kind = what.split(" (")[0]  # "concept name (from folder …)" is a concept name
+    files = [t.format(name) for t in NAME_FILES.get(kind, ("{}",))]
+    candidates = files + [temp_name(f) for f in files if "." in f]  # folders are not atomic
+    return max(candidates, key=lambda n: len(n.encode("utf-8")))
+
+
+def temp_name(final: str) -> str:
+    """The name (its random part as x's) of the atomic writer's temporary file for `final`."""
+    return f"{TEMP_PREFIX}{final}.{'x' * _TEMP_RANDOM}{TEMP_SUFFIX}"
 
 
 def step_number(file_name: str, name: str) -> int | None:

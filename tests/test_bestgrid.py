@@ -93,11 +93,12 @@ def trained_run(tiny_models, tmp_path_factory):
 def test_grid_of_steps_strengths_and_cfgs(tiny_models, trained_run):
     job, root = trained_run
     lora_dir = root / "Lora"
-    assert [s for s, _ in saved_steps(lora_dir, "tiny")] == [2, 4]
+    assert [s for s, _ in saved_steps(lora_dir, "tiny", job.run_dir)] == [2, 4]
     sample = SampleConfig(steps=2, width=64, height=64, seed=5, negative="")
     out = root / "runs" / "tiny" / "bestgrid"
     grid = render_grid(tiny_models["sd1"], lora_dir, "tiny", out, "sks dog", sample,
-                       strengths=[0.0, 1.0], cfgs=[1.0, 4.0], device="cpu")
+                       strengths=[0.0, 1.0], cfgs=[1.0, 4.0], device="cpu",
+                       run_dir=job.run_dir)
     assert len(grid.cells) == 8
     with Image.open(grid.cells[0].image) as cell, Image.open(grid.image) as picture:
         width = max(cell.width, 128 // cell.width * cell.width)  # small cells are enlarged
@@ -118,7 +119,8 @@ def test_grid_of_steps_strengths_and_cfgs(tiny_models, trained_run):
                                                                               c.strength, c.cfg))]
     # the base model's weights were restored: a render without a LoRA still matches strength 0
     again = render_grid(tiny_models["sd1"], lora_dir, "tiny", root / "again", "sks dog", sample,
-                        strengths=[0.0], cfgs=[1.0], steps=[4], device="cpu")
+                        strengths=[0.0], cfgs=[1.0], steps=[4], device="cpu",
+                        run_dir=job.run_dir)
     assert np.array_equal(np.asarray(Image.open(again.cells[0].image), dtype=np.int16),
                           pixels[(4, 0.0, 1.0)])
 
@@ -128,14 +130,14 @@ def test_picking_a_cell_makes_that_step_the_lora(trained_run):
     lora_dir = root / "Lora"
     cells = existing_cells(root / "runs" / "tiny" / "bestgrid")
     chosen = next(c for c in cells if c.step == 2 and c.strength == 1.0)
-    final = use_cell(lora_dir, "tiny", chosen)
+    final = use_cell(lora_dir, "tiny", chosen, job.run_dir)
     assert final.read_bytes() == (lora_dir / "tiny-000002.safetensors").read_bytes()
     sidecar = json.loads(final.with_suffix(".json").read_text(encoding="utf-8"))
     assert sidecar["preferred weight"] == 1.0
     assert "activation text" in sidecar  # the sidecar training wrote is kept, not replaced
     assert final.with_suffix(".preview.png").read_bytes() == chosen.image.read_bytes()
     again = next(c for c in cells if c.step == 4 and c.strength == 0.0)
-    use_cell(lora_dir, "tiny", again)
+    use_cell(lora_dir, "tiny", again, job.run_dir)
     sidecar = json.loads(final.with_suffix(".json").read_text(encoding="utf-8"))
     assert sidecar["preferred weight"] == 0.0
     assert sidecar["notes"].count("chosen in the best-step grid") == 1
@@ -145,4 +147,4 @@ def test_picking_a_cell_makes_that_step_the_lora(trained_run):
 def test_grid_without_saved_steps_says_what_to_do(tiny_models, tmp_path):
     with pytest.raises(UserError, match="Save every N steps"):
         render_grid(tiny_models["sd1"], tmp_path, "nothing", tmp_path / "out", "a", SampleConfig(),
-                    [1.0], [7.0], device="cpu")
+                    [1.0], [7.0], device="cpu", run_dir=tmp_path / "runs" / "nothing")

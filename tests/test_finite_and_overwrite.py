@@ -139,12 +139,13 @@ def test_a_new_run_never_replaces_a_lora_it_did_not_make(tiny_models, tmp_path, 
     assert theirs.read_bytes() == before and step.exists()
     job_file = tmp_path / "job.toml"
     save_toml(job, job_file)
-    _refused(capsys, ["train", str(job_file)], "tiny.safetensors, tiny-000300.safetensors "
-                                               "already in")
+    _refused(capsys, ["train", str(job_file)], "tiny.safetensors already in")
     assert theirs.read_bytes() == before
-    # --overwrite: the user asked; the other run's step files go so that runs never mix.
+    # --overwrite: the user asked to replace tiny.safetensors; a file merely named like a step
+    # of it was not written by a run of this name, so it stays (runs/tiny records its files).
+    step_bytes = step.read_bytes()
     assert main(["train", str(job_file), "--overwrite"]) == 0
-    assert theirs.read_bytes() != before and not step.exists()
+    assert theirs.read_bytes() != before and step.read_bytes() == step_bytes
     # The self-check runs with samples off too (keys and finite; no images to compare).
     check = json.loads((lora_dir / "tiny.selfcheck.json").read_text())
     assert check["passed"] and check["image_difference"] is None and check["unmatched"] == []

@@ -69,9 +69,12 @@ def test_keep_last_never_deletes_another_loras_steps(tiny_models, tmp_path):
 def test_best_step_finds_steps_of_a_bracketed_name(tmp_path):
     from lora_for_dummies.train.bestgrid import saved_steps
 
+    from lora_for_dummies.train.run_files import RunFiles
+
     small_lora(tmp_path / "char v-000001.safetensors")
     mine = small_lora(tmp_path / "char [v]-000004.safetensors")
-    assert saved_steps(tmp_path, "char [v]") == [(4, mine)]
+    RunFiles(tmp_path / "runs" / "char [v]", tmp_path, "char [v]").record(mine)
+    assert saved_steps(tmp_path, "char [v]", tmp_path / "runs" / "char [v]") == [(4, mine)]
 
 
 def test_same_stem_is_literal(tmp_path):
@@ -137,11 +140,73 @@ def test_api_lists_only_the_runs_own_loras(tmp_path):
     (host.runs_dir() / "dog[s]" / "log.jsonl").write_text(json.dumps({"step": 1}) + "\n{cut",
                                                          encoding="utf-8")
     for name in ("dog[s].safetensors", "dog[s]-000002.safetensors", "dogs.safetensors",
-                 "dog[s]2.safetensors"):
+                 "dog[s]2.safetensors", "dog[s]-000009.safetensors"):
         small_lora(host.lora_dir() / name)
+    from lora_for_dummies.train.run_files import RunFiles
+
+    # the run wrote two of them; dog[s]-000009 is only named like one of its steps
+    RunFiles(host.runs_dir() / "dog[s]", host.lora_dir(), "dog[s]").record(
+        host.lora_dir() / "dog[s].safetensors", host.lora_dir() / "dog[s]-000002.safetensors")
     app = FastAPI()
     add_routes(app, host)
     client = TestClient(app)
     [run] = client.get("/lfd/v1/runs").json()
     assert run["loras"] == ["dog[s]-000002.safetensors", "dog[s].safetensors"]
     assert client.get("/lfd/v1/runs/dog[s]/log").json() == [{"step": 1}]
+
+
+# Issue 22, finding 4: names are checked in bytes, as the longest file they will become.
+DOGS = "🐶" * 70  # 70 characters, 280 bytes
+KANJI = "漢" * 80  # 240 bytes: fits as <name>.safetensors, not as <name>-000002.safetensors
+
+
+@pytest.mark.parametrize("what", ["dataset name", "run name", "LoRA name", "preset name",
+                                  "concept name", "concept token"])
+def test_a_name_too_long_in_bytes_is_refused_with_the_reason(what):
+    with pytest.raises(UserError, match="bytes and file systems allow 255"):
+        check_name(DOGS, what)
+
+
+def test_a_run_name_is_checked_as_its_longest_step_file(tiny_models, tmp_path):
+    from lora_for_dummies.names import longest_file_name
+
+    longest = longest_file_name("x" * 10, "run name")
+    assert longest == ".lfd-xxxxxxxxxx-99999999.safetensors.xxxxxxxx.tmp"
+    assert len(f"{KANJI}.safetensors".encode()) <= 255  # the old check let it through
+    job = tiny_job(tiny_models["sd1"], tmp_path, save={"name": KANJI})
+    with pytest.raises(UserError, match=r"run name is too long.*shorten it by \d+ bytes"):
+        job.validate()  # before any model loads: no step is trained for nothing
+    fits = "漢" * 72  # 216 bytes + the longest step file's 39
+    assert check_name(fits, "run name") == fits
+
+
+def test_every_route_refuses_a_long_name_in_one_line(tmp_path, capsys):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from lora_for_dummies.hosts.api import add_routes
+    from lora_for_dummies.hosts.standalone import StandaloneHost
+
+    from lora_for_dummies.cli import main
+
+    datasets = tmp_path / "datasets"
+    assert main(["dataset", "--datasets-dir", str(datasets), "create", DOGS]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "bytes" in err[0]
+    host = StandaloneHost(tmp_path / "data")
+    app = FastAPI()
+    add_routes(app, host)
+    answer = TestClient(app).post("/lfd/v1/jobs", json={"kind": "process", "dataset": DOGS})
+    assert answer.status_code == 400 and "bytes" in answer.json()["detail"]
+    answer = TestClient(app).post("/lfd/v1/jobs", json={"kind": "extract", "base": "a",
+                                                        "tuned": "b", "name": KANJI * 2})
+    assert answer.status_code == 400
+
+
+def test_a_path_whose_temporary_name_is_too_long_is_refused_before_writing(tmp_path):
+    from lora_for_dummies.atomic import write_text_atomic
+
+    target = tmp_path / ("a" * 240 + ".txt")  # a valid name; its temporary name is not
+    with pytest.raises(UserError, match="too long"):
+        write_text_atomic(target, "x")
+    assert list(tmp_path.iterdir()) == []

@@ -28,7 +28,8 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.api_rules import check_host, check_origin, json_body, no_tracebacks
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.jobs import JobManager
-from lora_for_dummies.names import check_name, lora_files
+from lora_for_dummies.names import check_name
+from lora_for_dummies.train.run_files import RunFiles
 
 PREFIX = "/lfd/v1"
 
@@ -189,7 +190,9 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
         root = host.runs_dir()
         for folder in sorted(p for p in root.iterdir() if (p / "config.toml").is_file()) \
                 if root.is_dir() else []:
-            loras = sorted(p.name for p in lora_files(host.lora_dir(), folder.name))
+            files = RunFiles(folder, host.lora_dir(), folder.name)
+            main = host.lora_dir() / f"{folder.name}.safetensors"
+            loras = sorted([main.name] * files.owns(main) + [p.name for _, p in files.steps()])
             runs.append({"name": folder.name, "loras": loras,
                          "resumable": (folder / "state" / "state.pt").is_file()})
         return runs

@@ -44,11 +44,11 @@ class BestStepGrid:
     cells: list[GridCell]
 
 
-def saved_steps(lora_dir: Path, name: str) -> list[tuple[int, Path]]:
-    """The step files `<name>-<step>.safetensors` of a run, oldest first."""
-    from lora_for_dummies.names import step_files
+def saved_steps(lora_dir: Path, name: str, run_dir: Path) -> list[tuple[int, Path]]:
+    """The step files `<name>-<step>.safetensors` the run wrote (its record), oldest first."""
+    from lora_for_dummies.train.run_files import RunFiles
 
-    return step_files(lora_dir, name)
+    return RunFiles(run_dir, lora_dir, name).steps()
 
 
 def parse_numbers(text: str, what: str) -> list[float]:
@@ -64,7 +64,8 @@ def parse_numbers(text: str, what: str) -> list[float]:
 def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: str,
                 sample: SampleConfig, strengths: list[float], cfgs: list[float],
                 steps: list[int] | None = None, reporter: Reporter | None = None,
-                device: str | None = None, model: ModelConfig | None = None) -> BestStepGrid:
+                device: str | None = None, model: ModelConfig | None = None, *,
+                run_dir: Path) -> BestStepGrid:
     """Render every (step, strength, CFG) cell into `out_dir` and the grid as `grid.png`.
 
     `model`: the run's clip skip, prediction and noise schedule settings (default: as the
@@ -78,7 +79,7 @@ def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: st
     from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
 
     reporter = reporter or Reporter()
-    files = saved_steps(lora_dir, name)
+    files = saved_steps(lora_dir, name, run_dir)
     if steps:
         files = [(s, p) for s, p in files if s in set(steps)]
     if not files:
@@ -163,18 +164,21 @@ def existing_cells(out_dir: Path) -> list[GridCell]:
     return sorted(cells, key=lambda c: (c.step, c.strength, c.cfg))
 
 
-def use_cell(lora_dir: Path, name: str, cell: GridCell) -> Path:
+def use_cell(lora_dir: Path, name: str, cell: GridCell, run_dir: Path) -> Path:
     """Make the cell's step the LoRA: copy it to `<name>.safetensors` (atomically), put the
     cell's strength into `<name>.json` as the preferred weight and its image as the preview."""
     from lora_for_dummies.names import check_name
 
     name = check_name(name, "run name")
-    files = dict(saved_steps(lora_dir, name))
+    files = dict(saved_steps(lora_dir, name, run_dir))
     if cell.step not in files:
         raise UserError(f"{name}-{cell.step:06d}.safetensors is gone from {lora_dir}")
     from lora_for_dummies.lora.format import copy_lora
 
+    from lora_for_dummies.train.run_files import RunFiles
+
     target = copy_lora(files[cell.step], Path(lora_dir) / f"{name}.safetensors")
+    RunFiles(run_dir, lora_dir, name).record(target)
     sidecar = target.with_suffix(".json")
     data: dict[str, Any] = {}
     if sidecar.is_file():
@@ -229,4 +233,5 @@ def grid_for_run(runs_dir: Path, lora_dir: Path, name: str, prompt: str, seed: i
     for old in out_dir.glob("step*-w*-cfg*.png"):  # the grid shows this rendering only
         old.unlink()
     return render_grid(Path(job.model.base), lora_dir, name, out_dir, prompt, sample,
-                       strengths, cfgs, reporter=reporter, model=job.model)
+                       strengths, cfgs, reporter=reporter, model=job.model,
+                       run_dir=Path(runs_dir) / name)

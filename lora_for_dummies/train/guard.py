@@ -14,7 +14,6 @@ from typing import Any
 from lora_for_dummies.atomic import remove_leftovers, write_text_atomic
 from lora_for_dummies.config import _load_toml, to_dict
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.names import lora_files
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.launch import clear_stop_requests
 
@@ -53,22 +52,33 @@ def check_room(folders: list[Path], needed: int) -> None:
 
 def check_name_clash(job: TrainJob, lora_dir: Path, overwrite: bool) -> list[Path]:
     """A new run must not replace LoRA files it did not create. Returns the files that
-    `overwrite` will replace (the old step files are then removed, so that the best-step grid
-    and keep-last never mix two runs)."""
-    existing = lora_files(lora_dir, job.save.name)
+    `overwrite` will replace: `<name>.safetensors` and the step files an earlier run of this
+    name recorded writing (so that the best-step grid and keep-last never mix two runs).
+    Files merely named like its steps (`<name>-1.safetensors`, another LoRA's) are never
+    touched; one the run would write over is refused, overwrite or not."""
+    from lora_for_dummies.train.run_files import RunFiles, refuse_foreign_steps
+
+    files = RunFiles(job.run_dir, lora_dir, job.save.name)
+    main = Path(lora_dir) / f"{job.save.name}.safetensors"
+    existing = ([main] if main.is_file() else []) + [p for _, p in files.steps()]
     if existing and not overwrite:
         shown = ", ".join(p.name for p in existing[:3]) + (" …" if len(existing) > 3 else "")
         raise UserError(f"{shown} already in {lora_dir}: Resume to continue that run, choose "
                         "another name, or allow overwriting (the tab's checkbox / --overwrite)")
+    refuse_foreign_steps(files, 0, job.save.every, job.training.steps)
     return existing
 
 
-def remove_old_steps(job: TrainJob, files: list[Path]) -> list[str]:
+def remove_old_steps(job: TrainJob, files: list[Path], lora_dir: Path) -> list[str]:
+    """Remove the earlier run's step files (only those it recorded) and start a fresh record."""
+    from lora_for_dummies.train.run_files import RunFiles
+
+    record = RunFiles(job.run_dir, lora_dir, job.save.name)
     removed = []
     for path in files:
-        if path.name != f"{job.save.name}.safetensors":  # replaced by the first save
-            path.unlink(missing_ok=True)
+        if path.name != f"{job.save.name}.safetensors" and record.remove(path):
             removed.append(path.name)
+    record.reset()
     return removed
 
 
@@ -184,13 +194,17 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
         from lora_for_dummies.checkpoints.hashing import sha256_file
 
         accepted = check_resume(job, run_dir)
+        from lora_for_dummies.train.run_files import RunFiles, refuse_foreign_steps
+
+        refuse_foreign_steps(RunFiles(run_dir, lora_dir, job.save.name), int(state["step"]),
+                             job.save.every, job.training.steps)
         if state.get("base_sha256"):  # cached by path, size and mtime: the loop's is free
             check_base_hash(state, sha256_file(job.model.base), job.model.base)
         if accepted:
             notes.append("resuming with changes: " + "; ".join(accepted))
     else:
         replaced = check_name_clash(job, lora_dir, overwrite)
-        for name in remove_old_steps(job, replaced):
+        for name in remove_old_steps(job, replaced, lora_dir):
             notes.append(f"overwriting: removed {name} of an earlier run")
     clear_stop_requests(run_dir)
     if state is None:  # a fresh run starts a fresh log and state

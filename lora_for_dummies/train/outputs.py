@@ -61,8 +61,11 @@ class RunOutputs:
                                      self.clip_skip, self.data.tag_frequency, self.started,
                                      len(self.data.items), len(self.data.class_items))
         preview = getattr(self, "last_sample", None)
+        notes: list[str] = []
         path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,
-                         preview, final)
+                         preview, final, notes)
+        for note in notes:
+            self.reporter.log(note)
         self._save_state(step)
         self._log({"step": step, "saved": path.name})
         self.reporter.log(f"saved {path.name}")

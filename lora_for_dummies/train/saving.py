@@ -10,10 +10,10 @@ from typing import Any
 from lora_for_dummies.atomic import atomic_path
 from lora_for_dummies.lora.format import LoraModule, copy_lora, save_lora
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
-from lora_for_dummies.names import step_files
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.kohya_keys import kohya_training_keys
 from lora_for_dummies.train.prediction import Prediction
+from lora_for_dummies.train.run_files import TRAINER_COMMENT, RunFiles
 
 
 def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: int,
@@ -49,29 +49,45 @@ def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: 
                   for c in job.concepts if c.class_folder}
     extra.update(kohya_training_keys(job, step, images, class_images, class_dirs))
     return lora_metadata(family, job.save.name, n.rank, n.alpha, prediction.v,
-                         comment="trained with LoRA for Dummies", extra=extra,
+                         comment=TRAINER_COMMENT, extra=extra,
                          conv_rank=n.conv_rank, conv_alpha=n.conv_alpha,
                          resolution=t.resolution, clip_skip=clip_skip)
 
 
 def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraModule],
-              metadata: dict[str, str], family: str, preview: Any, final: bool) -> Path:
-    """`<name>-<step>.safetensors` and `<name>.safetensors` (+ sidecars), keeping the last K."""
+              metadata: dict[str, str], family: str, preview: Any, final: bool,
+              notes: list[str] | None = None) -> Path:
+    """`<name>-<step>.safetensors` and `<name>.safetensors` (+ sidecars), keeping the last K of
+    the run's own step files (its record, `run_files`; never files matched by name alone).
+
+    A step file name taken by a file the run did not write (a stop at an unplanned step) is
+    left alone: that step is saved as `<name>.safetensors` only, and `notes` says so."""
     import torch
 
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(job.save.dtype, torch.float32)
     name = job.save.name
-    step_file = save_lora(lora_dir / f"{name}-{step:06d}.safetensors", modules, metadata,
-                          dtype=dtype, overwrite=True)
-    latest = copy_lora(step_file, lora_dir / f"{name}.safetensors")
+    files = RunFiles(job.run_dir, lora_dir, name)
+    step_path = lora_dir / f"{name}-{step:06d}.safetensors"
+    latest_path = lora_dir / f"{name}.safetensors"
+    if files.foreign([step_path]):
+        (notes if notes is not None else []).append(
+            f"{step_path.name} belongs to another LoRA and was kept: step {step} is saved as "
+            f"{latest_path.name} only")
+        step_file = save_lora(latest_path, modules, metadata, dtype=dtype, overwrite=True)
+        latest = step_file
+    else:
+        step_file = save_lora(step_path, modules, metadata, dtype=dtype, overwrite=True)
+        files.record(step_file)
+        latest = copy_lora(step_file, latest_path)
     tokens = ", ".join(c.token for c in job.concepts if c.token)
-    notes = (f"{'final' if final else 'step'} {step}/{job.training.steps}; rank "
-             f"{job.network.rank}, alpha {job.network.alpha}, base {Path(job.model.base).name}")
-    write_sidecar(latest, family, tokens, job.save.preferred_weight, notes, preview)
+    notes_text = (f"{'final' if final else 'step'} {step}/{job.training.steps}; rank "
+                  f"{job.network.rank}, alpha {job.network.alpha}, base "
+                  f"{Path(job.model.base).name}")
+    write_sidecar(latest, family, tokens, job.save.preferred_weight, notes_text, preview)
+    files.record(latest)
     if job.save.keep_last:
-        steps = [path for _, path in step_files(lora_dir, name)]  # literally: `dog[s]` is a name
-        for old in steps[: -job.save.keep_last]:
-            old.unlink(missing_ok=True)
+        for _, old in files.steps()[: -job.save.keep_last]:
+            files.remove(old)
     return step_file
 
 

@@ -89,7 +89,7 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
         if cell is None:
             raise UserError("click a cell of the grid first")
         job = run_job_file(host.runs_dir(), name)
-        path = use_cell(job.save.lora_dir or host.lora_dir(), name, cell)
+        path = use_cell(job.save.lora_dir or host.lora_dir(), name, cell, job.run_dir)
         host.refresh_loras()
         return (f"{path.name} is now {cell.label.split(' · ')[0]}, preferred weight "
                 f"{cell.strength:g} — use it as <lora:{name}:{cell.strength:g}>")
