@@ -68,7 +68,6 @@ def test_keep_last_never_deletes_another_loras_steps(tiny_models, tmp_path):
 
 def test_best_step_finds_steps_of_a_bracketed_name(tmp_path):
     from lora_for_dummies.train.bestgrid import saved_steps
-
     from lora_for_dummies.train.run_files import RunFiles
 
     small_lora(tmp_path / "char v-000001.safetensors")
@@ -184,10 +183,9 @@ def test_every_route_refuses_a_long_name_in_one_line(tmp_path, capsys):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
+    from lora_for_dummies.cli import main
     from lora_for_dummies.hosts.api import add_routes
     from lora_for_dummies.hosts.standalone import StandaloneHost
-
-    from lora_for_dummies.cli import main
 
     datasets = tmp_path / "datasets"
     assert main(["dataset", "--datasets-dir", str(datasets), "create", DOGS]) == 2

@@ -174,7 +174,6 @@ def use_cell(lora_dir: Path, name: str, cell: GridCell, run_dir: Path) -> Path:
     if cell.step not in files:
         raise UserError(f"{name}-{cell.step:06d}.safetensors is gone from {lora_dir}")
     from lora_for_dummies.lora.format import copy_lora
-
     from lora_for_dummies.train.run_files import RunFiles
 
     target = copy_lora(files[cell.step], Path(lora_dir) / f"{name}.safetensors")
