@@ -62,7 +62,7 @@ def _rescale(args: argparse.Namespace) -> int:
 
 
 def _resize(args: argparse.Namespace) -> int:
-    from lora_for_dummies.lora.tools import resize, save_like
+    from lora_for_dummies.lora.tools import capped_note, resize, save_like
 
     modules, metadata = _load(args.lora)
     resized, errors = resize(modules, _rule(args))
@@ -71,6 +71,9 @@ def _resize(args: argparse.Namespace) -> int:
     worst = max(errors, key=errors.get)
     print(f"wrote {out}: mean relative error {sum(errors.values()) / len(errors):.4f}, "
           f"worst {errors[worst]:.4f} ({worst})")
+    note = capped_note(modules, args.rank)
+    if note:
+        print(note)
     return 0
 
 

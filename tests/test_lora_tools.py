@@ -191,3 +191,24 @@ def test_convert_end_to_end_from_the_cli_and_the_tab(tiny_models, tmp_path):
                                               "from tab", False)
     assert message.endswith("→ from tab.safetensors")
     assert (host.lora_dir() / "from tab.safetensors").exists()
+
+
+def test_resize_never_raises_a_rank_above_the_source(tmp_path, capsys):
+    """Issue 22, finding 6: `resize --rank 64` of a rank-16 LoRA wrote ranks 32 / 64 and a
+    file 2.1x bigger. Each module keeps at most its own rank, and the command says so."""
+    from lora_for_dummies.cli import main
+
+    source = save_lora(tmp_path / "r16.safetensors", _random_modules(16), {})
+    out = tmp_path / "r64.safetensors"
+    assert main(["resize", str(source), "--output", str(out), "--rank", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert "kept their own rank (16)" in printed and "cannot raise a LoRA's rank" in printed
+    modules, _ = load_lora(out)
+    original, _ = load_lora(source)
+    assert {m.rank for m in modules.values()} == {16}
+    assert out.stat().st_size <= source.stat().st_size * 1.05
+    for name, module in modules.items():  # the same change, exactly enough
+        want = original[name].delta()
+        assert (module.delta() - want).norm() / want.norm() < 1e-4, name
+    resized, _ = tools.resize(original, RankRule(rank=8))
+    assert {m.rank for m in resized.values()} == {8}  # lowering still works

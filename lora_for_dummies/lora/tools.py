@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,27 @@ def _refactor(delta: Any, down_shape: Any, rule: RankRule) -> tuple[LoraModule, 
 
 def resize(modules: dict[str, LoraModule], rule: RankRule) -> tuple[dict[str, LoraModule],
                                                                     dict[str, float]]:
-    """New ranks by the same fixed/dynamic rules as extraction; returns per-module errors."""
+    """New ranks by the same fixed/dynamic rules as extraction; returns per-module errors.
+
+    No module gets a rank above its source's: a rank-16 delta holds 16 directions, so a higher
+    rank only stores zeros (a bigger file, nothing gained). `capped_modules` says which."""
     rule.validate()
     resized, errors = {}, {}
     for name, module in modules.items():
-        resized[name], errors[name] = _refactor(module.delta(), tuple(module.down.shape), rule)
+        own = replace(rule, rank=min(rule.rank, module.rank))
+        resized[name], errors[name] = _refactor(module.delta(), tuple(module.down.shape), own)
     return resized, errors
+
+
+def capped_note(modules: dict[str, LoraModule], rank: int) -> str:
+    """One line for a resize whose rank is above some modules' own (kept at theirs)."""
+    capped = sorted({m.rank for m in modules.values() if m.rank < rank})
+    if not capped:
+        return ""
+    count = sum(1 for m in modules.values() if m.rank < rank)
+    return (f"{count} of {len(modules)} modules kept their own rank "
+            f"({', '.join(map(str, capped))}): a resize cannot raise a LoRA's rank above the "
+            f"one it was made with, so rank {rank} only lowers the others")
 
 
 def merge(loras: list[dict[str, LoraModule]], weights: list[float],

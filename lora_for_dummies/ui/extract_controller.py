@@ -87,14 +87,16 @@ class ExtractController:
 
     def resize(self, title: str, rank: int, mode: str, threshold: float, name: str,
                overwrite: bool) -> str:
-        from lora_for_dummies.lora.tools import resize
+        from lora_for_dummies.lora.tools import capped_note, resize
 
         modules, metadata = load_lora(self.lora(title))
         resized, errors = resize(modules, RankRule(mode=mode, rank=int(rank),
                                                    threshold=float(threshold)))
         message = self._save(resized, metadata, name, f"resized to {mode} {rank}", overwrite)
         mean = sum(errors.values()) / max(len(errors), 1)
-        return f"{message} Mean relative error {mean:.4f}, worst {max(errors.values()):.4f}."
+        note = capped_note(modules, int(rank))
+        return (f"{message} Mean relative error {mean:.4f}, worst {max(errors.values()):.4f}."
+                + (f" {note}." if note else ""))
 
     def merge(self, titles: list[str], weights: str, rank: int, name: str,
               overwrite: bool) -> str:
