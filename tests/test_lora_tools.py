@@ -209,6 +209,6 @@ def test_resize_never_raises_a_rank_above_the_source(tmp_path, capsys):
     assert out.stat().st_size <= source.stat().st_size * 1.05
     for name, module in modules.items():  # the same change, exactly enough
         want = original[name].delta()
-        assert (module.delta() - want).norm() / want.norm() < 1e-4, name
+        assert (module.delta() - want).norm() / want.norm() < 1e-3, name  # fp16 as saved
     resized, _ = tools.resize(original, RankRule(rank=8))
     assert {m.rank for m in resized.values()} == {8}  # lowering still works
