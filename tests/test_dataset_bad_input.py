@@ -39,7 +39,8 @@ def test_broken_files_are_reported_and_the_rest_processed(broken, monkeypatch):
     report = process_concept(broken, "", ProcessSettings(high=128, low=64))
     errors = {item.source: item.error for item in report.failed}
     assert set(errors) == {"zero.png", "truncated.jpg", "truncated.png", "text.png"}
-    assert errors["zero.png"] == "zero.png: empty file (0 bytes)"
+    assert errors["zero.png"] == ("zero.png: empty file (an upload that had not finished? drop "
+                                  "it again)")
     assert all(error.startswith(name + ": ") for name, error in errors.items())
     high = broken.folder(broken.concept(""), "high")
     assert {"good.png", "full.png", "same stem.png", "same stem_png.png"} <= {
@@ -120,3 +121,37 @@ def test_empty_and_unreadable_images_are_not_imported(tmp_path):
         "fake.jpg: not a readable image (UnidentifiedImageError)"]
     originals = ds.folder(ds.concept(""), "originals")
     assert sorted(p.name for p in originals.iterdir()) == ["good.png"]
+
+
+def _png_bomb(path, side=30000):
+    """A PNG whose header says side×side pixels (as the 133 KB 30000×30000 bomb does): Pillow
+    judges the size from the header alone, so the pixel data need not be there."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + \
+            struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    body = zlib.compress(b"\0" * (side + 1) * 4)  # a few rows; decoding would need them all
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_skipped_at_import_and_the_rest_imported(tmp_path):
+    """Issue 22, finding 8: a 30000×30000 PNG stopped the import with a traceback."""
+    source = tmp_path / "src"
+    source.mkdir()
+    _png_bomb(source / "bomb.png")
+    save(photo(64, 64, 4), source / "good.png")
+    ds = create_dataset(tmp_path / "datasets", "bombed")
+    report = import_images(ds, [source])
+    assert report.copied == ["good.png"]
+    assert report.skipped == ["bomb.png: too large to open safely (over Pillow's 89 MP limit)"]
+    # processing uses the same rule (and says the same thing) for a bomb put there by hand
+    originals = ds.folder(ds.concept(""), "originals")
+    _png_bomb(originals / "later.png")
+    result = process_concept(ds, "", ProcessSettings(high=64, low=64))
+    assert any("later.png: too large to open safely" in line for line in result.lines())

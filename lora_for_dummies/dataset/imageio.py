@@ -78,18 +78,50 @@ def flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
+def image_problem(path: Path) -> str:
+    """Why `path` cannot be opened as an image, "" if it can: the one opening rule of import
+    and processing (empty files, Pillow's decompression-bomb limit, undecodable headers)."""
+    try:
+        open_image(Path(path)).close()
+    except ImageError as err:
+        return str(err).split(": ", 1)[-1]
+    return ""
+
+
+def open_image(path: Path) -> Any:
+    """`Image.open` (the header only) under the rules every reader shares; ImageError names the
+    file and the reason. A picture past Pillow's pixel limit is refused, not decoded: a
+    30000×30000 PNG of 133 KB would take 2.7 GB to decode."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path.name}: empty file (an upload that had not finished? drop "
+                             "it again)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path.name}: too large to open safely (over Pillow's "
+                         f"{Image.MAX_IMAGE_PIXELS // 1_000_000} MP limit)") from None
+    except FileNotFoundError:
+        raise ImageError(f"{path.name}: file not found") from None
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise ImageError(f"{path.name}: not a readable image ({type(err).__name__})") from None
+
+
 def load_image(path: Path, min_side: int | None = None,
                background: tuple[int, int, int] = (255, 255, 255)) -> LoadedImage:
     """Open `path` as 8-bit sRGB RGB. With `min_side`, a JPEG may be decoded at reduced size
     as long as its shorter side stays ≥ `min_side`. Raises ImageError with the reason."""
     path = Path(path)
     notes: list[str] = []
+    image: Any = open_image(path)
     try:
-        if path.stat().st_size == 0:
-            raise ImageError(f"{path.name}: empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Any = Image.open(path)
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
                 notes.append(f"animated ({frames} frames): the first frame is used")

@@ -121,17 +121,10 @@ class ImportReport:
 
 def _unreadable(path: Path) -> str:
     """Why `path` cannot be imported as an image ("" if it can): checked before copying, so a
-    broken file never lands among the originals."""
-    from PIL import Image, UnidentifiedImageError
+    broken file (or a decompression bomb) never lands among the originals."""
+    from lora_for_dummies.dataset.imageio import image_problem
 
-    if path.stat().st_size == 0:
-        return "empty file (an upload that had not finished? drop it again)"
-    try:
-        with Image.open(path):  # reads the header only: enough to know it is an image
-            pass
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        return f"not a readable image ({type(err).__name__})"
-    return ""
+    return image_problem(path)
 
 
 def _digest(path: Path) -> str:
