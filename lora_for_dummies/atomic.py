@@ -21,6 +21,7 @@ from lora_for_dummies.names import (
     TEMP_SUFFIX,
     is_temp_file,
     temp_name,
+    temp_writer,
 )
 
 
@@ -66,25 +67,43 @@ def atomic_path(target: str | Path, create_parent: bool = True) -> Iterator[Path
     target = Path(target)
     check_file_name(target.name)
     if create_parent:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            from lora_for_dummies.os_errors import as_user_error
+
+            raise as_user_error(err, "cannot create the folder", target.parent) from None
     elif not target.parent.is_dir():
         from lora_for_dummies.errors import UserError
 
         raise UserError(f"the folder {target.parent} does not exist; create it first or "
                         "choose another output")
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX,
-                                    dir=target.parent)
+    from lora_for_dummies.os_errors import as_os_error, as_user_error
+
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.{os.getpid()}.",
+                                        suffix=TEMP_SUFFIX, dir=target.parent)
+    except OSError as err:
+        raise as_user_error(err, path=target) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, target)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, new_file_mode())
+            os.replace(tmp, target)
+        except Exception as caught:  # a full disk, a folder turned read-only: one line
+            err = as_os_error(caught)
+            if err is None:
+                raise
+            other = err.filename and Path(err.filename) not in (tmp, target)
+            raise (as_user_error(err, "cannot read", err.filename) if other
+                   else as_user_error(err, path=target)) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 # A temp file untouched this long belongs to no live writer (writes stream without pauses);
@@ -92,10 +111,26 @@ def atomic_path(target: str | Path, create_parent: bool = True) -> Iterator[Path
 LEFTOVER_AGE_S = 120.0
 
 
+def _writer_is_dead(path: Path) -> bool:
+    """The temporary file's writer (its process id is in the name) no longer runs here.
+    Windows has no signal-0 probe (os.kill would end the process): there the age rule alone."""
+    pid = temp_writer(path.name)
+    if pid is None or os.name == "nt" or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False  # alive under another user, or unknown: wait for the age rule
+    return False
+
+
 def remove_leftovers(folder: str | Path, older_than_s: float = LEFTOVER_AGE_S) -> list[str]:
     """Delete our temporary files that a killed job left in `folder`; returns their names.
 
-    Called when a job that writes into `folder` starts."""
+    Called when a job that writes into `folder` starts: a dead writer's files go at once, any
+    other's once untouched for `older_than_s`."""
     import time
 
     folder = Path(folder)
@@ -103,8 +138,8 @@ def remove_leftovers(folder: str | Path, older_than_s: float = LEFTOVER_AGE_S) -
     now = time.time()
     if folder.is_dir():
         for path in folder.iterdir():
-            if is_temp_file(path) and path.is_file() and \
-                    now - path.stat().st_mtime >= older_than_s:
+            if is_temp_file(path) and path.is_file() and (
+                    _writer_is_dead(path) or now - path.stat().st_mtime >= older_than_s):
                 with contextlib.suppress(OSError):
                     path.unlink()
                     removed.append(path.name)

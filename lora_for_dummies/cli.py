@@ -124,3 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         ConsoleReporter.end_line(sys.stderr)
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # not through a writer of ours (reading a folder, …): same words
+        from lora_for_dummies.os_errors import os_error_message
+        from lora_for_dummies.progress import ConsoleReporter
+
+        ConsoleReporter.end_line(sys.stderr)
+        print(f"error: {os_error_message(err, 'failed on')}", file=sys.stderr)
+        return 1

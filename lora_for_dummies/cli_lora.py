@@ -108,9 +108,9 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rank_options(parser: argparse.ArgumentParser, default: int | None = 32) -> None:
-    parser.add_argument("--rank", type=int, default=default,
-                        help="rank, or the cap for a dynamic rank")
+def _rank_options(parser: argparse.ArgumentParser, default: int | None = 32,
+                  rank_help: str = "rank, or the cap for a dynamic rank") -> None:
+    parser.add_argument("--rank", type=int, default=default, help=rank_help)
     parser.add_argument("--rank-mode", default="fixed",
                         choices=["fixed", "energy", "frobenius", "ratio"],
                         help="fixed: --rank everywhere; energy / frobenius / ratio: per layer, "
@@ -174,7 +174,9 @@ def add_lora_commands(sub: argparse._SubParsersAction) -> None:
     merge.add_argument("--weights", type=float, nargs="+",
                        help="one weight per LoRA (default: 1 each)")
     merge.add_argument("--output", required=True, help=_OUTPUT)
-    _rank_options(merge, default=None)
+    _rank_options(merge, default=None,
+                  rank_help="the merged file's rank; leave it out (or 0) for an exact merge: "
+                            "the ranks are added up (16 + 16 → 32) and nothing is lost")
     merge.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
     merge.set_defaults(func=_merge)
 

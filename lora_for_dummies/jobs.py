@@ -61,6 +61,10 @@ class JobManager:
                 job.state = "stopped" if reporter.should_stop() else "done"
             except UserError as err:
                 job.state, job.result = "failed", str(err)
+            except OSError as err:
+                from lora_for_dummies.os_errors import os_error_message
+
+                job.state, job.result = "failed", os_error_message(err, "failed on")
             except Exception as err:  # reported through the API, never silent
                 job.state, job.result = "failed", f"{type(err).__name__}: {err}"
 

@@ -26,8 +26,10 @@ MAX_FILE_NAME_BYTES = 255
 # (it skips hidden files) and the suffix lets the next job find and remove leftovers.
 TEMP_PREFIX, TEMP_SUFFIX = ".lfd-", ".tmp"
 STEP_SUFFIX = ".safetensors"
-# mkstemp's random part: a temporary file is `.lfd-<final name>.<8 characters>.tmp`.
+# A temporary file is `.lfd-<final name>.<writer's process id>.<mkstemp's 8 characters>.tmp`:
+# the process id lets the next job remove a dead writer's leftovers at once.
 _TEMP_RANDOM = 8
+_LONGEST_PID = 10  # 32-bit process ids (Linux's pid_max is 4,194,304; Windows' ids are larger)
 # The longest step number a run can reach (training.steps ≤ 10,000,000 in ranges.py; step files
 # are `<name>-{step:06d}`) and the longest repeats count (concepts.repeats ≤ 10,000).
 _LONGEST_STEP = "-" + "9" * 8
@@ -88,7 +90,13 @@ def longest_file_name(name: str, what: str) -> str:
 
 def temp_name(final: str) -> str:
     """The name (its random part as x's) of the atomic writer's temporary file for `final`."""
-    return f"{TEMP_PREFIX}{final}.{'x' * _TEMP_RANDOM}{TEMP_SUFFIX}"
+    return f"{TEMP_PREFIX}{final}.{'9' * _LONGEST_PID}.{'x' * _TEMP_RANDOM}{TEMP_SUFFIX}"
+
+
+def temp_writer(name: str) -> int | None:
+    """The process id in a temporary file's name (None for names without one)."""
+    parts = name.split(".")
+    return int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
 
 
 def step_number(file_name: str, name: str) -> int | None:

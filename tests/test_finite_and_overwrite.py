@@ -219,3 +219,32 @@ def test_every_lora_writer_cleans_what_a_killed_write_left(tmp_path):
     old, fresh = leftovers()
     copy_lora(source, tmp_path / "picked.safetensors")
     assert not old.exists() and fresh.exists()
+
+
+def test_a_dead_writers_temporary_file_goes_at_once(tmp_path):
+    """Issue 22: a kill's `.lfd-*.tmp` stayed until a write 120 s later. The writer's process
+    id is in the name: a dead one's file is removed by the next job at once, a live writer's
+    fresh file (this process's, another running process's) stays."""
+    import subprocess
+    import sys
+
+    from lora_for_dummies.atomic import atomic_path, remove_leftovers
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead = int(child.stdout)
+    killed = tmp_path / f".lfd-x.safetensors.{dead}.abcd1234.tmp"
+    killed.write_bytes(b"half a LoRA")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        busy = tmp_path / f".lfd-y.safetensors.{alive.pid}.abcd1234.tmp"
+        busy.write_bytes(b"being written right now")
+        with atomic_path(tmp_path / "z.txt") as mine:
+            assert f".{os.getpid()}." in mine.name  # ours carry our process id
+            mine.write_bytes(b"z")
+            removed = remove_leftovers(tmp_path)
+            assert mine.exists()
+        assert removed == [killed.name] and busy.exists() and not killed.exists()
+    finally:
+        alive.kill()
+        alive.wait()

@@ -157,7 +157,7 @@ def test_save_refuses_overwrite_and_keeps_old_file_when_disk_is_full(tmp_path, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="no space left on the disk"):  # one line (os_errors)
         save_lora(path, tools.rescale(modules, 0.5), {}, overwrite=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
@@ -212,3 +212,51 @@ def test_resize_never_raises_a_rank_above_the_source(tmp_path, capsys):
         assert (module.delta() - want).norm() / want.norm() < 1e-3, name  # fp16 as saved
     resized, _ = tools.resize(original, RankRule(rank=8))
     assert {m.rank for m in resized.values()} == {8}  # lowering still works
+
+
+def test_merge_help_says_what_rank_0_means(capsys):
+    from lora_for_dummies.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["merge", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "leave it out (or 0) for an exact merge" in text
+
+
+def test_a_code_running_pickle_is_refused_in_our_words(tmp_path):
+    """Issue 22: a refused state.pt showed torch's text, which advises weights_only=False.
+    Every pickle we open (a .ckpt, an old .pt LoRA, a run's state.pt) is refused in our
+    words, never suggesting to unpickle, and its code does not run."""
+    import os
+
+    from lora_for_dummies.checkpoints.reader import safe_torch_load
+    from lora_for_dummies.train.saving import load_state
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    run_dir = tmp_path / "runs" / "x"
+    (run_dir / "state").mkdir(parents=True)
+    for path in (tmp_path / "evil.ckpt", tmp_path / "evil.pt", run_dir / "state" / "state.pt"):
+        torch.save({"state_dict": Payload()} if path.suffix == ".ckpt" else Payload(), path)
+    messages = []
+    for load in (lambda: safe_torch_load(tmp_path / "evil.ckpt"),
+                 lambda: tools_convert_pt(tmp_path / "evil.pt"),
+                 lambda: load_state(run_dir)):
+        with pytest.raises(UserError) as refused:
+            load()
+        messages.append(str(refused.value))
+    assert not marker.exists()
+    for message in messages:
+        assert "could run code" in message and "weights_only" not in message, message
+        assert "\n" not in message
+    assert messages[2].startswith("cannot resume: the run's saved state")
+
+
+def tools_convert_pt(path):
+    from lora_for_dummies.lora.convert import _read_pt
+
+    return _read_pt(path)

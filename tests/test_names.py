@@ -170,12 +170,12 @@ def test_a_run_name_is_checked_as_its_longest_step_file(tiny_models, tmp_path):
     from lora_for_dummies.names import longest_file_name
 
     longest = longest_file_name("x" * 10, "run name")
-    assert longest == ".lfd-xxxxxxxxxx-99999999.safetensors.xxxxxxxx.tmp"
+    assert longest == ".lfd-xxxxxxxxxx-99999999.safetensors.9999999999.xxxxxxxx.tmp"
     assert len(f"{KANJI}.safetensors".encode()) <= 255  # the old check let it through
     job = tiny_job(tiny_models["sd1"], tmp_path, save={"name": KANJI})
     with pytest.raises(UserError, match=r"run name is too long.*shorten it by \d+ bytes"):
         job.validate()  # before any model loads: no step is trained for nothing
-    fits = "漢" * 72  # 216 bytes + the longest step file's 39
+    fits = "漢" * 68  # 204 bytes + the longest temporary step file's 50
     assert check_name(fits, "run name") == fits
 
 

@@ -9,6 +9,7 @@ of raising; that is reported the same way.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,13 +118,14 @@ def _entry_span(path: Path, key: str, entry: Any) -> tuple[int, int, int]:
     return offsets[0], offsets[1], count * _ST_DTYPE_SIZES[entry["dtype"]]
 
 
-def safe_torch_load(path: str | Path) -> dict[str, Any]:
-    """Load a pickle checkpoint without executing code, memory-mapped when the format allows."""
+def load_pickle_safely(path: Path) -> Any:
+    """The one way a pickle (.ckpt, .pt, a run's state.pt) is opened: `torch.load` with
+    `weights_only=True`, so no code in it runs. A refusal is said in our words; torch's own
+    text would advise `weights_only=False`, i.e. running the file's code, which we never do."""
     import pickle
 
     import torch
 
-    path = Path(path)
     _check_path(path)
     try:
         try:
@@ -135,15 +137,25 @@ def safe_torch_load(path: str | Path) -> dict[str, Any]:
             # Legacy (pre-zip) pickles cannot be memory-mapped; they still load safely.
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(path, "refused: this .ckpt holds Python objects besides tensors, and "
-                              "loading them could run code. Convert it to .safetensors with a tool "
-                              f"you trust ({str(err).splitlines()[0][:120]})") from None
+        named = re.search(r"GLOBAL ([\w.]+)", str(err))
+        raise CheckpointError(path, "refused: it holds Python objects besides tensors"
+                              + (f" ({named.group(1)})" if named else "") + ", and loading "
+                              "them could run code, so it was not loaded. Use a .safetensors "
+                              "file instead, or convert it with a tool you trust") from None
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
-        raise CheckpointError(path, f"cannot be read as a .ckpt (truncated or not a model): "
-                              f"{str(err).splitlines()[0][:160]}") from None
+        first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise CheckpointError(path, f"cannot be read (truncated or not a torch file): {first}"
+                              ) from None
     if obj is None:
         raise CheckpointError(path, "refused by the webui's safe unpickler (it holds more than "
                               "tensors); see the console for the webui's reason")
+    return obj
+
+
+def safe_torch_load(path: str | Path) -> dict[str, Any]:
+    """Load a pickle checkpoint without executing code, memory-mapped when the format allows."""
+    path = Path(path)
+    obj = load_pickle_safely(path)
     if not isinstance(obj, dict):
         raise CheckpointError(path, f"holds a {type(obj).__name__}, not a dictionary of weights")
     return obj

@@ -43,22 +43,11 @@ def _unet_modules(unet: Any, order: tuple[str, ...]) -> list[str]:
 
 
 def _read_pt(path: Path) -> list[Any]:
-    import pickle
-
-    import torch
+    from lora_for_dummies.checkpoints.reader import load_pickle_safely
 
     if not path.is_file() or path.stat().st_size == 0:
         raise UserError(f"{path.name}: missing or empty file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise UserError(f"{path.name}: refused — it holds more than tensors (loading it could "
-                        "run code)") from None
-    except Exception as err:  # truncated or not a torch file
-        raise UserError(f"{path.name}: cannot be read ({str(err).splitlines()[0][:100]})"
-                        ) from None
-    if obj is None:
-        raise UserError(f"{path.name}: refused by the webui's safe unpickler")
+    obj = load_pickle_safely(path)
     if not isinstance(obj, (list, tuple)) or not obj or len(obj) % 2 or not all(
             hasattr(t, "shape") and t.dim() == 2 for t in obj):
         raise UserError(f"{path.name}: unknown layout — expected the dreambooth extension's list "

@@ -112,9 +112,19 @@ def save_state(run_dir: Path, step: int, models: dict[str, Any], optimizer: Any,
 
 
 def load_state(run_dir: Path) -> dict[str, Any] | None:
-    import torch
+    from lora_for_dummies.checkpoints.reader import load_pickle_safely
+    from lora_for_dummies.errors import UserError
 
     path = run_dir / "state" / "state.pt"
     if not path.is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = load_pickle_safely(path)
+    except UserError as err:
+        raise UserError(f"cannot resume: the run's saved state {path} {str(err).split(': ', 1)[-1]}"
+                        "; start a new run instead (this file was not written by this app)"
+                        ) from None
+    if not isinstance(state, dict) or "step" not in state:
+        raise UserError(f"cannot resume: {path} is not a saved state of this app; start a new "
+                        "run instead")
+    return state

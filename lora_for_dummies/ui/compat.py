@@ -141,6 +141,10 @@ def user_message(fn: Any) -> Any:
             return fn(*args)
         except UserError as err:
             return f"⚠ {err}"
+        except OSError as err:  # the same line as the CLI's (os_errors)
+            from lora_for_dummies.os_errors import os_error_message
+
+            return f"⚠ {os_error_message(err, 'failed on')}"
 
     wrapper.__name__ = fn.__name__
     return wrapper

@@ -1,0 +1,55 @@
+"""The one place that turns an operating-system error into the line a user reads.
+
+Every writer goes through `atomic.atomic_path`, which raises `os_error_message`'s line as a
+UserError (the temporary file is removed, the target left as it was); the CLI, the tabs and
+the job API turn any other OSError into the same line as a last resort. A full disk, a
+read-only folder or a missing permission is the user's to fix, so the line says what to do
+and never carries a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+
+from lora_for_dummies.errors import UserError
+
+_WHAT_TO_DO = {
+    errno.ENOSPC: "no space left on the disk: free some space and try again",
+    errno.EDQUOT: "the disk quota is used up: free some space and try again",
+    errno.EROFS: "the folder is on a read-only file system: choose a writable folder",
+    errno.EACCES: "permission denied: choose a folder you may write to, or fix its permissions",
+    errno.EPERM: "operation not permitted: choose a folder you may write to",
+    errno.ENAMETOOLONG: "the file name is too long for the file system: choose a shorter name",
+    errno.ENOENT: "it does not exist",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.EMFILE: "too many open files: close other programs and try again",
+}
+
+
+def os_error_message(err: OSError, action: str = "cannot write",
+                     path: str | Path | None = None) -> str:
+    """`<action> <path>: <what it means and what to do>` in one line."""
+    where = path if path is not None else (err.filename or "")
+    reason = _WHAT_TO_DO.get(err.errno or 0) or (err.strerror or str(err) or type(err).__name__)
+    return f"{action} {where}: {reason}".replace("  ", " ")
+
+
+def as_user_error(err: OSError, action: str = "cannot write",
+                  path: str | Path | None = None) -> UserError:
+    return UserError(os_error_message(err, action, path) + " (nothing was written)"
+                     if action == "cannot write" else os_error_message(err, action, path))
+
+
+def as_os_error(err: BaseException) -> OSError | None:
+    """The OSError inside `err`: itself, or the `Os { code: N … }` that safetensors' Rust
+    writer reports as a SafetensorError (a full disk while saving a LoRA)."""
+    if isinstance(err, OSError):
+        return err
+    found = re.search(r"Os \{ code: (\d+)", str(err))
+    if found and type(err).__name__ == "SafetensorError":
+        code = int(found.group(1))
+        return OSError(code, os.strerror(code))
+    return None
