@@ -114,6 +114,29 @@ def check_pair(base: Path, tuned: Path) -> tuple[str, bool]:
     return base_info.family, tuned_info.prediction == "v"
 
 
+def check_extraction(base: str | Path, tuned: str | Path, lora_dir: str | Path, name: str,
+                     settings: ExtractSettings, overwrite: bool) -> tuple[Path, str, bool]:
+    """What refuses an extraction before any weight is read (the job API answers these with
+    4xx at once): the settings, the output's name and a clash, a pair of different models, a
+    rank above every layer. Returns (output, family, v-prediction)."""
+    settings.validate()
+    output = output_path(lora_dir, name)
+    if output.exists() and not overwrite:
+        raise UserError(f"{output.name} already exists; choose another name or allow "
+                        "overwriting")
+    family, v_prediction = check_pair(Path(base), Path(tuned))
+    with CheckpointFile(base) as base_file:
+        configs = resolve_configs(base_file, family)
+        targets = extraction_targets(family, configs, settings.text_encoders,
+                                     settings.conv_rule is not None, keys=base_file.keys())
+        largest = max(min(base_file.shape(t.key)[0] // (3 if t.third is not None else 1),
+                          _fan_in(base_file.shape(t.key))) for t in targets)
+    if settings.rule.rank > largest:
+        raise UserError(f"rank {settings.rule.rank} is larger than every layer of this model "
+                        f"(the largest allows {largest})")
+    return output, family, v_prediction
+
+
 def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name: str,
                  settings: ExtractSettings | None = None, reporter: Reporter | None = None,
                  overwrite: bool = False, preview: str | Path | None = None) -> ExtractReport:
@@ -121,13 +144,9 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
     import torch
 
     settings = settings or ExtractSettings()
-    settings.validate()
-    output = output_path(lora_dir, name)
+    output, family, v_prediction = check_extraction(base, tuned, lora_dir, name, settings,
+                                                    overwrite)
     name = output.stem
-    if output.exists() and not overwrite:
-        raise UserError(f"{output.name} already exists; choose another name or allow "
-                        "overwriting")
-    family, v_prediction = check_pair(Path(base), Path(tuned))
     reporter = reporter or Reporter()
     report = ExtractReport()
     modules: dict[str, LoraModule] = {}
@@ -136,11 +155,6 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
         configs = resolve_configs(base_file, family)
         targets = extraction_targets(family, configs, settings.text_encoders,
                                      settings.conv_rule is not None, keys=base_file.keys())
-        largest = max(min(base_file.shape(t.key)[0] // (3 if t.third is not None else 1),
-                          _fan_in(base_file.shape(t.key))) for t in targets)
-        if settings.rule.rank > largest:
-            raise UserError(f"rank {settings.rule.rank} is larger than every layer of this model "
-                            f"(the largest allows {largest})")
         reporter.start(len(targets), f"Extracting {name}")
         sums: dict[str, list[float]] = {}
         pairs = _pairs(base_file, tuned_file, targets, settings)

@@ -39,10 +39,16 @@ _FIELDS = {"process": {"kind", "dataset", "concept", "settings"},
            "extract": {"kind", "base", "tuned", "name", "rank", "overwrite"}}
 
 
+# The JSON type of each field of a request (a number for rank: its range is checked later).
+_TYPES: dict[str, Any] = {"kind": str, "dataset": str, "concept": str, "settings": dict,
+                          "job": dict, "resume": bool, "overwrite": bool, "base": str,
+                          "tuned": str, "name": str, "rank": int}
+
+
 def _flag(body: dict[str, Any], key: str) -> bool:
     value = body.get(key, False)
     if not isinstance(value, bool):
-        raise UserError(f"{key} must be true or false, not {value!r}")
+        raise UserError(f"{key} must be true or false, not {_shown(value)}")
     return value
 
 
@@ -51,9 +57,14 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
     from lora_for_dummies.job_paths import known_names, model_by_title
 
     kind = body.get("kind")
-    if kind not in _FIELDS:
-        raise UserError("kind must be process, train or extract")
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        raise UserError(f"kind must be process, train or extract, not {_shown(kind)}")
     known_names(body, _FIELDS[kind], kind)
+    for key, value in body.items():  # every field's JSON type first, before anything is opened
+        want = _TYPES.get(key)
+        if want and (not isinstance(value, want) or (want is not bool and
+                                                     isinstance(value, bool))):
+            raise UserError(f"{key} must be {_JSON_TYPES[want]}, not {_shown(value)}")
     if kind == "process":
         from lora_for_dummies.config import from_dict
         from lora_for_dummies.dataset.layout import open_dataset
@@ -76,6 +87,12 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
         confine_train_job(job, host)
         if not resume:  # refused now (400), not after the 202; the run checks it again
             check_name_clash(job, host.lora_dir(), overwrite)
+        else:
+            from lora_for_dummies.train.guard import check_resume
+
+            if not (job.run_dir / "state" / "state.pt").is_file():
+                raise UserError(f"nothing to resume: run {job.save.name!r} has no saved state")
+            check_resume(job, job.run_dir)
         trainer = Trainer(job, host.lora_dir(), on_saved=lambda path: host.refresh_loras(),
                           overwrite=overwrite)
 
@@ -95,9 +112,11 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
 
     rank = int(check_value("rank.rank", body.get("rank", 32), "rank"))
     settings = ExtractSettings(rule=RankRule(rank=rank))
-    settings.validate()
     name = output_path(host.lora_dir(), _text(body, "name")).stem
     overwrite = _flag(body, "overwrite")
+    from lora_for_dummies.extract.run import check_extraction
+
+    check_extraction(base, tuned, host.lora_dir(), name, settings, overwrite)  # 4xx, not 202
 
     def extract(reporter: Any) -> str:  # on the CPU (the default): no need to free the GPU
         with host.gpu_job() if settings.device.startswith("cuda") else nullcontext():
@@ -109,17 +128,28 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
     return kind, extract
 
 
+_JSON_TYPES = {str: "a string", bool: "true or false", int: "a number", float: "a number",
+               list: "a list", dict: "a JSON object", type(None): "null"}
+
+
+def _shown(value: Any) -> str:
+    """A value as the message shows it: its JSON type, and the value itself when short."""
+    kind = _JSON_TYPES.get(type(value), "a value")
+    text = repr(value)
+    return kind + (f" {text}" if len(text) <= 40 and not isinstance(value, (list, dict)) else "")
+
+
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key, "")
     if not isinstance(value, str):
-        raise UserError(f"{key} must be a string, not {value!r}")
+        raise UserError(f"{key} must be a string, not {_shown(value)}")
     return value
 
 
 def _table(body: dict[str, Any], key: str) -> dict[str, Any]:
     value = body.get(key, {})
     if not isinstance(value, dict):
-        raise UserError(f"{key} must be a JSON object")
+        raise UserError(f"{key} must be a JSON object, not {_shown(value)}")
     return value
 
 
