@@ -50,10 +50,29 @@ def missing_requirements(installed: dict[str, str]) -> list[str]:
     return [spec for name, spec in requirements_for(installed).items() if name not in installed]
 
 
+def _valid_version(version: str) -> bool:
+    """A PEP 440 version pip accepts in a constraint: local parts (`2.1.2+cu121`, the webui's
+    CUDA torch) and dev releases included; only unparseable legacy strings are left out."""
+    try:
+        from packaging.version import InvalidVersion, Version
+    except ImportError:  # pip vendors packaging; a bare interpreter may not have it
+        import re
+
+        return re.fullmatch(r"[0-9]+(\.[0-9]+)*([._-]?(a|b|rc|post|dev)[0-9]*)*(\+[\w.]+)?",
+                            version) is not None
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
 def constraints_text(installed: dict[str, str]) -> str:
-    """Pin every installed package to its version (editable/local builds are left out)."""
+    """Pin every installed package to its exact version, local versions included: without
+    `torch==2.1.2+cu121` held, a dependency wanting a newer torch would replace the webui's CUDA
+    build with PyPI's."""
     lines = [f"{name}=={version}" for name, version in sorted(installed.items())
-             if "+" not in version and "dev" not in version]
+             if _valid_version(version)]
     return "\n".join(lines) + "\n"
 
 

@@ -76,3 +76,66 @@ def test_newer_hosts_get_the_newest_release_their_pins_allow():
     assert namespace["missing_requirements"](neo)[:1] == ["peft>=0.13.2"]
     forge = {"transformers": "4.46.1", "diffusers": "0.31.0", "peft": "0.13.2"}
     assert [r for r in namespace["missing_requirements"](forge) if "tomli" not in r] == []
+
+
+def _wheel(folder: Path, name: str, version: str, requires: list[str] = ()) -> Path:
+    """A real (tiny) wheel, so that a real pip resolves and installs it offline."""
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"__version__ = {version!r}\n",
+        f"{dist}/METADATA": "Metadata-Version: 2.1\n"
+                            f"Name: {name}\nVersion: {version}\n"
+                            + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                         "Tag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in files.items():
+            archive.writestr(member, text)
+    return path
+
+
+def test_a_local_version_torch_is_held_by_a_real_pip(tmp_path):
+    """Issue 22, finding 11: the webui's torch is `2.1.2+cu121`; constraints that skipped local
+    versions let a dependency wanting a newer torch replace it. Here a real venv holds a
+    stand-in `torch 2.1.2+cu121`, the index offers torch 2.4.0 and a package needing it: pip,
+    run by install.py, must refuse rather than replace the host's torch."""
+    import subprocess
+
+    index = tmp_path / "index"
+    index.mkdir()
+    host_torch = _wheel(index, "torch", "2.1.2+cu121")
+    _wheel(index, "torch", "2.4.0")
+    _wheel(index, "needsnewtorch", "1.0", ["torch>=2.4"])
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [str(python), "-m", "pip", "-q", "--disable-pip-version-check", "install",
+           "--no-index", "--find-links", str(index)]
+    subprocess.run(pip + [str(host_torch)], check=True)
+    script = f"""
+import runpy, subprocess, sys
+ns = runpy.run_path({str(ROOT / 'install.py')!r}, run_name="lfd_install")
+ns["main"].__globals__["requirements_for"] = lambda installed: {{"needsnewtorch": "needsnewtorch"}}
+def run_pip(command, desc):
+    done = subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check",
+                           "--no-index", "--find-links", {str(index)!r}] + command.replace('"', '').split(),
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+print(ns["main"](run_pip=run_pip, argv=[]))
+"""
+    done = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "could not install needsnewtorch without changing packages" in done.stdout
+    version = subprocess.run([str(python), "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert version == "2.1.2+cu121"
+    constraints = runpy.run_path(str(ROOT / "install.py"), run_name="x")["constraints_text"](
+        {"torch": "2.1.2+cu121", "torchvision": "0.16.2+cu121", "x": "1.0.dev3", "bad": "v1 beta"})
+    assert constraints == "torch==2.1.2+cu121\ntorchvision==0.16.2+cu121\nx==1.0.dev3\n"
