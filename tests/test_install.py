@@ -122,8 +122,9 @@ import runpy, subprocess, sys
 ns = runpy.run_path({str(ROOT / 'install.py')!r}, run_name="lfd_install")
 ns["main"].__globals__["requirements_for"] = lambda installed: {{"needsnewtorch": "needsnewtorch"}}
 def run_pip(command, desc):
+    args = command.replace('"', '').split()
     done = subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check",
-                           "--no-index", "--find-links", {str(index)!r}] + command.replace('"', '').split(),
+                           "--no-index", "--find-links", {str(index)!r}] + args,
                           capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(done.stderr)
