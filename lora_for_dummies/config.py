@@ -28,7 +28,29 @@ def _load_toml(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise UserError(f"invalid TOML: {err}") from None
+        raise UserError(f"invalid TOML: {str(err).splitlines()[0]}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise UserError("invalid TOML: nested too deeply") from None
+
+
+def _decode_text(data: bytes, name: str) -> str:
+    """A settings file as text: UTF-8, or UTF-16 / UTF-32 with a byte-order mark (what Windows
+    editors save as "Unicode"); anything else is refused in one line."""
+    import codecs
+
+    for mark, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                           (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                           (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{name} is not UTF-8 text; save it as UTF-8 and load it again"
+                        ) from None
 
 
 def _toml_value(value: Any) -> str:
@@ -108,7 +130,14 @@ def load_toml(cls: type, path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path.name}: file not found")
-    return from_dict(cls, _load_toml(path.read_text(encoding="utf-8")))
+    try:
+        return from_dict(cls, _load_toml(_decode_text(path.read_bytes(), path.name)))
+    except UserError as err:
+        raise UserError(f"{path.name}: {err}") from None
+    except OSError as err:
+        from lora_for_dummies.os_errors import os_error_message
+
+        raise UserError(os_error_message(err, "cannot read", path)) from None
 
 
 def save_toml(obj: Any, path: str | Path) -> None:

@@ -14,7 +14,7 @@ from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import SETTINGS, poll_view
-from uitools import UNCHOSEN, choices_of, find_block, handler_for
+from uitools import UNCHOSEN, choices_of, find_block, handler_for, handlers
 
 
 def _values(**changes):
@@ -208,3 +208,37 @@ def _no_run_left():
     if SESSION.running:
         SESSION.stop(save=False)
         SESSION.wait(120)
+
+
+BAD_CONFIGS = {
+    "wrong type": ('[training]\nsteps = "many"\n', "training.steps"),
+    "unknown key": ("[training]\nstepz = 100\n", "unknown setting training.stepz"),
+    "deep": ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    "out of range": ("[model]\nbase = \"m.safetensors\"\n[[concepts]]\nfolder = \"x\"\n"
+                     "[training]\nsteps = 0\n", "training.steps = 0 is out of range"),
+}
+
+
+@pytest.mark.parametrize("case", [*BAD_CONFIGS, "utf-16", "not utf-8"])
+def test_load_settings_from_a_bad_config_says_which_setting(tmp_path, case):
+    """Issue 22, finding 7: a hand-edited config.toml showed a bare "Error" or nothing, and the
+    handler returned 42 of its 44 outputs. Now: every output, one line naming the setting."""
+    host = StandaloneHost(tmp_path / "data")
+    run = host.runs_dir() / "edited"
+    run.mkdir(parents=True)
+    if case == "utf-16":  # what Notepad's "Unicode" writes: read, then checked like any other
+        (run / "config.toml").write_bytes(BAD_CONFIGS["wrong type"][0].encode("utf-16"))
+        want = "training.steps"
+    elif case == "not utf-8":
+        (run / "config.toml").write_bytes(b"[training]\nsteps = 1\nname = \"\xff\xfe\xfa\"\n")
+        want = "is not UTF-8 text"
+    else:
+        text, want = BAD_CONFIGS[case]
+        (run / "config.toml").write_text(text, encoding="utf-8")
+    demo = standalone_app(host)
+    message = find_block(demo, "lfd_train_message")
+    block_fn = next(f for f in handlers(demo) if getattr(f.fn, "__name__", "") == "on_load_run")
+    answer = block_fn.fn("edited")
+    assert len(answer) == len(block_fn.outputs)  # every output, on every path
+    assert block_fn.outputs[0] is message
+    assert answer[0].startswith("⚠ ") and want in answer[0] and "\n" not in answer[0], answer[0]

@@ -187,7 +187,12 @@ class TrainController:
     def load_run(self, name: str | None) -> TrainJob:
         if not name or name not in self.runs():
             raise UserError("choose a run (press 🔄 if it is new)")
-        return load_toml(TrainJob, self.host.runs_dir() / name / "config.toml")
+        job = load_toml(TrainJob, self.host.runs_dir() / name / "config.toml")
+        try:
+            job.validate()  # a hand-edited file: which setting and why, before the form changes
+        except UserError as err:
+            raise UserError(f"config.toml of run {name}: {err}") from None
+        return job
 
     def base_title_of(self, job: TrainJob) -> str | None:
         return next((e.title for e in self.host.checkpoints()

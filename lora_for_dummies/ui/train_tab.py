@@ -197,9 +197,8 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
         def handler(name: str) -> list[Any]:
             try:
                 job = load(name)
-            except UserError as err:
-                return [compat.toast(f"⚠ {err}"), compat.update(), compat.update()] + \
-                    [compat.update() for _ in fields]
+            except UserError as err:  # every output answered, the form left as it was
+                return [compat.toast(f"⚠ {err}")] + [compat.update() for _ in loaded[1:]]
             base = controller.base_title_of(job)
             subject = subject_of(job)  # the radio shows the preset the job was made with
             return [compat.toast(f"Loaded the settings of {what} {name}"),
