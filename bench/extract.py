@@ -16,7 +16,8 @@ the whole text encoder when its largest change is below 0.01) is listed as dropp
 The pair: a random full-size base (fp16) and tuned = base + a rank-64 change with a decaying
 spectrum (+ noise) in every UNet attention/MLP layer and every text-encoder layer.
 
-Setting up kohya's side (CPU only, no Hugging Face hub needed; the commit measured is in README):
+Setting up kohya's side (CPU only, no Hugging Face hub needed; the commit measured is in
+docs/performance.md):
 
     git clone https://github.com/kohya-ss/sd-scripts /work/kohya-sd-scripts
     git -C /work/kohya-sd-scripts checkout 48d368fa

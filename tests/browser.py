@@ -242,7 +242,7 @@ class GradioPage:
             "imgs => imgs.map(i => i.src)")
 
     def screenshot(self, path: Path) -> None:
-        """A full-page PNG, reduced to 256 colours (a third of the size, for the README)."""
+        """A full-page PNG, reduced to 256 colours (a third of the size, for the docs)."""
         from PIL import Image
 
         path.parent.mkdir(parents=True, exist_ok=True)

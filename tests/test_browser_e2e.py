@@ -5,7 +5,7 @@ dataset, import images, process them, edit a caption and watch its token count, 
 train with samples every step (the gallery and loss chart update while it runs), Stop and
 Resume, find the LoRA in the Lora folder, pick the best step, extract a LoRA from two
 checkpoints, and refresh every dropdown after adding files on disk. Screenshots of each tab go
-to LFD_SCREENSHOTS (the README's pictures) when that is set.
+to LFD_SCREENSHOTS (the docs' pictures) when that is set.
 
 CI (`.ci/run`) installs Chromium and sets LFD_REQUIRE_BROWSER=1, so there the test cannot skip.
 """

@@ -6,7 +6,7 @@ base plus our own applied delta (`lora/apply.py`).
 
 Not in the table (lora_files.py): dynamic-rank files (`extract --rank-mode energy`, per-module
 ranks and alphas). diffusers turns those into peft `rank_pattern`/`alpha_pattern`, and on a
-full-size SD1 file 0.42 applies 27 of 314 modules 7 % too strongly (README, Extract tab): a
+full-size SD1 file 0.42 applies 27 of 314 modules 7 % too strongly (docs/extract.md): a
 diffusers limitation, not a key our writers get wrong. It is no xfail either: on these tiny
 models (ranks 2 and 3, alphas = ranks) the same check passes, so it would only XPASS here.
 """

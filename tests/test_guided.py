@@ -1,5 +1,6 @@
 """The Train tab's guided path as plain functions: the what-you're-teaching presets (one table,
-the README's too), the job five choices make on a CPU and on GPUs, the accordions' summaries."""
+docs/training.md's too), the job five choices make on a CPU and on GPUs, the accordions'
+summaries."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ def _given(subject: str, images: int = 6, vram: float = 0.0, family: str = "sd1"
                        token="sks", image_count=images, name=name, vram_gb=vram)
 
 
-def test_the_readme_prints_the_presets_table():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert subjects_markdown() in readme
+def test_the_training_guide_prints_the_presets_table():
+    guide = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    assert subjects_markdown() in guide
     assert [s.label for s in SUBJECTS] == ["A character or person", "A style",
                                            "An object or concept"]
 

@@ -1,5 +1,5 @@
-"""SDXL first: the Performance Wizard's 8 / 12 / 16 / 24 GB tiers (one table, the README's
-copy kept equal to it), and the model-line hints (clip skip, caption style) with reasons."""
+"""SDXL first: the Performance Wizard's 8 / 12 / 16 / 24 GB tiers (one table, the training
+guide's copy kept equal to it), and the model-line hints (clip skip, caption style) with reasons."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def test_tiers_spend_memory_in_order_and_stay_inside_their_card():
             eight.batch_size, eight.resolution) == (False, "full", "adamw8bit", 1, 1024)
 
 
-def test_the_readme_shows_the_table_in_the_code():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert markdown_table() in readme
+def test_the_training_guide_shows_the_table_in_the_code():
+    guide = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    assert markdown_table() in guide
     assert "(estimate)" in markdown_table()  # nothing measured yet: every figure says so
 
 

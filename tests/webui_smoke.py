@@ -7,7 +7,7 @@ headless Chromium, create a dataset, upload and process two images, train 4 step
 checkpoint in the webui process, and check that the webui's own progress bar followed the run,
 that the Lora list it serves (/sdapi/v1/loras, needs --api) has the new LoRA without a restart,
 and that our job API answers on its server. How it was run here (A1111 v1.10.1 on the CPU): see
-the README's "Tried in the real webui".
+docs/hosts.md, "Tried in the real webui".
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Train tab's guided path: five choices (base model, what you're teaching, images, GPU,
 Start) turned into a whole training job, with one line saying why for each choice.
 
-`SUBJECTS` is the one table of "what you're teaching" presets (the README prints it, a test
+`SUBJECTS` is the one table of "what you're teaching" presets (docs/training.md prints it, a test
 keeps the two equal). Their numbers follow the community's long-standing practice for kohya-
 style LoRAs (kohya_ss's bundled presets and guides):
 - rank 16 / alpha 8 for a character or object (scale ½ keeps early steps gentle), rank 32 /
@@ -153,7 +153,7 @@ def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[s
 
 
 def subjects_markdown() -> str:
-    """The presets as the README's table (a test keeps the README equal to this)."""
+    """The presets as docs/training.md's table (a test keeps the page equal to this)."""
     rows = ["| What you're teaching | Rank / alpha | Steps per image (min–max) | UNet / text-"
             "encoder LR | Text encoder | Captions | Sample prompts |",
             "|---|---|---|---|---|---|---|"]

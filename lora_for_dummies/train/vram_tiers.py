@@ -1,6 +1,6 @@
 """SDXL on 8, 12, 16 and 24 GB cards: what each tier chooses and the VRAM it should take.
 
-One table, used by the Performance Wizard, printed in the README (`markdown_table`, a test
+One table, used by the Performance Wizard, printed in docs/training.md (`markdown_table`, a test
 keeps the two equal) and measured by `bench/gpu_check.sh` (`bench/train_step.py --preset`).
 Until a GPU run replaces them, the VRAM figures are ESTIMATES from the rule below, not
 measurements:
@@ -95,7 +95,7 @@ def tier_for(vram_gb: float) -> VramTier:
 
 
 def markdown_table() -> str:
-    """The table as the README shows it."""
+    """The table as docs/training.md shows it."""
     rows = ["| card | text encoder | gradient checkpointing | optimizer | batch | resolution "
             "| VRAM |", "|---|---|---|---|---|---|---|"]
     for tier in SDXL_TIERS:

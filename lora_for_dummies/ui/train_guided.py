@@ -39,7 +39,7 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
                        value=lambda: subject_for(form.last_choice(host, "subject")).label,
                        elem_id="lfd_train_subject",
                        info="Sets the LoRA's size, learning rates, steps per image, caption "
-                            "handling and sample prompts (the table in the README says how "
+                            "handling and sample prompts (the table in docs/training.md says how "
                             "much and why); change any of them below")
     _step(3, "Images")
     with gr.Row():
