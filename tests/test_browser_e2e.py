@@ -88,9 +88,19 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.fill("lfd_caption_text", text)
     ui.wait_text("lfd_caption_tokens", f"Tokens: {token_report(text)['label']}")
     ui.click("lfd_caption_save")
-    ui.wait_value("lfd_dataset_status", f"Saved {stem}.txt")
+    ui.wait_value("lfd_caption_message", f"Saved {stem}.txt")  # next to the button
     caption = data / "datasets" / "my dog" / "LOWRES_CONCEPT" / f"{stem}.txt"
     assert caption.read_text(encoding="utf-8").startswith("sks, dog, a very good dog")
+    # A bulk change, then its undo: the editor follows the file both ways (a stale box saved
+    # once more would write the undone text back), and the result shows beside Apply.
+    ui.fill("lfd_bulk_text", "bulktag")
+    ui.click("lfd_bulk_apply")
+    ui.wait_value("lfd_bulk_message", "Changed 3 captions")
+    ui.wait_value("lfd_caption_text", "bulktag, sks, dog, a very good dog")
+    ui.click("lfd_bulk_undo")
+    ui.wait_value("lfd_bulk_message", "Restored 3 captions")
+    ui.wait_for(lambda: ui.value("lfd_caption_text") == text, "the undone caption in the editor")
+    assert caption.read_text(encoding="utf-8") == text
     # The caption hints name the one model of the workspace and how to caption for it.
     hint = ui.wait_text("lfd_dataset_caption_hint", "trigger word")
     assert "Stable Diffusion 1.x" in hint and "Clip skip 1" in hint, hint

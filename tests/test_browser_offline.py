@@ -54,7 +54,7 @@ def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
             first = ui.value("lfd_caption_stem")
             ui.fill("lfd_caption_text", "sks, dog, edited")
             ui._field("lfd_caption_text").press("Control+Enter")
-            ui.wait_value("lfd_dataset_status", f"Saved {first}.txt")
+            ui.wait_value("lfd_caption_message", f"Saved {first}.txt")
             ui.wait_for(lambda: ui.value("lfd_caption_stem") not in ("", first), "the next image")
             high = tmp_path / "workspace" / "datasets" / "demo dog" / "HIGHRES_CONCEPT"
             assert (high / f"{first}.txt").read_text(encoding="utf-8") == "sks, dog, edited"

@@ -34,8 +34,9 @@ def test_switching_datasets_back_and_forth_reloads_and_saves_the_right_one(tmp_p
     # The concept stays "main" on every switch, so only the dataset's own event can reload.
     for name, token, repeats, prompt in (("dog", "sks", 7, "dog"), ("cat", "ohwx", 3, "cat"),
                                          ("dog", "sks", 7, "dog")):
-        *_, shown_token, shown_repeats, shown_prompt = on_dataset(name)
+        *_, shown_token, shown_repeats, shown_prompt, stem, caption, image = on_dataset(name)
         assert (shown_token, shown_repeats, shown_prompt) == (token, repeats, prompt), name
+        assert (stem, caption, image) == ("", "", None)  # no caption of the other dataset
 
     # Saving what the fields now hold (dog's) writes dog's file only, and says so.
     message = save_concept("dog", "main", "sks", 8, "dog")

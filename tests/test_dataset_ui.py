@@ -41,7 +41,8 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert "processed 3" in str(report) or "processed 3" in progress, (progress, report)
 
     views = _handler(demo, "lfd_dataset_gallery", "on_concept")("my dog", "main")
-    gallery, selection, frequency = views
+    gallery, selection, frequency = views[:3]
+    assert views[3:] == ("", "", None)  # another concept: the editor shows no stale caption
     assert len(gallery) == 6  # 3 images + mirrored copies
     assert ["sks", 2] in frequency
 
@@ -50,14 +51,18 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert stem == "a" and text == "sks, dog" and Path(image).stem == "a"
     label = handler_for(demo, find_block(demo, "lfd_caption_tokens"))("sks, dog, " * 30)
     assert "over 75" in label
-    saved = _handler(demo, "lfd_dataset_status", "on_save")("my dog", "main", "b", "sks, cat")
+    saved = _handler(demo, "lfd_caption_message", "on_save")("my dog", "main", "b", "sks, cat")
     assert saved.startswith("Saved b.txt")
 
     bulk = ["my dog", "main", "Add tags at the front (trigger word)", [], "mytoken", "", False, 1]
     rows, message = _handler(demo, "lfd_bulk_changes", "on_preview")(*bulk)
     assert len(rows) == 6 and message.startswith("6 captions would change")
-    assert _handler(demo, "lfd_dataset_status", "apply_bulk")(*bulk).startswith("Changed 6")
-    assert "Restored 6" in _handler(demo, "lfd_dataset_status", "on_undo")("my dog", "main")
+    assert _handler(demo, "lfd_bulk_message", "apply_bulk")(*bulk).startswith("Changed 6")
+    # the editor shows the file as it is now, after the change and after the undo
+    after = _handler(demo, "lfd_caption_text", "after_change")
+    assert after("my dog", "main", "b")[:2] == ("b", "mytoken, sks, cat")
+    assert "Restored 6" in _handler(demo, "lfd_bulk_message", "on_undo")("my dog", "main")
+    assert after("my dog", "main", "b")[:2] == ("b", "sks, cat")
 
     saved = _handler(demo, "lfd_dataset_status", "on_save_concept")("my dog", "main", "sks", 7, "")
     assert saved == "Saved the concept settings of my dog / main: trigger word 'sks', 7 repeats"
@@ -80,7 +85,7 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert (concept_name, stem_name) == ("main", "c")
 
     if blip_folder is not None:
-        caption = _handler(demo, "lfd_dataset_status", "on_autocaption")
+        caption = _handler(demo, "lfd_autocaption_message", "on_autocaption")
         final = _last(caption("my dog", "main", "BLIP (local folder)", str(blip_folder),
                               "overwrite"))
         assert "Captioned 6" in final

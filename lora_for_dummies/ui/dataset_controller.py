@@ -145,6 +145,15 @@ class DatasetController:
         path, chosen = items[index]
         return chosen, self.load_caption(name or "", concept or MAIN, chosen), path
 
+    def editor_now(self, name: str | None, concept: str | None,
+                   stem: str) -> tuple[str, str, str | None]:
+        """(stem, caption, image) as the files are now; empty when `stem` is not (or no longer)
+        an image of that dataset and concept."""
+        for path, shown in self.gallery(name, concept):
+            if shown == stem:
+                return stem, self.load_caption(name or "", concept or MAIN, stem), path
+        return "", "", None
+
     def image_of(self, name: str | None, concept: str | None, stem: str) -> str | None:
         return next((path for path, s in self.gallery(name, concept) if s == stem), None)
 

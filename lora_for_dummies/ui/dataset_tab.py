@@ -6,30 +6,18 @@ from typing import Any
 
 import gradio as gr
 
-from lora_for_dummies.dataset.autocaption import MODES
 from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.fields import HELP
 from lora_for_dummies.ui import compat
-from lora_for_dummies.ui.caption_hints import build_caption_hints
 from lora_for_dummies.ui.compat import user_message
-from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
+from lora_for_dummies.ui.dataset_captions import _SHORTCUT, build_captions
+from lora_for_dummies.ui.dataset_controller import MAIN, DatasetController
 from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.help_text import TIPS
 from lora_for_dummies.ui.jobs import run_job, stop_current
 from lora_for_dummies.ui.lists import refreshable
-
-# Ctrl+Enter (⌘+Enter) in the caption box presses "Save and next". Installed once, by the events
-# that open a caption, so no page script is needed (the same on gradio 3, 4, 5 and the webui).
-_SHORTCUT = ("if (!window.lfdCaptionKeys) { window.lfdCaptionKeys = true; "
-             "document.addEventListener('keydown', (e) => { "
-             "if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && e.target.closest "
-             "&& e.target.closest('#lfd_caption_text')) { e.preventDefault(); "
-             "const b = document.getElementById('lfd_caption_save_next'); "
-             "const button = b && (b.tagName === 'BUTTON' ? b : b.querySelector('button')); "
-             "if (button) button.click(); } }); }")
-SHORTCUT_JS = "() => { " + _SHORTCUT + " }"
 
 
 def build_dataset_tab(host: Host) -> dict[str, Any]:
@@ -132,63 +120,9 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         process_log = gr.Textbox(label="Processing report", lines=4, interactive=False,
                                  elem_id="lfd_dataset_process_log")
 
-    with gr.Accordion("Captions", open=True):
-        build_caption_hints(host)
-        with gr.Row():
-            with gr.Column(scale=3):
-                images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
-                                        gallery_now)
-            with gr.Column(scale=2):
-                picture = gr.Image(label="Selected image", type="filepath", interactive=False,
-                                   height=320, elem_id="lfd_caption_preview")
-                stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem",
-                                  info=TIPS["lfd_caption_stem"])
-                caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text",
-                                     info="What is in the picture, comma-separated, trigger "
-                                          "word first. Ctrl+Enter: save and go to the next.")
-                tokens = gr.Markdown("Tokens: 0/75", elem_id="lfd_caption_tokens")
-                with gr.Row():
-                    previous = gr.Button("◀ Previous", elem_id="lfd_caption_previous")
-                    following = gr.Button("Next ▶", elem_id="lfd_caption_next")
-                with gr.Row():
-                    save = gr.Button("Save caption", elem_id="lfd_caption_save")
-                    save_next = gr.Button("Save and next", variant="primary",
-                                          elem_id="lfd_caption_save_next")
-        with gr.Row():
-            operation = gr.Dropdown(list(BULK_OPERATIONS), value=list(BULK_OPERATIONS)[0],
-                                    label="Bulk operation", elem_id="lfd_bulk_operation",
-                                    info=TIPS["lfd_bulk_operation"])
-            bulk_text = gr.Textbox(label="Tags / search", elem_id="lfd_bulk_text",
-                                   info=TIPS["lfd_bulk_text"])
-            replacement = gr.Textbox(label="Replace with", elem_id="lfd_bulk_replacement",
-                                     info=TIPS["lfd_bulk_replacement"])
-            regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex",
-                                info=TIPS["lfd_bulk_regex"])
-            keep_first = gr.Number(value=1, precision=0, label="Keep first N (sort)",
-                                   elem_id="lfd_bulk_keep", info=TIPS["lfd_bulk_keep"])
-        selection = gr.Dropdown(ctl.stems(first, MAIN), multiselect=True,
-                                label="Only these images (empty = all)",
-                                elem_id="lfd_bulk_selection", info=TIPS["lfd_bulk_selection"])
-        with gr.Row():
-            preview = gr.Button("Preview", elem_id="lfd_bulk_preview")
-            apply = gr.Button("Apply", variant="primary", elem_id="lfd_bulk_apply")
-            undo = gr.Button("Undo last bulk change", elem_id="lfd_bulk_undo")
-        changes = compat.table(["file", "before", "after"], "lfd_bulk_changes",
-                               interactive=False)
-        frequency = compat.table(["tag", "images"], "lfd_tag_frequency",
-                                 ctl.frequency(first, MAIN), interactive=False,
-                                 label="Tag frequency")
-        captioners = list(host.captioners())
-        with gr.Row():
-            captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
-                                    label="Auto-caption with", elem_id="lfd_autocaption_model",
-                                    info=TIPS["lfd_autocaption_model"])
-            option = gr.Textbox(label="BLIP model folder (standalone)",
-                                elem_id="lfd_autocaption_option",
-                                info=TIPS["lfd_autocaption_option"], visible=host.name != "webui")
-            mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
-                            elem_id="lfd_autocaption_mode", info=TIPS["lfd_autocaption_mode"])
-            autocaption = gr.Button("Auto-caption", elem_id="lfd_autocaption_run")
+    cap = build_captions(host, ctl, dataset, concept, gallery_now, first)
+    images, selection, frequency = cap["gallery"], cap["selection"], cap["frequency"]
+    caption, editor, tokens = cap["caption"], cap["editor"], cap["tokens"]
 
     with gr.Accordion("Pre-flight check", open=True):
         with gr.Row():
@@ -217,10 +151,17 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         # Every field from the newly chosen dataset's file: the concept may stay "main" (so
         # its change event does not fire), and a stale trigger word saved into another
         # dataset is exactly what must never happen.
-        return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN))
+        return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN)) + \
+            ctl.editor_now(name, MAIN, "")
 
     def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
-        return refresh_views(name, concept_name)[1:]
+        return refresh_views(name, concept_name)[1:] + ctl.editor_now(name, concept_name, "")
+
+    def on_files_changed(name: str | None, concept_name: str | None,
+                         stem_name: str) -> tuple[Any, ...]:
+        """After an import or processing: the lists, and the editor showing the file's text."""
+        return refresh_views(name, concept_name)[1:] + ctl.editor_now(name, concept_name,
+                                                                      stem_name)
 
     def on_concept_settings(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
         return ctl.concept_settings(name, concept_name)
@@ -244,13 +185,13 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
-    dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt])
+    dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt] + editor)
 
     def on_concept_refresh(name: str | None, concept_name: str | None) -> Any:
         return compat.update(choices=ctl.concepts(name), value=concept_name)
 
     concept_refresh.click(on_concept_refresh, [dataset, concept], [concept])
-    concept.change(on_concept, [dataset, concept], views[1:])
+    concept.change(on_concept, [dataset, concept], views[1:] + editor)
 
     def on_create(name: str, extra: str) -> tuple[Any, ...]:
         try:
@@ -271,7 +212,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         except UserError as err:
             return (f"⚠ {err}", compat.update())
 
-    import_button.click(on_import, [dataset, concept, upload, folder], [status, upload])
+    import_button.click(on_import, [dataset, concept, upload, folder], [status, upload]).then(
+        on_files_changed, [dataset, concept, cap["stem"]], views[1:] + editor)
 
     def defaults_for(family_name: str) -> tuple[Any, Any]:
         settings = ProcessSettings.for_family(family_name)
@@ -291,69 +233,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     process.click(on_process, [dataset, concept, high, low, crop, tiles, flip, out_format,
                                quality, background], [status, process_log]).then(
-        on_concept, [dataset, concept], views[1:])
+        on_files_changed, [dataset, concept, cap["stem"]], views[1:] + editor)
     stop.click(stop_current, [], [status])
-
-    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[Any, ...]:
-        gallery_items = ctl.gallery(name, concept_name)
-        index = evt.index if isinstance(evt.index, int) else evt.index[0]
-        chosen = gallery_items[index][1] if index < len(gallery_items) else ""
-        return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else "", \
-            gallery_items[index][0] if chosen else None
-
-    editor = [stem, caption, picture]
-    compat.then_js(images.select(select_handler, [dataset, concept], editor), SHORTCUT_JS)
-
-    def on_previous(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
-        return ctl.neighbour(name, concept_name, stem_name, -1)
-
-    def on_next(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
-        return ctl.neighbour(name, concept_name, stem_name, 1)
-
-    previous.click(on_previous, [dataset, concept, stem], editor)
-    following.click(on_next, [dataset, concept, stem], editor)
-
-    def on_save_next(name: str, concept_name: str, stem_name: str, text: str) -> tuple[Any, ...]:
-        try:
-            message = ctl.save_caption(name, concept_name or MAIN, stem_name, text)
-        except UserError as err:
-            return (f"⚠ {err}",) + tuple(compat.update() for _ in editor)
-        return (message,) + ctl.neighbour(name, concept_name, stem_name, 1)
-
-    save_next.click(on_save_next, [dataset, concept, stem, caption], [status] + editor)
-    caption.change(ctl.token_label, [caption], [tokens])
-    def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
-        return ctl.save_caption(name, concept_name or MAIN, stem_name, text)
-
-    save.click(user_message(on_save), [dataset, concept, stem, caption], [status])
-
-    bulk_inputs = [dataset, concept, operation, selection, bulk_text, replacement, regex,
-                   keep_first]
-
-    def on_preview(*values: Any) -> tuple[Any, str]:
-        try:
-            rows = ctl.preview_bulk(*values)
-            return rows, f"{len(rows)} captions would change. Press Apply to write them."
-        except UserError as err:
-            return [], f"⚠ {err}"
-
-    preview.click(on_preview, bulk_inputs, [changes, status])
-    apply.click(user_message(ctl.apply_bulk), bulk_inputs, [status]).then(
-        ctl.frequency, [dataset, concept], [frequency])
-    def on_undo(name: str, concept_name: str) -> str:
-        return ctl.undo_bulk(name, concept_name or MAIN)
-
-    undo.click(user_message(on_undo), [dataset, concept], [status]).then(
-        ctl.frequency, [dataset, concept], [frequency])
-
-    def on_autocaption(name, concept_name, which, extra, how):
-        reporter = host.reporter()
-        for progress, result in run_job(reporter, lambda r: ctl.autocaption(
-                name, concept_name or MAIN, which, extra, how, r), lambda text: text):
-            yield progress if result is None else f"{progress}\n{result}"
-
-    autocaption.click(on_autocaption, [dataset, concept, captioner, option, mode],
-                      [status]).then(ctl.frequency, [dataset, concept], [frequency])
 
     def on_check(name, res, batch_size, epoch_count, family_name):
         try:
@@ -377,7 +258,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     # The caption editor is far above the table: bring it into view with the finding's file.
     compat.then_js(findings.select(on_finding, [dataset, findings],
-                                   [concept, stem, caption, picture]),
+                                   [concept, *editor]),
                    "() => { const el = document.getElementById('lfd_caption_text'); "
                    "if (el) el.scrollIntoView({block: 'center'}); " + _SHORTCUT + " }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,

@@ -1,0 +1,179 @@
+"""The Dataset tab's captions: the editor, bulk operations, auto-caption, the tag table.
+
+Each control's result is shown next to it (a message box under its buttons), and after every
+change of the caption files (bulk apply, undo, auto-caption) the editor shows the selected
+file's current text, so that a Save never writes a stale caption back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from lora_for_dummies.dataset.autocaption import MODES
+from lora_for_dummies.errors import UserError
+from lora_for_dummies.hosts.base import Host
+from lora_for_dummies.ui import compat
+from lora_for_dummies.ui.caption_hints import build_caption_hints
+from lora_for_dummies.ui.compat import user_message
+from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
+from lora_for_dummies.ui.help_text import TIPS
+from lora_for_dummies.ui.jobs import run_job
+
+# Ctrl+Enter (⌘+Enter) in the caption box presses "Save and next". Installed once, by the events
+# that open a caption, so no page script is needed (the same on gradio 3, 4, 5 and the webui).
+_SHORTCUT = ("if (!window.lfdCaptionKeys) { window.lfdCaptionKeys = true; "
+             "document.addEventListener('keydown', (e) => { "
+             "if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && e.target.closest "
+             "&& e.target.closest('#lfd_caption_text')) { e.preventDefault(); "
+             "const b = document.getElementById('lfd_caption_save_next'); "
+             "const button = b && (b.tagName === 'BUTTON' ? b : b.querySelector('button')); "
+             "if (button) button.click(); } }); }")
+SHORTCUT_JS = "() => { " + _SHORTCUT + " }"
+
+
+def _message(elem_id: str, lines: int = 1) -> Any:
+    """A result line under the buttons that cause it; it keeps the text until the next one."""
+    return gr.Textbox(label="Result", lines=lines, interactive=False, elem_id=elem_id)
+
+
+def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: Any,
+                   gallery_now: Callable[[], Any], first: str | None) -> dict[str, Any]:
+    """Build the Captions section and wire it; returns what the rest of the tab updates."""
+    with gr.Accordion("Captions", open=True):
+        build_caption_hints(host)
+        with gr.Row():
+            with gr.Column(scale=3):
+                images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
+                                        gallery_now)
+            with gr.Column(scale=2):
+                picture = gr.Image(label="Selected image", type="filepath", interactive=False,
+                                   height=320, elem_id="lfd_caption_preview")
+                stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem",
+                                  info=TIPS["lfd_caption_stem"])
+                caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text",
+                                     info="What is in the picture, comma-separated, trigger "
+                                          "word first. Ctrl+Enter: save and go to the next.")
+                tokens = gr.Markdown("Tokens: 0/75", elem_id="lfd_caption_tokens")
+                with gr.Row():
+                    previous = gr.Button("◀ Previous", elem_id="lfd_caption_previous")
+                    following = gr.Button("Next ▶", elem_id="lfd_caption_next")
+                with gr.Row():
+                    save = gr.Button("Save caption", elem_id="lfd_caption_save")
+                    save_next = gr.Button("Save and next", variant="primary",
+                                          elem_id="lfd_caption_save_next")
+                caption_message = _message("lfd_caption_message")
+        with gr.Row():
+            operation = gr.Dropdown(list(BULK_OPERATIONS), value=list(BULK_OPERATIONS)[0],
+                                    label="Bulk operation", elem_id="lfd_bulk_operation",
+                                    info=TIPS["lfd_bulk_operation"])
+            bulk_text = gr.Textbox(label="Tags / search", elem_id="lfd_bulk_text",
+                                   info=TIPS["lfd_bulk_text"])
+            replacement = gr.Textbox(label="Replace with", elem_id="lfd_bulk_replacement",
+                                     info=TIPS["lfd_bulk_replacement"])
+            regex = gr.Checkbox(label="Regex", elem_id="lfd_bulk_regex",
+                                info=TIPS["lfd_bulk_regex"])
+            keep_first = gr.Number(value=1, precision=0, label="Keep first N (sort)",
+                                   elem_id="lfd_bulk_keep", info=TIPS["lfd_bulk_keep"])
+        selection = gr.Dropdown(ctl.stems(first, MAIN), multiselect=True,
+                                label="Only these images (empty = all)",
+                                elem_id="lfd_bulk_selection", info=TIPS["lfd_bulk_selection"])
+        with gr.Row():
+            preview = gr.Button("Preview", elem_id="lfd_bulk_preview")
+            apply = gr.Button("Apply", variant="primary", elem_id="lfd_bulk_apply")
+            undo = gr.Button("Undo last bulk change", elem_id="lfd_bulk_undo")
+        bulk_message = _message("lfd_bulk_message")
+        changes = compat.table(["file", "before", "after"], "lfd_bulk_changes",
+                               interactive=False)
+        frequency = compat.table(["tag", "images"], "lfd_tag_frequency",
+                                 ctl.frequency(first, MAIN), interactive=False,
+                                 label="Tag frequency")
+        captioners = list(host.captioners())
+        with gr.Row():
+            captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
+                                    label="Auto-caption with", elem_id="lfd_autocaption_model",
+                                    info=TIPS["lfd_autocaption_model"])
+            option = gr.Textbox(label="BLIP model folder (standalone)",
+                                elem_id="lfd_autocaption_option",
+                                info=TIPS["lfd_autocaption_option"], visible=host.name != "webui")
+            mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
+                            elem_id="lfd_autocaption_mode", info=TIPS["lfd_autocaption_mode"])
+            autocaption = gr.Button("Auto-caption", elem_id="lfd_autocaption_run")
+        autocaption_message = _message("lfd_autocaption_message", lines=3)
+
+
+    # -- wiring ------------------------------------------------------------------------
+    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        gallery_items = ctl.gallery(name, concept_name)
+        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+        chosen = gallery_items[index][1] if index < len(gallery_items) else ""
+        return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else "", \
+            gallery_items[index][0] if chosen else None
+
+    editor = [stem, caption, picture]
+
+    def after_change(name: str | None, concept_name: str | None,
+                     stem_name: str = "") -> tuple[Any, ...]:
+        return ctl.editor_now(name, concept_name, stem_name) + (ctl.frequency(name,
+                                                                              concept_name),)
+    compat.then_js(images.select(select_handler, [dataset, concept], editor), SHORTCUT_JS)
+
+    def on_previous(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
+        return ctl.neighbour(name, concept_name, stem_name, -1)
+
+    def on_next(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
+        return ctl.neighbour(name, concept_name, stem_name, 1)
+
+    previous.click(on_previous, [dataset, concept, stem], editor)
+    following.click(on_next, [dataset, concept, stem], editor)
+
+    def on_save_next(name: str, concept_name: str, stem_name: str, text: str) -> tuple[Any, ...]:
+        try:
+            message = ctl.save_caption(name, concept_name or MAIN, stem_name, text)
+        except UserError as err:
+            return (f"⚠ {err}",) + tuple(compat.update() for _ in editor)
+        return (message,) + ctl.neighbour(name, concept_name, stem_name, 1)
+
+    save_next.click(on_save_next, [dataset, concept, stem, caption],
+                    [caption_message] + editor)
+    caption.change(ctl.token_label, [caption], [tokens])
+    def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
+        return ctl.save_caption(name, concept_name or MAIN, stem_name, text)
+
+    save.click(user_message(on_save), [dataset, concept, stem, caption], [caption_message])
+
+    bulk_inputs = [dataset, concept, operation, selection, bulk_text, replacement, regex,
+                   keep_first]
+
+    def on_preview(*values: Any) -> tuple[Any, str]:
+        try:
+            rows = ctl.preview_bulk(*values)
+            return rows, f"{len(rows)} captions would change. Press Apply to write them."
+        except UserError as err:
+            return [], f"⚠ {err}"
+
+    preview.click(on_preview, bulk_inputs, [changes, bulk_message])
+    # After every change of the files the editor shows the file's text again: a stale box
+    # saved once more would write the old caption back (the bulk change or the undo lost).
+    apply.click(user_message(ctl.apply_bulk), bulk_inputs, [bulk_message]).then(
+        after_change, [dataset, concept, stem], editor + [frequency])
+    def on_undo(name: str, concept_name: str) -> str:
+        return ctl.undo_bulk(name, concept_name or MAIN)
+
+    undo.click(user_message(on_undo), [dataset, concept], [bulk_message]).then(
+        after_change, [dataset, concept, stem], editor + [frequency])
+
+    def on_autocaption(name, concept_name, which, extra, how):
+        reporter = host.reporter()
+        for progress, result in run_job(reporter, lambda r: ctl.autocaption(
+                name, concept_name or MAIN, which, extra, how, r), lambda text: text):
+            yield progress if result is None else f"{progress}\n{result}"
+
+    autocaption.click(on_autocaption, [dataset, concept, captioner, option, mode],
+                      [autocaption_message]).then(after_change, [dataset, concept, stem],
+                                                  editor + [frequency])
+
+    return {"gallery": images, "selection": selection, "frequency": frequency,
+            "caption": caption, "tokens": tokens, "editor": editor, "stem": stem}
