@@ -45,7 +45,7 @@ def test_switching_datasets_back_and_forth_reloads_and_saves_the_right_one(tmp_p
     assert _concept_file(tmp_path, "cat") == before["cat"]
     assert _concept_file(tmp_path, "dog") != before["dog"]
     assert open_dataset(tmp_path / "datasets" / "dog").concept("").repeats == 8
-    *_, shown_token, shown_repeats, _ = on_dataset("cat")
+    *_, shown_token, shown_repeats, _, _, _, _ = on_dataset("cat")
     assert (shown_token, shown_repeats) == ("ohwx", 3)
     save_concept("cat", "main", shown_token, shown_repeats, "cat")
     assert open_dataset(tmp_path / "datasets" / "cat").concept("").token == "ohwx"
