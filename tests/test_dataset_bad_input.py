@@ -155,3 +155,33 @@ def test_a_decompression_bomb_is_skipped_at_import_and_the_rest_imported(tmp_pat
     _png_bomb(originals / "later.png")
     result = process_concept(ds, "", ProcessSettings(high=64, low=64))
     assert any("later.png: too large to open safely" in line for line in result.lines())
+
+
+def test_a_duplicates_different_caption_is_never_dropped_without_a_word(tmp_path):
+    """Issue 23: `chelsea.jpg` = `cat.jpg` byte for byte, its .txt said something else, and the
+    import dropped that caption silently."""
+    source = tmp_path / "src"
+    source.mkdir()
+    save(photo(64, 64, 1), source / "cat.png")
+    (source / "cat.txt").write_text("sks, cat, sofa", encoding="utf-8")
+    ds = create_dataset(tmp_path / "datasets", "cats")
+    import_images(ds, [source])
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "chelsea.png").write_bytes((source / "cat.png").read_bytes())
+    (again / "chelsea.txt").write_text("sks, cat, garden, sunlight", encoding="utf-8")
+    originals = ds.folder(ds.concept(""), "originals")
+    report = import_images(ds, [again])
+    assert report.copied == [] and len(report.skipped) == 1
+    assert "chelsea.txt differs from cat.txt" in report.skipped[0]
+    assert "Join the captions of duplicates" in report.skipped[0]
+    assert (originals / "cat.txt").read_text(encoding="utf-8") == "sks, cat, sofa"
+    joined = import_images(ds, [again], join_duplicate_captions=True)
+    assert "joined into cat.txt" in joined.skipped[0]
+    assert (originals / "cat.txt").read_text(encoding="utf-8") == \
+        "sks, cat, sofa, garden, sunlight"
+    # a kept picture without a caption takes the duplicate's, and says so
+    (originals / "cat.txt").unlink()
+    taken = import_images(ds, [again])
+    assert "was kept as cat.txt" in taken.skipped[0]
+    assert (originals / "cat.txt").read_text(encoding="utf-8") == "sks, cat, garden, sunlight"

@@ -32,7 +32,7 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert message.startswith("Created") and update["value"] == "my dog"
     assert create("../bad", "")[0].startswith("⚠")
     message, _ = _handler(demo, "lfd_dataset_status", "on_import")("my dog", "main", None,
-                                                                  str(incoming))
+                                                                  str(incoming), False)
     assert message.startswith("Imported 3 images and 1 captions")
 
     process = _handler(demo, "lfd_dataset_process_log", "on_process")

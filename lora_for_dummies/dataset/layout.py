@@ -131,7 +131,40 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> ImportReport:
+def _duplicate_caption(source: Path, caption: Path, existing: Path, join: bool,
+                       report: ImportReport) -> str:
+    """A picture already imported (byte for byte) came with its own caption: never dropped
+    without a word. Taken when the kept picture has none; joined when asked; else reported
+    with the way to keep it. Returns the skip line."""
+    from lora_for_dummies.dataset.captions import (
+        join_tags,
+        read_caption,
+        split_tags,
+        write_caption,
+    )
+
+    line = f"{source.name}: already in {existing.parent.name} as {existing.name}"
+    kept = existing.with_suffix(".txt")
+    new_text = read_caption(caption).text.strip()
+    old_text = read_caption(kept).text.strip() if kept.is_file() else ""
+    if not new_text or new_text == old_text:
+        return line
+    if not old_text:
+        write_caption(kept, new_text)
+        report.captions.append(kept.name)
+        return f"{line}; its caption {caption.name} was kept as {kept.name}"
+    if join:  # the kept caption as it is, then the duplicate's tags it does not have yet
+        old_tags = split_tags(old_text)
+        write_caption(kept, join_tags(old_tags + [t for t in split_tags(new_text)
+                                                  if t not in old_tags]))
+        report.captions.append(kept.name)
+        return f"{line}; its caption {caption.name} was joined into {kept.name}"
+    return (f"{line}; its caption {caption.name} differs from {kept.name} and was not imported "
+            "(tick 'Join the captions of duplicates' and import again to keep both)")
+
+
+def import_images(dataset: Dataset, sources: list[Path], concept: str = "",
+                  join_duplicate_captions: bool = False) -> ImportReport:
     """Copy images (and a same-stem .txt caption beside each) into the concept's originals.
 
     `sources` are files or folders (folders are read recursively). An identical file already
@@ -168,7 +201,14 @@ def import_images(dataset: Dataset, sources: list[Path], concept: str = "") -> I
             continue
         digest = _digest(source)
         if digest in contents:
-            report.skipped.append(f"{source.name}: already in {target.name} as {contents[digest]}")
+            caption = source.with_suffix(".txt")
+            if not caption.is_file():
+                caption = given_captions.get(source.stem.lower(), caption)
+            existing_image = target / contents[digest]
+            report.skipped.append(
+                _duplicate_caption(source, caption, existing_image, join_duplicate_captions,
+                                   report) if caption.is_file() else
+                f"{source.name}: already in {target.name} as {contents[digest]}")
             continue
         stem, clash = source.stem, existing.get(source.stem.lower())
         number = 1

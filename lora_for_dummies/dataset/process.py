@@ -175,7 +175,11 @@ def process_one(source: Path, stem: str, settings: ProcessSettings, high_dir: Pa
                     if not text_path.exists():
                         write_caption(text_path, caption)
     except OSError as err:
-        result.error = f"{source.name}: cannot write the output ({err.strerror or err})"
+        from lora_for_dummies.os_errors import os_error_message
+
+        result.error = f"{source.name}: {os_error_message(err)}"
+    except UserError as err:  # a write refused by atomic_path (full disk, read-only folder)
+        result.error = f"{source.name}: {err}"
     if upscaled:
         result.notes.append(f"upscaled: smaller than {settings.high}px after cropping "
                             f"(original {loaded.original_size[0]}×{loaded.original_size[1]})")
@@ -267,7 +271,7 @@ def process_concept(dataset: Dataset, concept: Concept | str, settings: ProcessS
                     pending.cancel()
     try:
         write_text_atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
-    except OSError as err:
+    except (OSError, UserError) as err:  # the outputs stand; a rerun redoes them all
         report.done.append(ItemResult(MANIFEST, error=f"{MANIFEST}: cannot be written ({err})"))
     reporter.finish(report.lines()[0])
     return report

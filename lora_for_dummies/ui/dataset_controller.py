@@ -61,10 +61,11 @@ class DatasetController:
         dataset = create_dataset(self.host.datasets_dir(), name, concept)
         return dataset.name, f"Created {dataset.root}"
 
-    def import_files(self, name: str, concept: str, paths: list[str]) -> str:
+    def import_files(self, name: str, concept: str, paths: list[str],
+                     join_duplicate_captions: bool = False) -> str:
         dataset = self.open(name)
         report = import_images(dataset, [Path(p) for p in paths if p],
-                               "" if concept == MAIN else concept)
+                               "" if concept == MAIN else concept, join_duplicate_captions)
         lines = [f"Imported {len(report.copied)} images and {len(report.captions)} captions "
                  f"into {dataset.concept(concept).originals_dir}."]
         return "\n".join(lines + [f"Skipped {s}" for s in report.skipped])

@@ -50,6 +50,9 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             folder = gr.Textbox(label="…or copy from a folder on this computer",
                                 elem_id="lfd_dataset_import_folder",
                                 info=TIPS["lfd_dataset_import_folder"])
+            join_captions = gr.Checkbox(label="Join the captions of duplicates",
+                                        elem_id="lfd_dataset_join_captions",
+                                        info=TIPS["lfd_dataset_join_captions"])
             import_button = gr.Button("Import", elem_id="lfd_dataset_import")
 
     # Functions, not values: gradio calls them at every page load, so a (re)loaded page shows
@@ -202,17 +205,19 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     create.click(on_create, [new_name, new_concept], [status, dataset])
 
-    def on_import(name: str, concept_name: str, files: Any, path: str) -> tuple[Any, ...]:
+    def on_import(name: str, concept_name: str, files: Any, path: str,
+                  join: bool) -> tuple[Any, ...]:
         try:
             paths = compat.uploaded_paths(files) + ([path.strip()] if path and path.strip()
                                                     else [])
             if not paths:
                 raise UserError("drop images above or type a folder path")
-            return (ctl.import_files(name, concept_name or MAIN, paths), None)
+            return (ctl.import_files(name, concept_name or MAIN, paths, bool(join)), None)
         except UserError as err:
             return (f"⚠ {err}", compat.update())
 
-    import_button.click(on_import, [dataset, concept, upload, folder], [status, upload]).then(
+    import_button.click(on_import, [dataset, concept, upload, folder, join_captions],
+                        [status, upload]).then(
         on_files_changed, [dataset, concept, cap["stem"]], views[1:] + editor)
 
     def defaults_for(family_name: str) -> tuple[Any, Any]:

@@ -16,6 +16,9 @@ TIPS: dict[str, str] = {
                                "subject or style with its own trigger word.",
     "lfd_dataset_import_folder": "Full path of a folder of images (and .txt captions) on this "
                                  "computer; they are copied, your originals stay untouched.",
+    "lfd_dataset_join_captions": "A picture already here under another name, with another "
+                                 "caption: on, its tags are added to the kept caption; off "
+                                 "(usual), the import only says so.",
     "lfd_kohya_export_dir": "Folder to write kohya_ss's N_token folders to (N = repeats); only "
                             "needed to train this dataset with kohya_ss.",
     "lfd_kohya_export_res": "Which processed copy to export: high (usual) or low resolution.",
