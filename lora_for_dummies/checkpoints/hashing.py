@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from lora_for_dummies.atomic import write_text_atomic
+from lora_for_dummies.errors import UserError
 
 _CHUNK = 1024 * 1024
 
@@ -46,8 +47,8 @@ def sha256_file(path: str | Path, cache_file: Path | None = None) -> str:
     cache[cache_key] = value
     try:
         write_text_atomic(cache_file, json.dumps(cache, indent=0))
-    except OSError:
-        pass  # a read-only home folder must not stop an inspection
+    except (OSError, UserError):
+        pass  # a read-only home folder (said as a UserError by atomic_path) must not stop it
     return value
 
 
