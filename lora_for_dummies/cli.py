@@ -54,6 +54,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost"):
         print(f"warning: listening on {args.host}: anyone on your network can use this app")
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
+    if not host.checkpoints():
+        print(host.models_hint())
     from lora_for_dummies.hosts.api import add_routes
     from lora_for_dummies.hosts.offline import offline_app_kwargs
 

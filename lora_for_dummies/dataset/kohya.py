@@ -42,8 +42,11 @@ def export_kohya(dataset: Dataset, destination: Path, resolution: str = "high") 
                 shutil.copy2(caption, folder / caption.name)
         made.append(folder)
     if not made:
-        raise UserError(f"dataset {dataset.name!r} has no processed images to export; run "
-                        "Process first")
+        from lora_for_dummies.dataset.layout import no_images_advice
+
+        main = next(iter(dataset.concepts.values()), None)
+        raise UserError(f"nothing to export: {no_images_advice(dataset, main)}" if main else
+                        f"dataset {dataset.name!r} has no concepts to export")
     return made
 
 

@@ -71,6 +71,17 @@ class Dataset:
         write_text_atomic(self.root / SETTINGS_FILE, json.dumps(data, indent=2) + "\n")
 
 
+def no_images_advice(dataset: Dataset, concept: Concept) -> str:
+    """What a concept without processed images needs next, in the words every tab uses: an
+    empty dataset needs images imported first; imported originals need Process."""
+    where = f"{dataset.name} / {concept.title}"
+    originals = dataset.folder(concept, "originals")
+    if not (originals.is_dir() and any(is_image(p) for p in originals.iterdir())):
+        return (f"{where} has no images yet: import some first (Dataset tab → New dataset and "
+                "import: drop your pictures, then Import)")
+    return f"{where} has no processed images yet: press Process in the Dataset tab"
+
+
 def open_dataset(root: Path) -> Dataset:
     """Read a dataset folder: concepts from its IMGS* folders and dataset.json."""
     root = Path(root)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from lora_for_dummies.dataset.captions import read_caption
 from lora_for_dummies.dataset.imageio import ImageError, load_image
-from lora_for_dummies.dataset.layout import Dataset, is_image
+from lora_for_dummies.dataset.layout import Dataset, is_image, no_images_advice
 from lora_for_dummies.tokenizer import CHUNK_TOKENS, count_tokens
 
 NEAR_DUPLICATE_BITS = 6  # of 64: difference-hash distance at or below this is "near"
@@ -190,9 +190,9 @@ def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs
                 "in Concept settings, or the LoRA has no word to call it up"))
         if processed:
             _check_captions(high, processed, concept.token, entry)
-        elif entry.originals:
+        else:
             entry.findings.append(Finding("not_processed", concept.high_dir,
-                                          "no processed images yet: run Process"))
+                                          no_images_advice(dataset, concept)))
         entry.steps_per_epoch = math.ceil(entry.processed * concept.repeats / max(batch_size, 1))
         total_steps += entry.steps_per_epoch * epochs
         report.concepts.append(entry)

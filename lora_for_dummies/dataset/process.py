@@ -80,6 +80,7 @@ class ItemResult:
     low: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    sharp_up_to: int = 0  # when upscaled: the largest resolution this image fills unscaled
 
 
 @dataclass
@@ -97,6 +98,13 @@ class ProcessReport:
         ok = [i for i in self.done if not i.error]
         out = [f"processed {len(ok)}, unchanged {self.unchanged}, failed {len(self.failed)}"
                + (" — stopped" if self.stopped else "")]
+        upscaled = [i for i in ok if i.sharp_up_to]
+        if upscaled:
+            sharp = min(i.sharp_up_to for i in upscaled) // 64 * 64
+            out.append(f"upscaled {len(upscaled)} of {len(ok)} images (smaller than the high "
+                       "resolution after cropping, so they come out soft): "
+                       + (f"a high resolution of {sharp} px or less needs no upscaling, or add "
+                          "larger pictures" if sharp >= 256 else "add larger pictures"))
         out += [f"FAILED {i.error}" for i in self.failed]
         out += [f"{i.source}: {note}" for i in ok for note in i.notes]
         out += [f"orphan (its original is gone; not deleted): {name}" for name in self.orphans]
@@ -183,7 +191,18 @@ def process_one(source: Path, stem: str, settings: ProcessSettings, high_dir: Pa
     if upscaled:
         result.notes.append(f"upscaled: smaller than {settings.high}px after cropping "
                             f"(original {loaded.original_size[0]}×{loaded.original_size[1]})")
+        # in the original's pixels (a JPEG may have been decoded at a reduced size)
+        scale = max(loaded.original_size) / max(image.size)
+        result.sharp_up_to = min(_sharp_up_to(region.size, settings.crop, scale)
+                                 for _, region in regions)
     return result
+
+
+def _sharp_up_to(size: tuple[int, int], crop: str, scale: float) -> int:
+    """The largest resolution a region fills without upscaling: its short side for a square
+    crop; for a bucket (area ≈ resolution²) the square root of its area."""
+    width, height = size[0] * scale, size[1] * scale
+    return int((width * height) ** 0.5 if crop == "bucket" else min(width, height))
 
 
 def _source_caption(source: Path, result: ItemResult) -> str:

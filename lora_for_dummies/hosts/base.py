@@ -58,6 +58,10 @@ class Host(Protocol):
         why any is missing ("" when none is)."""
         ...
 
+    def models_hint(self) -> str:
+        """Where a beginner puts a checkpoint for this host (shown while the list is empty)."""
+        ...
+
 
 def scan_model_files(folder: Path) -> list[CheckpointEntry]:
     """Model files under `folder` (recursively), titled by their path relative to it."""

@@ -68,5 +68,10 @@ class StandaloneHost:
     def families(self) -> tuple[tuple[str, ...], str]:
         return ALL_FAMILIES, ""
 
+    def models_hint(self) -> str:
+        return (f"No model yet: put a checkpoint (.safetensors of SD 1.x, SD 2.x or SDXL) into "
+                f"{self.models_dir} and press 🔄, or start again with `lfd serve --demo` to "
+                "try everything on a tiny demo model first.")
+
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:
         return {"BLIP (local folder)": lambda folder: BlipFolderCaptioner(folder)}

@@ -100,6 +100,10 @@ class WebuiHost:
                 else:  # Forge loads its models again when the next generation needs them
                     forge.soft_empty_cache()
 
+    def models_hint(self) -> str:
+        return ("No model yet: put a checkpoint into the webui's models/Stable-diffusion folder "
+                "(the one txt2img lists) and press 🔄.")
+
     def captioners(self) -> dict[str, Callable[[str], Any]]:
         return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
 

@@ -16,6 +16,7 @@ from lora_for_dummies.dataset.layout import (
     import_images,
     is_image,
     list_datasets,
+    no_images_advice,
     open_dataset,
 )
 from lora_for_dummies.dataset.preflight import run_preflight
@@ -239,7 +240,8 @@ class DatasetController:
         high, low = self.folders(name, concept)
         images = [Path(p) for p, _ in self.gallery(name, concept)]
         if not images:
-            raise UserError("no processed images: run Process first")
+            dataset = self.open(name)
+            raise UserError(no_images_advice(dataset, dataset.concept(concept)))
         report = run_autocaption(images, factories[captioner](option), mode, reporter, [low])
         lines = [f"Captioned {len(report.written)}, kept {len(report.skipped)}"]
         return "\n".join(lines + report.failed)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
-from lora_for_dummies.dataset.layout import is_image, list_datasets, open_dataset
+from lora_for_dummies.dataset.layout import is_image, list_datasets, no_images_advice, open_dataset
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
@@ -93,6 +93,8 @@ class TrainController:
         from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 
         if not title:
+            if not self.host.checkpoints():
+                return f"⚠ {self.host.models_hint()}"
             return "Choose the model you generate with (or the base it was made from)."
         try:
             info = inspect_checkpoint(self.checkpoint(title), compute_hash=False)
@@ -117,8 +119,7 @@ class TrainController:
             return f"⚠ {err}"
         images, captioned = image_summary(ds.folder(selected, "high"))
         if not images:
-            return (f"⚠ {dataset} / {selected.title} has no processed images yet: press "
-                    "Process in the Dataset tab")
+            return f"⚠ {no_images_advice(ds, selected)}"
         word = f"trigger word **{selected.token}**" if selected.token else \
             "⚠ no trigger word (set one in the Dataset tab)"
         return (f"{images} images, {captioned} with a caption "
@@ -146,8 +147,7 @@ class TrainController:
         folder = ds.folder(selected, "high")
         images, _ = image_summary(folder)
         if not images:
-            raise UserError(f"{dataset} has no processed images yet: press Process in the "
-                            "Dataset tab")
+            raise UserError(no_images_advice(ds, selected))
         given = GuidedInput(base=path, family=family_of(path), subject=subject_for(subject),
                             concept_folder=folder, token=selected.token, image_count=images,
                             name=name or dataset, vram_gb=detect_vram_gb())
