@@ -1,0 +1,46 @@
+"""What a newcomer hit on the Dataset side (issue 23): the advice for an empty dataset, the
+upscaling Process did without a word, and an empty model list without a hint."""
+
+from __future__ import annotations
+
+from imagegen import photo, save
+
+from lora_for_dummies.dataset.layout import create_dataset, import_images, open_dataset
+from lora_for_dummies.dataset.preflight import run_preflight
+from lora_for_dummies.dataset.process import ProcessSettings, process_concept
+from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui.train_controller import TrainController
+
+
+def test_an_empty_dataset_is_told_to_import_images_first(tmp_path):
+    host = StandaloneHost(tmp_path / "data")
+    create_dataset(host.datasets_dir(), "new one")
+    train = TrainController(host)
+    line = train.images_line("new one", "main")
+    assert "has no images yet: import some first" in line and "Process" not in line
+    report = run_preflight(open_dataset(host.datasets_dir() / "new one"), 512, 1, 10)
+    assert any("import some first" in f.detail for c in report.concepts for f in c.findings)
+    source = tmp_path / "photos"
+    source.mkdir()
+    save(photo(300, 300, 1), source / "a.png")
+    import_images(open_dataset(host.datasets_dir() / "new one"), [source])
+    assert "press Process in the Dataset tab" in train.images_line("new one", "main")
+
+
+def test_process_says_how_many_were_upscaled_and_which_resolution_needs_none(tmp_path):
+    dataset = create_dataset(tmp_path, "small")
+    originals = dataset.folder(dataset.concept(""), "originals")
+    for i, (w, h) in enumerate([(300, 420), (640, 480), (1024, 1024)]):
+        save(photo(w, h, i), originals / f"{i}.png")
+    report = process_concept(dataset, "", ProcessSettings(high=768, low=512))
+    line = report.lines()[1]
+    assert line.startswith("upscaled 2 of 3 images"), report.lines()
+    assert "a high resolution of 256 px or less needs no upscaling" in line  # 300 → 256
+    buckets = process_concept(dataset, "", ProcessSettings(high=768, low=512, crop="bucket"))
+    assert "a high resolution of 320 px or less" in buckets.lines()[1]  # √(300·420) ≈ 354
+
+
+def test_an_empty_model_list_says_where_models_go_and_offers_the_demo(tmp_path):
+    host = StandaloneHost(tmp_path / "data")
+    line = TrainController(host).base_line(None)
+    assert str(host.models_dir) in line and "lfd serve --demo" in line
