@@ -70,7 +70,8 @@ BUCKET_SIDE = _int(*RESOLUTION, multiple=64)
 RANGES: dict[str, Range] = {
     # train job (train/config.py)
     "model.clip_skip": _int(0, 12, "0: as the model suggests"),
-    "concepts.repeats": _int(1, 10_000),
+    "concepts.repeats": _int(0, 10_000, "0: the dataset's setting"),
+    "dataset.repeats": _int(1, 10_000),  # a dataset's own (Dataset tab, kohya N_ folders)
     "concepts.class_images": _int(0, 100_000),
     "network.rank": _RANK,
     "network.alpha": _ALPHA,

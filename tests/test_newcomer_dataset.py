@@ -44,3 +44,44 @@ def test_an_empty_model_list_says_where_models_go_and_offers_the_demo(tmp_path):
     host = StandaloneHost(tmp_path / "data")
     line = TrainController(host).base_line(None)
     assert str(host.models_dir) in line and "lfd serve --demo" in line
+
+
+def test_the_datasets_repeats_is_what_every_path_trains_with(tiny_models, tmp_path):
+    """Issue 23: both runs trained with repeats 1 while the datasets said 2 and 10. The
+    Dataset tab's value is read by the guided path (UI), by a job file (CLI) and a job sent to
+    the API that leave repeats out, is shown beside the dataset and lands in the metadata."""
+    import shutil
+
+    from lora_for_dummies.lora.format import load_lora
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.loop import Trainer
+
+    host = StandaloneHost(tmp_path / "data")
+    shutil.copy(tiny_models["sd1"], host.models_dir / "base.safetensors")
+    host.refresh_checkpoints()
+    dataset = create_dataset(host.datasets_dir(), "pets")
+    dataset.concepts[""].token, dataset.concepts[""].repeats = "sks", 3
+    dataset.save()
+    originals = dataset.folder(dataset.concept(""), "originals")
+    for i in range(2):
+        save(photo(96, 96, i), originals / f"{i}.png")
+    process_concept(dataset, "", ProcessSettings(high=64, low=64))
+    train = TrainController(host)
+    assert "3 repeats (the Dataset tab's setting)" in train.images_line("pets", "main")
+    guided, _ = train.guided("base.safetensors", "A character or person", "pets", "main", "")
+    assert guided.concepts[0].repeats == 3
+    job = TrainJob.from_dict({  # a CLI / API job that leaves repeats out
+        "model": {"base": str(host.models_dir / "base.safetensors")},
+        "concepts": [{"folder": str(dataset.folder(dataset.concept(""), "high")), "token": "sks"}],
+        "training": {"steps": 1, "resolution": 64, "precision": "fp32"},
+        "samples": {"enabled": False}, "save": {"name": "pets"},
+        "runs_dir": str(host.runs_dir())})
+    job.validate()
+    assert job.concepts[0].repeats == 0  # "the dataset's", until the run reads it
+    Trainer(job, host.lora_dir(), device="cpu").run()
+    _, metadata = load_lora(host.lora_dir() / "pets.safetensors")
+    assert '"3_sks"' in metadata["ss_dataset_dirs"] and '"n_repeats": 3' in \
+        metadata["ss_dataset_dirs"]
+    outside = TrainJob.from_dict({"concepts": [{"folder": str(tmp_path / "loose")}]})
+    outside.resolve_repeats()
+    assert outside.concepts[0].repeats == 10  # kohya's usual, for a folder outside a dataset

@@ -31,7 +31,7 @@ REFUSED_TRAIN = [
     ({"optimizer": {"cycles": 0}}, "optimizer.cycles = 0"),
     ({"training": {"max_token_chunks": 0}}, "training.max_token_chunks = 0"),
     ({"optimizer": {"unet_lr": float("inf")}}, "optimizer.unet_lr = inf"),
-    ({"concepts": [{"folder": "x", "repeats": 0}]}, "concepts[0].repeats = 0"),
+    ({"concepts": [{"folder": "x", "repeats": -1}]}, "concepts[0].repeats = -1"),
 ]
 
 

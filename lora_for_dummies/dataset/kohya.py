@@ -61,7 +61,7 @@ def _plan(folders: list[Path]) -> list[tuple[Path, int, str, str]]:
         token = label.split(" ")[0]
         concept_name = "" if index == 0 else re.sub(r"[^\w-]+", "_", label).strip("_")
         try:
-            check_value("concepts.repeats", int(repeats), f"{folder.name}: repeats")
+            check_value("dataset.repeats", int(repeats), f"{folder.name}: repeats")
             if concept_name:
                 check_name(concept_name, f"concept name (from folder {folder.name!r})")
             elif index:

@@ -82,6 +82,23 @@ def no_images_advice(dataset: Dataset, concept: Concept) -> str:
     return f"{where} has no processed images yet: press Process in the Dataset tab"
 
 
+def concept_of_folder(folder: str | Path) -> tuple[Dataset, Concept] | None:
+    """The dataset and concept a processed folder (`<dataset>/HIGHRES_CONCEPT[_name]`, or the
+    LOWRES one) belongs to; None for a folder outside any dataset (a kohya folder, a path)."""
+    folder = Path(folder)
+    for prefix in (HIGH, LOW):
+        if folder.name == prefix or folder.name.startswith(prefix + "_"):
+            root = folder.parent
+            if not (root / ORIGINALS).is_dir():
+                return None
+            try:
+                dataset = open_dataset(root)
+                return dataset, dataset.concept(folder.name[len(prefix) + 1:])
+            except UserError:
+                return None
+    return None
+
+
 def open_dataset(root: Path) -> Dataset:
     """Read a dataset folder: concepts from its IMGS* folders and dataset.json."""
     root = Path(root)

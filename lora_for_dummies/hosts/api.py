@@ -92,6 +92,7 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
 
             if not (job.run_dir / "state" / "state.pt").is_file():
                 raise UserError(f"nothing to resume: run {job.save.name!r} has no saved state")
+            job.resolve_repeats()
             check_resume(job, job.run_dir)
         trainer = Trainer(job, host.lora_dir(), on_saved=lambda path: host.refresh_loras(),
                           overwrite=overwrite)

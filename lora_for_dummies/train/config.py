@@ -30,12 +30,15 @@ class ModelConfig:
     clip_skip: int = 0  # 0: as suggested by the model inspection
 
 
+DEFAULT_REPEATS = 10  # a concept folder outside any dataset (kohya's usual)
+
+
 @dataclass
 class ConceptConfig:
     folder: str = ""  # e.g. datasets/my dog/HIGHRES_CONCEPT
     token: str = ""  # trigger word
     prompt: str = ""  # instance prompt for images without a caption (default: the token)
-    repeats: int = 10
+    repeats: int = 0  # 0: the dataset's (its Dataset tab setting), 10 for a folder outside one
     class_folder: str = ""  # prior preservation: regularisation images
     class_prompt: str = ""
     class_images: int = 0  # generate missing class images up to this count
@@ -160,6 +163,17 @@ class TrainJob:
         if self.save.dtype not in PRECISIONS:
             raise UserError(f"save.dtype must be one of {', '.join(PRECISIONS)}, "
                             f"not {self.save.dtype!r}")
+
+    def resolve_repeats(self) -> None:
+        """Give every concept left at repeats 0 its dataset's value: the one number the Dataset
+        tab shows is what the UI, the CLI and the API train with (and what the metadata says).
+        Called once the concept folders are final paths."""
+        from lora_for_dummies.dataset.layout import concept_of_folder
+
+        for concept in self.concepts:
+            if not concept.repeats:
+                found = concept_of_folder(concept.folder)
+                concept.repeats = found[1].repeats if found else DEFAULT_REPEATS
 
     @property
     def run_dir(self) -> Path:

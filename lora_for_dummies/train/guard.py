@@ -181,6 +181,7 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
     from lora_for_dummies.config import save_toml
     from lora_for_dummies.train.saving import load_state
 
+    job.resolve_repeats()  # before a resume compares it with the saved config
     run_dir = job.run_dir
     check_folders(lora_dir, run_dir)
     removed = clean_leftovers(lora_dir, run_dir, run_dir / "state")

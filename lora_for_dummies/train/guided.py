@@ -98,6 +98,7 @@ class GuidedInput:
     image_count: int
     name: str  # the run's name: the dataset's unless the user typed one
     vram_gb: float  # 0: no CUDA GPU
+    repeats: int = 0  # the dataset's Repeats (0: resolved from the folder when training)
 
 
 def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[str]]:
@@ -144,7 +145,7 @@ def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[s
         data[section][key] = value
     data["model"]["base"] = str(given.base)
     data["concepts"] = [{"folder": str(given.concept_folder), "token": given.token,
-                         "repeats": 1}]
+                         "repeats": given.repeats}]  # the dataset's: one value everywhere
     data["samples"]["prompts"] = [p.replace("{token}", given.token or "").strip(", ")
                                   for p in subject.prompts]
     data["samples"]["width"] = data["samples"]["height"] = data["training"]["resolution"]

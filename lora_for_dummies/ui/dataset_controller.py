@@ -82,8 +82,9 @@ class DatasetController:
                      class_prompt: str) -> str:
         dataset = self.open(name)
         selected = dataset.concept(concept or MAIN)
-        if int(repeats) < 1:
-            raise UserError("repeats must be at least 1")
+        from lora_for_dummies.ranges import check_value
+
+        check_value("dataset.repeats", int(repeats), "repeats")
         selected.token, selected.repeats = token.strip(), int(repeats)
         selected.class_prompt = class_prompt.strip()
         dataset.save()

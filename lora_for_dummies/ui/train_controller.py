@@ -123,7 +123,8 @@ class TrainController:
         word = f"trigger word **{selected.token}**" if selected.token else \
             "⚠ no trigger word (set one in the Dataset tab)"
         return (f"{images} images, {captioned} with a caption "
-                f"({captioned * 100 // images} %), {word}")
+                f"({captioned * 100 // images} %), {word}, {selected.repeats} repeats (the "
+                "Dataset tab's setting)")
 
     def gpu_line(self) -> str:
         from lora_for_dummies.train.wizard import detect_vram_gb, gpu_name
@@ -150,7 +151,8 @@ class TrainController:
             raise UserError(no_images_advice(ds, selected))
         given = GuidedInput(base=path, family=family_of(path), subject=subject_for(subject),
                             concept_folder=folder, token=selected.token, image_count=images,
-                            name=name or dataset, vram_gb=detect_vram_gb())
+                            name=name or dataset, vram_gb=detect_vram_gb(),
+                            repeats=selected.repeats)
         return guided_job(form.form_job(self.host), given)
 
     # -- start / resume: one path -----------------------------------------------------------
