@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 DEMO_MODEL = "demo-tiny-sd1 (random weights, samples are noise).safetensors"
+# Sorted after the base in every list; only for trying the Extract tab on a first run.
+DEMO_TUNED = "demo-tiny-sd1-finetuned (for the Extract tab).safetensors"
 WEBUI_FOLDERS = ("stable-diffusion-webui", "stable-diffusion-webui-forge", "sd-webui",
                  "webui", "automatic1111")
 
@@ -85,6 +87,11 @@ def prepare_demo(data_dir: Path) -> Path:
     model = data_dir / "models" / DEMO_MODEL
     if not model.exists():
         write_random_checkpoint(model, "sd1", tiny=True, seed=0)
+    tuned = data_dir / "models" / DEMO_TUNED
+    if not tuned.exists():  # a pair, so that Extract can be tried too
+        from lora_for_dummies.checkpoints.synthetic_change import write_changed_checkpoint
+
+        write_changed_checkpoint(model, tuned, rank=8, seed=1)
     dataset = create_dataset(data_dir / "datasets", "demo dog")
     originals = dataset.folder(dataset.concept(""), "originals")
     captions = ["sks, dog, grass", "sks, dog, sofa", "sks, dog, beach", "sks, dog, snow",
@@ -106,10 +113,13 @@ def prepare_demo(data_dir: Path) -> Path:
 
 def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> None:
     from lora_for_dummies.config import save_toml
-    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.config import LAST_SETTINGS, TrainJob
 
     path = data_dir / "runs" / "presets" / f"{DEMO_PRESET}.toml"
-    if path.exists():
+    # The Train tab opens on the demo's base (two models are listed: it would otherwise ask)
+    # until the first Start remembers the user's own settings.
+    last = data_dir / "runs" / LAST_SETTINGS
+    if path.exists() and last.exists():
         return
     data = TrainJob().to_dict()
     for section, values in DEMO_SETTINGS.items():
@@ -117,4 +127,6 @@ def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> Non
     data["model"]["base"] = str(data_dir / "models" / DEMO_MODEL)
     data["concepts"] = [{"folder": str(folder), "token": token, "repeats": repeats}]
     data["runs_dir"] = str(data_dir / "runs")
-    save_toml(TrainJob.from_dict(data), path)
+    for target in (path, last):
+        if not target.exists():
+            save_toml(TrainJob.from_dict(data), target)

@@ -22,7 +22,9 @@ def test_demo_workspace_is_a_real_model_and_dataset(tmp_path):
     prepare_demo(tmp_path)  # idempotent: nothing rewritten
     assert model.stat().st_mtime_ns == before
     host = StandaloneHost(tmp_path)
-    assert ExtractController(host).checkpoint_titles() == [DEMO_MODEL]
+    from lora_for_dummies.demo import DEMO_TUNED
+
+    assert ExtractController(host).checkpoint_titles() == [DEMO_MODEL, DEMO_TUNED]
 
 
 def test_demo_dataset_arrives_processed_captioned_and_with_its_trigger_word(tmp_path):
@@ -70,3 +72,29 @@ def test_finds_the_models_of_a_webui_install(tmp_path):
     inside.mkdir(parents=True)
     models, loras = find_webui_models(inside)
     assert models == root / "models" / "Stable-diffusion" and loras == root / "models" / "Lora"
+
+
+def test_the_demo_brings_a_pair_so_extract_can_be_tried(tmp_path):
+    """Issue 23: nothing gave a beginner a second checkpoint. The demo has a fine-tune of its
+    model; the Extract tab turns the pair into a LoRA that reproduces the change; the Train tab
+    still opens on the demo's base (two models listed)."""
+    from lora_for_dummies.hosts.standalone import StandaloneHost
+    from lora_for_dummies.lora.format import load_lora
+    from lora_for_dummies.progress import Reporter
+    from lora_for_dummies.ui import train_form
+    from lora_for_dummies.ui.extract_controller import ExtractController
+
+    prepare_demo(tmp_path)
+    host = StandaloneHost(tmp_path)
+    base, tuned = [entry.title for entry in host.checkpoints()]
+    assert base.startswith("demo-tiny-sd1 (") and tuned.startswith("demo-tiny-sd1-finetuned")
+    assert train_form.base_title(host) == base
+    rows, summary = ExtractController(host).extract(
+        base, tuned, "demo diff", 8, "fixed", 0.9, 0, True, False, 0, "cpu", "fp16", False,
+        Reporter())
+    modules, _ = load_lora(host.lora_dir() / "demo diff.safetensors")
+    written = [row for row in rows if not row[6]]
+    assert modules and len(written) == len(modules)
+    assert max(float(row[5]) for row in written) < 0.05  # the rank-8 change, reproduced
+    prepare_demo(tmp_path)  # a second start keeps everything as it is
+    assert len(host.checkpoints()) == 2

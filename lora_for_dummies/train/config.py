@@ -30,6 +30,9 @@ class ModelConfig:
     clip_skip: int = 0  # 0: as suggested by the model inspection
 
 
+# The settings last started from the Train tab, in the runs folder: what the form shows at the
+# next page load (ui/train_form.py), and what the demo workspace starts with.
+LAST_SETTINGS = "last-settings.toml"
 DEFAULT_REPEATS = 10  # a concept folder outside any dataset (kohya's usual)
 
 

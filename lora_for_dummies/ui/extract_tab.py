@@ -22,9 +22,16 @@ DYNAMIC_RANK_HELP = (
     "of their layers too strongly, so choose fixed for a diffusers pipeline.")
 
 
+INTRO = ("**When to use this tab:** you have a fine-tuned checkpoint (a merge or a Dreambooth "
+         "model) and want what it changed as a LoRA: a small file that adds that change to its "
+         "base, or to a model of the same family. Below: fix, shrink, merge or convert LoRAs "
+         "you already have.")
+
+
 def build_extract_tab(host: Host) -> dict[str, Any]:
     ctl = ExtractController(host)
     titles = ctl.checkpoint_titles()
+    gr.Markdown(INTRO, elem_id="lfd_extract_intro")
     with gr.Row():
         base = compat.dropdown("Base checkpoint", titles, None, "lfd_extract_base",
                                info=TIPS["lfd_extract_base"])

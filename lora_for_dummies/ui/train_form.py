@@ -12,10 +12,9 @@ from typing import Any
 from lora_for_dummies.config import load_toml, save_toml, to_dict
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
-from lora_for_dummies.train.config import TrainJob
+from lora_for_dummies.train.config import LAST_SETTINGS, TrainJob
 from lora_for_dummies.ui.train_session import SESSION
 
-LAST_SETTINGS = "last-settings.toml"  # in the runs folder
 LAST_CHOICES = "last-choices.json"  # the guided path's choices that a job does not hold
 
 
