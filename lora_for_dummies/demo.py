@@ -127,6 +127,8 @@ def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> Non
     data["model"]["base"] = str(data_dir / "models" / DEMO_MODEL)
     data["concepts"] = [{"folder": str(folder), "token": token, "repeats": repeats}]
     data["runs_dir"] = str(data_dir / "runs")
-    for target in (path, last):
-        if not target.exists():
-            save_toml(TrainJob.from_dict(data), target)
+    if not path.exists():
+        save_toml(TrainJob.from_dict(data), path)
+    if not last.exists():  # the LoRA's name still follows the dataset chosen in the tab
+        data["save"]["name"] = TrainJob().save.name
+        save_toml(TrainJob.from_dict(data), last)
