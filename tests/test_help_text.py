@@ -69,3 +69,31 @@ def test_help_is_short_and_for_real_fields() -> None:
                       if p.name != "help_text.py")
     stale = [key for key in TIPS if f'"{key}"' not in sources]
     assert not stale, f"help for elem_ids no builder creates: {stale}"
+
+
+def test_help_and_messages_show_angle_brackets_as_typed(tmp_path):
+    """Issue 23: "use it in prompts as lora:NAME:0.8" — the `<…>` of the help text and of
+    messages was taken for a tag or link. Messages in Markdown boxes are escaped on every
+    gradio version; `info=` help on gradio 5, which renders it as markdown (3 and 4 show it
+    as text)."""
+    import gradio as gr
+
+    from lora_for_dummies.hosts.standalone import StandaloneHost
+    from lora_for_dummies.ui import compat
+    from lora_for_dummies.ui.app import standalone_app
+
+    demo = standalone_app(StandaloneHost(tmp_path))
+    message = next(b for b in demo.blocks.values()
+                   if getattr(b, "elem_id", None) == "lfd_train_message")
+    rendered = str(message.postprocess("done: use it as <lora:my dog:0.8> — **bold** stays"))
+    assert "&lt;lora:my dog:0.8&gt;" in rendered and "<lora:" not in rendered
+    assert "<strong>bold</strong>" in rendered or "**bold**" in rendered
+    name_field = next(b for b in demo.blocks.values()
+                      if getattr(b, "elem_id", None) == "lfd_train_save_name")
+    if compat.gradio_major() >= 5:
+        assert "&lt;lora:NAME:0.8&gt;" in name_field.info
+        assert not [b.elem_id for b in demo.blocks.values()
+                    if "<" in str(getattr(b, "info", "") or "")]
+    else:
+        assert "<lora:NAME:0.8>" in name_field.info  # shown as text there
+    assert isinstance(message, gr.Markdown)

@@ -36,6 +36,11 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
             parts["extract"] = build_extract_tab(host)
         with gr.Tab("Models", elem_id="lfd_tab_models"):
             parts["models"] = build_models_tab(host)
+    from gradio.context import Context
+
+    from lora_for_dummies.ui.compat import escape_help
+
+    escape_help(Context.root_block)  # help text shows `<lora:NAME:0.8>` as typed
     return parts
 
 

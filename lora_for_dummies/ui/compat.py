@@ -84,6 +84,43 @@ def table(headers: list[str], elem_id: str, value: Any = None, **kwargs: Any) ->
     return component
 
 
+def shown(text: str) -> str:
+    """`text` as markdown or HTML shows it, to the letter: `<lora:my_dog:0.8>` would otherwise
+    be taken for a tag or a link and vanish."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message_markdown(value: Any = "", elem_id: str | None = None, **kwargs: Any) -> Any:
+    """A Markdown box for messages: its own **bold** works, and whatever a message carries
+    (`<lora:NAME:0.8>`, a name with angle brackets) shows as typed. Wrapped at postprocess,
+    so handler returns, `gr.update(value=…)` and page-load values are all covered."""
+    import gradio as gr
+
+    def safe(text: Any) -> Any:
+        return shown(text) if isinstance(text, str) else text
+
+    # A static value is escaped here (the constructor's postprocess runs before the wrap); a
+    # function's result goes through the wrapped postprocess at every page load.
+    component = gr.Markdown(value if callable(value) else safe(value), elem_id=elem_id, **kwargs)
+    plain = component.postprocess
+    component.postprocess = lambda text: plain(safe(text))
+    return component
+
+
+def escape_help(blocks: Any) -> int:
+    """gradio 5 renders `info=` as markdown / HTML (3 and 4 show it as text): there, give every
+    component's help its literal text. Returns how many were changed."""
+    if gradio_major() < 5:
+        return 0
+    changed = 0
+    for block in list(getattr(blocks, "blocks", {}).values()):
+        info = getattr(block, "info", None)
+        if isinstance(info, str) and any(c in info for c in "<>&"):
+            block.info = shown(info)
+            changed += 1
+    return changed
+
+
 def _none_if_empty(rows: Any) -> Any:
     return None if isinstance(rows, list) and not any(rows) else rows
 

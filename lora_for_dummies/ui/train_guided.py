@@ -32,7 +32,7 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
         refreshable(host, base, host.refresh_checkpoints,
                             lambda: {"choices": [e.title for e in host.checkpoints()]},
                             "lfd_train_base_refresh")
-    base_line = gr.Markdown(lambda: controller.base_line(form.base_title(host)),
+    base_line = compat.message_markdown(lambda: controller.base_line(form.base_title(host)),
                             elem_id="lfd_train_base_line")
     _step(2, "What you're teaching")
     subject = gr.Radio([s.label for s in SUBJECTS], label="What you're teaching",
@@ -54,12 +54,12 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
             info="main, or another concept of the dataset (its own IMGS_<name> folder)")
         concept_refresh = gr.Button("🔄", elem_id="lfd_train_concept_refresh",
                                     elem_classes=["lfd-refresh"], scale=0, min_width=40)
-    images_line = gr.Markdown(lambda: controller.images_line(
+    images_line = compat.message_markdown(lambda: controller.images_line(
         form.last_choice(host, "dataset"), form.last_choice(host, "concept", "main")),
         elem_id="lfd_train_images_line")
     _step(4, "Your GPU")
-    gpu_line = gr.Markdown(controller.gpu_line, elem_id="lfd_train_gpu_line")
-    choices_text = gr.Markdown("", elem_id="lfd_train_choices")
+    gpu_line = compat.message_markdown(controller.gpu_line, elem_id="lfd_train_gpu_line")
+    choices_text = compat.message_markdown("", elem_id="lfd_train_choices")
     _step(5, "Start")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")

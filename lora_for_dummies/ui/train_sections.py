@@ -108,7 +108,7 @@ def build_wizard_section(host: Host) -> dict[str, Any]:
                                   "Follows the base model you choose; SDXL picks one of the "
                                   "8 / 12 / 16 / 24 GB tiers")
             wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")
-        wizard_text = gr.Markdown(elem_id="lfd_wizard_text")
+        wizard_text = compat.message_markdown(elem_id="lfd_wizard_text")
         gpus = gr.Number(value=1, precision=0, label="GPUs (more than 1: accelerate launch)",
                          elem_id="lfd_train_gpus",
                          info="1 for one GPU (the usual); 2 or more trains on that many GPUs "

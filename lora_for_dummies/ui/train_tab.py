@@ -43,7 +43,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     # travels from the page's script to the run in a hidden field.
     gr.HTML("", elem_id="lfd_train_progressbar")
     task_id = gr.Textbox(visible=False, elem_id="lfd_train_task_id")
-    message = gr.Markdown("", elem_id="lfd_train_message")
+    message = compat.message_markdown("", elem_id="lfd_train_message")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     with gr.Row():
         # No label badge: it would cover the chart's own title and axis.
