@@ -78,7 +78,8 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
 
     findings, summary = _handler(demo, "lfd_preflight_findings", "on_check")(
         "my dog", 256, 1, 10, "sd1")
-    assert any(row[1] == "too_small" for row in findings) and "steps per epoch" in summary
+    assert any(row[1] == "smaller than the resolution" for row in findings)
+    assert "steps per epoch" in summary and "as the Train tab's guided path would" in summary
     index = next(i for i, row in enumerate(findings) if row[2] == "c.png")
     concept_name, stem_name, _, _ = _handler(demo, "lfd_caption_stem", "on_finding")(
         "my dog", findings, types.SimpleNamespace(index=[index, 2]))

@@ -85,3 +85,23 @@ def test_the_datasets_repeats_is_what_every_path_trains_with(tiny_models, tmp_pa
     outside = TrainJob.from_dict({"concepts": [{"folder": str(tmp_path / "loose")}]})
     outside.resolve_repeats()
     assert outside.concepts[0].repeats == 10  # kohya's usual, for a folder outside a dataset
+
+
+def test_preflight_and_the_train_tab_say_the_same_time_for_this_device(tmp_path):
+    """Issue 23: the pre-flight said "about 6.0 min, 800 steps" on no named hardware while
+    the Train tab sized a 100-step CPU run. Both now say the guided path's run on this device,
+    in one line from one rule."""
+    from lora_for_dummies.demo import prepare_demo
+    from lora_for_dummies.ui.dataset_controller import DatasetController
+
+    prepare_demo(tmp_path)
+    host = StandaloneHost(tmp_path)
+    rows, summary = DatasetController(host).preflight("demo dog", 512, 1, 10, "sd1")
+    train = TrainController(host)
+    base = [e.title for e in host.checkpoints()][0]
+    _, why = train.guided(base, "A character or person", "demo dog", "main", "")
+    time_line = next(line for line in why if line.startswith("time: "))[len("time: "):]
+    assert time_line in summary, (time_line, summary)
+    assert "100 steps on this computer's CPU" in time_line  # the CPU-sized demo run
+    assert "from measured steps" in time_line
+    assert not any(row[1] in ("too_small", "duplicate") for row in rows)  # plain words only

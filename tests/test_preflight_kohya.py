@@ -50,8 +50,9 @@ def test_preflight_finds_every_problem(tmp_path):
     assert ("trigger_missing", "dog2.txt") in kinds
     concept = report.concepts[0]
     assert concept.processed == 8 and concept.steps_per_epoch == 20  # 8 images × 5 / batch 2
-    assert report.estimate["total_steps"] == 200 and "rough estimate" in report.estimate["label"]
-    assert ["main", "duplicate", "exact.jpg", "same bytes as dog1.jpg"] in report.rows()
+    assert report.estimate["epoch_steps"] == 20 and "steps on" in report.estimate["line"]
+    assert ["main", "the same file twice", "exact.jpg", "same bytes as dog1.jpg"] in \
+        report.rows()
 
 
 def test_kohya_export_then_import_round_trip(tmp_path):

@@ -29,10 +29,21 @@ MIN_DETAIL = 6.0
 NEAR_COLOUR = 24.0  # mean RGB distance at or below which two images have "the same colours"
 FLAT_COLOUR = 8.0
 EXTREME_ASPECT = 2.5
-# Rough seconds per step at batch 1 on a 12 GB consumer GPU, and VRAM in GB (LoRA, fp16,
-# gradient checkpointing off). Estimates until the Train tab measures real numbers.
-ROUGH_SECONDS_PER_STEP = {"sd1": 0.45, "sd2": 0.6, "sdxl": 1.6}
+# Rough VRAM in GB at batch 1 (LoRA, fp16, gradient checkpointing off): an estimate.
 ROUGH_VRAM_GB = {"sd1": 6.0, "sd2": 7.5, "sdxl": 12.0}
+
+
+# What each finding's code (kept in the report, the CLI's JSON and the API) means, as the
+# Dataset tab's table says it.
+PROBLEM_WORDS = {
+    "undecodable": "cannot be opened", "duplicate": "the same file twice",
+    "near_duplicate": "almost the same picture twice", "too_small": "smaller than the resolution",
+    "aspect": "very tall or wide", "caption_missing": "no caption",
+    "caption_empty": "empty caption", "caption_encoding": "caption not in UTF-8",
+    "caption_orphan": "caption without a picture", "caption_long": "caption too long",
+    "trigger_missing": "trigger word not in the caption", "trigger_unset": "no trigger word",
+    "not_processed": "nothing to train on yet",
+}
 
 
 @dataclass
@@ -63,8 +74,9 @@ class PreflightReport:
         return asdict(self)
 
     def rows(self) -> list[list[str]]:
-        """[concept, kind, file, detail] rows for the UI table."""
-        return [[c.concept, f.kind, f.file, f.detail] for c in self.concepts for f in c.findings]
+        """[concept, problem, file, detail] rows for the UI table, in plain words."""
+        return [[c.concept, PROBLEM_WORDS.get(f.kind, f.kind), f.file, f.detail]
+                for c in self.concepts for f in c.findings]
 
 
 def difference_hash(image: Image.Image) -> int:
@@ -172,7 +184,8 @@ def _check_captions(folder: Path, images: list[Path], token: str,
 
 
 def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs: int = 10,
-                  family: str = "sd1") -> PreflightReport:
+                  family: str = "sd1", vram_gb: float | None = None, gpu: str = "",
+                  unet_params: float | None = None) -> PreflightReport:
     """Check every concept: originals for image problems, processed captions for text ones."""
     report = PreflightReport(dataset.name)
     total_steps = 0
@@ -196,12 +209,22 @@ def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs
         entry.steps_per_epoch = math.ceil(entry.processed * concept.repeats / max(batch_size, 1))
         total_steps += entry.steps_per_epoch * epochs
         report.concepts.append(entry)
+    # The time: the run the Train tab's guided path makes for these images on this device,
+    # by the same rule (train/estimate.py), so the two tabs say the same.
+    from lora_for_dummies.train.estimate import estimate_run
+
+    if vram_gb is None:
+        from lora_for_dummies.train.wizard import detect_vram_gb, gpu_name
+
+        vram_gb = detect_vram_gb()
+        gpu = gpu_name() if vram_gb > 0 else ""
+    images = sum(c.processed or c.originals for c in report.concepts)
+    run = estimate_run(images, family, vram_gb, gpu, unet_params)
     scale = (resolution / {"sdxl": 1024}.get(family, 512)) ** 2
-    seconds = total_steps * ROUGH_SECONDS_PER_STEP.get(family, 0.5) * scale * batch_size
     report.estimate = {
-        "label": "rough estimate (not measured yet)",
-        "total_steps": total_steps, "epochs": epochs, "batch_size": batch_size,
-        "minutes": round(seconds / 60, 1),
-        "vram_gb": round(ROUGH_VRAM_GB.get(family, 6.0) * (0.7 + 0.3 * scale * batch_size), 1),
+        "line": run.line(), "steps": run.steps, "minutes": round(run.seconds / 60, 1),
+        "device": run.device, "measured": run.measured, "epoch_steps": total_steps // max(
+            epochs, 1), "vram_gb": round(ROUGH_VRAM_GB.get(family, 6.0) *
+                                         (0.7 + 0.3 * scale * batch_size), 1),
     }
     return report

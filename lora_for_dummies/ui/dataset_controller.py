@@ -251,12 +251,22 @@ class DatasetController:
     def preflight(self, name: str, resolution: int, batch_size: int, epochs: int,
                   family: str) -> tuple[list[list[str]], str]:
         report = run_preflight(self.open(name), int(resolution), int(batch_size), int(epochs),
-                               family)
+                               family, unet_params=self._train_base_size())
         parts = [f"<b>{html.escape(c.concept)}</b>: {c.originals} originals, {c.processed} "
                  f"processed, {c.repeats} repeats → {c.steps_per_epoch} steps per epoch"
                  for c in report.concepts]
-        estimate = report.estimate
-        parts.append(f"{estimate['total_steps']} steps in {estimate['epochs']} epochs; "
-                     f"about {estimate['minutes']} min and {estimate['vram_gb']} GB VRAM "
-                     f"(<i>{estimate['label']}</i>)")
+        parts.append("Training them as the Train tab's guided path would: "
+                     f"{html.escape(str(report.estimate['line']), quote=False)}")
         return report.rows(), "<br>".join(parts)
+
+    def _train_base_size(self) -> float | None:
+        """The UNet size of the base chosen in the Train tab (the time depends on it)."""
+        from lora_for_dummies.train.estimate import unet_parameters
+        from lora_for_dummies.ui.train_form import base_title
+
+        title = base_title(self.host)
+        entry = next((e for e in self.host.checkpoints() if e.title == title), None)
+        try:
+            return unet_parameters(entry.path) if entry else None
+        except UserError:
+            return None

@@ -153,7 +153,15 @@ class TrainController:
                             concept_folder=folder, token=selected.token, image_count=images,
                             name=name or dataset, vram_gb=detect_vram_gb(),
                             repeats=selected.repeats)
-        return guided_job(form.form_job(self.host), given)
+        job, why = guided_job(form.form_job(self.host), given)
+        from lora_for_dummies.train.estimate import estimate_run, unet_parameters
+        from lora_for_dummies.train.wizard import gpu_name
+
+        # the same line as the Dataset tab's pre-flight (one rule: train/estimate.py)
+        run = estimate_run(images, given.family, given.vram_gb,
+                           gpu_name() if given.vram_gb > 0 else "", unet_parameters(path),
+                           given.subject.key)
+        return job, why + [f"time: {run.line()}"]
 
     # -- start / resume: one path -----------------------------------------------------------
     def start(self, job: TrainJob, resume: bool, gpus: int, task_id: str, overwrite: bool,

@@ -1,0 +1,76 @@
+"""How long a run will take before it starts: one rule for the Dataset tab's pre-flight and the
+Train tab's guided path, so the two never disagree (issue 23: the pre-flight said 800 steps in
+6 minutes on no named hardware while the Train tab sized a 100-step CPU run).
+
+The steps are the guided path's for that many images on this device; the seconds per step come
+from what was measured (on a CPU) or estimated (on a GPU, until `bench/gpu_check.sh` measures
+it), and the line says which.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from lora_for_dummies.progress import format_seconds
+
+# Seconds per step at 512 px, batch 1, fp32, measured on this project's 2-core CPU
+# (docs/performance.md): the demo's tiny model (1.39 M UNet parameters) 1.0 s; a full-size
+# SD 1.5 UNet (860 M) about 10 s. Between and beyond them the time follows the UNet's size.
+CPU_MEASURED = ((1.39e6, 1.0), (860e6, 10.0))
+# A 12 GB consumer GPU at the family's own resolution (LoRA, fp16): estimates, not measured.
+GPU_ESTIMATED = {"sd1": 0.45, "sd2": 0.6, "sdxl": 1.6}
+NATIVE = {"sd1": 512, "sd2": 768, "sdxl": 1024}
+FULL_SIZE_UNET = {"sd1": 860e6, "sd2": 865e6, "sdxl": 2.57e9}
+
+
+@dataclass
+class RunEstimate:
+    steps: int
+    seconds: float
+    device: str  # "this computer's CPU" or the GPU's name
+    measured: bool  # the seconds per step come from a measurement
+
+    def line(self) -> str:
+        how = "from measured steps" if self.measured else "an estimate, not measured yet"
+        return (f"about {self.steps} steps on {self.device}: roughly "
+                f"{format_seconds(self.seconds)} ({how})")
+
+
+def unet_parameters(checkpoint: str | Path) -> float:
+    """The UNet's parameter count, read from the file's header (no weights loaded)."""
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+
+    with CheckpointFile(checkpoint) as file:
+        return float(sum(math.prod(file.shape(key)) for key in file.keys()
+                         if key.startswith("model.diffusion_model.")))
+
+
+def cpu_seconds_per_step(unet_params: float, resolution: int, batch_size: int) -> float:
+    (small, small_s), (large, large_s) = CPU_MEASURED
+    per_param = (large_s - small_s) / (large - small)
+    at_512 = max(small_s, small_s + (unet_params - small) * per_param)
+    return at_512 * (resolution / 512) ** 2 * batch_size
+
+
+def estimate_run(image_count: int, family: str, vram_gb: float = 0.0, gpu: str = "",
+                 unet_params: float | None = None, subject: str = "character") -> RunEstimate:
+    """The run the guided path makes for `image_count` images on this device (its steps,
+    resolution and batch, from `guided_job` itself) and how long it takes."""
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.guided import GuidedInput, guided_job, subject_for
+
+    given = GuidedInput(base=Path("base.safetensors"), family=family,
+                        subject=subject_for(subject), concept_folder=Path("images"), token="",
+                        image_count=max(image_count, 1), name="estimate", vram_gb=vram_gb)
+    job, _ = guided_job(TrainJob(), given)
+    steps, resolution = job.training.steps, job.training.resolution
+    batch = job.training.batch_size
+    params = unet_params if unet_params else FULL_SIZE_UNET.get(family, 860e6)
+    if vram_gb <= 0:
+        seconds = cpu_seconds_per_step(params, resolution, batch)
+        return RunEstimate(steps, steps * seconds, "this computer's CPU", True)
+    native = NATIVE.get(family, 512)
+    seconds = GPU_ESTIMATED.get(family, 0.5) * (resolution / native) ** 2 * batch
+    return RunEstimate(steps, steps * seconds, gpu or f"a {vram_gb:.0f} GB GPU", False)
