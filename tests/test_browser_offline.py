@@ -44,7 +44,8 @@ def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
             # Pre-flight at 512 px: the demo's 640×480 originals are small; a click on that
             # finding opens its caption and scrolls the editor into view.
             ui.click("lfd_preflight_run")
-            row = page.locator("#lfd_preflight_findings tbody tr").filter(has_text="smaller than the resolution")
+            row = page.locator("#lfd_preflight_findings tbody tr").filter(
+                has_text="smaller than the resolution")
             # gradio 5 wraps the table in a drop target that "intercepts" the click: it still
             # reaches the cell, so skip the actionability check.
             row.first.locator("td").nth(2).click(force=True)

@@ -32,8 +32,10 @@ def caption_hint(host: Host, title: str | None) -> str:
 def build_caption_hints(host: Host) -> dict[str, Any]:
     import gradio as gr
 
+    from lora_for_dummies.ui.train_form import base_title
+
     titles = [e.title for e in host.checkpoints()]
-    first = titles[0] if len(titles) == 1 else None
+    first = base_title(host)  # the Train tab's: the only model, or the one last trained on
     model = compat.dropdown(
         "Caption hints for the model you will train on", titles, first,
         "lfd_dataset_hint_model",
