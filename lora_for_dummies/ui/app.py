@@ -40,8 +40,23 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
 
     from lora_for_dummies.ui.compat import escape_help
 
+    _follow_other_tabs(host, parts, Context.root_block)
     escape_help(Context.root_block)  # help text shows `<lora:NAME:0.8>` as typed
     return parts
+
+
+def _follow_other_tabs(host: Host, parts: dict[str, Any], blocks: Any) -> None:
+    """Lists that another tab changes refresh themselves: a dataset made on the Dataset tab
+    is in the Train tab's list at once, without its 🔄."""
+    from lora_for_dummies.dataset.layout import list_datasets
+    from lora_for_dummies.ui import compat
+
+    train_lists = [b for b in blocks.blocks.values()
+                   if getattr(b, "elem_id", None) in ("lfd_train_dataset",)]
+    for event in parts.get("dataset", {}).get("datasets_changed", []):
+        for target in train_lists:
+            event.then(lambda: compat.update(choices=list_datasets(host.datasets_dir())),
+                       None, [target])
 
 
 def standalone_app(host: Host) -> Any:

@@ -186,7 +186,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             return f"⚠ {err}", compat.update()
         return message, compat.update(choices=ctl.datasets(), value=created)
 
-    kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
+    kohya_event = kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
     dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt] + editor)
 
@@ -203,7 +203,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             return (f"⚠ {err}", compat.update())
         return message, compat.update(choices=ctl.datasets(), value=created)
 
-    create.click(on_create, [new_name, new_concept], [status, dataset])
+    create_event = create.click(on_create, [new_name, new_concept], [status, dataset])
 
     def on_import(name: str, concept_name: str, files: Any, path: str,
                   join: bool) -> tuple[Any, ...]:
@@ -267,4 +267,5 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                    "() => { const el = document.getElementById('lfd_caption_text'); "
                    "if (el) el.scrollIntoView({block: 'center'}); " + _SHORTCUT + " }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
-            "tokens": tokens, "status": status}
+            "tokens": tokens, "status": status,
+            "datasets_changed": [create_event, kohya_event]}  # other tabs' lists follow
