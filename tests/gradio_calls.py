@@ -26,10 +26,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fn_index(base: str, elem_id: str) -> int:
+def fn_index(base: str, elem_id: str, client: httpx.Client | None = None) -> int:
     """The fn_index of the event whose trigger is the component with this elem_id, from the
-    app's own /config."""
-    config = httpx.get(base + "/config", timeout=30).json()
+    app's own /config (through `client`, e.g. one logged in)."""
+    config = (client or httpx).get(base + "/config", timeout=30).json()
     ids = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id}
     for position, dependency in enumerate(config["dependencies"]):
         targets = [t if isinstance(t, int) else t[0] for t in dependency["targets"]]
@@ -38,21 +38,24 @@ def fn_index(base: str, elem_id: str) -> int:
     raise LookupError(elem_id)
 
 
-def call(base: str, index: int, data: list[Any], headers: dict[str, str]) -> tuple[int, dict]:
-    """(HTTP status, answer) of one call of event `index`. The answer is gradio 3's JSON, or on
-    gradio 4 / 5 the `process_completed` message; a refused request's answer is its JSON."""
+def call(base: str, index: int, data: list[Any], headers: dict[str, str],
+         client: httpx.Client | None = None) -> tuple[int, dict]:
+    """(HTTP status, answer) of one call of event `index` (through `client`, e.g. one logged
+    in). The answer is gradio 3's JSON, or on gradio 4 / 5 the `process_completed` message; a
+    refused request's answer is its JSON."""
+    http = client or httpx
     if GRADIO < 4:
-        response = httpx.post(base + "/run/predict", headers=headers, timeout=60,
+        response = http.post(base + "/run/predict", headers=headers, timeout=60,
                               json={"fn_index": index, "data": data, "session_hash": "t"})
         return response.status_code, response.json()
     session = uuid.uuid4().hex
-    response = httpx.post(base + API + "/queue/join", headers=headers, timeout=60,
+    response = http.post(base + API + "/queue/join", headers=headers, timeout=60,
                           json={"fn_index": index, "data": data, "session_hash": session,
                                 "event_data": None, "trigger_id": None})
     if response.status_code != 200:
         return response.status_code, response.json()
     stream_headers = {k: v for k, v in headers.items() if k.lower() != "origin"}
-    with httpx.stream("GET", f"{base}{API}/queue/data?session_hash={session}",
+    with http.stream("GET", f"{base}{API}/queue/data?session_hash={session}",
                       headers=stream_headers, timeout=60) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:"):
