@@ -68,11 +68,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     host = StandaloneHost(Path(args.data_dir), models_dir, lora_dir)
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
     from lora_for_dummies.hosts.api import add_routes
-    from lora_for_dummies.hosts.api_rules import guard_app_kwargs
+    from lora_for_dummies.hosts.api_rules import guard_app_kwargs, host_is_loopback
     from lora_for_dummies.hosts.offline import offline_app_kwargs
 
     # The Host / Origin guard outermost, in front of every route (gradio's and the API's).
-    middleware = guard_app_kwargs()["middleware"] + offline_app_kwargs()["middleware"]
+    middleware = guard_app_kwargs(host_is_loopback(args.host))["middleware"] + \
+        offline_app_kwargs()["middleware"]
     demo = standalone_app(host)
     server, _, _ = demo.queue().launch(server_name=args.host, server_port=args.port,
                                        inbrowser=False, prevent_thread_lock=True,

@@ -121,6 +121,11 @@ def test_serve_with_auth_asks_for_it_in_the_ui_and_the_api(tmp_path):
             index = fn_index(base, "lfd_dataset_create", browser)
             status, answer = call(base, index, ["logged in", ""], {}, browser)
             assert status == 200 and (data / "datasets" / "logged in").is_dir(), answer
+            # Logged in or not, a page of another origin is refused (the browser would send
+            # the login cookie with a form post from any site).
+            status, answer = call(base, index, ["cross site", ""],
+                                  {"Origin": "http://evil.com:1"}, browser)
+            assert status == 403 and not (data / "datasets" / "cross site").exists()
         status, _ = call(base, index, ["no login", ""], {})
         assert status == 401 and not (data / "datasets" / "no login").exists()
     finally:

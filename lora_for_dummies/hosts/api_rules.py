@@ -135,10 +135,17 @@ def check_request(request: Request) -> None:
 class HostOriginGuard:
     """ASGI middleware: `refusal` in front of every route of an app, http and websocket alike
     (gradio 3 runs its queue over a websocket, whose handshake carries Origin). A refused
-    request gets 403 and a one-line JSON `detail`; no route sees it."""
+    request gets 403 and a one-line JSON `detail`; no route sees it.
 
-    def __init__(self, app: Any) -> None:
+    `loopback` is whether the server listens on loopback only (`lfd serve --host`); left None,
+    each request's own arrival address decides. A server bound to all interfaces is reached by
+    other names on purpose (and asks for `--auth`), even through loopback: gradio 3's queue
+    calls the server back by the name the page used, which Debian resolves to 127.0.1.1 for
+    the machine's own name."""
+
+    def __init__(self, app: Any, loopback: bool | None = None) -> None:
         self.app = app
+        self.loopback = loopback
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         kind = scope.get("type")
@@ -148,7 +155,8 @@ class HostOriginGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers") or []}
         changing = kind == "websocket" or scope.get("method", "GET").upper() in STATE_CHANGING
-        reason = refusal(headers, state_changing=changing, loopback=scope_is_loopback(scope))
+        loopback = scope_is_loopback(scope) if self.loopback is None else self.loopback
+        reason = refusal(headers, state_changing=changing, loopback=loopback)
         if reason is None:
             await self.app(scope, receive, send)
             return
@@ -168,12 +176,12 @@ class HostOriginGuard:
             await send({"type": "websocket.close", "code": 1008})
 
 
-def guard_app_kwargs() -> dict[str, Any]:
+def guard_app_kwargs(loopback: bool | None = None) -> dict[str, Any]:
     """`launch(app_kwargs=…)` middleware for gradio 3.41, 4.x and 5.x: the guard outermost
     (first in the list), so that nothing behind it sees a refused request."""
     from starlette.middleware import Middleware
 
-    return {"middleware": [Middleware(HostOriginGuard)]}
+    return {"middleware": [Middleware(HostOriginGuard, loopback=loopback)]}
 
 
 async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
