@@ -10,6 +10,7 @@ app, our handlers guarded one by one). Nothing may be created; the app's own pag
 
 from __future__ import annotations
 
+import inspect
 import runpy
 from pathlib import Path
 
@@ -167,3 +168,13 @@ def test_every_handler_of_the_webui_tab_is_guarded(webui_standin, nested):
     assert len(events) > 150
     unguarded = [repr(f.fn) for f in events if not hasattr(f.fn, "lfd_unguarded")]
     assert unguarded == []
+    # gradio sees the handler as it was, behind the request: the same kind (a generator still
+    # streams) and the same parameters, shifted by one.
+    kinds = (inspect.isgeneratorfunction, inspect.iscoroutinefunction,
+             inspect.isasyncgenfunction)
+    for f in events:
+        own = f.fn.lfd_unguarded
+        assert [kind(f.fn) for kind in kinds] == [kind(own) for kind in kinds], own
+        assert list(inspect.signature(f.fn).parameters.values())[1:] == \
+            list(inspect.signature(own).parameters.values()), own
+    assert any(inspect.isgeneratorfunction(f.fn) for f in events)
