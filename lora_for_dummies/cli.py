@@ -34,11 +34,26 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return status
 
 
+def _serve_credentials(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """`--auth` as pairs; a server open beyond this computer without them is refused (exit 2),
+    before anything is prepared or started."""
+    from lora_for_dummies.hosts.api_rules import host_is_loopback, parse_credentials
+
+    credentials = parse_credentials(args.auth or "")
+    if args.auth is not None and not credentials:
+        raise UserError("--auth: write user:password (several pairs separated by commas)")
+    if not credentials and not host_is_loopback(args.host):
+        raise UserError(f"--host {args.host} opens this app to your network: add --auth "
+                        "user:password (or listen on 127.0.0.1)")
+    return credentials
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from lora_for_dummies.demo import find_webui_models, prepare_demo
     from lora_for_dummies.hosts.standalone import StandaloneHost
     from lora_for_dummies.ui.app import standalone_app
 
+    credentials = _serve_credentials(args)
     models_dir, lora_dir = args.models_dir and Path(args.models_dir), \
         args.lora_dir and Path(args.lora_dir)
     if args.demo:
@@ -51,22 +66,27 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             models_dir, lora_dir = found[0], lora_dir or found[1]
             print(f"using the webui's models in {models_dir}")
     host = StandaloneHost(Path(args.data_dir), models_dir, lora_dir)
-    if args.host not in ("127.0.0.1", "localhost"):
-        print(f"warning: listening on {args.host}: anyone on your network can use this app")
     print(f"models: {host.models_dir}  loras: {host.lora_dir()}  data: {host.data_dir}")
     if not host.checkpoints():
         print(host.models_hint())
     from lora_for_dummies.hosts.api import add_routes
+    from lora_for_dummies.hosts.api_rules import guard_app_kwargs, host_is_loopback
     from lora_for_dummies.hosts.offline import offline_app_kwargs
 
+    # The Host / Origin guard outermost, in front of every route (gradio's and the API's).
+    middleware = guard_app_kwargs(host_is_loopback(args.host))["middleware"] + \
+        offline_app_kwargs()["middleware"]
     demo = standalone_app(host)
     server, _, _ = demo.queue().launch(server_name=args.host, server_port=args.port,
                                        inbrowser=False, prevent_thread_lock=True,
-                                       app_kwargs=offline_app_kwargs())
-    add_routes(server, host)
+                                       auth=credentials or None,
+                                       app_kwargs={"middleware": middleware})
+    add_routes(server, host, credentials=credentials)
     from lora_for_dummies.hosts.api_rules import without_debug_pages
 
     without_debug_pages(server)  # no traceback in any response, gradio's routes included
+    if credentials:
+        print("the app and the job API ask for the --auth user name and password")
     print(f"job API: http://{args.host}:{args.port}/lfd/v1/jobs")
     if not args.no_block:
         demo.block_thread()
@@ -83,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this computer only)")
     serve.add_argument("--port", type=int, default=7870, help="port (default 7870)")
+    serve.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="ask for this user name and password in the app and the job API "
+                            "(several pairs separated by commas); required with a --host other "
+                            "than 127.0.0.1 / localhost")
     serve.add_argument("--data-dir", default="lfd_data",
                        help="workspace for datasets and runs (default ./lfd_data)")
     serve.add_argument("--models-dir", help="folder of checkpoints (default DATA_DIR/models)")

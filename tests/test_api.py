@@ -76,7 +76,7 @@ def test_webui_routes_honour_api_auth(webui_standin, tmp_path):
 
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" /
                        "lora_for_dummies.py"))
-    shared.cmd_opts.api_auth = "alice:secret"
+    shared.cmd_opts.api, shared.cmd_opts.api_auth = True, "alice:secret"
     app = FastAPI()
     for callback in script_callbacks.callbacks_app_started:
         callback(None, app)

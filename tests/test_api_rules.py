@@ -199,6 +199,7 @@ def test_webui_routes_obey_the_same_rules(webui_standin, tmp_path):
 
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" /
                        "lora_for_dummies.py"))
+    shared.cmd_opts.api = True  # the job API is mounted only with the webui's --api
     for auth in (None, "alice:secret"):
         shared.cmd_opts.api_auth = auth
         app = FastAPI()

@@ -10,8 +10,8 @@
 Requests are validated (400 with the reason, 404, 409 when a job is running) and obey the rules
 of `api_rules` (same origin, JSON only, size cap, no tracebacks). Jobs name things, never paths
 (`job_paths`): models by their title in the model list, datasets by name, output always into the
-host's Lora and runs folders. When the webui has `--api-auth user:password`, every route asks
-for HTTP Basic credentials.
+host's Lora and runs folders. With `credentials` (the webui's `--api-auth` or `--gradio-auth`,
+`lfd serve --auth`), every route asks for HTTP Basic credentials.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.hosts.api_rules import check_host, check_origin, json_body, no_tracebacks
+from lora_for_dummies.hosts.api_rules import check_request, json_body, no_tracebacks
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.jobs import JobManager
 from lora_for_dummies.names import check_name
@@ -160,8 +160,7 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
     basic = HTTPBasic(auto_error=False)
 
     def auth(request: Request, given: HTTPBasicCredentials | None = Depends(basic)) -> None:
-        check_host(request)  # first: a foreign page learns nothing, not even 401
-        check_origin(request)
+        check_request(request)  # first: a foreign page learns nothing, not even 401
         if not credentials:
             return
         if given is None or not any(
@@ -247,10 +246,3 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
 
     return manager
 
-
-def webui_credentials() -> list[tuple[str, str]]:
-    """The webui's `--api-auth user:pass,user2:pass2`, if set."""
-    from modules import shared
-
-    value = getattr(shared.cmd_opts, "api_auth", None) or ""
-    return [tuple(pair.split(":", 1)) for pair in value.split(",") if ":" in pair]

@@ -228,11 +228,13 @@ def on_ui_tabs() -> list[tuple[Any, str, str]]:
     import gradio as gr
 
     from lora_for_dummies.environment import check_environment
-    from lora_for_dummies.ui.app import TAB_TITLE, build_tabs
+    from lora_for_dummies.ui.app import TAB_TITLE, build_guarded_tabs
 
     host = WebuiHost()
     with gr.Blocks(analytics_enabled=False) as tab:
-        build_tabs(host, check_environment(ui=True))
+        # The webui's FastAPI app is not ours: every handler of our tabs checks Host / Origin.
+        build_guarded_tabs(host, check_environment(ui=True),
+                           lambda: not webui_listens_beyond_loopback())
     return [(tab, TAB_TITLE, "lora_for_dummies")]
 
 
@@ -246,8 +248,67 @@ def register() -> None:
     script_callbacks.on_app_started(on_app_started)
 
 
-def on_app_started(_demo: Any, app: Any) -> None:
-    """The job API on the webui's FastAPI app, behind its --api-auth when set."""
-    from lora_for_dummies.hosts.api import add_routes, webui_credentials
+def webui_listens_beyond_loopback() -> bool:
+    """Whether the webui is reachable from other computers: `--listen`, a `--server-name`
+    (or GRADIO_SERVER_NAME) that is not loopback, or a `--share` / `--ngrok` tunnel (whose
+    requests reach the loopback port under the tunnel's name)."""
+    from modules import shared
 
-    add_routes(app, WebuiHost(), credentials=webui_credentials())
+    from lora_for_dummies.hosts.api_rules import host_is_loopback
+
+    opts = shared.cmd_opts
+    if any(getattr(opts, flag, False) for flag in ("listen", "share", "ngrok")):
+        return True
+    name = getattr(opts, "server_name", None) or os.environ.get("GRADIO_SERVER_NAME") or ""
+    return bool(name) and not host_is_loopback(name)
+
+
+def webui_credentials() -> list[tuple[str, str]]:
+    """The webui's own logins, for the job API: `--api-auth user:pw,user2:pw2`, or, when that is
+    not set, the UI's `--gradio-auth` pairs and the lines of `--gradio-auth-path`. Raises
+    OSError for an auth file that cannot be read."""
+    from modules import shared
+
+    from lora_for_dummies.hosts.api_rules import parse_credentials
+
+    opts = shared.cmd_opts
+    api = parse_credentials(getattr(opts, "api_auth", None) or "")
+    if api:
+        return api
+    pairs = parse_credentials(getattr(opts, "gradio_auth", None) or "")
+    path = getattr(opts, "gradio_auth_path", None)
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+        pairs += parse_credentials(",".join(text.splitlines()))
+    return pairs
+
+
+def api_mount_refusal() -> tuple[list[tuple[str, str]], str | None]:
+    """(credentials, None) when the job API may be mounted, else ([], the one-line reason)."""
+    from modules import shared
+
+    if not getattr(shared.cmd_opts, "api", False):
+        return [], "the webui runs without --api (add --api to use /lfd/v1)"
+    try:
+        credentials = webui_credentials()
+    except OSError as err:
+        return [], f"--gradio-auth-path cannot be read ({err})"
+    if not credentials and webui_listens_beyond_loopback():
+        return [], ("the webui listens beyond this computer without a login: add --api-auth "
+                    "user:password (or --gradio-auth user:password)")
+    return credentials, None
+
+
+def on_app_started(_demo: Any, app: Any) -> None:
+    """The job API on the webui's FastAPI app: only with --api, and behind the webui's own
+    login (--api-auth, else --gradio-auth); never open to the network without one."""
+    from lora_for_dummies.hosts.api import add_routes
+
+    credentials, refused = api_mount_refusal()
+    if refused is not None:
+        from modules import shared
+
+        if getattr(shared.cmd_opts, "api", False):  # asked for an API and did not get it
+            print(f"LoRA for Dummies: job API /lfd/v1 not mounted: {refused}")
+        return
+    add_routes(app, WebuiHost(), credentials=credentials)

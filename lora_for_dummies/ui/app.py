@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lora_for_dummies.hosts.base import Host
@@ -57,6 +58,22 @@ def _follow_other_tabs(host: Host, parts: dict[str, Any], blocks: Any) -> None:
         for target in train_lists:
             event.then(lambda: compat.update(choices=list_datasets(host.datasets_dir())),
                        None, [target])
+
+
+def build_guarded_tabs(host: Host, problems: list[str] | None,
+                       loopback: Callable[[], bool]) -> dict[str, Any]:
+    """`build_tabs` for a host whose FastAPI app is not ours (the webui): every event function
+    the tabs register, wherever gradio registers it (the Blocks being built, or an outer one
+    the host opened around it), checks its request's Host / Origin (`ui/request_guard.py`)."""
+    from gradio.context import Context
+
+    from lora_for_dummies.ui.request_guard import guard_events, snapshot
+
+    root = Context.root_block
+    before = snapshot(root)
+    parts = build_tabs(host, problems)
+    guard_events(root, loopback, since=before)
+    return parts
 
 
 def standalone_app(host: Host) -> Any:

@@ -56,6 +56,15 @@ def reset(root: Path) -> None:
     (root / "models" / "Stable-diffusion").mkdir(parents=True, exist_ok=True)
     (root / "models" / "Lora").mkdir(parents=True, exist_ok=True)
     cmd_opts.__dict__.clear()
+    # modules/cmd_args.py (v1.10.1) defaults of the flags that open the webui to others
+    cmd_opts.api = False
+    cmd_opts.api_auth = None
+    cmd_opts.listen = False
+    cmd_opts.server_name = None
+    cmd_opts.share = False
+    cmd_opts.ngrok = None
+    cmd_opts.gradio_auth = None
+    cmd_opts.gradio_auth_path = None
     cmd_opts.lora_dir = str(root / "models" / "Lora")
     cmd_opts.ckpt_dir = None
     cmd_opts.lfd_datasets_dir = None
