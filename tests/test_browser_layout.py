@@ -23,7 +23,8 @@ CLIPPED_JS = """
   const root = document.querySelector('#lfd_tabs');
   const out = [];
   for (const el of root.querySelectorAll('*')) {
-    if (!el.offsetParent || el.clientWidth === 0) continue;
+    // hidden, or a 1-px label kept for screen readers (gradio 5's table captions)
+    if (!el.offsetParent || el.clientWidth <= 2) continue;
     const style = getComputedStyle(el);
     const hides = ['hidden', 'clip'].includes(style.overflowX) || style.textOverflow === 'ellipsis';
     const isInput = el.tagName === 'INPUT' && ['text', 'search', ''].includes(el.type || '');
@@ -35,6 +36,19 @@ CLIPPED_JS = """
     }
   }
   return out;
+}
+"""
+
+
+# Every closed accordion of the shown tab opened (gradio 3, 4 and 5 all mark an accordion's
+# header `.label-wrap`, and an open one `.open`); returns how many were opened.
+OPEN_SECTIONS_JS = """
+() => {
+  let opened = 0;
+  for (const header of document.querySelectorAll('#lfd_tabs .label-wrap')) {
+    if (header.offsetParent && !header.classList.contains('open')) { header.click(); opened++; }
+  }
+  return opened;
 }
 """
 
@@ -68,6 +82,8 @@ def test_nothing_is_cut_off(demo_url, tmp_path, width, height):
             for tab in TABS:
                 ui.tab(tab)
                 page.wait_for_timeout(500)
+                opened = page.evaluate(OPEN_SECTIONS_JS)  # closed sections are measured too
+                page.wait_for_timeout(500 if opened else 0)
                 clipped += [f"{tab}: {line}" for line in page.evaluate(CLIPPED_JS)]
         finally:
             browser.close()

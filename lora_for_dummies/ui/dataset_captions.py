@@ -66,9 +66,10 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                                           elem_id="lfd_caption_save_next")
                 caption_message = _message("lfd_caption_message")
         with gr.Row():
+            # wide enough for its longest choice ("Add tags at the front (trigger word)")
             operation = gr.Dropdown(list(BULK_OPERATIONS), value=list(BULK_OPERATIONS)[0],
                                     label="Bulk operation", elem_id="lfd_bulk_operation",
-                                    info=TIPS["lfd_bulk_operation"])
+                                    info=TIPS["lfd_bulk_operation"], scale=2, min_width=320)
             bulk_text = gr.Textbox(label="Tags / search", elem_id="lfd_bulk_text",
                                    info=TIPS["lfd_bulk_text"])
             replacement = gr.Textbox(label="Replace with", elem_id="lfd_bulk_replacement",
