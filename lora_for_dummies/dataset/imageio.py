@@ -78,6 +78,11 @@ def flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
+def _too_large(path: Path) -> ImageError:
+    return ImageError(f"{path.name}: too large to open safely (over Pillow's "
+                      f"{Image.MAX_IMAGE_PIXELS // 1_000_000} MP limit)")
+
+
 def image_problem(path: Path) -> str:
     """Why `path` cannot be opened as an image, "" if it can: the one opening rule of import
     and processing (empty files, Pillow's decompression-bomb limit, undecodable headers)."""
@@ -104,8 +109,7 @@ def open_image(path: Path) -> Any:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path.name}: too large to open safely (over Pillow's "
-                         f"{Image.MAX_IMAGE_PIXELS // 1_000_000} MP limit)") from None
+        raise _too_large(path) from None
     except FileNotFoundError:
         raise ImageError(f"{path.name}: file not found") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
@@ -138,10 +142,7 @@ def load_image(path: Path, min_side: int | None = None,
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path.name}: too large to open safely (over Pillow's "
-                         f"{Image.MAX_IMAGE_PIXELS // 1_000_000} MP limit)") from None
-    except FileNotFoundError:
-        raise ImageError(f"{path.name}: file not found") from None
+        raise _too_large(path) from None  # a frame or a draft larger than the header said
     except OSError as err:
         raise ImageError(f"{path.name}: cannot be decoded ({str(err)[:100]})") from None
     except Exception as err:  # Pillow raises various types for damaged files
