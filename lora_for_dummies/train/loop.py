@@ -65,6 +65,7 @@ class Trainer(RunOutputs):
                  on_saved: Callable[[Path], None] | None = None, device: str | None = None,
                  overwrite: bool = False):
         job.validate()
+        job.resolve_repeats()  # the dataset's value, whichever path built the job
         self.job, self.lora_dir = job, job.lora_folder(lora_dir)
         self.reporter = reporter or Reporter()
         self.on_saved = on_saved or (lambda path: None)
