@@ -101,7 +101,7 @@ def test_disk_full_while_saving_keeps_the_previous_lora(tiny_models, tmp_path, m
         return real_save(tensors, filename, metadata=metadata)
 
     monkeypatch.setattr(safetensors.torch, "save_file", fail_second)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="no space left on the disk"):  # one line (os_errors)
         trainer.run()
     modules, metadata = load_lora(tmp_path / "Lora" / "tiny.safetensors")
     assert metadata["ss_steps"] == "2" and modules
