@@ -57,6 +57,13 @@ def last_choice(host: Host, key: str, default: str | None = None) -> str | None:
     return value if isinstance(value, str) else default
 
 
+def name_typed(host: Host) -> bool:
+    """Whether the form's LoRA name was typed by the user (kept when the dataset changes)
+    rather than the dataset's own (or the default), which follows the dataset."""
+    name = form_job(host).save.name
+    return name not in ("", TrainJob().save.name, last_choice(host, "dataset") or "")
+
+
 def form_job(host: Host) -> TrainJob:
     trainer = SESSION.trainer
     if SESSION.running and trainer is not None:

@@ -43,6 +43,10 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     # travels from the page's script to the run in a hidden field.
     gr.HTML("", elem_id="lfd_train_progressbar")
     task_id = gr.Textbox(visible=False, elem_id="lfd_train_task_id")
+    # Whether the LoRA name was typed (kept) or follows the dataset; a page load works it out
+    # from the remembered form.
+    name_typed = gr.Checkbox(lambda: form.name_typed(host), visible=False,
+                             elem_id="lfd_train_name_typed")
     message = gr.Markdown("", elem_id="lfd_train_message")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     with gr.Row():
@@ -61,7 +65,8 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     presets = build_presets_section(host, controller)
     best = build_best_step_panel(host, fields[PATHS.index("save.name")])
     parts = {**top, **concepts, **wizard, **presets, "fields": fields, "v_mode": v_mode,
-             "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id}
+             "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id,
+             "name_typed": name_typed}
     _connect_guided(controller, parts)
     _connect_runs(host, controller, parts, plot)
     for accordion, title, section_fields in sections:
@@ -83,20 +88,31 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
     fields = p["fields"]
     name_field = fields[PATHS.index("save.name")]
 
-    def on_guided(base: str, subject: str, dataset: str, concept: str, name: str) -> list[Any]:
+    def on_guided(base: str, subject: str, dataset: str, concept: str, name: str,
+                  typed: bool) -> list[Any]:
         line = controller.images_line(dataset, concept)
-        if name in ("", TrainJob().save.name, *controller.datasets()):
-            name = ""  # derived from the dataset unless the user typed one
+        name = name if typed and name else ""  # the dataset's until the user types one
         try:
             job, why = controller.guided(base, subject, dataset, concept, name)
         except UserError as err:
-            return [f"⚠ {err}", line, compat.update()] + [compat.update() for _ in fields]
+            kept = [compat.update() for _ in fields]
+            if controller.images_problem(dataset, concept):
+                # Nothing to train in step 3: the table and the name let go of the dataset
+                # chosen before, so Start cannot train it unseen.
+                kept[PATHS.index("save.name")] = compat.update(
+                    value=name or dataset or TrainJob().save.name)
+                return [f"⚠ {err}", line, None] + kept
+            return [f"⚠ {err}", line, compat.update()] + kept
         return ["\n".join(f"- {reason}" for reason in why), line] + _fill(job)
 
-    guided_in = [p["base"], p["subject"], p["dataset"], p["concept"], name_field]
+    guided_in = [p["base"], p["subject"], p["dataset"], p["concept"], name_field,
+                 p["name_typed"]]
     guided_out = [p["choices_text"], p["images_line"], p["concepts"]] + fields
     for trigger in (p["base"], p["subject"], p["dataset"], p["concept"]):
         trigger.input(on_guided, guided_in, guided_out)  # the user's choices, not page loads
+    # Typing a name keeps it; emptying the box gives the name back to the dataset.
+    name_field.input(lambda text: bool(str(text or "").strip()), [name_field],
+                     [p["name_typed"]])
 
     def on_concept_list(name: str | None, current: str | None = None) -> Any:
         names = controller.concepts_of(name)
@@ -152,6 +168,8 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
     def begin(resume: bool, task: str, count: int, replace: bool, base_title: str, rows: Any,
               v: str, values: list[Any], picked: list[Any]) -> str:
         try:
+            controller.check_shown_images(str(picked[1] or ""), str(picked[2] or ""),
+                                          compat.table_rows(rows))
             job = controller.job_from_values(base_title, compat.table_rows(rows), v, values)
             remembered = dict(zip(("subject", "dataset", "concept"),
                                   (str(c or "") for c in picked), strict=True))
@@ -201,15 +219,17 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
                 return [compat.toast(f"⚠ {err}")] + [compat.update() for _ in loaded[1:]]
             base = controller.base_title_of(job)
             subject = subject_of(job)  # the radio shows the preset the job was made with
+            held = controller.rows_datasets(form.job_concept_rows(job))  # step 3 shows it
             return [compat.toast(f"Loaded the settings of {what} {name}"),
                     compat.update(value=base) if base else compat.update(),
                     compat.update(value=subject.label) if subject else compat.update(),
                     f"The settings of {what} {name}: open the sections below to see them"] \
-                + _fill(job)
+                + _fill(job) + [compat.update(value=held[0]) if held else compat.update()]
         handler.__name__ = f"on_load_{what}"
         return handler
 
-    loaded = [message, p["base"], p["subject"], p["choices_text"], p["concepts"]] + fields
+    loaded = [message, p["base"], p["subject"], p["choices_text"], p["concepts"]] + fields \
+        + [p["dataset"]]
     p["load_preset"].click(filled(controller.load_preset, "preset"), [p["preset"]], loaded)
     p["load_run"].click(filled(controller.load_run, "run"), [p["run"]], loaded)
 
