@@ -33,7 +33,7 @@ def test_the_form_comes_back(tiny_models, tmp_path):
     message = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                     *_values(training__steps=400, save__name="kept run", samples__every=0,
                              samples__enabled=False))
-    assert message.startswith("Starting kept run")
+    assert message.startswith("Started kept run")
     try:
         during = standalone_app(host)  # a page loaded while the run goes on
         assert _field(during, "save.name") == "kept run"

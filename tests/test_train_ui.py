@@ -51,13 +51,20 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     start = handler_for(demo, status, "on_start")
     assert start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                  *_values()).startswith(
-        "Starting ui run")
+        "Started ui run")
     assert "already going" in start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                                     *_values())
     _wait_for_run()
     poll = poll_view
-    text, chart, gallery = poll()
+    text, chart, gallery, finished = poll()
     assert "done: 4 steps" in text and chart.size == (560, 220)
+    # Issue 23: the end is said once, and one final block says which file, how to use it,
+    # and where to compare the saved steps.
+    assert text.count("done: 4 steps") == 1 and text.count("self-check passed") == 1, text
+    assert "**Your LoRA is ready: `ui run.safetensors`**" in finished
+    assert "`<lora:ui run:0.8> sks, …`" in finished and "<lora:NAME:weight>" in finished
+    assert "2 step files were saved (`ui run-000002.safetensors` … " \
+        "`ui run-000004.safetensors`)" in finished and "*Which step is best?*" in finished
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()
@@ -68,16 +75,16 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert refused.startswith("⚠ ui run.safetensors") and "Resume" in refused
     # Stop, then resume to the end.
     assert start("", 1, True, *UNCHOSEN, "tiny.safetensors", rows, "auto",
-                 *_values(training__steps=6)).startswith("Starting")
+                 *_values(training__steps=6)).startswith("Started")
     deadline = time.time() + 120
     while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
         time.sleep(0.05)
     assert SESSION.stop(save=True).startswith("Stopping")
     _wait_for_run()
-    assert "stopped at step" in poll()[0]
+    assert "stopped at step" in poll()[0] and poll()[3] == ""  # no final block for a stop
     resumed = handler_for(demo, status, "on_resume")("", 1, *UNCHOSEN, "tiny.safetensors",
                                                      rows, "auto", *_values(training__steps=6))
-    assert resumed.startswith("Resuming")
+    assert resumed.startswith("Resumed")
     _wait_for_run()
     assert "done: 6 steps" in poll()[0]
     # Presets round-trip; the wizard and the LR plot answer.

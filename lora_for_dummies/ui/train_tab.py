@@ -48,6 +48,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     name_typed = gr.Checkbox(lambda: form.name_typed(host), visible=False,
                              elem_id="lfd_train_name_typed")
     message = gr.Markdown("", elem_id="lfd_train_message")
+    # A finished run's one final block (the file, how to use it, the best-step grid), kept by
+    # the poll until the next run starts.
+    finished = gr.Markdown(lambda: SESSION.view().finished, elem_id="lfd_train_finished")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     with gr.Row():
         # No label badge: it would cover the chart's own title and axis.
@@ -73,7 +76,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         relabel = summary_label(title, tuple(PATHS[fields.index(f)] for f in section_fields))
         for field in section_fields:
             field.change(relabel, section_fields, [accordion])
-    compat.every(2.0, poll_view, [status, loss_plot, samples])
+    compat.every(2.0, poll_view, [status, loss_plot, samples, finished])
     return {"base": top["base"], "concepts": concepts["concepts"], "status": status,
             "fields": fields, "best": best}
 
@@ -234,10 +237,10 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
     p["load_run"].click(filled(controller.load_run, "run"), [p["run"]], loaded)
 
 
-def poll_view() -> tuple[Any, Any, Any]:
+def poll_view() -> tuple[Any, Any, Any, str]:
     """What the tab shows of the run (called every 2 s, and after a browser refresh)."""
     view = SESSION.view()
     sample_steps = sorted({int(Path(p).stem.split("-")[0]) for p in view.samples
                            if Path(p).stem.split("-")[0].isdigit()})
     return view.text, loss_chart(view.losses, view.total_steps, sample_steps), \
-        [(path, Path(path).stem) for path in view.samples] or None
+        [(path, Path(path).stem) for path in view.samples] or None, view.finished
