@@ -64,6 +64,20 @@ def name_typed(host: Host) -> bool:
     return name not in ("", TrainJob().save.name, last_choice(host, "dataset") or "")
 
 
+def guided_why(host: Host, controller: Any) -> str:
+    """The guided path's bullets for the remembered choices ("" when they make no job)."""
+    dataset = last_choice(host, "dataset")
+    if not dataset:
+        return ""
+    try:
+        _, why = controller.guided(base_title(host), last_choice(host, "subject"), dataset,
+                                   last_choice(host, "concept", "main"),
+                                   form_job(host).save.name)
+    except (UserError, OSError):
+        return ""
+    return "\n".join(f"- {reason}" for reason in why)
+
+
 def form_job(host: Host) -> TrainJob:
     trainer = SESSION.trainer
     if SESSION.running and trainer is not None:

@@ -59,14 +59,17 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
         elem_id="lfd_train_images_line")
     _step(4, "Your GPU")
     gpu_line = gr.Markdown(controller.gpu_line, elem_id="lfd_train_gpu_line")
-    choices_text = gr.Markdown("", elem_id="lfd_train_choices")
+    # The "why" of the guided choices, said again at every page load (a refresh mid-run).
+    choices_text = gr.Markdown(lambda: form.guided_why(host, controller),
+                               elem_id="lfd_train_choices")
     _step(5, "Start")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")
         resume = gr.Button("Resume", elem_id="lfd_train_resume")
         stop = gr.Button("Stop", elem_id="lfd_train_stop")
         stop_save = gr.Button("Stop and save", elem_id="lfd_train_stop_save")
-        overwrite = gr.Checkbox(False, label="Replace an existing LoRA of this name",
+        overwrite = gr.Checkbox(lambda: form.last_choice(host, "overwrite") == "yes",
+                                label="Replace an existing LoRA of this name",
                                 elem_id="lfd_train_overwrite",
                                 info="off: a new run never replaces files it did not make")
     return {"base": base, "base_line": base_line, "subject": subject, "dataset": dataset,

@@ -54,7 +54,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     with gr.Row():
         # No label badge: it would cover the chart's own title and axis.
-        lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
+        # Drawn from the form's settings at every page load too: a refresh keeps the curve.
+        lr_plot = gr.Image(lambda: controller.lr_plot(job_values(form.form_job(host))),
+                           label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
                            interactive=False, show_label=False)
         loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
                              interactive=False, show_label=False)
@@ -176,6 +178,9 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
             job = controller.job_from_values(base_title, compat.table_rows(rows), v, values)
             remembered = dict(zip(("subject", "dataset", "concept"),
                                   (str(c or "") for c in picked), strict=True))
+            # The Replace tick comes back after a refresh; a resume does not change it.
+            remembered["overwrite"] = (form.last_choice(host, "overwrite", "") if resume
+                                       else "yes" if replace else "")
             return compat.toast(controller.start(job, resume, count, task, replace,
                                                  remembered))
         except UserError as err:
