@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class StopRequested(Exception):
+    """Raised inside a job's long preparation (loading, caching) when Stop was pressed, so the
+    job ends within seconds instead of at its first unit of work; the job catches it."""
+
+
 @dataclass
 class ProgressState:
     job: str = ""

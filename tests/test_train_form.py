@@ -71,3 +71,23 @@ def test_a_refresh_mid_run_brings_back_the_plot_the_tick_and_the_why(tiny_models
     finally:
         SESSION.stop(save=False)
         SESSION.wait(300)
+
+
+def test_the_section_summaries_follow_the_form_at_a_page_load(tmp_path):
+    """Issue 23: after a reload (or Load settings) an accordion said "checkpointing off" while
+    its field and the run said partial: the labels were those of when the app was built."""
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.ui import train_form as form
+    from lora_for_dummies.ui.train_sections import section_id
+
+    host = StandaloneHost(tmp_path / "data")
+    demo = standalone_app(host)  # built on a fresh install: the defaults
+    memory = find_block(demo, section_id("Memory and speed"))
+    assert "checkpointing partial" not in memory.label
+    job = TrainJob()
+    job.training.gradient_checkpointing, job.save.keep_last = "partial", 0
+    form.remember(host, job)  # a run started with these since
+    labels = [u["label"] for u in handler_for(demo, memory, "on_page_summaries")()]
+    assert any(label.startswith("Memory and speed — ") and "checkpointing partial" in label
+               for label in labels), labels
+    assert any(label.endswith("keep every step file") for label in labels), labels

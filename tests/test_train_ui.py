@@ -41,7 +41,7 @@ def _wait_for_run(timeout=300):
     assert not SESSION.running
 
 
-def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
+def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path, host=None):
     shutil.copy(tiny_models["sd1"], models_dir / "tiny.safetensors")
     refresh = handler_for(demo, find_block(demo, "lfd_train_base"), None)
     assert "tiny.safetensors" in [c if isinstance(c, str) else c[1]
@@ -68,7 +68,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()
-    _best_step(demo, lora_dir)
+    _best_step(demo, lora_dir, host, start, rows)
     # A new run of the same name is refused unless the tab's "replace" box is ticked.
     refused = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                     *_values(training__steps=6))
@@ -111,13 +111,21 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert "ended" in poll()[0]
 
 
-def _best_step(demo, lora_dir: Path):
+def _best_step(demo, lora_dir: Path, host, start, rows):
     """Render the grid of the run's saved steps, click a cell, use it."""
     import gradio as gr
 
+    from lora_for_dummies.gate import GATE
+
     status = find_block(demo, "lfd_best_status")
     render = handler_for(demo, status, "on_render")
-    *_, (text, grid, cells) = render("ui run", "", -1, "0, 1", "3")
+    rendering = render("ui run", "", -1, "0, 1", "3")
+    first = next(rendering)
+    # Issue 23: the busy line names what runs, not an internal job id.
+    assert GATE.busy() == "the best-step grid of ui run"
+    busy = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto", *_values())
+    assert busy.startswith("⚠ the best-step grid of ui run is still running"), busy
+    *_, (text, grid, cells) = [first, *rendering]
     assert "4 images" in text and Path(grid).name == "grid.png"
     assert [label for _, label in cells] == [
         "step 2 · strength 0 · CFG 3", "step 2 · strength 1 · CFG 3",
@@ -133,13 +141,17 @@ def _best_step(demo, lora_dir: Path):
     assert "preferred weight 1" in message and "<lora:ui run:1>" in message
     assert (lora_dir / "ui run.safetensors").read_bytes() == \
         (lora_dir / "ui run-000002.safetensors").read_bytes()
+    # Issue 23: a page load shows the grid and its cells again, from their files on disk.
+    reloaded = standalone_app(host)
+    assert find_block(reloaded, "lfd_best_grid").value  # the grid image, not empty
+    assert len(find_block(reloaded, "lfd_best_cells").value) == 4
 
 
 def test_train_tab_standalone(tiny_models, tmp_path):
     host = StandaloneHost(tmp_path / "data")
     # concept folders inside the datasets folder: the tab's jobs name no other paths
     _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models,
-          host.datasets_dir())
+          host.datasets_dir(), host)
 
 
 def test_concept_list_refresh(tmp_path):

@@ -44,7 +44,7 @@ class TrainingSession:
               task_id: str = "", overwrite: bool = False) -> str:
         from lora_for_dummies.gate import GATE
         from lora_for_dummies.job_paths import confine_train_job
-        from lora_for_dummies.train.guard import check_name_clash
+        from lora_for_dummies.train.guard import check_name_clash, check_resumable
         from lora_for_dummies.train.loop import Trainer
 
         with self._lock:
@@ -57,6 +57,8 @@ class TrainingSession:
             confine_train_job(job, host)  # the tab's jobs name things too, never other paths
             if not resume:  # said now, in the tab; the run checks it again
                 check_name_clash(job, host.lora_dir(), overwrite)
+            else:
+                check_resumable(job)
             self.run_dir = job.run_dir
             if gpus > 1:
                 return self._launch(host, job, resume, gpus, overwrite)
@@ -69,7 +71,7 @@ class TrainingSession:
             self.thread = threading.Thread(target=self._run, args=(host, resume, task_id),
                                            name="lfd-train", daemon=True)
             thread = self.thread  # not started yet counts as running: nobody slips in between
-            GATE.enter(f"training run {job.save.name}",
+            GATE.enter(f"training {job.save.name}",
                        lambda: thread.ident is None or thread.is_alive())
             self.thread.start()
         # Said once and kept until the next action: true at the run's end too.
@@ -85,7 +87,7 @@ class TrainingSession:
 
         self.trainer, self.result = None, ""
         self.process, _ = launch(job, gpus, resume=resume, overwrite=overwrite)
-        GATE.enter(f"training run {job.save.name} on {gpus} GPUs", lambda: self.running)
+        GATE.enter(f"training {job.save.name} on {gpus} GPUs", lambda: self.running)
         command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume,
                                               overwrite=overwrite))
         return f"Started on {gpus} GPUs: {command}"
@@ -168,9 +170,8 @@ def stop_message(run_dir: Path, save: bool) -> str:
     lines = log.read_text(encoding="utf-8").splitlines()[-5:] if log.is_file() else []
     seconds = [json.loads(line)["seconds"] for line in lines if '"seconds"' in line]
     saving = " and saving" if save else ""
-    if not seconds:
-        return (f"Stopping{saving} once loading and the first samples are done (a run stops "
-                "between steps)…")
+    if not seconds:  # loading and caching check for a Stop between components and images
+        return f"Stopping{saving} — within seconds, loading or not…"
     step = statistics.median(seconds)
     took = "under a second" if step < 1 else f"about {step:.0f} s"
     return f"Stopping{saving} after the current step — {took}, the time one step takes here…"

@@ -12,7 +12,7 @@ import gradio as gr
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
-from lora_for_dummies.train.fields import SETTINGS
+from lora_for_dummies.train.fields import SETTINGS, section_summary
 from lora_for_dummies.train.guided import subject_of
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
@@ -78,6 +78,14 @@ def build_train_tab(host: Host) -> dict[str, Any]:
         relabel = summary_label(title, tuple(PATHS[fields.index(f)] for f in section_fields))
         for field in section_fields:
             field.change(relabel, section_fields, [accordion])
+
+    def on_page_summaries() -> list[Any]:
+        """The accordions' summaries from the values the page loads into the fields (built
+        once, their labels would show the settings of when the app started)."""
+        values = dict(zip(PATHS, job_values(form.form_job(host)), strict=True))
+        return [compat.update(label=section_summary(title, values)) for _, title, _ in sections]
+
+    compat.on_page_load(on_page_summaries, [accordion for accordion, *_ in sections])
     compat.every(2.0, poll_view, [status, loss_plot, samples, finished])
     return {"base": top["base"], "concepts": concepts["concepts"], "status": status,
             "fields": fields, "best": best}
