@@ -31,6 +31,10 @@ class ProgressState:
     # (done, time) of the first step report: the rate, and so the ETA, counts from there, so
     # that model loading and caching before it do not make every step look slow.
     origin: tuple[int, float] | None = None
+    # Seconds since the origin spent on one-off work inside steps (latents a CPU run encodes as
+    # its first steps need them, again after a resume): left out of the rate, or the first
+    # step of a resumed run says minutes for a few steps of a second.
+    untimed: float = 0.0
     warning: str = ""  # stays in the summary for the whole job (e.g. "this run takes 5 hours")
 
     @property
@@ -38,7 +42,7 @@ class ProgressState:
         if not self.total or self.origin is None or self.done <= self.origin[0]:
             return None
         done, since = self.origin
-        per_unit = (time.monotonic() - since) / (self.done - done)
+        per_unit = max(time.monotonic() - since - self.untimed, 0.0) / (self.done - done)
         return per_unit * max(self.total - self.done, 0)
 
     def summary(self) -> str:
@@ -74,10 +78,13 @@ class Reporter:
         self._stop.clear()
         self.on_update()
 
-    def step(self, done: int, text: str = "") -> None:
+    def step(self, done: int, text: str = "", untimed: float = 0.0) -> None:
+        """`untimed`: seconds of this unit that will not recur (see `ProgressState.untimed`)."""
         with self._lock:
             if self.state.origin is None:
                 self.state.origin = (done, time.monotonic())
+            else:
+                self.state.untimed += untimed
             self.state.done, self.state.text = done, text
         self.on_update()
 

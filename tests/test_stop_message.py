@@ -114,3 +114,37 @@ def test_resume_of_a_run_stopped_before_its_first_step_is_refused_in_the_tab(tin
                                                       rows, "auto", *values)
     assert resumed.startswith("⚠ early has no saved step to resume"), resumed
     assert not SESSION.running
+
+
+def test_a_resumed_runs_first_eta_leaves_out_encoding(monkeypatch):
+    """Issue 23: the first ETA of a resume said 1m57s for 8 steps of a second: its first step
+    also encoded the latents this process had not cached yet. The rate is the steps' own."""
+    from lora_for_dummies import progress
+
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    reporter = progress.Reporter()
+    reporter.start(16, "Training x")
+    clock[0] += 60  # loading the models again
+    reporter.step(8, "training")  # resumed at step 8
+    clock[0] += 15  # one step of 1 s, and 14 s of encoding its images
+    reporter.step(9, untimed=14.0)
+    assert reporter.state.eta_seconds == 7  # 7 steps left × 1 s
+    assert progress.format_seconds(reporter.state.eta_seconds) == "7s"
+
+
+def test_the_loop_tells_the_reporter_what_encoding_took(tiny_models, tmp_path):
+    """On a CPU the steps encode latents as they first need them: every second of it is
+    reported as untimed, so the ETA counts the steps' own pace."""
+    from train_fixtures import tiny_job
+
+    from lora_for_dummies.progress import Reporter
+    from lora_for_dummies.train.loop import Trainer
+
+    job = tiny_job(tiny_models["sd1"], tmp_path, steps=3, samples={"enabled": False},
+                   training={"steps": 3, "resolution": 64, "precision": "fp32",
+                             "cache_latents": "memory"})
+    trainer = Trainer(job, tmp_path / "Lora", Reporter())
+    trainer.run()
+    assert trainer.latents.encode_seconds > 0
+    assert abs(trainer.reporter.state.untimed - trainer.latents.encode_seconds) < 1e-6
