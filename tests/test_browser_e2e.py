@@ -144,6 +144,9 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) == samples_before,
                 "every sample after the refresh")
+    # …and the closed sections' summaries say the form's values, not the app's start (#23)
+    ui.wait_text("lfd_train_section_steps_and_images", "30 steps")
+    ui.wait_text("lfd_train_section_saving", "e2e dog, every 10, keep every step file")
 
     # -- Which step is best? ---------------------------------------------------------------
     ui.expand("Which step is best?", "lfd_best_strengths")
@@ -158,6 +161,11 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     assert (lora_dir / "e2e dog.safetensors").read_bytes() == \
         (lora_dir / "e2e dog-000020.safetensors").read_bytes()
     shot(ui, "best_step")
+    # A refresh keeps the grid: its files are on disk (issue 23)
+    ui.reload("Train")
+    ui.expand("Which step is best?", "lfd_best_strengths")
+    ui.wait_for(lambda: len(ui.images("lfd_best_cells")) == 6, "the 6 cells after a refresh")
+    ui.wait_for(lambda: ui.images("lfd_best_grid"), "the grid after a refresh")
 
     # -- Extract: a fine-tune appears after 🔄, its difference becomes a LoRA ------------------
     from lora_fixtures import write_tuned
@@ -260,6 +268,7 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     ui.choose("lfd_train_dataset", "demo dog")  # 3.
     line = ui.wait_text("lfd_train_images_line", "6 images, 6 with a caption")
     assert "trigger word sks" in line, line
+    ui.wait_for(lambda: ui.value("lfd_train_trigger") == "sks", "step 3's trigger word")
     assert "No CUDA GPU" in ui.text("lfd_train_gpu_line")  # 4. nothing to choose
     choices = ui.wait_text("lfd_train_choices", "CPU-sized run of 100 steps")
     assert "rank 16 / alpha 8" in choices, choices

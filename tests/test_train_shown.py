@@ -84,3 +84,32 @@ def test_a_refused_name_is_not_restored_after_a_reload(tiny_models, tmp_path):
     reloaded = standalone_app(host)
     assert find_block(reloaded, "lfd_train_save_name").value != "bad/name"
     assert find_block(reloaded, "lfd_train_name_typed").value is False
+
+
+def test_step_3_asks_for_a_trigger_word_with_why(tiny_models, tmp_path):
+    """Issue 23, item 9: a new dataset has no trigger word and nothing asked for one before
+    Start. Step 3 shows the dataset's word, asks for one when it is empty (saying what it is
+    for), and Start refuses without one."""
+    host = _host(tmp_path, tiny_models)
+    cat = create_dataset(host.datasets_dir(), "cat")
+    instance_folder(cat.folder(cat.concept("main"), "high"))  # processed, no trigger word
+    demo = standalone_app(host)
+    trigger = find_block(demo, "lfd_train_trigger")
+    assert "what you type in the prompt to call the LoRA" in trigger.info
+    guided = handler_for(demo, find_block(demo, "lfd_train_choices"), "on_guided")
+    assert guided("tiny.safetensors", CHARACTER, "dog", "main", "", False, "")[-1] == "sks"
+    asked = guided("tiny.safetensors", CHARACTER, "cat", "main", "", False, "")
+    assert asked[0].startswith("- ⚠ type a trigger word in step 3 — a trigger word is what "
+                               "you type in the prompt to call the LoRA"), asked[0]
+    rows = asked[2]
+    assert rows[0][1] == ""
+    start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
+    refused = start("", 1, False, CHARACTER, "cat", "main", "tiny.safetensors", rows, "auto",
+                    *_values(save__name="cat"))
+    assert refused.startswith("⚠ type a trigger word in step 3"), refused
+    typed = handler_for(demo, trigger, "on_trigger")("tiny.safetensors", CHARACTER, "cat",
+                                                      "main", "", False, "ohwx")
+    assert typed[2][0][1] == "ohwx" and "⚠" not in typed[0] and typed[-1] == "ohwx"
+    prompts = typed[3 + PATHS.index("samples.prompts")]["value"]
+    assert prompts.startswith("ohwx, solo"), prompts
+    assert not SESSION.running

@@ -161,6 +161,11 @@ class TrainController:
             if problem:
                 raise UserError(problem)
         held = self.rows_datasets(rows)
+        if dataset and dataset in held and any(not str(row[1] or "").strip() for row in rows
+                                               if self.rows_datasets([row]) == [dataset]):
+            from lora_for_dummies.train.guided import NO_TRIGGER
+
+            raise UserError(NO_TRIGGER)
         if held and (dataset or "") not in held:
             shown = f"shows {dataset}" if dataset else "shows no dataset"
             raise UserError(f"step 3 {shown}, but the Concepts table holds the images of "
@@ -176,8 +181,10 @@ class TrainController:
         return f"{gpu_name()}, {gigabytes:.0f} GB: the Performance Wizard sizes the run for it"
 
     def guided(self, base: str | None, subject: str | None, dataset: str | None,
-               concept: str | None, name: str) -> tuple[TrainJob, list[str]]:
-        """The job the five choices make, from the current form's other settings."""
+               concept: str | None, name: str,
+               token: str | None = None) -> tuple[TrainJob, list[str]]:
+        """The job the five choices make, from the current form's other settings; `token`:
+        the trigger word typed in step 3 (None: the dataset's)."""
         from lora_for_dummies.train.guided import GuidedInput, guided_job, subject_for
         from lora_for_dummies.train.wizard import detect_vram_gb
 
@@ -190,7 +197,9 @@ class TrainController:
         folder = ds.folder(selected, "high")
         images, _ = image_summary(folder)
         given = GuidedInput(base=path, family=family_of(path), subject=subject_for(subject),
-                            concept_folder=folder, token=selected.token, image_count=images,
+                            concept_folder=folder,
+                            token=(selected.token if token is None else token).strip(),
+                            image_count=images,
                             name=name or dataset, vram_gb=detect_vram_gb())
         return guided_job(form.form_job(self.host), given)
 

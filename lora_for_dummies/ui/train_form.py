@@ -78,6 +78,12 @@ def guided_why(host: Host, controller: Any) -> str:
     return "\n".join(f"- {reason}" for reason in why)
 
 
+def trigger_word(host: Host) -> str:
+    """Step 3's trigger word: the form's first concept's."""
+    concepts = form_job(host).concepts
+    return concepts[0].token if concepts else ""
+
+
 def form_job(host: Host) -> TrainJob:
     trainer = SESSION.trainer
     if SESSION.running and trainer is not None:

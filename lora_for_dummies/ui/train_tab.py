@@ -102,11 +102,13 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
     name_field = fields[PATHS.index("save.name")]
 
     def on_guided(base: str, subject: str, dataset: str, concept: str, name: str,
-                  typed: bool) -> list[Any]:
+                  typed: bool, trigger: str = "", token: str | None = None) -> list[Any]:
         line = controller.images_line(dataset, concept)
         name = name if typed and name else ""  # the dataset's until the user types one
+        if token is None:  # the dataset's own trigger word, else what step 3 shows
+            token = _dataset_token(dataset, concept) or trigger or ""
         try:
-            job, why = controller.guided(base, subject, dataset, concept, name)
+            job, why = controller.guided(base, subject, dataset, concept, name, token)
         except UserError as err:
             kept = [compat.update() for _ in fields]
             if controller.images_problem(dataset, concept):
@@ -114,15 +116,32 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
                 # chosen before, so Start cannot train it unseen.
                 kept[PATHS.index("save.name")] = compat.update(
                     value=name or dataset or TrainJob().save.name)
-                return [f"⚠ {err}", line, None] + kept
-            return [f"⚠ {err}", line, compat.update()] + kept
-        return ["\n".join(f"- {reason}" for reason in why), line] + _fill(job)
+                return [f"⚠ {err}", line, None] + kept + [compat.update()]
+            return [f"⚠ {err}", line, compat.update()] + kept + [compat.update()]
+        return ["\n".join(f"- {reason}" for reason in why), line] + _fill(job) + [token]
+
+    def _dataset_token(dataset: str, concept: str) -> str:
+        try:
+            return controller.concept_row(dataset, concept, "high")[1]
+        except (UserError, OSError, TypeError):
+            return ""
+
+    def on_trigger(base: str, subject: str, dataset: str, concept: str, name: str,
+                   typed: bool, trigger: str) -> list[Any]:
+        """The base model, what you're teaching or the trigger word changed: the word step 3
+        shows is kept (a dataset choice brings the dataset's own)."""
+        word = str(trigger or "").strip() or _dataset_token(dataset, concept)
+        return on_guided(base, subject, dataset, concept, name, typed, trigger, word)
 
     guided_in = [p["base"], p["subject"], p["dataset"], p["concept"], name_field,
-                 p["name_typed"]]
-    guided_out = [p["choices_text"], p["images_line"], p["concepts"]] + fields
-    for trigger in (p["base"], p["subject"], p["dataset"], p["concept"]):
-        trigger.input(on_guided, guided_in, guided_out)  # the user's choices, not page loads
+                 p["name_typed"], p["trigger"]]
+    guided_out = [p["choices_text"], p["images_line"], p["concepts"]] + fields + [p["trigger"]]
+    for choice in (p["dataset"], p["concept"]):
+        choice.input(on_guided, guided_in, guided_out)  # the user's choices, not page loads
+    for choice in (p["base"], p["subject"]):
+        choice.input(on_trigger, guided_in, guided_out)
+    # Once typed (not at each key: every answer refills the settings below)
+    p["trigger"].blur(on_trigger, guided_in, guided_out)
     # Typing a name keeps it; emptying the box gives the name back to the dataset.
     name_field.input(lambda text: bool(str(text or "").strip()), [name_field],
                      [p["name_typed"]])
