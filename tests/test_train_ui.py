@@ -64,7 +64,7 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path, host=No
     assert "**Your LoRA is ready: `ui run.safetensors`**" in finished
     assert "`<lora:ui run:0.8> sks, …`" in finished and "<lora:NAME:weight>" in finished
     assert "2 step files were saved (`ui run-000002.safetensors` … " \
-        "`ui run-000004.safetensors`)" in finished and "*Which step is best?*" in finished
+        "`ui run-000004.safetensors`)" in finished and "“Which step is best?”" in finished
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()

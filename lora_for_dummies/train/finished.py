@@ -32,8 +32,10 @@ def finished_block(job: TrainJob, lora_dir: Path) -> str:
              + (f", and the trigger word `{token}` calls what it learned" if token else "")]
     steps = RunFiles(job.run_dir, lora_dir, name).steps()
     if steps:
-        lines.append(f"- **Which step is best?** {len(steps)} step files were saved "
-                     f"(`{steps[0][1].name}` … `{steps[-1][1].name}`): open *Which step is "
-                     "best?* below to compare them side by side and make the best one the "
-                     "LoRA")
+        # The section's name in plain text: a bold or italic copy would be a second element
+        # titled like the accordion itself.
+        lines.append(f"- **Pick the best step**: {len(steps)} step files were saved "
+                     f"(`{steps[0][1].name}` … `{steps[-1][1].name}`); open the section "
+                     "“Which step is best?” below to compare them side by side and make the "
+                     "best one the LoRA")
     return "\n".join(lines)
