@@ -78,15 +78,19 @@ class Reporter:
         self._stop.clear()
         self.on_update()
 
-    def step(self, done: int, text: str = "", untimed: float = 0.0) -> None:
-        """`untimed`: seconds of this unit that will not recur (see `ProgressState.untimed`)."""
+    def step(self, done: int, text: str = "") -> None:
         with self._lock:
             if self.state.origin is None:
                 self.state.origin = (done, time.monotonic())
-            else:
-                self.state.untimed += untimed
             self.state.done, self.state.text = done, text
         self.on_update()
+
+    def untimed(self, seconds: float) -> None:
+        """Seconds of the current unit that will not recur, left out of the ETA's rate (see
+        `ProgressState.untimed`); said before that unit's `step`."""
+        with self._lock:
+            if self.state.origin is not None:
+                self.state.untimed += seconds
 
     def phase(self, text: str) -> None:
         """What the job does before its first step (loading, caching): shown, but the step

@@ -110,10 +110,10 @@ class LatentsAtFirstStep(Reporter):
         super().__init__()
         self.box, self.cached_at_first_step = trainer_box, None
 
-    def step(self, done: int, text: str = "", untimed: float = 0.0) -> None:
+    def step(self, done: int, text: str = "") -> None:
         if done == 1:
             self.cached_at_first_step = len(self.box[0].latents.memory)
-        super().step(done, text, untimed)
+        super().step(done, text)
 
 
 def test_on_a_cpu_training_starts_while_the_cache_fills(tiny_models, tmp_path):

@@ -128,7 +128,8 @@ def test_a_resumed_runs_first_eta_leaves_out_encoding(monkeypatch):
     clock[0] += 60  # loading the models again
     reporter.step(8, "training")  # resumed at step 8
     clock[0] += 15  # one step of 1 s, and 14 s of encoding its images
-    reporter.step(9, untimed=14.0)
+    reporter.untimed(14.0)
+    reporter.step(9)
     assert reporter.state.eta_seconds == 7  # 7 steps left × 1 s
     assert progress.format_seconds(reporter.state.eta_seconds) == "7s"
 

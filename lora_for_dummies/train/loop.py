@@ -327,8 +327,8 @@ class Trainer(RunOutputs):
                     job.samples.every == 0 and step < job.training.steps else []
                 self._log({"step": step, "loss": total, "lr": lr,
                            "seconds": round(time.monotonic() - begin, 4), "samples": written})
-                self.reporter.step(step, f"loss {total:.4f}, lr {lr:.2e}",
-                                   untimed=self.latents.encode_seconds - encoding)
+                self.reporter.untimed(self.latents.encode_seconds - encoding)
+                self.reporter.step(step, f"loss {total:.4f}, lr {lr:.2e}")
                 if job.save.every and step % job.save.every == 0 and step < job.training.steps:
                     self._save(step, final=False)
         except torch.cuda.OutOfMemoryError:
