@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from lora_for_dummies.progress import Reporter
 from lora_for_dummies.ui.train_session import stop_message
 
 
@@ -37,7 +38,7 @@ def test_eta_counts_from_the_first_step_not_from_loading(monkeypatch):
     assert reporter.state.eta_seconds == 16  # 8 steps left × 2 s
 
 
-class _StopWhile(__import__("lora_for_dummies.progress", fromlist=["Reporter"]).Reporter):
+class _StopWhile(Reporter):
     """Presses Stop when the run says it has reached a phase (loading the UNet, encoding)."""
 
     def __init__(self, phase: str) -> None:
@@ -139,7 +140,6 @@ def test_the_loop_tells_the_reporter_what_encoding_took(tiny_models, tmp_path):
     reported as untimed, so the ETA counts the steps' own pace."""
     from train_fixtures import tiny_job
 
-    from lora_for_dummies.progress import Reporter
     from lora_for_dummies.train.loop import Trainer
 
     job = tiny_job(tiny_models["sd1"], tmp_path, steps=3, samples={"enabled": False},
