@@ -21,7 +21,9 @@ class GateBusy(UserError):
 class JobGate:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._holder: tuple[str, Callable[[], bool]] | None = None
+        # What holds the gate, as people read it ("training demo dog"): a text, or a function
+        # giving it when asked (a tab's job names itself once it has started).
+        self._holder: tuple[str | Callable[[], str], Callable[[], bool]] | None = None
 
     def busy(self) -> str | None:
         """What is running, or None."""
@@ -31,9 +33,12 @@ class JobGate:
     def _busy_locked(self) -> str | None:
         if self._holder is not None and not self._holder[1]():
             self._holder = None
-        return self._holder[0] if self._holder else None
+        if self._holder is None:
+            return None
+        what = self._holder[0]
+        return what() if callable(what) else what
 
-    def enter(self, what: str, alive: Callable[[], bool]) -> None:
+    def enter(self, what: str | Callable[[], str], alive: Callable[[], bool]) -> None:
         """Take the gate for `what` while `alive()` is true, or raise GateBusy."""
         with self._lock:
             running = self._busy_locked()
@@ -41,9 +46,10 @@ class JobGate:
                 raise GateBusy(f"{running} is still running; wait for it or stop it first")
             self._holder = (what, alive)
 
-    def leave(self, what: str) -> None:
+    def leave(self, what: str | Callable[[], str]) -> None:
         with self._lock:
-            if self._holder is not None and self._holder[0] == what:
+            if self._holder is not None and (self._holder[0] is what
+                                             or self._holder[0] == what):
                 self._holder = None
 
 

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class StopRequested(Exception):
+    """Raised inside a job's long preparation (loading, caching) when Stop was pressed, so the
+    job ends within seconds instead of at its first unit of work; the job catches it."""
+
+
 @dataclass
 class ProgressState:
     job: str = ""
@@ -26,6 +31,10 @@ class ProgressState:
     # (done, time) of the first step report: the rate, and so the ETA, counts from there, so
     # that model loading and caching before it do not make every step look slow.
     origin: tuple[int, float] | None = None
+    # Seconds since the origin spent on one-off work inside steps (latents a CPU run encodes as
+    # its first steps need them, again after a resume): left out of the rate, or the first
+    # step of a resumed run says minutes for a few steps of a second.
+    untimed: float = 0.0
     warning: str = ""  # stays in the summary for the whole job (e.g. "this run takes 5 hours")
 
     @property
@@ -33,7 +42,7 @@ class ProgressState:
         if not self.total or self.origin is None or self.done <= self.origin[0]:
             return None
         done, since = self.origin
-        per_unit = (time.monotonic() - since) / (self.done - done)
+        per_unit = max(time.monotonic() - since - self.untimed, 0.0) / (self.done - done)
         return per_unit * max(self.total - self.done, 0)
 
     def summary(self) -> str:
@@ -75,6 +84,13 @@ class Reporter:
                 self.state.origin = (done, time.monotonic())
             self.state.done, self.state.text = done, text
         self.on_update()
+
+    def untimed(self, seconds: float) -> None:
+        """Seconds of the current unit that will not recur, left out of the ETA's rate (see
+        `ProgressState.untimed`); said before that unit's `step`."""
+        with self._lock:
+            if self.state.origin is not None:
+                self.state.untimed += seconds
 
     def phase(self, text: str) -> None:
         """What the job does before its first step (loading, caching): shown, but the step

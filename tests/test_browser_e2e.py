@@ -155,6 +155,9 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) == samples_before,
                 "every sample after the refresh")
+    # …and the closed sections' summaries say the form's values, not the app's start (#23)
+    ui.wait_text("lfd_train_section_steps_and_images", "30 steps")
+    ui.wait_text("lfd_train_section_saving", "e2e dog, every 10, keep every step file")
 
     # -- Which step is best? ---------------------------------------------------------------
     ui.expand("Which step is best?", "lfd_best_strengths")
@@ -169,6 +172,11 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     assert (lora_dir / "e2e dog.safetensors").read_bytes() == \
         (lora_dir / "e2e dog-000020.safetensors").read_bytes()
     shot(ui, "best_step")
+    # A refresh keeps the grid: its files are on disk (issue 23)
+    ui.reload("Train")
+    ui.expand("Which step is best?", "lfd_best_strengths")
+    ui.wait_for(lambda: len(ui.images("lfd_best_cells")) == 6, "the 6 cells after a refresh")
+    ui.wait_for(lambda: ui.images("lfd_best_grid"), "the grid after a refresh")
 
     # -- Extract: a fine-tune appears after 🔄, its difference becomes a LoRA ------------------
     from lora_fixtures import write_tuned
@@ -252,12 +260,31 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     assert ui.value("lfd_train_base").startswith("demo-tiny-sd1")  # 1. the only model
     ui.wait_text("lfd_train_base_line", "Detected: Stable Diffusion 1.x")
     ui.radio("lfd_train_subject", "A character or person")  # 2.
+    # Issue 23: an empty dataset picked after another is not trained in its place, and the
+    # LoRA name follows the dataset.
+    from lora_for_dummies.dataset.layout import create_dataset
+
+    create_dataset(data / "datasets", "empty one")
+    ui.choose("lfd_train_dataset", "demo dog")
+    ui.wait_for(lambda: ui.value("lfd_train_save_name") == "demo dog", "the dataset's name")
+    ui.click("lfd_train_dataset_refresh")
+    ui.wait_option("lfd_train_dataset", "empty one")
+    ui.choose("lfd_train_dataset", "empty one")
+    ui.wait_text("lfd_train_images_line", "no processed images")
+    ui.wait_for(lambda: ui.value("lfd_train_save_name") == "empty one", "the name following")
+    ui.click("lfd_train_start")
+    ui.wait_text("lfd_train_message", "empty one / main has no processed images")
+    assert not (data / "runs" / "demo dog").exists() and not (data / "runs" / "empty one") \
+        .exists()
     ui.choose("lfd_train_dataset", "demo dog")  # 3.
     line = ui.wait_text("lfd_train_images_line", "6 images, 6 with a caption")
     assert "trigger word sks" in line, line
+    ui.wait_for(lambda: ui.value("lfd_train_trigger") == "sks", "step 3's trigger word")
     assert "No CUDA GPU" in ui.text("lfd_train_gpu_line")  # 4. nothing to choose
     choices = ui.wait_text("lfd_train_choices", "CPU-sized run of 100 steps")
     assert "rank 16 / alpha 8" in choices, choices
+    assert ui.value("lfd_train_save_name") == "demo dog"
+    ui.check("lfd_train_overwrite")
     ui.click("lfd_train_start")  # 5.
     ui.wait_value("lfd_train_status", "Training demo dog")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= 2, "the step-0 samples",
@@ -272,6 +299,11 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
                     shows=lambda e=elem_id: ui.value(e))
     assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
         .is_checked()
+    # …the Replace tick, the LR curve and the "why" bullets too (issue 23)
+    ui.wait_for(lambda: ui.page.locator("#lfd_train_overwrite input[type=checkbox]")
+                .is_checked(), "the Replace tick after the refresh")
+    ui.wait_for(lambda: ui.images("lfd_train_lr_plot"), "the LR plot after the refresh")
+    ui.wait_text("lfd_train_choices", "rank 16 / alpha 8")
     ui.open_section("lfd_train_section_concepts")
     ui.wait_text("lfd_train_concepts", "HIGHRES_CONCEPT")
     ui.wait_for(lambda: len(ui.images("lfd_train_samples")) >= seen, "the samples so far")
@@ -291,7 +323,12 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     assert ui.page.locator("#lfd_train_subject").get_by_label("A character or person") \
         .is_checked()  # the preset the run was made with
     ui.click("lfd_train_resume")
-    ui.wait_progress("lfd_train_status", "done: 100 steps")
-    assert "self-check passed" in ui.value("lfd_train_status")
+    status = ui.wait_progress("lfd_train_status", "done: 100 steps")
+    assert "self-check passed" in status and status.count("done: 100 steps") == 1, status
     assert (data / "Lora" / "demo dog.safetensors").is_file()
+    # One final block: the file, how to use it, the best-step grid (issue 23)
+    final = ui.wait_text("lfd_train_finished", "Your LoRA is ready")
+    assert "demo dog.safetensors" in final and "<lora:demo dog:0.8>" in final, final
+    assert "Which step is best?" in final, final
+    assert "Starting" not in ui.text("lfd_train_message")
     shot(ui, "train_guided")

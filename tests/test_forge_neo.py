@@ -64,7 +64,7 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     sd_models.events.clear()
     message = start("", 1, False, *UNCHOSEN, "xl.safetensors", rows, "auto",
                     *_values(training__steps=2, samples__every=0, save__every=0))
-    assert message.startswith("Starting ui run"), message
+    assert message.startswith("Started ui run"), message
     SESSION.wait(300)
     assert not SESSION.running and "done: 2 steps" in SESSION.view().text
     assert memory.events == ["unload_all_models", "soft_empty_cache"]

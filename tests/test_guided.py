@@ -81,6 +81,12 @@ def test_every_setting_is_in_one_section_with_a_summary():
     assert section_summary("Captions", {"training.shuffle_tags": False, "training.keep_tags": 1,
                                         "model.clip_skip": 0}) == \
         "Captions — shuffle off, keep 1, clip skip suggested"
+    # Issue 23: save.keep_last 0 keeps every step file; "keep 0" read as "keep nothing".
+    assert section_summary("Saving", {"save.name": "dog", "save.every": 25,
+                                      "save.keep_last": 0}) == \
+        "Saving — dog, every 25, keep every step file"
+    assert section_summary("Saving", {"save.name": "dog", "save.every": 25,
+                                      "save.keep_last": 3}) == "Saving — dog, every 25, keep 3"
 
 
 def test_a_jobs_preset_is_recognised_by_its_sample_prompts():

@@ -41,7 +41,7 @@ def _wait_for_run(timeout=300):
     assert not SESSION.running
 
 
-def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
+def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path, host=None):
     shutil.copy(tiny_models["sd1"], models_dir / "tiny.safetensors")
     refresh = handler_for(demo, find_block(demo, "lfd_train_base"), None)
     assert "tiny.safetensors" in [c if isinstance(c, str) else c[1]
@@ -51,33 +51,40 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     start = handler_for(demo, status, "on_start")
     assert start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                  *_values()).startswith(
-        "Starting ui run")
+        "Started ui run")
     assert "already going" in start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                                     *_values())
     _wait_for_run()
     poll = poll_view
-    text, chart, gallery = poll()
+    text, chart, gallery, finished = poll()
     assert "done: 4 steps" in text and chart.size == (560, 220)
+    # Issue 23: the end is said once, and one final block says which file, how to use it,
+    # and where to compare the saved steps.
+    assert text.count("done: 4 steps") == 1 and text.count("self-check passed") == 1, text
+    assert "**Your LoRA is ready: `ui run.safetensors`**" in finished
+    assert "`<lora:ui run:0.8> sks, …`" in finished and "<lora:NAME:weight>" in finished
+    assert "2 step files were saved (`ui run-000002.safetensors` … " \
+        "`ui run-000004.safetensors`)" in finished and "“Which step is best?”" in finished
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
     assert (lora_dir / "ui run.safetensors").exists()
-    _best_step(demo, lora_dir)
+    _best_step(demo, lora_dir, host, start, rows)
     # A new run of the same name is refused unless the tab's "replace" box is ticked.
     refused = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto",
                     *_values(training__steps=6))
     assert refused.startswith("⚠ ui run.safetensors") and "Resume" in refused
     # Stop, then resume to the end.
     assert start("", 1, True, *UNCHOSEN, "tiny.safetensors", rows, "auto",
-                 *_values(training__steps=6)).startswith("Starting")
+                 *_values(training__steps=6)).startswith("Started")
     deadline = time.time() + 120
     while SESSION.trainer.reporter.state.done < 2 and time.time() < deadline:
         time.sleep(0.05)
     assert SESSION.stop(save=True).startswith("Stopping")
     _wait_for_run()
-    assert "stopped at step" in poll()[0]
+    assert "stopped at step" in poll()[0] and poll()[3] == ""  # no final block for a stop
     resumed = handler_for(demo, status, "on_resume")("", 1, *UNCHOSEN, "tiny.safetensors",
                                                      rows, "auto", *_values(training__steps=6))
-    assert resumed.startswith("Resuming")
+    assert resumed.startswith("Resumed")
     _wait_for_run()
     assert "done: 6 steps" in poll()[0]
     # Presets round-trip; the wizard and the LR plot answer.
@@ -104,13 +111,21 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path):
     assert "ended" in poll()[0]
 
 
-def _best_step(demo, lora_dir: Path):
+def _best_step(demo, lora_dir: Path, host, start, rows):
     """Render the grid of the run's saved steps, click a cell, use it."""
     import gradio as gr
 
+    from lora_for_dummies.gate import GATE
+
     status = find_block(demo, "lfd_best_status")
     render = handler_for(demo, status, "on_render")
-    *_, (text, grid, cells) = render("ui run", "", -1, "0, 1", "3")
+    rendering = render("ui run", "", -1, "0, 1", "3")
+    first = next(rendering)
+    # Issue 23: the busy line names what runs, not an internal job id.
+    assert GATE.busy() == "the best-step grid of ui run"
+    busy = start("", 1, False, *UNCHOSEN, "tiny.safetensors", rows, "auto", *_values())
+    assert busy.startswith("⚠ the best-step grid of ui run is still running"), busy
+    *_, (text, grid, cells) = [first, *rendering]
     assert "4 images" in text and Path(grid).name == "grid.png"
     assert [label for _, label in cells] == [
         "step 2 · strength 0 · CFG 3", "step 2 · strength 1 · CFG 3",
@@ -126,13 +141,17 @@ def _best_step(demo, lora_dir: Path):
     assert "preferred weight 1" in message and "<lora:ui run:1>" in message
     assert (lora_dir / "ui run.safetensors").read_bytes() == \
         (lora_dir / "ui run-000002.safetensors").read_bytes()
+    # Issue 23: a page load shows the grid and its cells again, from their files on disk.
+    reloaded = standalone_app(host)
+    assert find_block(reloaded, "lfd_best_grid").value  # the grid image, not empty
+    assert len(find_block(reloaded, "lfd_best_cells").value) == 4
 
 
 def test_train_tab_standalone(tiny_models, tmp_path):
     host = StandaloneHost(tmp_path / "data")
     # concept folders inside the datasets folder: the tab's jobs name no other paths
     _walk(standalone_app(host), host.models_dir, host.lora_dir(), tiny_models,
-          host.datasets_dir())
+          host.datasets_dir(), host)
 
 
 def test_concept_list_refresh(tmp_path):

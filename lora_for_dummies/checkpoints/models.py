@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,9 +109,18 @@ def quiet_diffusers_fp32_notice() -> None:
 
 def load_models(path: str | Path, components: list[str] | None = None, dtype: Any = None,
                 device: str = "cpu", use_ema: bool = False,
-                configs: dict[str, dict[str, Any]] | None = None) -> LoadedModels:
-    """Load diffusers models (UNet, VAE, text encoders) from one single-file checkpoint."""
+                configs: dict[str, dict[str, Any]] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> LoadedModels:
+    """Load diffusers models (UNet, VAE, text encoders) from one single-file checkpoint.
+    `should_stop` is asked between components and tensors: when it says yes, loading ends
+    with `progress.StopRequested` (a full-size UNet takes tens of seconds)."""
     import torch
+
+    from lora_for_dummies.progress import StopRequested
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise StopRequested
 
     quiet_diffusers_fp32_notice()
     with CheckpointFile(path) as ckpt:
@@ -121,6 +131,7 @@ def load_models(path: str | Path, components: list[str] | None = None, dtype: An
         target = dtype or torch.float32
         converted = False  # whether any read copy was let go (then its memory is handed back)
         for name in wanted:  # one component at a time: the file's copy of one is held at most
+            check()
             model = build_model(name, configs[name], empty=True)
             try:
                 split = split_checkpoint(ckpt, family, configs,
@@ -136,6 +147,7 @@ def load_models(path: str | Path, components: list[str] | None = None, dtype: An
                 state = {k if k in own else k.removeprefix("text_model."): v
                          for k, v in state.items()}
             for key, tensor in state.items():  # converted one by one, each read copy let go
+                check()
                 state[key] = tensor.to(device, target if tensor.is_floating_point() else None)
                 converted = converted or state[key] is not tensor
             missing, unexpected = _load_state(model, state)

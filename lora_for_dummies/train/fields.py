@@ -125,6 +125,9 @@ def section_summary(title: str, values: dict[str, Any]) -> str:
             "auto" if value is None else f"{value:g}" if isinstance(value, float) else value
         if path == "model.clip_skip" and value in (0, "0"):
             value = "suggested"
+        if path == "save.keep_last" and value in (0, "0", None, ""):
+            parts.append("keep every step file")  # 0 = keep all, not "keep nothing"
+            continue
         parts.append(_SHORT[path].format(value))
     return f"{title} — {', '.join(parts)}"
 

@@ -28,6 +28,24 @@ RESUME_SAFE = (
 )
 
 
+def nothing_to_resume(job: TrainJob) -> UserError:
+    return UserError(f"{job.save.name} has no saved step to resume (it stopped before its first "
+                     "step, or never ran): press Start training to begin it")
+
+
+def check_resumable(job: TrainJob) -> None:
+    """Refuse at once (in the tab, before a thread starts) to resume a run that never trained
+    a step: its log has no step and there is no saved state. The loop checks the state too."""
+    log = job.run_dir / "log.jsonl"
+    try:
+        trained = log.is_file() and any('"loss"' in line for line in
+                                        log.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        trained = False
+    if not trained or not (job.run_dir / "state" / "state.pt").is_file():
+        raise nothing_to_resume(job)
+
+
 def check_folders(lora_dir: Path, run_dir: Path) -> None:
     """Create the Lora and run folders and prove both writable, before any model loads."""
     for folder, what in ((lora_dir, "Lora folder"), (run_dir, "run folder")):
@@ -189,8 +207,8 @@ def prepare_run(job: TrainJob, lora_dir: Path, resume: bool, overwrite: bool,
         notes.append(f"removed {len(removed)} unfinished file(s) of a killed job")
     state = load_state(run_dir) if resume else None
     accepted: list[str] = []
-    if resume and state is None:
-        raise UserError(f"nothing to resume in {run_dir}")
+    if resume and (state is None or not int(state["step"])):
+        raise nothing_to_resume(job)
     if state is not None:
         from lora_for_dummies.checkpoints.hashing import sha256_file
 

@@ -88,6 +88,12 @@ def subject_of(job: TrainJob) -> Subject | None:
     return None
 
 
+# Asked for in step 3, with why: a new dataset has none, and a LoRA without one is hard to call.
+TRIGGER_WHY = ("a trigger word is what you type in the prompt to call the LoRA: a rare, "
+               "made-up word such as sks or ohwx")
+NO_TRIGGER = f"type a trigger word in step 3 — {TRIGGER_WHY}"
+
+
 @dataclass
 class GuidedInput:
     base: Path  # the checkpoint file
@@ -108,7 +114,7 @@ def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[s
     from lora_for_dummies.train.fields import FAMILY_DEFAULTS
     from lora_for_dummies.train.wizard import choose
 
-    subject, why = given.subject, []
+    subject, why = given.subject, [] if given.token else [f"⚠ {NO_TRIGGER}"]
     settings: dict[str, Any] = dict(FAMILY_DEFAULTS[given.family])
     settings.update(subject.settings())
     why.append(f"{subject.label.lower()}: rank {subject.rank} / alpha {subject.alpha:g}, UNet "

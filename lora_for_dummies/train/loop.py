@@ -21,7 +21,7 @@ from lora_for_dummies.checkpoints.families import component_names
 from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.memory import release_freed_memory
-from lora_for_dummies.progress import Reporter
+from lora_for_dummies.progress import Reporter, StopRequested
 from lora_for_dummies.train import distributed, guard, residency
 from lora_for_dummies.train import network as net
 from lora_for_dummies.train.config import TrainJob
@@ -104,6 +104,7 @@ class Trainer(RunOutputs):
         # before the UNet loads, so the two never share memory (see `residency`).
         self.text_names = text_names = [n for n in component_names(self.family)
                                         if n.startswith("text_encoder")]
+        self._check_stop()
         self.reporter.phase("loading the VAE and text encoder(s)")
         # The VAE computes in fp32: fp16 VAEs give NaN.
         loaded = self._load({"vae": torch.float32} | {n: weight_dtype for n in text_names})
@@ -116,6 +117,7 @@ class Trainer(RunOutputs):
             generate_class_images(job, SampleContext(
                 self.family, self.unet, self.vae, self.text_encoders, self.clip_skip,
                 self.prediction, "", "", ""), self.reporter)
+        self._check_stop()
         self.data = build_training_set(job.concepts, job.training)
         for note in self.data.notes:
             self.reporter.log(note)
@@ -125,6 +127,7 @@ class Trainer(RunOutputs):
         self.cache_text = (job.training.cache_text_encoder and not job.network.train_text_encoder
                            and not job.training.shuffle_tags and not job.training.caption_dropout)
         self._park_frozen_models()
+        self._check_stop()
         self.unet = self._load_unet(weight_dtype) if self.unet is None else self.unet
         self.trained: dict[str, Any] = {"unet": self.unet}
         # The LoRA's random initialisation comes from the global RNG: seed it, so that one
@@ -151,7 +154,7 @@ class Trainer(RunOutputs):
 
         loaded, notes = load_for_compute(self.job.model.base, dtypes,
                                          str(self.accelerator.device),
-                                         getattr(self, "configs", None))
+                                         getattr(self, "configs", None), self._stop_asked)
         for note in notes:
             self.reporter.log(note)
         return loaded
@@ -177,7 +180,7 @@ class Trainer(RunOutputs):
             return
         count = residency.precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
-                         else None, self.reporter.phase)
+                         else None, self.reporter.phase, self._check_stop)
         parked = self.frozen.park(needed_later=self.job.samples.enabled)
         self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions"
                           + (f"; {parked}" if parked else ""))
@@ -251,10 +254,16 @@ class Trainer(RunOutputs):
         job = self.job
         notes: list[str] = []
         state = guard.prepare_run(job, self.lora_dir, resume, self.overwrite, notes)
+        asked = self.reporter.should_stop()  # a Stop pressed right after Start: start() clears
         self.reporter.start(job.training.steps, f"Training {job.save.name}")
+        if asked:
+            self.reporter.request_stop()
         for note in notes:
             self.reporter.log(note)
-        self._setup()
+        try:  # a Stop while loading or caching takes effect within seconds
+            self._setup()
+        except StopRequested:
+            return self._stopped_loading(state, result=RunResult(0))
         guard.check_room([self.lora_dir, self.run_dir], guard.save_size(self.trained))
         start = 0
         if state is not None:
@@ -278,6 +287,8 @@ class Trainer(RunOutputs):
         params = [p for m in trained for p in net.lora_parameters(m)]
         if start == 0:
             self._samples(0)
+            if self._stop_asked():  # nothing trained yet: nothing to save or resume
+                return self._stopped_loading(state, result)
         for model in self.trained.values():
             model.train()
         step = start
@@ -317,6 +328,7 @@ class Trainer(RunOutputs):
                     job.samples.every == 0 and step < job.training.steps else []
                 self._log({"step": step, "loss": total, "lr": lr,
                            "seconds": round(time.monotonic() - begin, 4), "samples": written})
+                self.reporter.untimed(self.latents.encode_seconds - encoding)
                 self.reporter.step(step, f"loss {total:.4f}, lr {lr:.2e}")
                 if job.save.every and step % job.save.every == 0 and step < job.training.steps:
                     self._save(step, final=False)
@@ -331,7 +343,28 @@ class Trainer(RunOutputs):
         self.reporter.finish(result.message)
         return result
 
+    def _stop_asked(self) -> bool:
+        return self.reporter.should_stop() or self._stop_file()
+
+    def _check_stop(self) -> None:
+        """Between components and images while loading: a Stop must not wait for them."""
+        if self._stop_asked():
+            raise StopRequested
+
+    def _stopped_loading(self, state: Any, result: RunResult) -> RunResult:
+        """Stopped before the first step: a resumed run keeps its saved state as it was; a new
+        one has nothing to resume, so it is not offered."""
+        result.stopped, result.step = True, int(state["step"]) if state is not None else 0
+        result.message = (f"stopped at step {result.step} before training on; Resume continues "
+                          "from here") if state is not None else \
+            "stopped while loading, before the first step: nothing was trained or saved " \
+            "(Start begins the run again)"
+        self.reporter.finish(result.message)
+        return result
+
     def _stop(self, step: int, result: RunResult) -> RunResult:
+        if step == 0:  # nothing trained: a saved state would offer Resume at step 0
+            return self._stopped_loading(None, result)
         self._save_state(step)
         if self.save_requested and step:
             result.lora = self._save(step, final=False)

@@ -39,21 +39,25 @@ def fills_during_training(device: Any) -> bool:
 
 def precache(data: TrainingSet, latents: LatentCache | None,
              encode_caption: Callable[[str], Any] | None,
-             progress: Callable[[str], None] = lambda text: None) -> int:
+             progress: Callable[[str], None] = lambda text: None,
+             check_stop: Callable[[], None] = lambda: None) -> int:
     """Encode (with `latents`) every image in every bucket a step can ask for it in, and (with
     `encode_caption`) every caption. Class images join a batch of any bucket, so they are
     encoded for each. `progress` hears "encoding 8 images: 3/8" as it goes. Returns the
-    number of latents."""
+    number of latents. `check_stop` is called before each image and caption (it raises to
+    stop: caching hundreds of images takes minutes)."""
     count = 0
     if latents is not None:
         unique = wanted_latents(data)
         for done, (item, bucket) in enumerate(unique.values()):
+            check_stop()
             progress(f"encoding {len(unique)} images: {done}/{len(unique)}")
             latents.get(item, bucket)
         count = len(unique)
     if encode_caption is not None:
         captions = list(dict.fromkeys(item.caption for item in data.items + data.class_items))
         for done, caption in enumerate(captions):
+            check_stop()
             progress(f"encoding {len(captions)} captions: {done}/{len(captions)}")
             encode_caption(caption)
     return count

@@ -157,7 +157,8 @@ def stored_half_dtype(dtypes: list[str]) -> Any:
 
 
 def load_for_compute(base: str | Path, dtypes: dict[str, Any], device: str,
-                     configs: dict[str, Any] | None = None) -> tuple[Any, list[str]]:
+                     configs: dict[str, Any] | None = None,
+                     should_stop: Any = None) -> tuple[Any, list[str]]:
     """Load the components named in `dtypes` ({component: the dtype it computes in}). One that
     computes in fp32 while the file stores it all in fp16 or bf16 stays as stored
     (`compute_in`); any other is converted at load. Returns (LoadedModels, lines for the run's
@@ -178,7 +179,8 @@ def load_for_compute(base: str | Path, dtypes: dict[str, Any], device: str,
         groups.setdefault(stored[name] or dtype, []).append(name)
     loaded, notes = None, []
     for load_dtype, names in groups.items():  # load_models holds one file copy of one at most
-        part = load_models(base, names, dtype=load_dtype, device=device, configs=configs)
+        part = load_models(base, names, dtype=load_dtype, device=device, configs=configs,
+                           should_stop=should_stop)  # a Stop ends loading within seconds
         configs = part.configs
         if loaded is None:
             loaded = part

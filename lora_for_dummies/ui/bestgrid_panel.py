@@ -24,6 +24,25 @@ from lora_for_dummies.ui.jobs import run_job
 
 def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
     """`run_name`: the Train tab's LoRA-name field (the run to look at)."""
+    from lora_for_dummies.ui import train_form as form
+
+    def shown_cells(name: str) -> list[GridCell]:
+        from lora_for_dummies.names import check_name
+
+        try:
+            return existing_cells(host.runs_dir() / check_name(name, "run name") / "bestgrid")
+        except (OSError, TypeError, UserError):
+            return []
+
+    # At every page load, the grid last rendered for the form's run, from its files on disk.
+    def page_grid() -> str | None:
+        found = shown_cells(form.form_job(host).save.name)
+        grid = found[0].image.parent / "grid.png" if found else None
+        return str(grid) if grid is not None and grid.is_file() else None
+
+    def page_cells() -> list[tuple[str, str]] | None:
+        return [(str(c.image), c.label) for c in shown_cells(form.form_job(host).save.name)] \
+            or None
     with gr.Accordion("Which step is best?", open=False, elem_id="lfd_best"):
         gr.Markdown("Every saved step of the run × LoRA strength × CFG, for one prompt and "
                     "seed. Click the cell you like, then **Use this cell**: that step becomes "
@@ -39,21 +58,13 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
                               info=TIPS["lfd_best_cfgs"])
             render = gr.Button("Render grid", variant="primary", elem_id="lfd_best_render")
         status = gr.Textbox(label="Grid", lines=2, interactive=False, elem_id="lfd_best_status")
-        grid = gr.Image(label="Grid (rows: steps; columns: strength and CFG)", type="filepath",
-                        interactive=False, elem_id="lfd_best_grid")
-        cells = compat.gallery("Cells: click one", "lfd_best_cells")
+        grid = gr.Image(page_grid, label="Grid (rows: steps; columns: strength and CFG)",
+                        type="filepath", interactive=False, elem_id="lfd_best_grid")
+        cells = compat.gallery("Cells: click one", "lfd_best_cells", page_cells)
         with gr.Row():
             chosen = gr.Textbox(label="Chosen cell", interactive=False, elem_id="lfd_best_chosen",
                                 info=TIPS["lfd_best_chosen"])
             use = gr.Button("Use this cell", elem_id="lfd_best_use")
-
-    def shown_cells(name: str) -> list[GridCell]:
-        from lora_for_dummies.names import check_name
-
-        try:
-            return existing_cells(host.runs_dir() / check_name(name, "run name") / "bestgrid")
-        except (OSError, TypeError, UserError):
-            return []
 
     def on_render(name: str, text: str, seed_value: float, strength_text: str, cfg_text: str):
         try:
@@ -69,7 +80,8 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
                                     None if int(seed_value) < 0 else int(seed_value), *values,
                                     reporter=reporter)
 
-        for progress, result in run_job(host.reporter(), work, lambda x: x):
+        for progress, result in run_job(host.reporter(), work, lambda x: x,
+                                        what=f"the best-step grid of {name}"):
             if result is None:
                 yield progress, compat.update(), compat.update()
             else:

@@ -5,6 +5,8 @@ Everything else uses plain components and `gr.update(...)`, which all three acce
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 
@@ -90,6 +92,19 @@ def shown(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+
+
+def shown_markdown(text: str) -> str:
+    """Markdown whose text outside `code spans` is shown to the letter (see `shown`); inside a
+    code span markdown already shows `<…>` as typed, and an entity would show as `&lt;`."""
+    parts, position = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        parts += [shown(text[position:span.start()]), span.group(0)]
+        position = span.end()
+    return "".join(parts + [shown(text[position:])])
+
+
 def message_markdown(value: Any = "", elem_id: str | None = None, **kwargs: Any) -> Any:
     """A Markdown box for messages: its own **bold** works, and whatever a message carries
     (`<lora:NAME:0.8>`, a name with angle brackets) shows as typed. Wrapped at postprocess,
@@ -97,7 +112,7 @@ def message_markdown(value: Any = "", elem_id: str | None = None, **kwargs: Any)
     import gradio as gr
 
     def safe(text: Any) -> Any:
-        return shown(text) if isinstance(text, str) else text
+        return shown_markdown(text) if isinstance(text, str) else text
 
     # A static value is escaped here (the constructor's postprocess runs before the wrap); a
     # function's result goes through the wrapped postprocess at every page load.

@@ -28,8 +28,12 @@ def stop_current() -> str:
 
 
 def run_job(reporter: Reporter, work: Callable[[Reporter], Any],
-            describe: Callable[[Any], Any], poll: float = 0.5) -> Iterator[tuple[str, Any]]:
+            describe: Callable[[Any], Any], poll: float = 0.5,
+            what: str = "") -> Iterator[tuple[str, Any]]:
     """Yield (progress text, result) while `work(reporter)` runs in a thread.
+
+    `what` names the job for whoever finds the host busy ("the best-step grid of demo dog");
+    without it, the name the job gives its reporter once started.
 
     `describe(result)` turns the finished result into what the result output shows. A UserError
     becomes its message; anything else is reported with its type, never a silent failure.
@@ -37,9 +41,12 @@ def run_job(reporter: Reporter, work: Callable[[Reporter], Any],
     from lora_for_dummies.gate import GATE, GateBusy
 
     box: dict[str, Any] = {"running": True}
-    what = f"the tab's job {id(box)}"
+
+    def named() -> str:  # never an internal id: what a person recognises
+        return what or reporter.state.job or "a job of another tab"
+
     try:  # the host's one gate: the API and the Train tab see this job too
-        GATE.enter(what, lambda: box["running"])
+        GATE.enter(named, lambda: box["running"])
     except GateBusy as err:
         yield f"Another job is running ({err}); wait for it or press Stop.", None
         return
@@ -66,7 +73,7 @@ def run_job(reporter: Reporter, work: Callable[[Reporter], Any],
             yield reporter.state.summary(), describe(box.get("result"))
     finally:
         box["running"] = False
-        GATE.leave(what)
+        GATE.leave(named)
         with _lock:
             _current.pop("job", None)
 

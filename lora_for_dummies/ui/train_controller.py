@@ -126,6 +126,53 @@ class TrainController:
                 f"({captioned * 100 // images} %), {word}, {selected.repeats} repeats (the "
                 "Dataset tab's setting)")
 
+    def images_problem(self, dataset: str | None, concept: str | None) -> str | None:
+        """Why step 3's choice has nothing to train (no dataset, no processed images), or
+        None. Start refuses with it rather than train images chosen earlier."""
+        if not dataset:
+            return "choose your images (step 3)"
+        try:
+            ds = open_dataset(self.host.datasets_dir() / dataset)
+            selected = ds.concept(concept or "main")
+        except UserError as err:
+            return str(err)
+        if not image_summary(ds.folder(selected, "high"))[0]:
+            return f"{no_images_advice(ds, selected)}, then choose it again in step 3"
+        return None
+
+    def rows_datasets(self, rows: list[list[Any]]) -> list[str]:
+        """The datasets whose folders the Concepts table's rows train (others: none)."""
+        root, names, found = self.host.datasets_dir().resolve(), set(self.datasets()), []
+        for row in rows:
+            try:
+                parts = Path(str(row[0])).resolve().relative_to(root).parts
+            except (ValueError, OSError, IndexError):
+                continue
+            if len(parts) >= 2 and parts[0] in names and parts[0] not in found:
+                found.append(parts[0])
+        return found
+
+    def check_shown_images(self, dataset: str | None, concept: str | None,
+                           rows: list[list[Any]]) -> None:
+        """Start trains what the form shows: step 3's dataset, or refuses with why. The
+        Concepts table may still hold images of a dataset chosen earlier (step 3 since
+        cleared, or set to a dataset with nothing to train); never train those unsaid."""
+        if dataset or not rows:
+            problem = self.images_problem(dataset, concept) if dataset else None
+            if problem:
+                raise UserError(problem)
+        held = self.rows_datasets(rows)
+        if dataset and dataset in held and any(not str(row[1] or "").strip() for row in rows
+                                               if self.rows_datasets([row]) == [dataset]):
+            from lora_for_dummies.train.guided import NO_TRIGGER
+
+            raise UserError(NO_TRIGGER)
+        if held and (dataset or "") not in held:
+            shown = f"shows {dataset}" if dataset else "shows no dataset"
+            raise UserError(f"step 3 {shown}, but the Concepts table holds the images of "
+                            f"{', '.join(held)}: choose the dataset to train in step 3 (or "
+                            "Clear the table and add concepts by hand)")
+
     def gpu_line(self) -> str:
         from lora_for_dummies.train.wizard import detect_vram_gb, gpu_name
 
@@ -135,22 +182,25 @@ class TrainController:
         return f"{gpu_name()}, {gigabytes:.0f} GB: the Performance Wizard sizes the run for it"
 
     def guided(self, base: str | None, subject: str | None, dataset: str | None,
-               concept: str | None, name: str) -> tuple[TrainJob, list[str]]:
-        """The job the five choices make, from the current form's other settings."""
+               concept: str | None, name: str,
+               token: str | None = None) -> tuple[TrainJob, list[str]]:
+        """The job the five choices make, from the current form's other settings; `token`:
+        the trigger word typed in step 3 (None: the dataset's)."""
         from lora_for_dummies.train.guided import GuidedInput, guided_job, subject_for
         from lora_for_dummies.train.wizard import detect_vram_gb
 
         path = self.checkpoint(base)
-        if not dataset:
-            raise UserError("choose your images (step 3)")
-        ds = open_dataset(self.host.datasets_dir() / dataset)
+        problem = self.images_problem(dataset, concept)
+        if problem:
+            raise UserError(problem)
+        ds = open_dataset(self.host.datasets_dir() / str(dataset))
         selected = ds.concept(concept or "main")
         folder = ds.folder(selected, "high")
         images, _ = image_summary(folder)
-        if not images:
-            raise UserError(no_images_advice(ds, selected))
         given = GuidedInput(base=path, family=family_of(path), subject=subject_for(subject),
-                            concept_folder=folder, token=selected.token, image_count=images,
+                            concept_folder=folder,
+                            token=(selected.token if token is None else token).strip(),
+                            image_count=images,
                             name=name or dataset, vram_gb=detect_vram_gb(),
                             repeats=selected.repeats)
         job, why = guided_job(form.form_job(self.host), given)
@@ -166,9 +216,12 @@ class TrainController:
     # -- start / resume: one path -----------------------------------------------------------
     def start(self, job: TrainJob, resume: bool, gpus: int, task_id: str, overwrite: bool,
               choices: dict[str, str] | None = None) -> str:
-        form.remember(self.host, job, choices)  # a page reload shows these settings again
-        return SESSION.start(self.host, job, resume=resume, gpus=int(gpus or 1),
-                             task_id=task_id or "", overwrite=bool(overwrite))
+        answer = SESSION.start(self.host, job, resume=resume, gpus=int(gpus or 1),
+                               task_id=task_id or "", overwrite=bool(overwrite))
+        # A page reload shows these settings again: only once started, so that a refused
+        # value (a bad name, another run's files) never comes back.
+        form.remember(self.host, job, choices)
+        return answer
 
     # -- presets and runs -------------------------------------------------------------------
     def presets_dir(self) -> Path:

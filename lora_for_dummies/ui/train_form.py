@@ -56,6 +56,33 @@ def last_choice(host: Host, key: str, default: str | None = None) -> str | None:
     return value if isinstance(value, str) else default
 
 
+def name_typed(host: Host) -> bool:
+    """Whether the form's LoRA name was typed by the user (kept when the dataset changes)
+    rather than the dataset's own (or the default), which follows the dataset."""
+    name = form_job(host).save.name
+    return name not in ("", TrainJob().save.name, last_choice(host, "dataset") or "")
+
+
+def guided_why(host: Host, controller: Any) -> str:
+    """The guided path's bullets for the remembered choices ("" when they make no job)."""
+    dataset = last_choice(host, "dataset")
+    if not dataset:
+        return ""
+    try:
+        _, why = controller.guided(base_title(host), last_choice(host, "subject"), dataset,
+                                   last_choice(host, "concept", "main"),
+                                   form_job(host).save.name)
+    except (UserError, OSError):
+        return ""
+    return "\n".join(f"- {reason}" for reason in why)
+
+
+def trigger_word(host: Host) -> str:
+    """Step 3's trigger word: the form's first concept's."""
+    concepts = form_job(host).concepts
+    return concepts[0].token if concepts else ""
+
+
 def form_job(host: Host) -> TrainJob:
     trainer = SESSION.trainer
     if SESSION.running and trainer is not None:

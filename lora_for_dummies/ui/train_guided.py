@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from lora_for_dummies.hosts.base import Host
-from lora_for_dummies.train.guided import SUBJECTS, subject_for
+from lora_for_dummies.train.guided import SUBJECTS, TRIGGER_WHY, subject_for
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.lists import refreshable
@@ -54,22 +54,30 @@ def build_guided_section(host: Host, controller: TrainController) -> dict[str, A
             info="main, or another concept of the dataset (its own IMGS_<name> folder)")
         concept_refresh = gr.Button("🔄", elem_id="lfd_train_concept_refresh",
                                     elem_classes=["lfd-refresh"], scale=0, min_width=40)
+    trigger = gr.Textbox(lambda: form.trigger_word(host), label="Trigger word",
+                         elem_id="lfd_train_trigger",
+                         info=f"The dataset's, or type one: {TRIGGER_WHY}. Change it only "
+                              "before a new run (a resume keeps the run's)")
     images_line = compat.message_markdown(lambda: controller.images_line(
         form.last_choice(host, "dataset"), form.last_choice(host, "concept", "main")),
         elem_id="lfd_train_images_line")
     _step(4, "Your GPU")
     gpu_line = compat.message_markdown(controller.gpu_line, elem_id="lfd_train_gpu_line")
-    choices_text = compat.message_markdown("", elem_id="lfd_train_choices")
+    # The "why" of the guided choices, said again at every page load (a refresh mid-run).
+    choices_text = compat.message_markdown(lambda: form.guided_why(host, controller),
+                                           elem_id="lfd_train_choices")
     _step(5, "Start")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="lfd_train_start")
         resume = gr.Button("Resume", elem_id="lfd_train_resume")
         stop = gr.Button("Stop", elem_id="lfd_train_stop")
         stop_save = gr.Button("Stop and save", elem_id="lfd_train_stop_save")
-        overwrite = gr.Checkbox(False, label="Replace an existing LoRA of this name",
+        overwrite = gr.Checkbox(lambda: form.last_choice(host, "overwrite") == "yes",
+                                label="Replace an existing LoRA of this name",
                                 elem_id="lfd_train_overwrite",
                                 info="off: a new run never replaces files it did not make")
     return {"base": base, "base_line": base_line, "subject": subject, "dataset": dataset,
             "concept": concept, "concept_refresh": concept_refresh, "images_line": images_line,
+            "trigger": trigger,
             "gpu_line": gpu_line, "choices_text": choices_text, "start": start,
             "resume": resume, "stop": stop, "stop_save": stop_save, "overwrite": overwrite}

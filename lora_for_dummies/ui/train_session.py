@@ -21,6 +21,7 @@ class SessionView:
     samples: list[str] = field(default_factory=list)
     result: str = ""
     total_steps: int = 0  # of the run, when known (the loss chart spans it)
+    finished: str = ""  # a finished run's final block: its file, how to use it, best step
 
 
 class TrainingSession:
@@ -31,6 +32,7 @@ class TrainingSession:
         self.run_dir: Path | None = None
         self.trainer: Any = None
         self.result: str = ""
+        self.outcome: Any = None  # the in-process run's RunResult, once it ended
 
     @property
     def running(self) -> bool:
@@ -42,7 +44,7 @@ class TrainingSession:
               task_id: str = "", overwrite: bool = False) -> str:
         from lora_for_dummies.gate import GATE
         from lora_for_dummies.job_paths import confine_train_job
-        from lora_for_dummies.train.guard import check_name_clash
+        from lora_for_dummies.train.guard import check_name_clash, check_resumable
         from lora_for_dummies.train.loop import Trainer
 
         with self._lock:
@@ -55,6 +57,8 @@ class TrainingSession:
             confine_train_job(job, host)  # the tab's jobs name things too, never other paths
             if not resume:  # said now, in the tab; the run checks it again
                 check_name_clash(job, host.lora_dir(), overwrite)
+            else:
+                check_resumable(job)
             self.run_dir = job.run_dir
             if gpus > 1:
                 return self._launch(host, job, resume, gpus, overwrite)
@@ -63,14 +67,15 @@ class TrainingSession:
             self.trainer = Trainer(job, host.lora_dir(), reporter,
                                    on_saved=lambda path: host.refresh_loras(),
                                    overwrite=overwrite)
-            self.result = ""
+            self.result, self.outcome = "", None
             self.thread = threading.Thread(target=self._run, args=(host, resume, task_id),
                                            name="lfd-train", daemon=True)
             thread = self.thread  # not started yet counts as running: nobody slips in between
-            GATE.enter(f"training run {job.save.name}",
+            GATE.enter(f"training {job.save.name}",
                        lambda: thread.ident is None or thread.is_alive())
             self.thread.start()
-        return f"{'Resuming' if resume else 'Starting'} {job.save.name}…"
+        # Said once and kept until the next action: true at the run's end too.
+        return f"{'Resumed' if resume else 'Started'} {job.save.name}: its progress is below"
 
     def _launch(self, host: Host, job: TrainJob, resume: bool, gpus: int,
                 overwrite: bool) -> str:
@@ -82,7 +87,7 @@ class TrainingSession:
 
         self.trainer, self.result = None, ""
         self.process, _ = launch(job, gpus, resume=resume, overwrite=overwrite)
-        GATE.enter(f"training run {job.save.name} on {gpus} GPUs", lambda: self.running)
+        GATE.enter(f"training {job.save.name} on {gpus} GPUs", lambda: self.running)
         command = " ".join(accelerate_command(self.run_dir / "job.toml", gpus, resume=resume,
                                               overwrite=overwrite))
         return f"Started on {gpus} GPUs: {command}"
@@ -92,6 +97,7 @@ class TrainingSession:
             with host.gpu_job(task_id):
                 outcome = self.trainer.run(resume=resume)
             self.result = outcome.message
+            self.outcome = outcome
         except UserError as err:
             self.result = f"⚠ {err}"
         except Exception as err:  # shown in the tab; the webui keeps running
@@ -125,20 +131,30 @@ class TrainingSession:
         losses = run_folder_losses(self.run_dir)
         samples = sorted(str(p) for p in (self.run_dir / "samples").glob("*.png")) \
             if (self.run_dir / "samples").is_dir() else []
-        total = 0
+        total, finished = 0, ""
         if self.trainer is not None:
             state = self.trainer.reporter.state
             total = state.total
-            text = state.summary() + (f"\n{self.result}" if self.result else "")
-            if state.log:
-                text += "\n" + "\n".join(state.log[-4:])
+            text = state.summary()
+            if self.result and self.result not in text:
+                text += f"\n{self.result}"
+            # Each line once: the end's sentence is the summary's, not repeated from the log.
+            tail = [line for line in state.log if line not in text][-4:]
+            if tail:
+                text += "\n" + "\n".join(tail)
+            outcome = self.outcome
+            if not self.running and outcome is not None and outcome.lora and \
+                    not outcome.stopped:
+                from lora_for_dummies.train.finished import finished_block
+
+                finished = finished_block(self.trainer.job, self.trainer.lora_dir)
         else:  # a separate accelerate process: its log is all we have
             status = "running" if self.running else f"ended (exit {self.process.returncode})"
             text = f"{self.run_dir.name}: step {len(losses)} on several GPUs — {status}"
             launcher = self.run_dir / "launcher.log"
             if not self.running and launcher.is_file():
                 text += "\n" + "\n".join(launcher.read_text(errors="replace").splitlines()[-4:])
-        return SessionView(self.running, text, losses, samples, self.result, total)
+        return SessionView(self.running, text, losses, samples, self.result, total, finished)
 
 
 SESSION = TrainingSession()
@@ -154,9 +170,8 @@ def stop_message(run_dir: Path, save: bool) -> str:
     lines = log.read_text(encoding="utf-8").splitlines()[-5:] if log.is_file() else []
     seconds = [json.loads(line)["seconds"] for line in lines if '"seconds"' in line]
     saving = " and saving" if save else ""
-    if not seconds:
-        return (f"Stopping{saving} once loading and the first samples are done (a run stops "
-                "between steps)…")
+    if not seconds:  # loading and caching check for a Stop between components and images
+        return f"Stopping{saving} — within seconds, loading or not…"
     step = statistics.median(seconds)
     took = "under a second" if step < 1 else f"about {step:.0f} s"
     return f"Stopping{saving} after the current step — {took}, the time one step takes here…"

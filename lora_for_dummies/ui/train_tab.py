@@ -12,7 +12,7 @@ import gradio as gr
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
-from lora_for_dummies.train.fields import SETTINGS
+from lora_for_dummies.train.fields import SETTINGS, section_summary
 from lora_for_dummies.train.guided import subject_of
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
@@ -43,11 +43,21 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     # travels from the page's script to the run in a hidden field.
     gr.HTML("", elem_id="lfd_train_progressbar")
     task_id = gr.Textbox(visible=False, elem_id="lfd_train_task_id")
+    # Whether the LoRA name was typed (kept) or follows the dataset; a page load works it out
+    # from the remembered form.
+    name_typed = gr.Checkbox(lambda: form.name_typed(host), visible=False,
+                             elem_id="lfd_train_name_typed")
     message = compat.message_markdown("", elem_id="lfd_train_message")
+    # A finished run's one final block (the file, how to use it, the best-step grid), kept by
+    # the poll until the next run starts.
+    finished = compat.message_markdown(lambda: SESSION.view().finished,
+                                       elem_id="lfd_train_finished")
     status = gr.Textbox(label="Progress", lines=6, interactive=False, elem_id="lfd_train_status")
     with gr.Row():
         # No label badge: it would cover the chart's own title and axis.
-        lr_plot = gr.Image(label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
+        # Drawn from the form's settings at every page load too: a refresh keeps the curve.
+        lr_plot = gr.Image(lambda: controller.lr_plot(job_values(form.form_job(host))),
+                           label="Learning rate", type="pil", elem_id="lfd_train_lr_plot",
                            interactive=False, show_label=False)
         loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
                              interactive=False, show_label=False)
@@ -61,14 +71,23 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     presets = build_presets_section(host, controller)
     best = build_best_step_panel(host, fields[PATHS.index("save.name")])
     parts = {**top, **concepts, **wizard, **presets, "fields": fields, "v_mode": v_mode,
-             "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id}
+             "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id,
+             "name_typed": name_typed}
     _connect_guided(controller, parts)
     _connect_runs(host, controller, parts, plot)
     for accordion, title, section_fields in sections:
         relabel = summary_label(title, tuple(PATHS[fields.index(f)] for f in section_fields))
         for field in section_fields:
             field.change(relabel, section_fields, [accordion])
-    compat.every(2.0, poll_view, [status, loss_plot, samples])
+
+    def on_page_summaries() -> list[Any]:
+        """The accordions' summaries from the values the page loads into the fields (built
+        once, their labels would show the settings of when the app started)."""
+        values = dict(zip(PATHS, job_values(form.form_job(host)), strict=True))
+        return [compat.update(label=section_summary(title, values)) for _, title, _ in sections]
+
+    compat.on_page_load(on_page_summaries, [accordion for accordion, *_ in sections])
+    compat.every(2.0, poll_view, [status, loss_plot, samples, finished])
     return {"base": top["base"], "concepts": concepts["concepts"], "status": status,
             "fields": fields, "best": best}
 
@@ -83,20 +102,50 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
     fields = p["fields"]
     name_field = fields[PATHS.index("save.name")]
 
-    def on_guided(base: str, subject: str, dataset: str, concept: str, name: str) -> list[Any]:
+    def on_guided(base: str, subject: str, dataset: str, concept: str, name: str,
+                  typed: bool, trigger: str = "", token: str | None = None) -> list[Any]:
         line = controller.images_line(dataset, concept)
-        if name in ("", TrainJob().save.name, *controller.datasets()):
-            name = ""  # derived from the dataset unless the user typed one
+        name = name if typed and name else ""  # the dataset's until the user types one
+        if token is None:  # the dataset's own trigger word, else what step 3 shows
+            token = _dataset_token(dataset, concept) or trigger or ""
         try:
-            job, why = controller.guided(base, subject, dataset, concept, name)
+            job, why = controller.guided(base, subject, dataset, concept, name, token)
         except UserError as err:
-            return [f"⚠ {err}", line, compat.update()] + [compat.update() for _ in fields]
-        return ["\n".join(f"- {reason}" for reason in why), line] + _fill(job)
+            kept = [compat.update() for _ in fields]
+            if controller.images_problem(dataset, concept):
+                # Nothing to train in step 3: the table and the name let go of the dataset
+                # chosen before, so Start cannot train it unseen.
+                kept[PATHS.index("save.name")] = compat.update(
+                    value=name or dataset or TrainJob().save.name)
+                return [f"⚠ {err}", line, None] + kept + [compat.update()]
+            return [f"⚠ {err}", line, compat.update()] + kept + [compat.update()]
+        return ["\n".join(f"- {reason}" for reason in why), line] + _fill(job) + [token]
 
-    guided_in = [p["base"], p["subject"], p["dataset"], p["concept"], name_field]
-    guided_out = [p["choices_text"], p["images_line"], p["concepts"]] + fields
-    for trigger in (p["base"], p["subject"], p["dataset"], p["concept"]):
-        trigger.input(on_guided, guided_in, guided_out)  # the user's choices, not page loads
+    def _dataset_token(dataset: str, concept: str) -> str:
+        try:
+            return controller.concept_row(dataset, concept, "high")[1]
+        except (UserError, OSError, TypeError):
+            return ""
+
+    def on_trigger(base: str, subject: str, dataset: str, concept: str, name: str,
+                   typed: bool, trigger: str) -> list[Any]:
+        """The base model, what you're teaching or the trigger word changed: the word step 3
+        shows is kept (a dataset choice brings the dataset's own)."""
+        word = str(trigger or "").strip() or _dataset_token(dataset, concept)
+        return on_guided(base, subject, dataset, concept, name, typed, trigger, word)
+
+    guided_in = [p["base"], p["subject"], p["dataset"], p["concept"], name_field,
+                 p["name_typed"], p["trigger"]]
+    guided_out = [p["choices_text"], p["images_line"], p["concepts"]] + fields + [p["trigger"]]
+    for choice in (p["dataset"], p["concept"]):
+        choice.input(on_guided, guided_in, guided_out)  # the user's choices, not page loads
+    for choice in (p["base"], p["subject"]):
+        choice.input(on_trigger, guided_in, guided_out)
+    # Once typed (not at each key: every answer refills the settings below)
+    p["trigger"].blur(on_trigger, guided_in, guided_out)
+    # Typing a name keeps it; emptying the box gives the name back to the dataset.
+    name_field.input(lambda text: bool(str(text or "").strip()), [name_field],
+                     [p["name_typed"]])
 
     def on_concept_list(name: str | None, current: str | None = None) -> Any:
         names = controller.concepts_of(name)
@@ -152,9 +201,14 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
     def begin(resume: bool, task: str, count: int, replace: bool, base_title: str, rows: Any,
               v: str, values: list[Any], picked: list[Any]) -> str:
         try:
+            controller.check_shown_images(str(picked[1] or ""), str(picked[2] or ""),
+                                          compat.table_rows(rows))
             job = controller.job_from_values(base_title, compat.table_rows(rows), v, values)
             remembered = dict(zip(("subject", "dataset", "concept"),
                                   (str(c or "") for c in picked), strict=True))
+            # The Replace tick comes back after a refresh; a resume does not change it.
+            remembered["overwrite"] = (form.last_choice(host, "overwrite", "") if resume
+                                       else "yes" if replace else "")
             return compat.toast(controller.start(job, resume, count, task, replace,
                                                  remembered))
         except UserError as err:
@@ -201,23 +255,25 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
                 return [compat.toast(f"⚠ {err}")] + [compat.update() for _ in loaded[1:]]
             base = controller.base_title_of(job)
             subject = subject_of(job)  # the radio shows the preset the job was made with
+            held = controller.rows_datasets(form.job_concept_rows(job))  # step 3 shows it
             return [compat.toast(f"Loaded the settings of {what} {name}"),
                     compat.update(value=base) if base else compat.update(),
                     compat.update(value=subject.label) if subject else compat.update(),
                     f"The settings of {what} {name}: open the sections below to see them"] \
-                + _fill(job)
+                + _fill(job) + [compat.update(value=held[0]) if held else compat.update()]
         handler.__name__ = f"on_load_{what}"
         return handler
 
-    loaded = [message, p["base"], p["subject"], p["choices_text"], p["concepts"]] + fields
+    loaded = [message, p["base"], p["subject"], p["choices_text"], p["concepts"]] + fields \
+        + [p["dataset"]]
     p["load_preset"].click(filled(controller.load_preset, "preset"), [p["preset"]], loaded)
     p["load_run"].click(filled(controller.load_run, "run"), [p["run"]], loaded)
 
 
-def poll_view() -> tuple[Any, Any, Any]:
+def poll_view() -> tuple[Any, Any, Any, str]:
     """What the tab shows of the run (called every 2 s, and after a browser refresh)."""
     view = SESSION.view()
     sample_steps = sorted({int(Path(p).stem.split("-")[0]) for p in view.samples
                            if Path(p).stem.split("-")[0].isdigit()})
     return view.text, loss_chart(view.losses, view.total_steps, sample_steps), \
-        [(path, Path(path).stem) for path in view.samples] or None
+        [(path, Path(path).stem) for path in view.samples] or None, view.finished

@@ -1,0 +1,115 @@
+"""Issue 23: the Train tab trains what it shows. Start never trains a dataset picked before
+the one step 3 shows now (an empty one, or the box cleared); the LoRA name follows the dataset
+until the user types one; a refused name is not what a page reload brings back. Through the
+real gradio app's handlers; each build of the app stands for a page load."""
+
+from __future__ import annotations
+
+import shutil
+
+from test_train_ui import _values
+from train_fixtures import instance_folder
+
+from lora_for_dummies.dataset.layout import create_dataset
+from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui.app import standalone_app
+from lora_for_dummies.ui.train_session import SESSION
+from lora_for_dummies.ui.train_tab import PATHS
+from uitools import find_block, handler_for
+
+CHARACTER = "A character or person"
+
+
+def _host(tmp_path, tiny_models) -> StandaloneHost:
+    host = StandaloneHost(tmp_path / "data")
+    host.models_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_models["sd1"], host.models_dir / "tiny.safetensors")
+    host.refresh_checkpoints()
+    dog = create_dataset(host.datasets_dir(), "dog")
+    instance_folder(dog.folder(dog.concept("main"), "high"))
+    dog.concept("main").token = "sks"
+    dog.save()
+    create_dataset(host.datasets_dir(), "empty")  # made, nothing processed yet
+    return host
+
+
+def _name(answer: list) -> str:
+    return answer[3 + PATHS.index("save.name")]["value"]
+
+
+def test_start_trains_only_the_dataset_step_3_shows(tiny_models, tmp_path):
+    host = _host(tmp_path, tiny_models)
+    demo = standalone_app(host)
+    guided = handler_for(demo, find_block(demo, "lfd_train_choices"), "on_guided")
+    chosen = guided("tiny.safetensors", CHARACTER, "dog", "main", "my_lora", False)
+    dog_rows = chosen[2]
+    assert dog_rows[0][0].endswith("HIGHRES_CONCEPT") and "dog" in dog_rows[0][0]
+    # An empty dataset picked: the table and the name let go of "dog".
+    empty = guided("tiny.safetensors", CHARACTER, "empty", "main", "dog", False)
+    assert empty[0].startswith("⚠ empty / main has no processed images")
+    assert empty[2] is None and _name(empty) == "empty"
+    start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
+    # Even with the table still holding dog's images (the page missed the update), Start
+    # trains nothing it does not show: it says why.
+    refused = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", dog_rows,
+                    "auto", *_values(save__name="empty"))
+    assert refused.startswith("⚠ empty / main has no processed images yet"), refused
+    cleared = start("", 1, False, CHARACTER, "", "main", "tiny.safetensors", dog_rows, "auto",
+                    *_values(save__name="dog"))
+    assert cleared.startswith("⚠ step 3 shows no dataset, but the Concepts table holds the "
+                              "images of dog"), cleared
+    assert not SESSION.running and not (host.runs_dir() / "dog").exists()
+
+
+def test_the_name_follows_the_dataset_until_typed(tiny_models, tmp_path):
+    host = _host(tmp_path, tiny_models)
+    demo = standalone_app(host)
+    guided = handler_for(demo, find_block(demo, "lfd_train_choices"), "on_guided")
+    # A name that came from elsewhere (Load settings of another run) follows the dataset.
+    assert _name(guided("tiny.safetensors", CHARACTER, "dog", "main", "ui run", False)) == "dog"
+    typed = handler_for(demo, find_block(demo, "lfd_train_name_typed"))
+    assert typed("my dog lora") is True and typed("  ") is False
+    assert _name(guided("tiny.safetensors", CHARACTER, "dog", "main", "my dog lora",
+                        True)) == "my dog lora"
+
+
+def test_a_refused_name_is_not_restored_after_a_reload(tiny_models, tmp_path):
+    host = _host(tmp_path, tiny_models)
+    demo = standalone_app(host)
+    start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
+    rows = [[str(instance_folder(host.datasets_dir() / "inst")), "sks", 1, "", ""]]
+    refused = start("", 1, False, "", "", "", "tiny.safetensors", rows, "auto",
+                    *_values(save__name="bad/name"))
+    assert refused.startswith("⚠") and "bad/name" in refused, refused
+    reloaded = standalone_app(host)
+    assert find_block(reloaded, "lfd_train_save_name").value != "bad/name"
+    assert find_block(reloaded, "lfd_train_name_typed").value is False
+
+
+def test_step_3_asks_for_a_trigger_word_with_why(tiny_models, tmp_path):
+    """Issue 23, item 9: a new dataset has no trigger word and nothing asked for one before
+    Start. Step 3 shows the dataset's word, asks for one when it is empty (saying what it is
+    for), and Start refuses without one."""
+    host = _host(tmp_path, tiny_models)
+    cat = create_dataset(host.datasets_dir(), "cat")
+    instance_folder(cat.folder(cat.concept("main"), "high"))  # processed, no trigger word
+    demo = standalone_app(host)
+    trigger = find_block(demo, "lfd_train_trigger")
+    assert "what you type in the prompt to call the LoRA" in trigger.info
+    guided = handler_for(demo, find_block(demo, "lfd_train_choices"), "on_guided")
+    assert guided("tiny.safetensors", CHARACTER, "dog", "main", "", False, "")[-1] == "sks"
+    asked = guided("tiny.safetensors", CHARACTER, "cat", "main", "", False, "")
+    assert asked[0].startswith("- ⚠ type a trigger word in step 3 — a trigger word is what "
+                               "you type in the prompt to call the LoRA"), asked[0]
+    rows = asked[2]
+    assert rows[0][1] == ""
+    start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
+    refused = start("", 1, False, CHARACTER, "cat", "main", "tiny.safetensors", rows, "auto",
+                    *_values(save__name="cat"))
+    assert refused.startswith("⚠ type a trigger word in step 3"), refused
+    typed = handler_for(demo, trigger, "on_trigger")("tiny.safetensors", CHARACTER, "cat",
+                                                      "main", "", False, "ohwx")
+    assert typed[2][0][1] == "ohwx" and "⚠" not in typed[0] and typed[-1] == "ohwx"
+    prompts = typed[3 + PATHS.index("samples.prompts")]["value"]
+    assert prompts.startswith("ohwx, solo"), prompts
+    assert not SESSION.running
