@@ -6,7 +6,6 @@ Everything else uses plain components and `gr.update(...)`, which all three acce
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 
