@@ -46,14 +46,14 @@ def test_start_trains_only_the_dataset_step_3_shows(tiny_models, tmp_path):
     assert dog_rows[0][0].endswith("HIGHRES_CONCEPT") and "dog" in dog_rows[0][0]
     # An empty dataset picked: the table and the name let go of "dog".
     empty = guided("tiny.safetensors", CHARACTER, "empty", "main", "dog", False)
-    assert empty[0].startswith("⚠ empty / main has no processed images")
+    assert empty[0].startswith("⚠ empty / main has no images yet: import some first")
     assert empty[2] is None and _name(empty) == "empty"
     start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
     # Even with the table still holding dog's images (the page missed the update), Start
     # trains nothing it does not show: it says why.
     refused = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", dog_rows,
                     "auto", *_values(save__name="empty"))
-    assert refused.startswith("⚠ empty / main has no processed images yet"), refused
+    assert refused.startswith("⚠ empty / main has no images yet: import some first"), refused
     cleared = start("", 1, False, CHARACTER, "", "main", "tiny.safetensors", dog_rows, "auto",
                     *_values(save__name="dog"))
     assert cleared.startswith("⚠ step 3 shows no dataset, but the Concepts table holds the "
