@@ -270,10 +270,10 @@ def test_the_guided_path_from_an_empty_form_on_the_demo(app, ui):
     ui.click("lfd_train_dataset_refresh")
     ui.wait_option("lfd_train_dataset", "empty one")
     ui.choose("lfd_train_dataset", "empty one")
-    ui.wait_text("lfd_train_images_line", "no processed images")
+    ui.wait_text("lfd_train_images_line", "has no images yet: import some first")
     ui.wait_for(lambda: ui.value("lfd_train_save_name") == "empty one", "the name following")
     ui.click("lfd_train_start")
-    ui.wait_text("lfd_train_message", "empty one / main has no processed images")
+    ui.wait_text("lfd_train_message", "empty one / main has no images yet")
     assert not (data / "runs" / "demo dog").exists() and not (data / "runs" / "empty one") \
         .exists()
     ui.choose("lfd_train_dataset", "demo dog")  # 3.
