@@ -84,6 +84,10 @@ def prepare_demo(data_dir: Path) -> Path:
     from lora_for_dummies.dataset.layout import create_dataset
     from lora_for_dummies.dataset.process import ProcessSettings, process_concept
 
+    # Absolute: the host lists its models by absolute path, and the remembered settings must
+    # name the same file (`lfd serve --demo` starts with the relative `lfd_data`).
+    data_dir = Path(data_dir).absolute()
+
     model = data_dir / "models" / DEMO_MODEL
     if not model.exists():
         write_random_checkpoint(model, "sd1", tiny=True, seed=0)

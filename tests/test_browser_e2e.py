@@ -168,7 +168,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.page.locator("#lfd_best_cells img").nth(2).click()  # step 20, strength 0.5
     ui.wait_value("lfd_best_chosen", "step 20 · strength 0.5")
     ui.click("lfd_best_use")
-    ui.wait_value("lfd_best_status", "preferred weight 0.5")
+    ui.wait_value("lfd_best_used", "preferred weight 0.5")  # beside the button
     assert (lora_dir / "e2e dog.safetensors").read_bytes() == \
         (lora_dir / "e2e dog-000020.safetensors").read_bytes()
     shot(ui, "best_step")

@@ -96,5 +96,6 @@ def test_the_demo_brings_a_pair_so_extract_can_be_tried(tmp_path):
     written = [row for row in rows if not row[6]]
     assert modules and len(written) == len(modules)
     assert max(float(row[5]) for row in written) < 0.05  # the rank-8 change, reproduced
+    assert "<lora:demo diff:1>" in summary  # and how to use it
     prepare_demo(tmp_path)  # a second start keeps everything as it is
     assert len(host.checkpoints()) == 2

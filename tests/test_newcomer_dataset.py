@@ -3,6 +3,8 @@ upscaling Process did without a word, and an empty model list without a hint."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from imagegen import photo, save
 
 from lora_for_dummies.dataset.layout import create_dataset, import_images, open_dataset
@@ -34,10 +36,10 @@ def test_process_says_how_many_were_upscaled_and_which_resolution_needs_none(tmp
         save(photo(w, h, i), originals / f"{i}.png")
     report = process_concept(dataset, "", ProcessSettings(high=768, low=512))
     line = report.lines()[1]
-    assert line.startswith("upscaled 2 of 3 images"), report.lines()
-    assert "a high resolution of 256 px or less needs no upscaling" in line  # 300 → 256
+    assert line.startswith("enlarged 2 of 3 images"), report.lines()
+    assert "set the high resolution to 256 px or less" in line  # 300 → 256
     buckets = process_concept(dataset, "", ProcessSettings(high=768, low=512, crop="bucket"))
-    assert "a high resolution of 320 px or less" in buckets.lines()[1]  # √(300·420) ≈ 354
+    assert "to 320 px or less" in buckets.lines()[1]  # √(300·420) ≈ 354
 
 
 def test_an_empty_model_list_says_where_models_go_and_offers_the_demo(tmp_path):
@@ -105,3 +107,22 @@ def test_preflight_and_the_train_tab_say_the_same_time_for_this_device(tmp_path)
     assert "100 steps on this computer's CPU" in time_line  # the CPU-sized demo run
     assert "from measured steps" in time_line
     assert not any(row[1] in ("too_small", "duplicate") for row in rows)  # plain words only
+
+
+def test_a_clean_preflight_says_so_and_the_demo_opens_on_its_base_from_a_relative_folder(
+        tmp_path, monkeypatch):
+    """The beginner trial: `lfd serve --demo` (data folder `lfd_data`, relative) showed an
+    empty Base model list, so the README's "press Start, nothing else" was refused; and a
+    pre-flight with nothing to report showed an empty table and no word."""
+    from lora_for_dummies.demo import prepare_demo
+    from lora_for_dummies.ui import train_form
+    from lora_for_dummies.ui.dataset_controller import DatasetController
+
+    monkeypatch.chdir(tmp_path)
+    prepare_demo(Path("lfd_data"))
+    host = StandaloneHost(Path("lfd_data"))
+    assert train_form.base_title(host) == host.checkpoints()[0].title
+    rows, summary = DatasetController(host).preflight("demo dog", 256, 1, 10, "sd1")
+    assert rows == [] and "No problems found." in summary
+    rows, summary = DatasetController(host).preflight("demo dog", 512, 1, 10, "sd1")
+    assert len(rows) == 1 and "1 thing to look at" in summary  # one photo is 480 px high

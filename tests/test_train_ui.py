@@ -135,7 +135,7 @@ def _best_step(demo, lora_dir: Path, host, start, rows):
     chosen = handler_for(demo, find_block(demo, "lfd_best_chosen"), "on_select")(
         "ui run", gr.SelectData(None, {"index": 1, "value": None, "selected": True}))
     assert chosen == "step 2 · strength 1 · CFG 3"
-    use = handler_for(demo, status, "on_use")
+    use = handler_for(demo, find_block(demo, "lfd_best_used"), "on_use")
     assert use("ui run", "").startswith("⚠ click a cell")
     message = use("ui run", chosen)
     assert "preferred weight 1" in message and "<lora:ui run:1>" in message

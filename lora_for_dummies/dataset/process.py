@@ -101,10 +101,12 @@ class ProcessReport:
         upscaled = [i for i in ok if i.sharp_up_to]
         if upscaled:
             sharp = min(i.sharp_up_to for i in upscaled) // 64 * 64
-            out.append(f"upscaled {len(upscaled)} of {len(ok)} images (smaller than the high "
-                       "resolution after cropping, so they come out soft): "
-                       + (f"a high resolution of {sharp} px or less needs no upscaling, or add "
-                          "larger pictures" if sharp >= 256 else "add larger pictures"))
+            out.append(f"enlarged {len(upscaled)} of {len(ok)} images: after cropping they are "
+                       "smaller than the high resolution, so they come out a little soft. Fine "
+                       "for a first try; for sharper results "
+                       + (f"set the high resolution to {sharp} px or less (the largest these "
+                          "images fill), or use larger pictures" if sharp >= 256 else
+                          "use larger pictures"))
         out += [f"FAILED {i.error}" for i in self.failed]
         out += [f"{i.source}: {note}" for i in ok for note in i.notes]
         out += [f"orphan (its original is gone; not deleted): {name}" for name in self.orphans]

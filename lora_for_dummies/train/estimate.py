@@ -15,10 +15,12 @@ from pathlib import Path
 
 from lora_for_dummies.progress import format_seconds
 
-# Seconds per step at 512 px, batch 1, fp32, measured on this project's 2-core CPU
-# (docs/performance.md): the demo's tiny model (1.39 M UNet parameters) 1.0 s; a full-size
-# SD 1.5 UNet (860 M) about 10 s. Between and beyond them the time follows the UNet's size.
-CPU_MEASURED = ((1.39e6, 1.0), (860e6, 10.0))
+# A whole run's seconds per step at 512 px, batch 1, fp32 — loading, samples, saves and the
+# self-check included — measured on this project's 2-core CPU (docs/performance.md): the demo's
+# tiny model (1.39 M UNet parameters) 100 steps in 3.5–3.8 min, i.e. about 2.2 s; a full-size
+# SD 1.5 UNet (860 M) about 10 s a step plus the same overheads. Between and beyond them the
+# time follows the UNet's size.
+CPU_MEASURED = ((1.39e6, 2.2), (860e6, 12.0))
 # A 12 GB consumer GPU at the family's own resolution (LoRA, fp16): estimates, not measured.
 GPU_ESTIMATED = {"sd1": 0.45, "sd2": 0.6, "sdxl": 1.6}
 NATIVE = {"sd1": 512, "sd2": 768, "sdxl": 1024}

@@ -65,6 +65,7 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
             chosen = gr.Textbox(label="Chosen cell", interactive=False, elem_id="lfd_best_chosen",
                                 info=TIPS["lfd_best_chosen"])
             use = gr.Button("Use this cell", elem_id="lfd_best_use")
+        used = gr.Textbox(label="Result", interactive=False, elem_id="lfd_best_used")
 
     def on_render(name: str, text: str, seed_value: float, strength_text: str, cfg_text: str):
         try:
@@ -104,8 +105,10 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
         path = use_cell(job.save.lora_dir or host.lora_dir(), name, cell, job.run_dir)
         host.refresh_loras()
         return (f"{path.name} is now {cell.label.split(' · ')[0]}, preferred weight "
-                f"{cell.strength:g} — use it as <lora:{name}:{cell.strength:g}>")
+                f"{cell.strength:g} — use it as <lora:{name}:{cell.strength:g}> (the CFG is "
+                "yours to set in txt2img)")
 
-    use.click(compat.user_message(on_use), [run_name, chosen], [status])
+    # the answer next to the button (the grid's own box is far above it)
+    use.click(compat.user_message(on_use), [run_name, chosen], [used])
     return {"render": render, "cells": cells, "chosen": chosen, "use": use, "status": status,
-            "grid": grid}
+            "grid": grid, "used": used}

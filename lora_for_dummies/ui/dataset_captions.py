@@ -138,12 +138,14 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
         return (message,) + ctl.neighbour(name, concept_name, stem_name, 1)
 
     save_next.click(on_save_next, [dataset, concept, stem, caption],
-                    [caption_message] + editor)
+                    [caption_message] + editor).then(ctl.frequency, [dataset, concept],
+                                                     [frequency])
     caption.change(ctl.token_label, [caption], [tokens])
     def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
         return ctl.save_caption(name, concept_name or MAIN, stem_name, text)
 
-    save.click(user_message(on_save), [dataset, concept, stem, caption], [caption_message])
+    save.click(user_message(on_save), [dataset, concept, stem, caption], [caption_message]).then(
+        ctl.frequency, [dataset, concept], [frequency])  # the tag table counts the new caption
 
     bulk_inputs = [dataset, concept, operation, selection, bulk_text, replacement, regex,
                    keep_first]

@@ -255,9 +255,13 @@ class DatasetController:
         parts = [f"<b>{html.escape(c.concept)}</b>: {c.originals} originals, {c.processed} "
                  f"processed, {c.repeats} repeats → {c.steps_per_epoch} steps per epoch"
                  for c in report.concepts]
+        rows = report.rows()
+        count = f"{len(rows)} thing{'s' if len(rows) != 1 else ''}"
+        parts.insert(0, f"<b>{count} to look at</b> (in the table below; click one to open its "
+                        "image)" if rows else "<b>No problems found.</b>")
         parts.append("Training them as the Train tab's guided path would: "
                      f"{html.escape(str(report.estimate['line']), quote=False)}")
-        return report.rows(), "<br>".join(parts)
+        return rows, "<br>".join(parts)
 
     def _train_base_size(self) -> float | None:
         """The UNet size of the base chosen in the Train tab (the time depends on it)."""

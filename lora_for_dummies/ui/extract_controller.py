@@ -62,7 +62,9 @@ class ExtractController:
         self.host.refresh_loras()
         rows = [[m.part, m.name, "×".join(map(str, m.shape)), f"{m.difference:.3e}", m.rank,
                  f"{m.error:.4f}", m.skipped] for m in report.modules]
-        return rows, "\n".join(report.summary())
+        use = (f"Use it in txt2img as <lora:{Path(report.output).stem}:1> with the base "
+               "model (or another of its family); 1 is the fine-tune's full change.")
+        return rows, "\n".join(report.summary() + [use])
 
     def info(self, title: str) -> str:
         from lora_for_dummies.lora.tools import lora_info
