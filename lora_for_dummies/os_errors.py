@@ -44,12 +44,13 @@ def as_user_error(err: OSError, action: str = "cannot write",
 
 
 def as_os_error(err: BaseException) -> OSError | None:
-    """The OSError inside `err`: itself, or the `Os { code: N … }` that safetensors' Rust
-    writer reports as a SafetensorError (a full disk while saving a LoRA)."""
+    """The OSError inside `err`: itself, or the OS error code that safetensors' Rust writer
+    reports inside a SafetensorError (a full disk while saving a LoRA)."""
     if isinstance(err, OSError):
         return err
-    found = re.search(r"Os \{ code: (\d+)", str(err))
+    # safetensors < 0.5 says `IoError(Os { code: 28, … })`, 0.5+ `I/O error: … (os error 28)`
+    found = re.search(r"Os \{ code: (\d+)|\(os error (\d+)\)", str(err))
     if found and type(err).__name__ == "SafetensorError":
-        code = int(found.group(1))
+        code = int(found.group(1) or found.group(2))
         return OSError(code, os.strerror(code))
     return None
