@@ -150,15 +150,20 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                 ctl.frequency(name, concept_name))
 
     views = [concept, images, selection, frequency]
-    def on_dataset(name: str | None) -> tuple[Any, ...]:
+    def on_dataset(name: str | None, stem_name: str = "") -> tuple[Any, ...]:
         # Every field from the newly chosen dataset's file: the concept may stay "main" (so
         # its change event does not fire), and a stale trigger word saved into another
         # dataset is exactly what must never happen.
         return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN)) + \
-            ctl.editor_now(name, MAIN, "")
+            ctl.editor_now(name, MAIN, stem_name)
 
-    def on_concept(name: str | None, concept_name: str | None) -> tuple[Any, ...]:
-        return refresh_views(name, concept_name)[1:] + ctl.editor_now(name, concept_name, "")
+    # gradio 4 and 5 also fire `.change` when a handler sets the same value again (a pre-flight
+    # finding opens its image and sets the concept): the editor then keeps the image it shows
+    # if it is one of this concept's, with the file's text; else it is emptied.
+    def on_concept(name: str | None, concept_name: str | None,
+                   stem_name: str = "") -> tuple[Any, ...]:
+        return refresh_views(name, concept_name)[1:] + ctl.editor_now(name, concept_name,
+                                                                      stem_name)
 
     def on_files_changed(name: str | None, concept_name: str | None,
                          stem_name: str) -> tuple[Any, ...]:
@@ -188,13 +193,14 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     kohya_event = kohya_import.click(on_kohya_import, [kohya_in, kohya_name], [status, dataset])
 
-    dataset.change(on_dataset, [dataset], views + [token, repeats, class_prompt] + editor)
+    dataset.change(on_dataset, [dataset, cap["stem"]],
+                   views + [token, repeats, class_prompt] + editor)
 
     def on_concept_refresh(name: str | None, concept_name: str | None) -> Any:
         return compat.update(choices=ctl.concepts(name), value=concept_name)
 
     concept_refresh.click(on_concept_refresh, [dataset, concept], [concept])
-    concept.change(on_concept, [dataset, concept], views[1:] + editor)
+    concept.change(on_concept, [dataset, concept, cap["stem"]], views[1:] + editor)
 
     def on_create(name: str, extra: str) -> tuple[Any, ...]:
         try:
