@@ -34,7 +34,8 @@ def test_switching_datasets_back_and_forth_reloads_and_saves_the_right_one(tmp_p
     # The concept stays "main" on every switch, so only the dataset's own event can reload.
     for name, token, repeats, prompt in (("dog", "sks", 7, "dog"), ("cat", "ohwx", 3, "cat"),
                                          ("dog", "sks", 7, "dog")):
-        *_, shown_token, shown_repeats, shown_prompt, stem, caption, image = on_dataset(name)
+        *_, shown_token, shown_repeats, shown_prompt, stem, caption, image = on_dataset(
+            name, "only-in-the-other")
         assert (shown_token, shown_repeats, shown_prompt) == (token, repeats, prompt), name
         assert (stem, caption, image) == ("", "", None)  # no caption of the other dataset
 

@@ -42,7 +42,13 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
 
     views = _handler(demo, "lfd_dataset_gallery", "on_concept")("my dog", "main")
     gallery, selection, frequency = views[:3]
-    assert views[3:] == ("", "", None)  # another concept: the editor shows no stale caption
+    on_concept = _handler(demo, "lfd_dataset_gallery", "on_concept")
+    # an image that is not in the new concept: the editor shows no stale caption …
+    assert on_concept("my dog", "main", "elsewhere")[3:] == ("", "", None)
+    # … one that is: its file's text; none shown: the editor is left alone (a page load's
+    # late change event must not empty an image chosen meanwhile)
+    assert on_concept("my dog", "main", "a")[3:5] == ("a", "sks, dog")
+    assert all(isinstance(u, dict) for u in on_concept("my dog", "main", "")[3:])
     assert len(gallery) == 6  # 3 images + mirrored copies
     assert ["sks", 2] in frequency
 
@@ -81,9 +87,14 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert any(row[1] == "smaller than the resolution" for row in findings)
     assert "steps per epoch" in summary and "as the Train tab's guided path would" in summary
     index = next(i for i, row in enumerate(findings) if row[2] == "c.png")
-    concept_name, stem_name, _, _ = _handler(demo, "lfd_caption_stem", "on_finding")(
-        "my dog", findings, types.SimpleNamespace(index=[index, 2]))
+    on_finding = _handler(demo, "lfd_caption_stem", "on_finding")
+    concept_name, stem_name, _, _ = on_finding("my dog", findings, "other",
+                                               types.SimpleNamespace(index=[index, 2]))
     assert (concept_name, stem_name) == ("main", "c")
+    # already on that concept: it is left as it is (setting it again fires its change event)
+    same, stem_name, _, _ = on_finding("my dog", findings, "main",
+                                       types.SimpleNamespace(index=[index, 2]))
+    assert stem_name == "c" and not isinstance(same, str)
 
     if blip_folder is not None:
         caption = _handler(demo, "lfd_autocaption_message", "on_autocaption")

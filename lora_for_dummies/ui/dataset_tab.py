@@ -150,20 +150,28 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
                 ctl.frequency(name, concept_name))
 
     views = [concept, images, selection, frequency]
+    def editor_for(name: str | None, concept_name: str | None, stem_name: str) -> tuple:
+        """The editor after a switch: nothing to do when it shows no image (a page load's
+        late change event must not empty an image chosen meanwhile); else the image's file
+        text, or empty when the image is not in the new dataset / concept."""
+        if not stem_name:
+            return compat.update(), compat.update(), compat.update()
+        return ctl.editor_now(name, concept_name, stem_name)
+
     def on_dataset(name: str | None, stem_name: str = "") -> tuple[Any, ...]:
         # Every field from the newly chosen dataset's file: the concept may stay "main" (so
         # its change event does not fire), and a stale trigger word saved into another
         # dataset is exactly what must never happen.
         return refresh_views(name, MAIN) + tuple(ctl.concept_settings(name, MAIN)) + \
-            ctl.editor_now(name, MAIN, stem_name)
+            editor_for(name, MAIN, stem_name)
 
     # gradio 4 and 5 also fire `.change` when a handler sets the same value again (a pre-flight
     # finding opens its image and sets the concept): the editor then keeps the image it shows
     # if it is one of this concept's, with the file's text; else it is emptied.
     def on_concept(name: str | None, concept_name: str | None,
                    stem_name: str = "") -> tuple[Any, ...]:
-        return refresh_views(name, concept_name)[1:] + ctl.editor_now(name, concept_name,
-                                                                      stem_name)
+        return refresh_views(name, concept_name)[1:] + editor_for(name, concept_name,
+                                                                  stem_name)
 
     def on_files_changed(name: str | None, concept_name: str | None,
                          stem_name: str) -> tuple[Any, ...]:
@@ -256,7 +264,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     check.click(on_check, [dataset, resolution, batch, epochs, family], [findings, summary])
 
-    def on_finding(name: str, table: Any, evt: gr.SelectData) -> tuple[Any, ...]:
+    def on_finding(name: str, table: Any, current: str | None,
+                   evt: gr.SelectData) -> tuple[Any, ...]:
         # The table already holds the report: a click must not run the whole check again.
         rows = compat.table_rows(table)
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -264,11 +273,15 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             return compat.update(), compat.update(), compat.update(), compat.update()
         concept_name, _, file_name, _ = rows[row]
         stem_name = file_name.rsplit(".", 1)[0]
-        return concept_name, stem_name, ctl.load_caption(name, concept_name, stem_name), \
+        # the same concept is left as it is: setting it again fires its change event on
+        # gradio 4 / 5, whose handler would race the editor's new image
+        same = concept_name == (current or MAIN)
+        return compat.update() if same else concept_name, stem_name, \
+            ctl.load_caption(name, concept_name, stem_name), \
             ctl.image_of(name, concept_name, stem_name)
 
     # The caption editor is far above the table: bring it into view with the finding's file.
-    compat.then_js(findings.select(on_finding, [dataset, findings],
+    compat.then_js(findings.select(on_finding, [dataset, findings, concept],
                                    [concept, *editor]),
                    "() => { const el = document.getElementById('lfd_caption_text'); "
                    "if (el) el.scrollIntoView({block: 'center'}); " + _SHORTCUT + " }")
