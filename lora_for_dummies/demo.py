@@ -117,13 +117,10 @@ def prepare_demo(data_dir: Path) -> Path:
 
 def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> None:
     from lora_for_dummies.config import save_toml
-    from lora_for_dummies.train.config import LAST_SETTINGS, TrainJob
+    from lora_for_dummies.train.config import TrainJob
 
     path = data_dir / "runs" / "presets" / f"{DEMO_PRESET}.toml"
-    # The Train tab opens on the demo's base (two models are listed: it would otherwise ask)
-    # until the first Start remembers the user's own settings.
-    last = data_dir / "runs" / LAST_SETTINGS
-    if path.exists() and last.exists():
+    if path.exists():
         return
     data = TrainJob().to_dict()
     for section, values in DEMO_SETTINGS.items():
@@ -131,8 +128,11 @@ def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> Non
     data["model"]["base"] = str(data_dir / "models" / DEMO_MODEL)
     data["concepts"] = [{"folder": str(folder), "token": token, "repeats": repeats}]
     data["runs_dir"] = str(data_dir / "runs")
-    if not path.exists():
-        save_toml(TrainJob.from_dict(data), path)
-    if not last.exists():  # the LoRA's name still follows the dataset chosen in the tab
-        data["save"]["name"] = TrainJob().save.name
-        save_toml(TrainJob.from_dict(data), last)
+    save_toml(TrainJob.from_dict(data), path)
+
+
+def demo_base(paths: list[Path]) -> Path | None:
+    """The demo's base when the list is the demo's pair (its fine-tune is for Extract only), so
+    the Train tab opens on it as it would on a single model."""
+    names = {Path(p).name: Path(p) for p in paths}
+    return names.get(DEMO_MODEL) if set(names) == {DEMO_MODEL, DEMO_TUNED} else None

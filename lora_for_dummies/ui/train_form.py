@@ -128,7 +128,12 @@ def base_title(host: Host) -> str | None:
     for entry in entries:
         if base and Path(entry.path) == Path(base):
             return entry.title
-    return entries[0].title if len(entries) == 1 else None
+    if len(entries) == 1:
+        return entries[0].title
+    from lora_for_dummies.demo import demo_base  # the demo lists its base and a fine-tune
+
+    chosen = demo_base([Path(e.path) for e in entries])
+    return next((e.title for e in entries if chosen and Path(e.path) == chosen), None)
 
 
 def job_concept_rows(job: TrainJob) -> list[list[Any]]:
