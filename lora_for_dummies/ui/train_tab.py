@@ -131,6 +131,9 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
                    typed: bool, trigger: str) -> list[Any]:
         """The base model, what you're teaching or the trigger word changed: the word step 3
         shows is kept (a dataset choice brings the dataset's own)."""
+        if not dataset:  # nothing to size yet; and a blur can come while a page (re)loads,
+            # before step 3's value has arrived: it must not let go of the form's name
+            return [compat.update() for _ in guided_out]
         word = str(trigger or "").strip() or _dataset_token(dataset, concept)
         return on_guided(base, subject, dataset, concept, name, typed, trigger, word)
 
