@@ -104,6 +104,11 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
 
     def on_guided(base: str, subject: str, dataset: str, concept: str, name: str,
                   typed: bool, trigger: str = "", token: str | None = None) -> list[Any]:
+        if not dataset:
+            # gradio 5 sends step 3's `.input` with no value while a page reloads, before the
+            # value arrives: that is no choice, so the form stays as it is (Start still refuses
+            # a form whose step 3 shows no dataset)
+            return [compat.update() for _ in guided_out]
         line = controller.images_line(dataset, concept)
         name = name if typed and name else ""  # the dataset's until the user types one
         if token is None:  # the dataset's own trigger word, else what step 3 shows
@@ -131,9 +136,6 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
                    typed: bool, trigger: str) -> list[Any]:
         """The base model, what you're teaching or the trigger word changed: the word step 3
         shows is kept (a dataset choice brings the dataset's own)."""
-        if not dataset:  # nothing to size yet; and a blur can come while a page (re)loads,
-            # before step 3's value has arrived: it must not let go of the form's name
-            return [compat.update() for _ in guided_out]
         word = str(trigger or "").strip() or _dataset_token(dataset, concept)
         return on_guided(base, subject, dataset, concept, name, typed, trigger, word)
 
