@@ -39,7 +39,7 @@ def child(which: str) -> None:
     import torch
     from diffusers import UNet2DConditionModel  # imported by every run anyway: not timed
 
-    from lora_for_dummies.checkpoints.families import UNET_PREFIX
+    from lora_for_dummies.families import UNET_PREFIX
 
     began = time.perf_counter()
     if which == "ours":

@@ -61,8 +61,8 @@ def diffusers_folder(base: Path) -> Path:
     import torch
     from diffusers import DDPMScheduler, StableDiffusionPipeline
 
-    from lora_for_dummies.checkpoints.families import bundled_config
     from lora_for_dummies.checkpoints.models import load_models
+    from lora_for_dummies.families import bundled_config
     from lora_for_dummies.tokenizer import clip_tokenizer
 
     models = load_models(base, dtype=torch.float16).models

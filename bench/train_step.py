@@ -132,8 +132,8 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     from peft import LoraConfig, inject_adapter_in_model
     from PIL import Image
 
-    from lora_for_dummies.checkpoints.families import bundled_config
     from lora_for_dummies.checkpoints.models import load_models
+    from lora_for_dummies.families import bundled_config
     from lora_for_dummies.train.data import Item, load_pixels
     from lora_for_dummies.train.text import encode_tokens, token_batch
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from lora_for_dummies import families
 from lora_for_dummies.progress import ConsoleReporter
 
 
@@ -105,7 +106,7 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
     process = commands.add_parser("process", help="IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT")
     process.add_argument("name", help="the dataset to process")
     process.add_argument("--concept", default=None, help="one concept (default: all)")
-    process.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
+    process.add_argument("--family", default=families.DEFAULT, choices=families.keys(),
                          help="sets the default resolutions (SD1 768/512, SDXL 1024/768)")
     process.add_argument("--high", type=int, default=0,
                          help="side of HIGHRES_CONCEPT images in px (0: the family's default)")
@@ -129,7 +130,7 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
                        help="training resolution: smaller images are reported")
     check.add_argument("--batch-size", type=int, default=1, help="for the steps per epoch")
     check.add_argument("--epochs", type=int, default=10, help="for the time estimate")
-    check.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
+    check.add_argument("--family", default=families.DEFAULT, choices=families.keys(),
                        help="model family, for the time and VRAM estimate")
     check.set_defaults(func=_check)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lora_for_dummies import families
 from lora_for_dummies.progress import Reporter
 
 
@@ -132,7 +133,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--example", action="store_true",
                        help="print a commented job file with every default, e.g. "
                             "lfd train --example > job.toml")
-    train.add_argument("--family", default="sd1", choices=["sd1", "sd2", "sdxl"],
+    train.add_argument("--family", default=families.DEFAULT, choices=families.keys(),
                        help="with --example: the model family whose defaults it holds")
     train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                        help="override a setting, e.g. --set training.steps=500")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from lora_for_dummies.checkpoints.families import ASSETS
+from lora_for_dummies.families import ASSETS
 
 TOKENIZER_DIR = ASSETS / "tokenizer"
 CHUNK_TOKENS = 75  # 77 positions minus BOS and EOS; the webui extends prompts in chunks of 75

@@ -15,7 +15,7 @@ def pipeline(loaded: Any) -> Any:
     is fetched)."""
     from diffusers import EulerDiscreteScheduler
 
-    from lora_for_dummies.checkpoints.families import bundled_config
+    from lora_for_dummies.families import bundled_config
     from lora_for_dummies.tokenizer import clip_tokenizer
 
     models = loaded.models

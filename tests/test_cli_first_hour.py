@@ -15,11 +15,12 @@ import pytest
 import torch
 from PIL import Image
 
+from lora_for_dummies import families
 from lora_for_dummies.cli import build_parser
 from lora_for_dummies.config import _load_toml, load_toml
 from lora_for_dummies.progress import ConsoleReporter
 from lora_for_dummies.train.config import TrainJob
-from lora_for_dummies.train.fields import FAMILY_DEFAULTS, HELP, SETTINGS, example_job
+from lora_for_dummies.train.fields import HELP, SETTINGS, example_job
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,7 @@ def test_the_package_installs_the_lfd_command_with_its_data():
     assert files and files <= data
 
 
-@pytest.mark.parametrize("family", sorted(FAMILY_DEFAULTS))
+@pytest.mark.parametrize("family", families.keys())
 def test_train_example_is_a_commented_job_with_the_tabs_defaults_and_help(tmp_path, family):
     out = _run("train", "--example", "--family", family, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -69,7 +70,7 @@ def test_train_example_is_a_commented_job_with_the_tabs_defaults_and_help(tmp_pa
     job = load_toml(TrainJob, job_file)  # the file loads back…
     job.validate()
     expected = TrainJob().to_dict()
-    for path, value in FAMILY_DEFAULTS[family].items():
+    for path, value in families.get_family(family).train_defaults.items():
         section, key = path.split(".")
         expected[section][key] = value
     loaded = job.to_dict()

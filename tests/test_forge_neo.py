@@ -13,7 +13,8 @@ from uitools import UNCHOSEN, find_block, handler_for
 
 
 def test_families_follow_the_host(webui_standin, forge_neo_standin):
-    from lora_for_dummies.hosts.webui import SD2_GONE, WebuiHost
+    from lora_for_dummies.families.sd2 import SD2_GONE
+    from lora_for_dummies.hosts.webui import WebuiHost
 
     assert WebuiHost().families() == (("sd1", "sdxl"), SD2_GONE)
 
@@ -31,7 +32,7 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     import backend.memory_management as memory
     from modules import paths, script_callbacks, sd_models, shared
 
-    from lora_for_dummies.hosts.webui import SD2_GONE
+    from lora_for_dummies.families.sd2 import SD2_GONE
 
     scans: list[int] = []
     networks = type(sys)("networks")

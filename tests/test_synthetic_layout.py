@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from lora_for_dummies.checkpoints.families import FAMILIES, bundled_config
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.checkpoints.synthetic import model_configs
+from lora_for_dummies.families import bundled_config, get_family
 
 BLOCK = re.compile(r"transformer\.resblocks\.(\d+)\.")
 
@@ -23,7 +23,7 @@ def _blocks(path, prefix: str) -> set[int]:
 
 @pytest.mark.parametrize(("name", "family", "unused"), [("sdxl", "sdxl", 0), ("sd2v", "sd2", 1)])
 def test_openclip_blocks_as_in_real_files(tiny_models, name, family, unused):
-    spec = next(te for te in FAMILIES[family].text_encoders if te.layout == "openclip")
+    spec = next(te for te in get_family(family).text_encoders if te.layout == "openclip")
     layers = model_configs(family, True, False)[spec.name]["num_hidden_layers"]
     assert _blocks(tiny_models[name], spec.prefix) == set(range(layers + unused))
     with CheckpointFile(tiny_models[name]) as ckpt:

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX, TextEncoderSpec
 from lora_for_dummies.checkpoints.keymap_text import hf_to_openclip, openclip_to_hf
 from lora_for_dummies.checkpoints.keymap_unet import unet_key_map
 from lora_for_dummies.checkpoints.keymap_vae import needs_conv_shape, vae_key_map
 from lora_for_dummies.checkpoints.reader import CheckpointFile
+from lora_for_dummies.families import UNET_PREFIX, VAE_PREFIX, TextEncoderSpec, get_family
 
 
 @dataclass
@@ -66,7 +66,7 @@ def split_checkpoint(ckpt: CheckpointFile, family: str, configs: dict[str, dict[
         mapping = vae_key_map(model_keys["vae"], configs["vae"])
         result.components["vae"] = take(mapping, lambda k, t: t.flatten(1) if needs_conv_shape(k)
                                         and t.dim() == 4 else t)
-    for spec in FAMILIES[family].text_encoders:
+    for spec in get_family(family).text_encoders:
         if spec.name in model_keys:
             result.components[spec.name] = _split_text(ckpt, spec, configs[spec.name],
                                                        _text_keys(model_keys[spec.name]), used)
@@ -105,7 +105,7 @@ def join_checkpoint(split: SplitCheckpoint, configs: dict[str, dict[str, Any]]) 
             tensor = components["vae"][key]
             out[ldm] = tensor[:, :, None, None] if needs_conv_shape(key) and tensor.dim() == 2 \
                 else tensor
-    for spec in FAMILIES[split.family].text_encoders:
+    for spec in get_family(split.family).text_encoders:
         if spec.name not in components:
             continue
         tensors = {k: v for k, v in components[spec.name].items() if not k.endswith("position_ids")}

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
 from lora_for_dummies.checkpoints.hashing import legacy_hash, sha256_file, short_hash
 from lora_for_dummies.checkpoints.model_lines import (
     PLAIN_CAPTIONS,
@@ -22,31 +21,25 @@ from lora_for_dummies.checkpoints.model_lines import (
 )
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import CheckpointError
+from lora_for_dummies.families import UNET_PREFIX, VAE_PREFIX, get_family, recognise
 
-_SD1_MARK = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
-_SD2_MARK = "cond_stage_model.model.ln_final.weight"
-_SDXL_MARKS = ("conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight",
-               "conditioner.embedders.1.model.ln_final.weight")
-_REFINER_MARK = "conditioner.embedders.0.model.ln_final.weight"
 _FIRST_CONV = UNET_PREFIX + "input_blocks.0.0.weight"
 
 
 def detect_family(ckpt: CheckpointFile) -> str:
-    """Return 'sd1' | 'sd2' | 'sdxl' or raise CheckpointError saying what the file is instead."""
+    """The key of the file's family (`families.recognise`), or a CheckpointError saying what the
+    file is instead."""
     keys = ckpt.keys()
     if any(k.startswith(("lora_unet_", "lora_te")) or ".lora_down." in k or ".lora_A." in k
            or k.startswith("lora_") for k in keys):
         raise CheckpointError(ckpt.path, "this is a LoRA, not a base model: put it in the Lora "
                               "folder and use it in a prompt as <lora:name:1>")
-    if all(s in ckpt for s in _SDXL_MARKS):
-        return "sdxl"
-    if _REFINER_MARK in ckpt:
-        raise CheckpointError(ckpt.path, "this is an SDXL refiner; LoRAs are trained on the SDXL "
-                              "base model, not on the refiner")
-    if _SD2_MARK in ckpt:
-        return "sd2"
-    if _SD1_MARK in ckpt:
-        return "sd1"
+    family = recognise(ckpt)
+    if family is not None:
+        refusal = family.refusal(ckpt)
+        if refusal:
+            raise CheckpointError(ckpt.path, refusal)
+        return family.key
     if not any(k.startswith(UNET_PREFIX) for k in keys):
         if any(k.startswith(("encoder.", "decoder.", VAE_PREFIX)) for k in keys):
             raise CheckpointError(ckpt.path, "this is a VAE, not a full checkpoint")
@@ -134,10 +127,7 @@ def _prediction(ckpt: CheckpointFile, family: str, override: str | None) -> tupl
         if re.search(r"parameterization:\s*[\"']?v[\"']?\s*$", text, re.MULTILINE):
             return "v", f"from {yaml.name}"
         return "epsilon", f"from {yaml.name}"
-    if family == "sd2":
-        return "unknown", ("SD 2.x 768 models use v-prediction, 512 base models do not; set it "
-                           "before training")
-    return "epsilon", "standard for this family"
+    return get_family(family).default_prediction()
 
 
 # A `<model>.yaml` beside the file that names a zero-SNR schedule (diffusers' option name, the
@@ -178,7 +168,7 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
     with CheckpointFile(path) as ckpt:
         family = detect_family(ckpt)
         keys = ckpt.keys()
-        spec = FAMILIES[family]
+        spec = get_family(family)
         params: dict[str, int] = {"unet": 0, "vae": 0}
         params.update({te.name: 0 for te in spec.text_encoders})
         dtypes: Counter[str] = Counter()
@@ -200,7 +190,7 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
         info = ModelInfo(
             path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
             format=ckpt.format, family=family, family_title=spec.title,
-            variant=_variant(family, prediction, inpainting, ztsnr),
+            variant=spec.variant(prediction, inpainting, ztsnr),
             prediction=prediction, prediction_source=source, zero_terminal_snr=ztsnr,
             zero_terminal_snr_source=ztsnr_source, inpainting=inpainting,
             has_ema=any(k.startswith("model_ema.") and k != "model_ema.decay"
@@ -233,18 +223,3 @@ def _part_of(key: str, family: Any) -> str | None:
         if key.startswith(te.prefix):
             return te.name
     return None
-
-
-def _variant(family: str, prediction: str, inpainting: bool, zero_terminal_snr: bool) -> str:
-    names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL base"}
-    parts = [names[family]]
-    if family == "sd2":
-        names_sd2 = {"v": "768 v-prediction", "epsilon": "512 (epsilon)"}
-        parts.append(names_sd2.get(prediction, "(prediction unknown)"))
-    elif prediction == "v":
-        parts.append("v-prediction")
-    if zero_terminal_snr:
-        parts.append("zero terminal SNR")
-    if inpainting:
-        parts.append("inpainting")
-    return " ".join(parts)

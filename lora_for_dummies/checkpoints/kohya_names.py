@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lora_for_dummies.checkpoints.families import FAMILIES
 from lora_for_dummies.checkpoints.keymap_unet import unet_module_to_ldm
+from lora_for_dummies.families import get_family
 
 # Inside attention blocks (Transformer2DModel): what a LoRA trains by default.
 UNET_ATTENTION_TARGETS = re.compile(
@@ -28,7 +28,7 @@ TEXT_TARGETS = re.compile(r"encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_p
 def kohya_name(family: str, component: str, module: str, unet_config: dict[str, Any] | None = None
                ) -> str:
     """Kohya name (`lora_unet_…`, `lora_te…_…`) of a module given by its diffusers path."""
-    spec = FAMILIES[family]
+    spec = get_family(family)
     if component == "unet":
         if spec.kohya_unet_style == "sgm":
             if unet_config is None:

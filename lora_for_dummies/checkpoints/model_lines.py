@@ -64,8 +64,6 @@ def model_line(family: str, names: list[str]) -> ModelLine | None:
 def clip_skip_hint(family: str, line: ModelLine | None) -> tuple[int, str]:
     if line is not None:
         return line.clip_skip, line.clip_skip_reason
-    if family == "sd1":
-        return 1, "base SD 1.x; use 2 for NovelAI-lineage anime models"
-    if family == "sdxl":
-        return 1, "standard for SDXL" + SDXL_SKIP
-    return 1, "standard for this family"
+    from lora_for_dummies.families import get_family  # the families import SDXL_SKIP from here
+
+    return get_family(family).clip_skip_default

@@ -16,9 +16,9 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.convert import split_checkpoint
 from lora_for_dummies.checkpoints.detect import detect_family
-from lora_for_dummies.checkpoints.families import bundled_config, component_names
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.errors import CheckpointError
+from lora_for_dummies.families import bundled_config, component_names
 from lora_for_dummies.memory import release_freed_memory
 
 CONFIGS_METADATA_KEY = "lfd.configs"

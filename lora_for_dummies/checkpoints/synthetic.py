@@ -13,48 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.checkpoints.convert import SplitCheckpoint, ema_key
-from lora_for_dummies.checkpoints.families import FAMILIES, bundled_config, component_names
 from lora_for_dummies.checkpoints.models import build_model, canonical_text_key
 from lora_for_dummies.checkpoints.write import save_checkpoint
-
-_TINY_TEXT = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                  num_hidden_layers=2, projection_dim=32)
-# SD's VAE geometry (four blocks: 8× smaller latents), at small widths. With fewer blocks a
-# 512 px image would give a 256×256 latent (65 k attention tokens): slower per step than SD 1.5.
-_TINY_VAE = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlock2D"] * 4,
-                 up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=1, norm_num_groups=8,
-                 sample_size=64)
-TINY_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
-    "sd1": {
-        # One attention head (diffusers reads `attention_head_dim` as the number of heads): the
-        # weights are the same, and at a 64×64 latent each extra head is another 4096² map.
-        "unet": dict(block_out_channels=[32, 32, 64], attention_head_dim=1, cross_attention_dim=32,
-                     down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
-                     up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
-                     sample_size=8),
-        "vae": _TINY_VAE, "text_encoder": _TINY_TEXT,
-    },
-    "sd2": {
-        "unet": dict(block_out_channels=[32, 64], attention_head_dim=[2, 4], cross_attention_dim=32,
-                     down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
-                     up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"], sample_size=8),
-        "vae": _TINY_VAE, "text_encoder": _TINY_TEXT,
-    },
-    "sdxl": {
-        # The two encoders get different widths: with equal widths diffusers' own loader silently
-        # puts encoder 1's weights into encoder 2, which would hide mapping mistakes.
-        "unet": dict(block_out_channels=[32, 64], attention_head_dim=[2, 4],
-                     cross_attention_dim=80, transformer_layers_per_block=[1, 2],
-                     addition_time_embed_dim=8, projection_class_embeddings_input_dim=80,
-                     sample_size=8),
-        "vae": _TINY_VAE, "text_encoder": _TINY_TEXT,
-        "text_encoder_2": dict(_TINY_TEXT, hidden_size=48, intermediate_size=53,
-                               projection_dim=32),
-    },
-}
-TINY_OVERRIDES["sdxl"]["unet"].update(
-    down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
-    up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"])
+from lora_for_dummies.families import bundled_config, component_names, get_family
 
 
 def model_configs(family: str, tiny: bool, inpainting: bool = False) -> dict[str, dict[str, Any]]:
@@ -62,7 +23,7 @@ def model_configs(family: str, tiny: bool, inpainting: bool = False) -> dict[str
     for name in component_names(family):
         config = bundled_config(family, name)
         if tiny:
-            config.update(copy.deepcopy(TINY_OVERRIDES[family][name]))
+            config.update(copy.deepcopy(get_family(family).tiny_overrides[name]))
         configs[name] = config
     if inpainting:
         configs["unet"]["in_channels"] = 9
@@ -96,15 +57,15 @@ def random_split(family: str, configs: dict[str, dict[str, Any]], seed: int = 0,
         split.components[name] = state
         del model
     extras: dict[str, Any] = {}
-    if family != "sdxl":
+    if get_family(family).stores_alphas_cumprod:
         extras["alphas_cumprod"] = _alphas_cumprod()
-    for te in FAMILIES[family].text_encoders:
+    for te in get_family(family).text_encoders:
         hidden = configs[te.name]["hidden_size"]
         if te.layout == "clip":
             extras[te.prefix + "text_model.embeddings.position_ids"] = torch.arange(77)[None]
             continue
         extras[te.prefix + "logit_scale"] = torch.tensor(4.6052)  # CLIP's, kept in the file
-        if family != "sd2":  # SDXL's ViT-bigG holds exactly the 32 blocks it uses (0–31)
+        if not te.unused_last_block:  # SDXL's ViT-bigG holds exactly the 32 it uses (0–31)
             continue
         # SD2's ViT-H file holds 24 blocks of which the last is unused (diffusers builds 23).
         last = configs[te.name]["num_hidden_layers"]

@@ -18,6 +18,7 @@ from PIL import Image
 from lora_for_dummies.dataset.captions import read_caption
 from lora_for_dummies.dataset.imageio import ImageError, load_image
 from lora_for_dummies.dataset.layout import Dataset, is_image, no_images_advice
+from lora_for_dummies.families import DEFAULT, get_family
 from lora_for_dummies.tokenizer import CHUNK_TOKENS, count_tokens
 
 NEAR_DUPLICATE_BITS = 6  # of 64: difference-hash distance at or below this is "near"
@@ -29,8 +30,6 @@ MIN_DETAIL = 6.0
 NEAR_COLOUR = 24.0  # mean RGB distance at or below which two images have "the same colours"
 FLAT_COLOUR = 8.0
 EXTREME_ASPECT = 2.5
-# Rough VRAM in GB at batch 1 (LoRA, fp16, gradient checkpointing off): an estimate.
-ROUGH_VRAM_GB = {"sd1": 6.0, "sd2": 7.5, "sdxl": 12.0}
 
 
 # What each finding's code (kept in the report, the CLI's JSON and the API) means, as the
@@ -184,7 +183,7 @@ def _check_captions(folder: Path, images: list[Path], token: str,
 
 
 def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs: int = 10,
-                  family: str = "sd1", vram_gb: float | None = None, gpu: str = "",
+                  family: str = DEFAULT, vram_gb: float | None = None, gpu: str = "",
                   unet_params: float | None = None) -> PreflightReport:
     """Check every concept: originals for image problems, processed captions for text ones."""
     report = PreflightReport(dataset.name)
@@ -220,11 +219,12 @@ def run_preflight(dataset: Dataset, resolution: int, batch_size: int = 1, epochs
         gpu = gpu_name() if vram_gb > 0 else ""
     images = sum(c.processed or c.originals for c in report.concepts)
     run = estimate_run(images, family, vram_gb, gpu, unet_params)
-    scale = (resolution / {"sdxl": 1024}.get(family, 512)) ** 2
+    spec = get_family(family)  # its rough VRAM at batch 1, native size: an estimate
+    scale = (resolution / spec.native_resolution) ** 2
     report.estimate = {
         "line": run.line(), "steps": run.steps, "minutes": round(run.seconds / 60, 1),
         "device": run.device, "measured": run.measured, "epoch_steps": total_steps // max(
-            epochs, 1), "vram_gb": round(ROUGH_VRAM_GB.get(family, 6.0) *
+            epochs, 1), "vram_gb": round(spec.rough_vram_gb *
                                          (0.7 + 0.3 * scale * batch_size), 1),
     }
     return report

@@ -25,10 +25,10 @@ from lora_for_dummies.dataset.crop import bucket_size, crop_box, focal_point, ti
 from lora_for_dummies.dataset.imageio import ImageError, load_image
 from lora_for_dummies.dataset.layout import Concept, Dataset, is_image
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.families import get_family
 from lora_for_dummies.progress import Reporter
 
 MANIFEST = ".lfd_manifest.json"
-DEFAULT_RESOLUTIONS = {"sd1": (768, 512), "sd2": (768, 512), "sdxl": (1024, 768)}
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 
 
@@ -46,7 +46,7 @@ class ProcessSettings:
 
     @classmethod
     def for_family(cls, family: str, **changes: object) -> ProcessSettings:
-        high, low = DEFAULT_RESOLUTIONS.get(family, (768, 512))
+        high, low = get_family(family).process_resolutions
         return cls(high=high, low=low, **changes)  # type: ignore[arg-type]
 
     def validate(self) -> None:

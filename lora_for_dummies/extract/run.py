@@ -17,12 +17,12 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.convert import ema_key
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-from lora_for_dummies.checkpoints.families import UNET_PREFIX
 from lora_for_dummies.checkpoints.hashing import sha256_file, short_hash
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.families import UNET_PREFIX
 from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
 from lora_for_dummies.lora.lowrank import RankRule, clamp_quantile, factorize
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar

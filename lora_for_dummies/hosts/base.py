@@ -15,9 +15,6 @@ if TYPE_CHECKING:  # type hints only: this module is loaded at every webui start
     from lora_for_dummies.progress import Reporter
 
 
-ALL_FAMILIES = ("sd1", "sd2", "sdxl")
-
-
 @dataclass(frozen=True)
 class CheckpointEntry:
     title: str  # what the dropdown shows
@@ -54,8 +51,8 @@ class Host(Protocol):
         ...
 
     def families(self) -> tuple[tuple[str, ...], str]:
-        """The model families this host can run (of ALL_FAMILIES), and a one-line note saying
-        why any is missing ("" when none is)."""
+        """The model families this host can run (`families.available_on` its kind), and a
+        one-line note saying why any is missing ("" when none is)."""
         ...
 
     def models_hint(self) -> str:

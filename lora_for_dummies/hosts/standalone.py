@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.dataset.autocaption import BlipFolderCaptioner, Captioner
-from lora_for_dummies.hosts.base import ALL_FAMILIES, CheckpointEntry, scan_model_files
+from lora_for_dummies.hosts.base import CheckpointEntry, scan_model_files
 from lora_for_dummies.progress import Reporter
 
 
@@ -66,7 +66,9 @@ class StandaloneHost:
         return contextlib.nullcontext()
 
     def families(self) -> tuple[tuple[str, ...], str]:
-        return ALL_FAMILIES, ""
+        from lora_for_dummies.families import available_on
+
+        return available_on("standalone")
 
     def models_hint(self) -> str:
         return (f"No model yet: put a checkpoint (.safetensors of SD 1.x, SD 2.x or SDXL) into "

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.hosts.base import ALL_FAMILIES, CheckpointEntry
+from lora_for_dummies.hosts.base import CheckpointEntry
 from lora_for_dummies.progress import Reporter
 
 SECTION = ("lora_for_dummies", "LoRA for Dummies")
@@ -108,13 +108,11 @@ class WebuiHost:
         return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
 
     def families(self) -> tuple[tuple[str, ...], str]:
+        from lora_for_dummies.families import available_on
+
         if is_forge_neo():
-            return tuple(f for f in ALL_FAMILIES if f != "sd2"), SD2_GONE
-        return ALL_FAMILIES, ""
-
-
-SD2_GONE = ("Forge Neo cannot run SD 2.x models, so they are not offered here; the command "
-            "line still extracts and converts SD 2.x files")
+            return available_on("forge_neo")
+        return available_on("forge" if _forge_memory_management() is not None else "a1111")
 
 
 def is_forge_neo() -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.checkpoints.reader import CheckpointFile
+from lora_for_dummies.families import get_family
 
 LORA_CLIP_MAP = {"mlp.fc1": "mlp_fc1", "mlp.fc2": "mlp_fc2",
                  "self_attn.k_proj": "self_attn_k_proj", "self_attn.q_proj": "self_attn_q_proj",
@@ -101,7 +102,7 @@ def a1111_layer_names(family: str, modules: set[str]) -> set[str]:
     for module in modules:
         if module.startswith("model.diffusion_model."):
             names.add(module[len("model."):].replace(".", "_"))
-        elif family == "sdxl" and module.startswith("conditioner.embedders."):
+        elif module.startswith("conditioner.embedders."):  # SDXL's two: numbered
             index, rest = module[len("conditioner.embedders."):].split(".", 1)
             names.add(f"{index}_{rest.replace('.', '_')}")
         elif module.startswith("cond_stage_model."):
@@ -148,27 +149,16 @@ def comfy_accepted(family: str, base_modules: set[str], unet_config: dict[str, A
             accepted.add("lora_unet_" + unet_ldm_to_module(module, unet_config).replace(".", "_"))
         except KeyError:  # a module diffusers has no name for (ComfyUI maps none either)
             continue
-    encoders = {"sd1": [("clip_l", ["lora_te", "lora_te1"])],
-                "sd2": [("clip_h", ["lora_te", "lora_te1"])],
-                "sdxl": [("clip_l", ["lora_te", "lora_te1"]), ("clip_g", ["lora_te2"])]}[family]
-    for encoder, prefixes in encoders:
+    # ComfyUI holds every CLIP (clip_l / clip_h / clip_g) in the transformers layout (OpenCLIP
+    # files converted on load, all their blocks kept): layer `b` exists where the file has it.
+    for encoder in get_family(family).text_encoders:
         for layer in range(32):
-            if not _clip_layer_present(family, encoder, layer, base_modules):
+            if not any(m.startswith(f"{encoder.layers_prefix}{layer}.") for m in base_modules):
                 continue
             for short in LORA_CLIP_MAP.values():
-                accepted |= {f"{p}_text_model_encoder_layers_{layer}_{short}" for p in prefixes}
+                accepted |= {f"{p}_text_model_encoder_layers_{layer}_{short}"
+                             for p in encoder.comfy_prefixes}
     return accepted
-
-
-def _clip_layer_present(family: str, encoder: str, layer: int, modules: set[str]) -> bool:
-    """ComfyUI holds every CLIP in the transformers layout (OpenCLIP files converted on load,
-    all their blocks kept): layer `b` exists where the file has that block."""
-    prefix = {("sd1", "clip_l"): "cond_stage_model.transformer.text_model.encoder.layers.",
-              ("sdxl", "clip_l"): "conditioner.embedders.0.transformer.text_model.encoder.layers.",
-              ("sd2", "clip_h"): "cond_stage_model.model.transformer.resblocks.",
-              ("sdxl", "clip_g"): "conditioner.embedders.1.model.transformer.resblocks."}[
-        (family, encoder)]
-    return any(m.startswith(f"{prefix}{layer}.") for m in modules)
 
 
 def forge_neo_loads(unmatched: int, total_keys: int) -> bool:

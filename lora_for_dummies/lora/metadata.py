@@ -8,20 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.atomic import atomic_path, write_text_atomic
-from lora_for_dummies.checkpoints.families import FAMILIES
-
-SD_VERSION = {"sd1": "SD1", "sd2": "SD2", "sdxl": "SDXL"}
+from lora_for_dummies.families import get_family
 
 
 def base_model_version(family: str, v_prediction: bool = False) -> str:
-    version = FAMILIES[family].base_model_version
-    return version + "_v" if family == "sd2" and v_prediction else version
-
-
-# modelspec.implementation as kohya's library/sai_model_spec.py (commit 48d368fa) writes it for
-# a LoRA: Stability AI's repository for SDXL, "diffusers" for SD 1.x / 2.x.
-IMPLEMENTATION = {"sdxl": "https://github.com/Stability-AI/generative-models"}
-DEFAULT_RESOLUTION = {"sd1": 512, "sd2": 512, "sdxl": 1024}  # SD2 768 with v-prediction
+    return get_family(family).lora_base_model_version(v_prediction)
 
 
 def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction: bool = False,
@@ -34,10 +25,9 @@ def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction:
     commit 48d368fa): dim "16", alpha "8.0", network args as strings, "{}" without any."""
     from lora_for_dummies import __version__
 
-    architecture = FAMILIES[family].modelspec_architecture
-    if family == "sd2" and v_prediction:
-        architecture = "stable-diffusion-v2-768-v"
-    size = resolution or (768 if family == "sd2" and v_prediction else DEFAULT_RESOLUTION[family])
+    spec = get_family(family)
+    architecture = spec.lora_architecture(v_prediction)
+    size = resolution or spec.lora_resolution(v_prediction)
     network_args = {"conv_dim": str(conv_rank), "conv_alpha": str(float(conv_alpha))} \
         if conv_rank else {}
     metadata: dict[str, Any] = {
@@ -46,12 +36,12 @@ def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction:
         "ss_network_alpha": str(float(alpha)),
         "ss_network_args": json.dumps(network_args),
         "ss_base_model_version": base_model_version(family, v_prediction),
-        "ss_v2": str(family == "sd2"),
+        "ss_v2": str(spec.is_v2()),
         "ss_output_name": name,
         "ss_training_comment": comment,
         "modelspec.sai_model_spec": "1.0.1",
         "modelspec.architecture": f"{architecture}/lora",
-        "modelspec.implementation": IMPLEMENTATION.get(family, "diffusers"),
+        "modelspec.implementation": spec.implementation,
         "modelspec.implementation_version": f"lora-for-dummies/{__version__}",
         "modelspec.title": name,
         "modelspec.date": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -64,12 +54,19 @@ def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction:
     return {k: str(v) for k, v in metadata.items()}
 
 
+def _sd_version(family: str) -> str:
+    try:
+        return get_family(family).sd_version
+    except ValueError:  # a LoRA of a family no plug-in knows (e.g. one being rescaled)
+        return "Unknown"
+
+
 def write_sidecar(lora_path: Path, family: str, activation_text: str = "",
                   preferred_weight: float = 1.0, notes: str = "", preview: Any = None) -> Path:
     """`<name>.json` as the webui's Lora cards read it, and `<name>.preview.png` if given."""
     lora_path = Path(lora_path)
     sidecar = lora_path.with_suffix(".json")
-    data = {"description": "", "sd version": SD_VERSION.get(family, "Unknown"),
+    data = {"description": "", "sd version": _sd_version(family),
             "activation text": activation_text, "preferred weight": preferred_weight,
             "negative text": "", "notes": notes}
     write_text_atomic(sidecar, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX
 from lora_for_dummies.checkpoints.keymap_text import openclip_weight_location
 from lora_for_dummies.checkpoints.keymap_unet import unet_ldm_to_module, unet_module_to_ldm
 from lora_for_dummies.checkpoints.kohya_names import (
@@ -18,6 +17,7 @@ from lora_for_dummies.checkpoints.kohya_names import (
     lora_target_modules,
 )
 from lora_for_dummies.checkpoints.models import build_model
+from lora_for_dummies.families import UNET_PREFIX, get_family
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _text_targets(family: str, configs: dict[str, dict[str, Any]]) -> list[Targe
     parts = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj",
              "mlp.fc1", "mlp.fc2")
     targets = []
-    for spec in FAMILIES[family].text_encoders:
+    for spec in get_family(family).text_encoders:
         for layer in range(configs[spec.name]["num_hidden_layers"]):
             for part in parts:
                 module = f"text_model.encoder.layers.{layer}.{part}"

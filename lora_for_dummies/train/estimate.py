@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from lora_for_dummies.families import get_family
 from lora_for_dummies.progress import format_seconds
 
 # A whole run's seconds per step at 512 px, batch 1, fp32 — loading, samples, saves and the
@@ -21,10 +22,8 @@ from lora_for_dummies.progress import format_seconds
 # SD 1.5 UNet (860 M) about 10 s a step plus the same overheads. Between and beyond them the
 # time follows the UNet's size.
 CPU_MEASURED = ((1.39e6, 2.2), (860e6, 12.0))
-# A 12 GB consumer GPU at the family's own resolution (LoRA, fp16): estimates, not measured.
-GPU_ESTIMATED = {"sd1": 0.45, "sd2": 0.6, "sdxl": 1.6}
-NATIVE = {"sd1": 512, "sd2": 768, "sdxl": 1024}
-FULL_SIZE_UNET = {"sd1": 860e6, "sd2": 865e6, "sdxl": 2.57e9}
+# A 12 GB consumer GPU at the family's own resolution (LoRA, fp16): each family's estimate
+# (`Family.gpu_seconds_per_step`), not measured.
 
 
 @dataclass
@@ -69,10 +68,11 @@ def estimate_run(image_count: int, family: str, vram_gb: float = 0.0, gpu: str =
     job, _ = guided_job(TrainJob(), given)
     steps, resolution = job.training.steps, job.training.resolution
     batch = job.training.batch_size
-    params = unet_params if unet_params else FULL_SIZE_UNET.get(family, 860e6)
+    spec = get_family(family)
+    params = unet_params if unet_params else spec.full_size_unet_parameters
     if vram_gb <= 0:
         seconds = cpu_seconds_per_step(params, resolution, batch)
         return RunEstimate(steps, steps * seconds, "this computer's CPU", True)
-    native = NATIVE.get(family, 512)
-    seconds = GPU_ESTIMATED.get(family, 0.5) * (resolution / native) ** 2 * batch
+    native = spec.native_resolution
+    seconds = spec.gpu_seconds_per_step * (resolution / native) ** 2 * batch
     return RunEstimate(steps, steps * seconds, gpu or f"a {vram_gb:.0f} GB GPU", False)

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from lora_for_dummies.config import _toml_value
+from lora_for_dummies.families import DEFAULT, get_family
 from lora_for_dummies.train.config import (
     CHECKPOINTING,
     OPTIMIZERS,
@@ -235,12 +236,6 @@ HELP: dict[str, str] = {
     "runs_dir": "Where each run keeps its state, samples and log (for Resume).",
 }
 
-# Per model family: the settings that differ from the job's defaults.
-FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sd1": {},
-    "sd2": {"training.resolution": 768, "samples.width": 768, "samples.height": 768},
-    "sdxl": {"training.resolution": 1024, "samples.width": 1024, "samples.height": 1024},
-}
 _LABELS = {path: label for path, label, _, _ in SETTINGS}
 
 
@@ -263,12 +258,10 @@ def _assignment(path: str, key: str, value: Any) -> str:
     return f"{key} = {_toml_value(value)}"
 
 
-def example_job(family: str = "sd1") -> str:
+def example_job(family: str = DEFAULT) -> str:
     """A commented job file with the defaults of the tab (`lfd train --example`)."""
-    if family not in FAMILY_DEFAULTS:
-        raise ValueError(f"family must be one of {', '.join(FAMILY_DEFAULTS)}")
     data = TrainJob().to_dict()
-    for path, value in FAMILY_DEFAULTS[family].items():
+    for path, value in get_family(family).train_defaults.items():
         section, key = path.split(".")
         data[section][key] = value
     data["model"]["base"] = "models/your-model.safetensors"

@@ -111,11 +111,11 @@ def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[s
     """`base_job` (the machine's defaults or the last settings) with every guided choice
     applied; returns the job and one line per decision."""
     from lora_for_dummies.config import from_dict, to_dict
-    from lora_for_dummies.train.fields import FAMILY_DEFAULTS
+    from lora_for_dummies.families import get_family
     from lora_for_dummies.train.wizard import choose
 
     subject, why = given.subject, [] if given.token else [f"⚠ {NO_TRIGGER}"]
-    settings: dict[str, Any] = dict(FAMILY_DEFAULTS[given.family])
+    settings: dict[str, Any] = dict(get_family(given.family).train_defaults)
     settings.update(subject.settings())
     why.append(f"{subject.label.lower()}: rank {subject.rank} / alpha {subject.alpha:g}, UNet "
                f"LR {subject.unet_lr:g}, text encoder "

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-from lora_for_dummies.checkpoints.families import component_names
 from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.families import component_names, get_family
 from lora_for_dummies.memory import release_freed_memory
 from lora_for_dummies.progress import Reporter, StopRequested
 from lora_for_dummies.train import distributed, guard, residency
@@ -229,14 +229,10 @@ class Trainer(RunOutputs):
                                   (latents.shape[0],), generator=generator).to(device)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         hidden, pooled = self._conditioning(captions)
-        kwargs: dict[str, Any] = {}
-        if self.family == "sdxl":
-            height, width = bucket[1], bucket[0]
-            time_ids = [[item.original_size[1], item.original_size[0], e[1][0], e[1][1], height,
-                         width] for item, e in zip(items, encoded, strict=True)]
-            kwargs["added_cond_kwargs"] = {
-                "text_embeds": pooled.to(device),
-                "time_ids": torch.tensor(time_ids, dtype=torch.float32, device=device)}
+        height, width = bucket[1], bucket[0]
+        size_rows = [[item.original_size[1], item.original_size[0], e[1][0], e[1][1], height,
+                      width] for item, e in zip(items, encoded, strict=True)]
+        kwargs = get_family(self.family).unet_inputs(pooled, size_rows, device, torch.float32)
         with self.accelerator.autocast():
             prediction = self.unet(noisy, timesteps, encoder_hidden_states=hidden.to(device),
                                    **kwargs).sample

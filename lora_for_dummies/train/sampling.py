@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.atomic import atomic_path
-from lora_for_dummies.checkpoints.families import bundled_config
+from lora_for_dummies.families import bundled_config, get_family
 from lora_for_dummies.train.config import SampleConfig
 from lora_for_dummies.train.prediction import Prediction
 from lora_for_dummies.train.text import encode_tokens, token_batch
@@ -106,11 +106,8 @@ def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int)
         latents = torch.randn((1, channels, config.height // 8, config.width // 8),
                               generator=generator).to(device, dtype)
         latents = latents * scheduler.init_noise_sigma
-        kwargs: dict[str, Any] = {}
-        if context.family == "sdxl":
-            time_ids = torch.tensor([[config.height, config.width, 0, 0, config.height,
-                                      config.width]] * 2, device=device, dtype=dtype)
-            kwargs["added_cond_kwargs"] = {"text_embeds": pooled.to(dtype), "time_ids": time_ids}
+        size = [config.height, config.width, 0, 0, config.height, config.width]
+        kwargs = get_family(context.family).unet_inputs(pooled, [size] * 2, device, dtype)
         for t in scheduler.timesteps:
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
             noise = context.unet(model_input, t, encoder_hidden_states=hidden.to(dtype),

@@ -164,13 +164,13 @@ def load_for_compute(base: str | Path, dtypes: dict[str, Any], device: str,
     (`compute_in`); any other is converted at load. Returns (LoadedModels, lines for the run's
     log: one per component kept as stored)."""
     from lora_for_dummies.checkpoints.detect import detect_family
-    from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
     from lora_for_dummies.checkpoints.models import load_models
     from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.families import UNET_PREFIX, VAE_PREFIX, get_family
 
     with CheckpointFile(base) as ckpt:
         prefixes = {"unet": UNET_PREFIX, "vae": VAE_PREFIX} | {
-            spec.name: spec.prefix for spec in FAMILIES[detect_family(ckpt)].text_encoders}
+            spec.name: spec.prefix for spec in get_family(detect_family(ckpt)).text_encoders}
         stored = {name: stored_half_dtype([ckpt.dtype(k) for k in ckpt.keys()
                                            if k.startswith(prefixes[name])])
                   if dtype == torch.float32 else None for name, dtype in dtypes.items()}

@@ -1,10 +1,11 @@
-"""Prompt → text-encoder conditioning, as the webui does it: clip skip, 75-token chunks,
-SDXL's two encoders (penultimate layers concatenated) and pooled embedding."""
+"""Prompt → text-encoder conditioning, as the webui does it: 75-token chunks, each encoded by
+the family's own rule (clip skip; SDXL's two encoders and pooled embedding)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from lora_for_dummies.families import get_family
 from lora_for_dummies.tokenizer import CHUNK_TOKENS, clip_tokenizer, token_ids
 
 
@@ -28,40 +29,20 @@ def token_batch(captions: list[str], max_chunks: int) -> Any:
     return torch.tensor([c + [empty] * (count - len(c)) for c in chunked])
 
 
-def _final_norm(encoder: Any) -> Any:
-    encoder = getattr(encoder, "module", encoder)  # a trained encoder runs wrapped in DDP
-    return getattr(encoder, "text_model", encoder).final_layer_norm
-
-
 def unused_final_layers(family: str, component: str, clip_skip: int) -> int:
-    """How many final layers of a text encoder `encode_tokens` leaves out: a LoRA there would
-    never learn (and under several processes DDP refuses weights that get no gradient).
-    SDXL's second encoder runs to its last layer for the pooled embedding."""
-    if family == "sdxl":
-        return 0 if component == "text_encoder_2" else max(clip_skip, 2) - 1
-    return max(clip_skip, 1) - 1
+    """How many final layers of a text encoder `encode_tokens` leaves out (the family says)."""
+    return get_family(family).unused_final_layers(component, clip_skip)
 
 
 def encode_tokens(family: str, encoders: list[Any], tokens: Any, clip_skip: int
                   ) -> tuple[Any, Any]:
-    """(hidden states (batch, 77·chunks, dim), pooled SDXL embedding or None)."""
-    import torch
-
+    """(hidden states (batch, 77·chunks, dim), pooled embedding or None) of (batch, chunks, 77)
+    token ids, encoded as the family does it (`Family.encode_text`)."""
     batch, chunks, length = tokens.shape
     flat = tokens.reshape(batch * chunks, length).to(next(encoders[0].parameters()).device)
-    if family == "sdxl":
-        first = encoders[0](flat, output_hidden_states=True)
-        second = encoders[1](flat, output_hidden_states=True)
-        skip = max(clip_skip, 2)  # SDXL always uses the penultimate layers
-        hidden = torch.cat([first.hidden_states[-skip], second.hidden_states[-skip]], dim=-1)
-        pooled = second.text_embeds.reshape(batch, chunks, -1)[:, 0]
-    else:
-        out = encoders[0](flat, output_hidden_states=True)
-        if clip_skip > 1:
-            hidden = _final_norm(encoders[0])(out.hidden_states[-clip_skip])
-        else:
-            hidden = out.last_hidden_state
-        pooled = None
+    hidden, pooled = get_family(family).encode_text(encoders, flat, clip_skip)
+    if pooled is not None:  # the pooled embedding of each caption's first chunk
+        pooled = pooled.reshape(batch, chunks, -1)[:, 0]
     return hidden.reshape(batch, chunks * length, -1), pooled
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 
+from lora_for_dummies.families import get_family
 from lora_for_dummies.train.vram_tiers import tier_for
 
 ESTIMATE_LABEL = "estimate (not yet measured on a GPU)"
-# (family, resolution) → approximate VRAM in GB for batch 1, fp16, no checkpointing, AdamW.
-BASE_VRAM = {("sd1", 512): 6.5, ("sd1", 768): 9.0, ("sd2", 768): 10.0, ("sdxl", 1024): 20.0}
 
 
 @dataclass
@@ -95,11 +94,15 @@ def choose_sdxl(vram_gb: float, bf16: bool, eight_bit: bool) -> WizardChoice:
 
 
 def choose(vram_gb: float, family: str) -> WizardChoice:
-    if family == "sdxl" and vram_gb > 0:
-        return choose_sdxl(vram_gb, bf16_supported(), eight_bit_adam_available())
+    """The family's own choice where it has one (SDXL's tiers), else the table below: the
+    family's approximate VRAM (`Family.base_vram_gb`: batch 1, fp16, no checkpointing, AdamW)."""
+    spec = get_family(family)
+    own = spec.wizard(vram_gb)
+    if own is not None:
+        return own
     choice = WizardChoice()
     s, why = choice.settings, choice.reasons
-    resolution = 1024 if family == "sdxl" else 768 if family == "sd2" else 512
+    resolution = spec.native_resolution
     if vram_gb <= 0:
         s.update({"training.precision": "fp32", "training.batch_size": 1,
                   "training.resolution": min(resolution, 512),
@@ -110,7 +113,7 @@ def choose(vram_gb: float, family: str) -> WizardChoice:
         why.append("partial gradient checkpointing: on the CPU it saved 0.5–0.7 GB at "
                    "the same speed (measured, SD1.5 at 512 px)")
         return choice
-    need = BASE_VRAM.get((family, resolution), 8.0)
+    need = spec.base_vram_gb.get(resolution, 8.0)
     s["training.precision"] = "bf16" if vram_gb >= 20 else "fp16"
     why.append(f"{s['training.precision']}: halves activation memory; bf16 is steadier where "
                "the GPU supports it (RTX 30xx and newer)")

@@ -8,6 +8,7 @@ import gradio as gr
 
 from lora_for_dummies.dataset.process import ProcessSettings
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.families import DEFAULT
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.fields import HELP
 from lora_for_dummies.ui import compat
@@ -95,7 +96,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
 
     with gr.Accordion("Process: IMGS → HIGHRES_CONCEPT and LOWRES_CONCEPT", open=True):
         with gr.Row():
-            family = family_radio(host, "lfd_dataset_family", "sd1",
+            family = family_radio(host, "lfd_dataset_family", DEFAULT,
                                   "Sets the usual high / low resolutions for the model you "
                                   "will train on: SD 1.x 768/512, SD 2.x 768/512, SDXL "
                                   "1024/768")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lora_for_dummies.families import get_family
 from lora_for_dummies.hosts.base import Host
-
-TITLES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 
 
 def family_radio(host: Host, elem_id: str, value: str, info: str) -> Any:
@@ -22,4 +21,11 @@ def family_radio(host: Host, elem_id: str, value: str, info: str) -> Any:
 def family_refused(host: Host, family: str) -> str:
     """Why this host cannot train `family`, or "" when it can."""
     families, note = host.families()
-    return "" if family in families else f"{TITLES.get(family, family)}: {note}"
+    return "" if family in families else f"{_title(family)}: {note}"
+
+
+def _title(family: str) -> str:
+    try:
+        return get_family(family).short_title
+    except ValueError:  # a job or an old form naming a family no plug-in provides
+        return family

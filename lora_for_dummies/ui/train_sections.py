@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from lora_for_dummies.families import DEFAULT
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.fields import HELP, SECTIONS, SETTINGS, section_summary
 from lora_for_dummies.ui import compat
@@ -104,7 +105,7 @@ def build_wizard_section(host: Host) -> dict[str, Any]:
                              elem_id="lfd_wizard_vram",
                              info="Step 4 uses the detected GPU; type another size to see "
                                   "what the Wizard would choose for it")
-            family = family_radio(host, "lfd_wizard_family", "sd1",
+            family = family_radio(host, "lfd_wizard_family", DEFAULT,
                                   "Follows the base model you choose; SDXL picks one of the "
                                   "8 / 12 / 16 / 24 GB tiers")
             wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")

@@ -1,0 +1,132 @@
+"""What a model family plug-in says about itself: the interface every family module fills in.
+
+A family module (`sd1.py`, `sdxl.py`, …) builds one `Family` and registers it (see
+`families/__init__.py`). Shared code asks the family — its data fields and its methods — and
+never compares a family's key: that keeps every rule about one family in its own module, and
+adding a family one module plus its fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+UNET_PREFIX = "model.diffusion_model."
+VAE_PREFIX = "first_stage_model."
+
+# The hosts a family can be offered on (`Family.unavailable_on`).
+HOST_KINDS = ("a1111", "forge", "forge_neo", "standalone")
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec:
+    name: str  # diffusers component name: text_encoder | text_encoder_2
+    prefix: str  # key prefix inside the single-file checkpoint
+    layout: str  # "clip" (transformers names) or "openclip"
+    with_projection: bool  # CLIPTextModelWithProjection (SDXL encoder 2)
+    kohya_prefix: str  # lora_te | lora_te1 | lora_te2
+    comfy_name: str  # ComfyUI's name for this CLIP: clip_l | clip_h | clip_g
+    comfy_prefixes: tuple[str, ...]  # the LoRA prefixes ComfyUI accepts for it
+    unused_last_block: bool = False  # SD2's ViT-H file holds one block more than it uses
+
+    @property
+    def layers_prefix(self) -> str:
+        """Where this encoder's numbered layers start in a single-file checkpoint."""
+        inner = "text_model.encoder.layers." if self.layout == "clip" else "transformer.resblocks."
+        return self.prefix + inner
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str  # sd1 | sd2 | sdxl — the value jobs, the CLI and the API carry
+    title: str  # "Stable Diffusion XL"
+    short_title: str  # "SDXL", what the family choice shows
+    text_encoders: tuple[TextEncoderSpec, ...]
+    kohya_unet_style: str  # "diffusers" (SD1/SD2) or "sgm" (SDXL)
+    base_model_version: str  # kohya ss_base_model_version
+    modelspec_architecture: str
+    sd_version: str  # the webui's Lora card "sd version"
+    native_resolution: int  # what the base model was trained at
+    metadata_resolution: int  # modelspec.resolution kohya writes for this family
+    process_resolutions: tuple[int, int]  # Dataset tab's (high, low) defaults
+    # kohya's library/sai_model_spec.py (commit 48d368fa): Stability's repository for SDXL,
+    # "diffusers" for SD 1.x / 2.x.
+    implementation: str = "diffusers"
+    clip_skip_default: tuple[int, str] = (1, "standard for this family")
+    train_defaults: dict[str, Any] = field(default_factory=dict)  # "section.key" → value
+    # Estimates, not measurements (docs/performance.md says which are measured):
+    gpu_seconds_per_step: float = 0.5  # a 12 GB consumer GPU, LoRA, fp16, native resolution
+    full_size_unet_parameters: float = 860e6
+    rough_vram_gb: float = 6.0  # batch 1, fp16, no checkpointing (the pre-flight's line)
+    base_vram_gb: dict[int, float] = field(default_factory=dict)  # resolution → GB, AdamW
+    stores_alphas_cumprod: bool = True  # real files of the family carry the noise schedule
+    tiny_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    # -- recognising a file ----------------------------------------------------------------
+    def recognises(self, keys: Any) -> bool:
+        """Whether a checkpoint (anything with `in`) is of this family."""
+        raise NotImplementedError
+
+    def refusal(self, keys: Any) -> str:
+        """Why a file that looks like this family cannot be used ("" when it can)."""
+        return ""
+
+    def default_prediction(self) -> tuple[str, str]:
+        """(prediction, why) when the file says nothing about it."""
+        return "epsilon", "standard for this family"
+
+    def variant(self, prediction: str, inpainting: bool, zero_terminal_snr: bool) -> str:
+        parts = [self.short_title]
+        if prediction == "v":
+            parts.append("v-prediction")
+        if zero_terminal_snr:
+            parts.append("zero terminal SNR")
+        if inpainting:
+            parts.append("inpainting")
+        return " ".join(parts)
+
+    # -- the saved LoRA's metadata ---------------------------------------------------------
+    def lora_base_model_version(self, v_prediction: bool) -> str:
+        return self.base_model_version
+
+    def lora_architecture(self, v_prediction: bool) -> str:
+        return self.modelspec_architecture
+
+    def lora_resolution(self, v_prediction: bool) -> int:
+        return self.metadata_resolution
+
+    def is_v2(self) -> bool:
+        """kohya's `ss_v2`: A1111 reads it to tell SD 2.x LoRAs apart."""
+        return False
+
+    def wizard(self, vram_gb: float) -> Any:
+        """The Performance Wizard's choice (`train.wizard.WizardChoice`) where the family has
+        its own, or None for the general table."""
+        return None
+
+    # -- hosts -----------------------------------------------------------------------------
+    def unavailable_on(self, host_kind: str) -> str:
+        """Why the host of this kind cannot run the family ("" when it can)."""
+        return ""
+
+    # -- components ------------------------------------------------------------------------
+    def component_names(self) -> list[str]:
+        return ["unet", "vae"] + [spec.name for spec in self.text_encoders]
+
+    @property
+    def text_component_names(self) -> list[str]:
+        return [spec.name for spec in self.text_encoders]
+
+
+@cache
+def _bundled_config(family: str, component: str) -> str:
+    return (ASSETS / "configs" / family / f"{component}.json").read_text(encoding="utf-8")
+
+
+def bundled_config(family: str, component: str) -> dict[str, Any]:
+    """A fresh copy of the bundled diffusers/transformers config of one component."""
+    return json.loads(_bundled_config(family, component))

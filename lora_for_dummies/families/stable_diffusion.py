@@ -1,0 +1,39 @@
+"""What the Stable Diffusion families (1.x, 2.x, XL) share: a UNet with CLIP text encoders in
+one checkpoint, trained on ε or v with a DDPM noise schedule. Each family module subclasses
+`StableDiffusionFamily` and overrides what differs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lora_for_dummies.families.base import Family
+
+
+def _final_norm(encoder: Any) -> Any:
+    encoder = getattr(encoder, "module", encoder)  # a trained encoder runs wrapped in DDP
+    return getattr(encoder, "text_model", encoder).final_layer_norm
+
+
+@dataclass(frozen=True)
+class StableDiffusionFamily(Family):
+    def unused_final_layers(self, component: str, clip_skip: int) -> int:
+        """How many final layers of a text encoder `encode_text` leaves out: a LoRA there would
+        never learn (and under several processes DDP refuses weights that get no gradient)."""
+        return max(clip_skip, 1) - 1
+
+    def encode_text(self, encoders: list[Any], flat_tokens: Any, clip_skip: int
+                    ) -> tuple[Any, Any]:
+        """(hidden states (rows, 77, dim), pooled embedding or None) of (rows, 77) token ids,
+        as the webui computes them: clip skip counts back from the last layer, then the final
+        layer norm."""
+        out = encoders[0](flat_tokens, output_hidden_states=True)
+        if clip_skip > 1:
+            return _final_norm(encoders[0])(out.hidden_states[-clip_skip]), None
+        return out.last_hidden_state, None
+
+    def unet_inputs(self, pooled: Any, size_rows: list[list[int]], device: Any, dtype: Any
+                    ) -> dict[str, Any]:
+        """Extra keyword arguments of the UNet's forward beyond latents, timestep and text.
+        `size_rows`: per image (original h, w, crop top, left, target h, w)."""
+        return {}
