@@ -114,8 +114,37 @@ class Family:
         return ""
 
     # -- components ------------------------------------------------------------------------
+    # The denoiser is the component "unet" in every family (a Flux transformer too: kohya
+    # names its LoRA `lora_unet_` as well); `denoiser_title` is what messages call it.
+    denoiser_title = "UNet"
+
     def component_names(self) -> list[str]:
         return ["unet", "vae"] + [spec.name for spec in self.text_encoders]
+
+    # -- training and sampling (the one loop, `train/loop.py`, calls these) ---------------
+    def load_components(self, model: Any, dtypes: dict[str, Any], device: str,
+                        configs: dict[str, dict[str, Any]] | None, should_stop: Any
+                        ) -> tuple[Any, list[str]]:
+        """(LoadedModels with the components named in `dtypes` — {component: the dtype it
+        computes in} — on `device`, lines for the run's log). `model`: the job's ModelConfig."""
+        raise NotImplementedError
+
+    def tokenize(self, captions: list[str], job: Any, info: Any) -> Any:
+        """Token ids of `captions`, one row per caption (rows are cached one by one)."""
+        raise NotImplementedError
+
+    def encode(self, encoders: list[Any], tokens: Any, clip_skip: int) -> tuple[Any, Any]:
+        """(hidden states, pooled embedding or None) of `tokenize`'s rows."""
+        raise NotImplementedError
+
+    def objective(self, prediction: Any, job: Any) -> Any:
+        """What a training step computes: an object with `loss(denoiser, latents, hidden,
+        pooled, size_rows, generator, training, instance_count, autocast)`."""
+        raise NotImplementedError
+
+    def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
+        """One sample image (PIL) with the current weights (`train.sampling.SampleContext`)."""
+        raise NotImplementedError
 
     @property
     def text_component_names(self) -> list[str]:

@@ -37,3 +37,32 @@ class StableDiffusionFamily(Family):
         """Extra keyword arguments of the UNet's forward beyond latents, timestep and text.
         `size_rows`: per image (original h, w, crop top, left, target h, w)."""
         return {}
+
+    # -- training and sampling ---------------------------------------------------------------
+    def load_components(self, model: Any, dtypes: dict[str, Any], device: str,
+                        configs: dict[str, dict[str, Any]] | None, should_stop: Any
+                        ) -> tuple[Any, list[str]]:
+        from lora_for_dummies.train.stored_precision import load_for_compute
+
+        return load_for_compute(model.base, dtypes, device, configs, should_stop)
+
+    def tokenize(self, captions: list[str], job: Any, info: Any) -> Any:
+        from lora_for_dummies.train.text import token_batch
+
+        return token_batch(captions, job.training.max_token_chunks)
+
+    def encode(self, encoders: list[Any], tokens: Any, clip_skip: int) -> tuple[Any, Any]:
+        from lora_for_dummies.train.text import encode_tokens
+
+        return encode_tokens(self.key, encoders, tokens, clip_skip)
+
+    def objective(self, prediction: Any, job: Any) -> Any:
+        from lora_for_dummies.train.objective import NoisePrediction
+        from lora_for_dummies.train.sampling import make_scheduler
+
+        return NoisePrediction(make_scheduler("ddpm", prediction), prediction.v)
+
+    def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
+        from lora_for_dummies.train.sampling import render_unet
+
+        return render_unet(context, prompt, config, seed)

@@ -29,16 +29,13 @@ from lora_for_dummies.train.data import build_training_set, caption_for_step
 from lora_for_dummies.train.duration import RunPace
 from lora_for_dummies.train.latents import LatentCache
 from lora_for_dummies.train.launch import stop_requested
-from lora_for_dummies.train.objective import diffusion_loss
 from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.outputs import RunOutputs
 from lora_for_dummies.train.prediction import resolve_prediction
 from lora_for_dummies.train.prior import class_images_missing, generate_class_images
-from lora_for_dummies.train.sampling import SampleContext, make_scheduler
+from lora_for_dummies.train.sampling import SampleContext
 from lora_for_dummies.train.text import (
     cached_conditioning,
-    encode_tokens,
-    token_batch,
     unused_final_layers,
 )
 from lora_for_dummies.train.training_utils import cast_training_params
@@ -85,6 +82,7 @@ class Trainer(RunOutputs):
             raise UserError("inpainting models are not trained here; train on the matching "
                             "base model (the LoRA works on its inpainting variant too)")
         self.info, self.family = info, info.family
+        self.spec = get_family(self.family)
         self.prediction = resolve_prediction(job.model, info)
         self.reporter.log(f"{info.file_name}: {self.prediction.describe()}")
         self.clip_skip = job.model.clip_skip or info.clip_skip
@@ -142,7 +140,7 @@ class Trainer(RunOutputs):
         cast_training_params(list(self.trained.values()))  # fp32 LoRA weights under autocast
         trained_text = [m for name, m in self.trained.items() if name != "unet"]
         net.enable_checkpointing(job.training.gradient_checkpointing, self.unet, trained_text)
-        self.noise_scheduler = make_scheduler("ddpm", self.prediction)
+        self.objective = self.spec.objective(self.prediction, job)
         self.optimizer = build_optimizer(job.optimizer, net.lora_parameters(self.unet),
                                          [p for m in trained_text for p in net.lora_parameters(m)],
                                          str(device))
@@ -150,17 +148,15 @@ class Trainer(RunOutputs):
 
     def _load(self, dtypes: dict[str, Any]) -> Any:
         """The components, each to compute in its dtype (see `stored_precision`)."""
-        from lora_for_dummies.train.stored_precision import load_for_compute
-
-        loaded, notes = load_for_compute(self.job.model.base, dtypes,
-                                         str(self.accelerator.device),
-                                         getattr(self, "configs", None), self._stop_asked)
+        loaded, notes = self.spec.load_components(self.job.model, dtypes,
+                                                  str(self.accelerator.device),
+                                                  getattr(self, "configs", None), self._stop_asked)
         for note in notes:
             self.reporter.log(note)
         return loaded
 
     def _load_unet(self, dtype: Any) -> Any:
-        self.reporter.phase("loading the UNet")
+        self.reporter.phase(f"loading the {self.spec.denoiser_title}")
         return self._load({"unet": dtype}).models["unet"]
 
     def _park_frozen_models(self) -> None:
@@ -199,13 +195,13 @@ class Trainer(RunOutputs):
 
     # -- one step -------------------------------------------------------------------------
     def _conditioning(self, captions: list[str]) -> tuple[Any, Any]:
-        tokens = token_batch(captions, self.job.training.max_token_chunks)
+        tokens = self.spec.tokenize(captions, self.job, self.info)
         if not self.cache_text:  # trained encoders run wrapped, so their gradients are averaged
             encoders = [self.trained.get(name, model)
                         for name, model in zip(self.text_names, self.text_encoders, strict=True)]
-            return encode_tokens(self.family, encoders, tokens, self.clip_skip)
-        return cached_conditioning(self.text_cache, captions, tokens, lambda row: encode_tokens(
-            self.family, self.text_encoders, row, self.clip_skip))
+            return self.spec.encode(encoders, tokens, self.clip_skip)
+        return cached_conditioning(self.text_cache, captions, tokens, lambda row: self.spec.encode(
+            self.text_encoders, row, self.clip_skip))
 
     def _loss(self, batch: list[Any], step: int) -> Any:
         import torch
@@ -221,23 +217,14 @@ class Trainer(RunOutputs):
         encoded = [self.latents.get(item, bucket) for item in items]
         latents = torch.stack([e[0] for e in encoded]).to(device)
         captions = [caption_for_step(item.caption, job.training, rng) for item in items]
-        noise = torch.randn(latents.shape, generator=generator).to(device)
-        if job.training.noise_offset:
-            noise += job.training.noise_offset * torch.randn(
-                (latents.shape[0], latents.shape[1], 1, 1), generator=generator).to(device)
-        timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps,
-                                  (latents.shape[0],), generator=generator).to(device)
-        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         hidden, pooled = self._conditioning(captions)
         height, width = bucket[1], bucket[0]
         size_rows = [[item.original_size[1], item.original_size[0], e[1][0], e[1][1], height,
                       width] for item, e in zip(items, encoded, strict=True)]
-        kwargs = get_family(self.family).unet_inputs(pooled, size_rows, device, torch.float32)
-        with self.accelerator.autocast():
-            prediction = self.unet(noisy, timesteps, encoder_hidden_states=hidden.to(device),
-                                   **kwargs).sample
-        return diffusion_loss(prediction, latents, noise, timesteps, self.noise_scheduler,
-                              self.prediction.v, job.training, len(batch))
+        return self.objective.loss(
+            self.unet, latents, hidden, pooled,
+            lambda dtype: self.spec.unet_inputs(pooled, size_rows, device, dtype), generator,
+            job.training, len(batch), self.accelerator.autocast)
 
     # -- the run --------------------------------------------------------------------------
     def run(self, resume: bool = False) -> RunResult:

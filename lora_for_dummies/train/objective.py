@@ -42,3 +42,33 @@ def diffusion_loss(prediction: Any, latents: Any, noise: Any, timesteps: Any,
         return per_sample[:instance_count].mean() + training.prior_loss_weight * \
             per_sample[instance_count:].mean()
     return per_sample.mean()
+
+
+class NoisePrediction:
+    """The Stable Diffusion step: DDPM noise at a uniform timestep (plus the noise offset), the
+    UNet's ε or v prediction, `diffusion_loss`. `noise_scheduler` is the training schedule
+    (`sampling.make_scheduler("ddpm", prediction)`)."""
+
+    def __init__(self, noise_scheduler: Any, v_prediction: bool):
+        self.noise_scheduler, self.v_prediction = noise_scheduler, v_prediction
+
+    def loss(self, unet: Any, latents: Any, hidden: Any, pooled: Any, unet_inputs: Any,
+             generator: Any, training: TrainingConfig, instance_count: int, autocast: Any
+             ) -> Any:
+        """`unet_inputs(dtype)`: the family's extra UNet arguments (SDXL's size ids)."""
+        import torch
+
+        device = latents.device
+        noise = torch.randn(latents.shape, generator=generator).to(device)
+        if training.noise_offset:
+            noise += training.noise_offset * torch.randn(
+                (latents.shape[0], latents.shape[1], 1, 1), generator=generator).to(device)
+        timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps,
+                                  (latents.shape[0],), generator=generator).to(device)
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        kwargs = unet_inputs(torch.float32)
+        with autocast():
+            prediction = unet(noisy, timesteps, encoder_hidden_states=hidden.to(device),
+                              **kwargs).sample
+        return diffusion_loss(prediction, latents, noise, timesteps, self.noise_scheduler,
+                              self.v_prediction, training, instance_count)

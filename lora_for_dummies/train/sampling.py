@@ -85,7 +85,12 @@ def infotext(prompt: str, config: SampleConfig, seed: int, context: SampleContex
 
 
 def render(context: SampleContext, prompt: str, config: SampleConfig, seed: int) -> Any:
-    """One image (PIL) for `prompt` with the current weights."""
+    """One image (PIL) for `prompt` with the current weights, as the family samples."""
+    return get_family(context.family).render_sample(context, prompt, config, seed)
+
+
+def render_unet(context: SampleContext, prompt: str, config: SampleConfig, seed: int) -> Any:
+    """A Stable Diffusion family's sample: classifier-free guidance with the chosen sampler."""
     import torch
     from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
     from PIL import Image
