@@ -28,6 +28,12 @@ class ModelConfig:
     v_prediction: bool | None = None  # None: as detected
     zero_terminal_snr: bool | None = None  # None: as detected (NoobAI-XL V-Pred: true)
     clip_skip: int = 0  # 0: as suggested by the model inspection
+    # Families whose parts are separate files (Flux: the base is the transformer): each part's
+    # file, "" = found beside the base or in the host's text-encoder / VAE folders.
+    text_encoder: str = ""  # Flux: CLIP-L (clip_l.safetensors)
+    text_encoder_2: str = ""  # Flux: T5-XXL (t5xxl_fp16 / t5xxl_fp8_e4m3fn.safetensors)
+    vae: str = ""  # Flux: ae.safetensors
+    tokenizer_2: str = ""  # Flux: a folder with T5's tokenizer.json or spiece.model
 
 
 # The settings last started from the Train tab, in the runs folder: what the form shows at the

@@ -20,7 +20,7 @@ CLIP_TOKENS = 77
 T5_NEEDS = ("Flux needs T5's tokenizer: name a folder with tokenizer.json or spiece.model "
             "(for example a diffusers FLUX.1 folder's tokenizer_2, or Forge's backend/"
             "huggingface/black-forest-labs/FLUX.1-dev/tokenizer_2) as the job's "
-            "parts.tokenizer_2")
+            "model.tokenizer_2")
 
 
 @lru_cache(maxsize=2)
