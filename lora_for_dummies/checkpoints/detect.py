@@ -77,6 +77,8 @@ class ModelInfo:
     clip_skip_reason: str
     model_line: str  # Pony, Illustrious, NoobAI… from the name ("" when none is recognised)
     caption_hint: str  # how captions for this model are usually written
+    variant_key: str = ""  # the family's own variant name (Flux: dev | schnell | chroma)
+    extra_rows: list[tuple[str, str]] = field(default_factory=list)  # the family's own rows
     sha256: str = ""
     short_hash: str = ""
     legacy_hash: str = ""
@@ -105,6 +107,7 @@ class ModelInfo:
              "not recognised from the name"),
             ("Suggested clip skip", f"{self.clip_skip} ({self.clip_skip_reason})"),
             ("Captions", self.caption_hint),
+        ] + list(self.extra_rows) + [
             ("Size", f"{self.size_bytes / 2**30:.2f} GiB" if self.size_bytes >= 2**30
              else f"{self.size_bytes / 2**20:.1f} MiB"),
             ("SHA256", self.sha256 or "not computed"),
@@ -114,6 +117,8 @@ class ModelInfo:
 
 
 def _prediction(ckpt: CheckpointFile, family: str, override: str | None) -> tuple[str, str]:
+    if not get_family(family).prediction_from_file:
+        return get_family(family).default_prediction()
     if override in ("v", "epsilon"):
         return override, "set by you"
     spec = ckpt.metadata.get("modelspec.prediction_type", "").lower()
@@ -176,7 +181,7 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
             count = 1
             for dim in ckpt.shape(key):
                 count *= dim
-            part = _part_of(key, spec)
+            part = spec.part_of(key, ckpt)
             if part:
                 params[part] += count
                 dtypes[ckpt.dtype(key)] += count
@@ -187,10 +192,12 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
         line = _model_line(ckpt, family)
         clip_skip, clip_reason = clip_skip_hint(family, line)
         metadata = {k: v for k, v in ckpt.metadata.items() if not k.startswith("lfd.")}
+        details = spec.describe(ckpt)
         info = ModelInfo(
             path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
             format=ckpt.format, family=family, family_title=spec.title,
-            variant=spec.variant(prediction, inpainting, ztsnr),
+            variant=details.variant_title or spec.variant(prediction, inpainting, ztsnr),
+            variant_key=details.variant_key, extra_rows=details.rows,
             prediction=prediction, prediction_source=source, zero_terminal_snr=ztsnr,
             zero_terminal_snr_source=ztsnr_source, inpainting=inpainting,
             has_ema=any(k.startswith("model_ema.") and k != "model_ema.decay"
@@ -202,7 +209,8 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
             caption_hint=line.caption_hint if line else PLAIN_CAPTIONS,
             metadata=dict(sorted(metadata.items())[:40]),
         )
-    if not info.has_vae:
+    info.warnings += details.warnings
+    if not info.has_vae and spec.single_file:
         info.warnings.append("no VAE inside: samples need a separate VAE file")
     if info.zero_terminal_snr and info.prediction == "epsilon":
         info.warnings.append("zero terminal SNR with epsilon prediction cannot work (at the "
@@ -213,13 +221,3 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
         info.legacy_hash = legacy_hash(path)
     return info
 
-
-def _part_of(key: str, family: Any) -> str | None:
-    if key.startswith(UNET_PREFIX):
-        return "unet"
-    if key.startswith(VAE_PREFIX):
-        return "vae"
-    for te in family.text_encoders:
-        if key.startswith(te.prefix):
-            return te.name
-    return None

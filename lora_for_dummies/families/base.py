@@ -40,6 +40,14 @@ class TextEncoderSpec:
         return self.prefix + inner
 
 
+@dataclass
+class FileDetails:
+    variant_key: str = ""  # e.g. Flux's dev | schnell | chroma ("" where the family has none)
+    variant_title: str = ""  # replaces `Family.variant`'s words when given
+    rows: list[tuple[str, str]] = field(default_factory=list)  # extra (label, value) rows
+    warnings: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Family:
     key: str  # sd1 | sd2 | sdxl — the value jobs, the CLI and the API carry
@@ -64,15 +72,34 @@ class Family:
     rough_vram_gb: float = 6.0  # batch 1, fp16, no checkpointing (the pre-flight's line)
     base_vram_gb: dict[int, float] = field(default_factory=dict)  # resolution → GB, AdamW
     stores_alphas_cumprod: bool = True  # real files of the family carry the noise schedule
+    single_file: bool = True  # text encoders and VAE inside the checkpoint (SD), or separate
     tiny_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- recognising a file ----------------------------------------------------------------
+    prediction_from_file = True  # ε or v, read from the file's metadata / markers / .yaml
+
     def recognises(self, keys: Any) -> bool:
         """Whether a checkpoint (anything with `in`) is of this family."""
         raise NotImplementedError
 
     def refusal(self, keys: Any) -> str:
         """Why a file that looks like this family cannot be used ("" when it can)."""
+        return ""
+
+    def part_of(self, key: str, ckpt: Any) -> str | None:
+        """Which component a checkpoint key belongs to (None: none of them)."""
+        if key.startswith(UNET_PREFIX):
+            return "unet"
+        if key.startswith(VAE_PREFIX):
+            return "vae"
+        return next((te.name for te in self.text_encoders if key.startswith(te.prefix)), None)
+
+    def describe(self, ckpt: Any) -> FileDetails:
+        """What only this family knows about a file: its variant, rows, warnings."""
+        return FileDetails()
+
+    def refuse_job(self, job: Any) -> str:
+        """Why a training job cannot run on this family ("" when it can)."""
         return ""
 
     def default_prediction(self) -> tuple[str, str]:
@@ -140,6 +167,26 @@ class Family:
     def objective(self, prediction: Any, job: Any) -> Any:
         """What a training step computes: an object with `loss(denoiser, latents, hidden,
         pooled, size_rows, generator, training, instance_count, autocast)`."""
+        raise NotImplementedError
+
+    def lora_targets(self, model: Any, component: str, network: Any, skip_final_layers: int
+                     ) -> tuple[list[str], list[str]]:
+        """(linear module names, conv module names) of `model` that a LoRA trains."""
+        raise NotImplementedError
+
+    def lora_file_modules(self, component: str, modules: dict[str, Any],
+                          denoiser_config: dict[str, Any]) -> dict[str, Any]:
+        """{name in the saved file: LoraModule} of trained `modules` ({module name:
+        LoraModule}) of one component."""
+        raise NotImplementedError
+
+    def lora_names(self, configs: dict[str, dict[str, Any]]) -> set[str]:
+        """Every module name a LoRA file of a model with these configs may hold."""
+        raise NotImplementedError
+
+    def unmatched_per_host(self, modules: list[str], base: Any,
+                           configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """{loader: the LoRA modules it cannot place on the `base` file} (`lora/consumers`)."""
         raise NotImplementedError
 
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:

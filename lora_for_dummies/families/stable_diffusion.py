@@ -62,6 +62,32 @@ class StableDiffusionFamily(Family):
 
         return NoisePrediction(make_scheduler("ddpm", prediction), prediction.v)
 
+    def lora_targets(self, model: Any, component: str, network: Any, skip_final_layers: int
+                     ) -> tuple[list[str], list[str]]:
+        from lora_for_dummies.train.network import unet_and_clip_targets
+
+        return unet_and_clip_targets(model, component, network, skip_final_layers)
+
+    def lora_file_modules(self, component: str, modules: dict[str, Any],
+                          denoiser_config: dict[str, Any]) -> dict[str, Any]:
+        from lora_for_dummies.checkpoints.kohya_names import kohya_name
+
+        return {kohya_name(self.key, component, name, denoiser_config): module
+                for name, module in modules.items()}
+
+    def lora_names(self, configs: dict[str, dict[str, Any]]) -> set[str]:
+        from lora_for_dummies.lora.targets import extraction_targets
+
+        return {t.name for t in extraction_targets(self.key, configs, True, True)}
+
+    def unmatched_per_host(self, modules: list[str], base: Any,
+                           configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+        from pathlib import Path
+
+        from lora_for_dummies.lora.consumers import unmatched_per_host
+
+        return unmatched_per_host(modules, self.key, Path(base), configs["unet"])
+
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
         from lora_for_dummies.train.sampling import render_unet
 

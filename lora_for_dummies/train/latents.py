@@ -44,7 +44,9 @@ class LatentCache:
             pixels, top_left = load_pixels(replace(item, bucket=bucket))
             with torch.no_grad():
                 latent = self.vae.encode(pixels[None].to(self.device)).latent_dist
-                value = (latent.mean[0] * self.vae.config.scaling_factor).cpu()
+                # Flux's VAE also shifts its latents (SD's has no shift_factor)
+                shift = getattr(self.vae.config, "shift_factor", None) or 0.0
+                value = ((latent.mean[0] - shift) * self.vae.config.scaling_factor).cpu()
             self.encode_seconds += time.monotonic() - began
             if disk is not None:
                 from safetensors.torch import save_file

@@ -33,7 +33,6 @@ from lora_for_dummies.train.optim import build_optimizer, build_scheduler
 from lora_for_dummies.train.outputs import RunOutputs
 from lora_for_dummies.train.prediction import resolve_prediction
 from lora_for_dummies.train.prior import class_images_missing, generate_class_images
-from lora_for_dummies.train.sampling import SampleContext
 from lora_for_dummies.train.text import (
     cached_conditioning,
     unused_final_layers,
@@ -83,6 +82,9 @@ class Trainer(RunOutputs):
                             "base model (the LoRA works on its inpainting variant too)")
         self.info, self.family = info, info.family
         self.spec = get_family(self.family)
+        refusal = self.spec.refuse_job(job)
+        if refusal:
+            raise UserError(refusal)
         self.prediction = resolve_prediction(job.model, info)
         self.reporter.log(f"{info.file_name}: {self.prediction.describe()}")
         self.clip_skip = job.model.clip_skip or info.clip_skip
@@ -112,9 +114,7 @@ class Trainer(RunOutputs):
         self.unet: Any = None
         if class_images_missing(job):  # rendered with the whole model before anything else
             self.unet = self._load_unet(weight_dtype)
-            generate_class_images(job, SampleContext(
-                self.family, self.unet, self.vae, self.text_encoders, self.clip_skip,
-                self.prediction, "", "", ""), self.reporter)
+            generate_class_images(job, self._sample_context("", "", ""), self.reporter)
         self._check_stop()
         self.data = build_training_set(job.concepts, job.training)
         for note in self.data.notes:
@@ -131,11 +131,13 @@ class Trainer(RunOutputs):
         # The LoRA's random initialisation comes from the global RNG: seed it, so that one
         # seed gives one LoRA (and the same start as a reference loop seeded the same way).
         set_seed(job.training.seed)
-        self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network)}
+        self.adapted = {"unet": net.inject_lora(self.unet, "unet", job.network,
+                                                family=self.family)}
         if job.network.train_text_encoder:
             for name, model in zip(text_names, self.text_encoders, strict=True):
                 unused = unused_final_layers(self.family, name, self.clip_skip)
-                self.adapted[name] = net.inject_lora(model, name, job.network, unused)
+                self.adapted[name] = net.inject_lora(model, name, job.network, unused,
+                                                     self.family)
                 self.trained[name] = model
         cast_training_params(list(self.trained.values()))  # fp32 LoRA weights under autocast
         trained_text = [m for name, m in self.trained.items() if name != "unet"]

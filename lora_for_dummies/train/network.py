@@ -11,8 +11,9 @@ import re
 import warnings
 from typing import Any
 
-from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
+from lora_for_dummies.checkpoints.kohya_names import lora_target_modules
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.families import DEFAULT, get_family
 from lora_for_dummies.lora.format import LoraModule
 from lora_for_dummies.train.config import NetworkConfig
 
@@ -21,24 +22,33 @@ ATTENTION_ONLY = re.compile(r"attn[12]\.(to_q|to_k|to_v|to_out\.0)$")
 TEXT_LAYER = re.compile(r"encoder\.layers\.(\d+)\.")
 
 
-def inject_lora(model: Any, component: str, network: NetworkConfig,
-                skip_final_layers: int = 0) -> list[str]:
-    """Add LoRA layers to `model`, none in its last `skip_final_layers` transformer layers
-    (a text encoder's layers that clip skip leaves out); returns the adapted module names."""
-    from peft import LoraConfig, inject_adapter_in_model
-
+def unet_and_clip_targets(model: Any, component: str, network: NetworkConfig,
+                          skip_final_layers: int = 0) -> tuple[list[str], list[str]]:
+    """(linear targets, conv targets) of a Stable Diffusion UNet or CLIP text encoder, none in
+    its last `skip_final_layers` layers (the ones clip skip leaves out)."""
     attention = lora_target_modules(model, component)
     if skip_final_layers:
         first_unused = model.config.num_hidden_layers - skip_final_layers
         attention = [m for m in attention if int(TEXT_LAYER.search(m).group(1)) < first_unused]
     if component == "unet" and network.unet_layers == "attention":
         attention = [m for m in attention if ATTENTION_ONLY.search(m)]
+    convs = [m for m in lora_target_modules(model, component, include_conv=True)
+             if m not in attention] if component == "unet" and network.conv_rank else []
+    return attention, convs
+
+
+def inject_lora(model: Any, component: str, network: NetworkConfig,
+                skip_final_layers: int = 0, family: str = DEFAULT) -> list[str]:
+    """Add LoRA layers to the modules of `model` the family targets (`Family.lora_targets`);
+    returns the adapted module names."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    attention, convs = get_family(family).lora_targets(model, component, network,
+                                                       skip_final_layers)
     largest = max(min(model.get_submodule(m).weight.shape[:2]) for m in attention)
     if network.rank > largest:
         raise UserError(f"rank {network.rank} is larger than every layer of the {component} "
                         f"(the largest allows {largest})")
-    convs = [m for m in lora_target_modules(model, component, include_conv=True)
-             if m not in attention] if component == "unet" and network.conv_rank else []
     for targets, rank, alpha in ((attention, network.rank, network.alpha),
                                  (convs, network.conv_rank, network.conv_alpha)):
         if targets:
@@ -66,9 +76,8 @@ def lora_modules(family: str, component: str, model: Any, names: list[str],
         layer = model.get_submodule(name)
         down = layer.lora_A[ADAPTER].weight.detach().float().cpu().clone()
         up = layer.lora_B[ADAPTER].weight.detach().float().cpu().clone()
-        alpha = float(layer.lora_alpha[ADAPTER])
-        out[kohya_name(family, component, name, unet_config)] = LoraModule(down, up, alpha)
-    return out
+        out[name] = LoraModule(down, up, float(layer.lora_alpha[ADAPTER]))
+    return get_family(family).lora_file_modules(component, out, unet_config)
 
 
 def network_modules(family: str, adapted: dict[str, list[str]], models: dict[str, Any],
@@ -100,6 +109,8 @@ def enable_checkpointing(mode: str, unet: Any, trained_text_encoders: list[Any])
             # transformers checkpoints re-entrantly (up to 4.x): a segment whose inputs need no
             # gradient (frozen embeddings) would pass none to the LoRA weights inside it.
             model.enable_input_require_grads()
+        return
+    if not hasattr(unet, "down_blocks"):  # a transformer (Flux) has no resolution levels
         return
     outermost = {id(m) for block in (unet.down_blocks[0], unet.up_blocks[-1])
                  for m in block.modules()}

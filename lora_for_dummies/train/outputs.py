@@ -25,15 +25,18 @@ class RunOutputs:
     def _self_check(self, path: Path) -> Any:
         from lora_for_dummies.train.selfcheck import check_trained_lora
 
-        context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
-                                self.text_encoders, self.clip_skip, self.prediction, "", "",
-                                self.job.save.name)
+        context = self._sample_context("", "", self.job.save.name)
         images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
         with images:
             check = check_trained_lora(path, self.job, self.family, self.configs,
                                        list(self._unwrapped().values()), context)
         self.reporter.log(check.summary())
         return check
+
+    def _sample_context(self, model_name: str, model_hash: str, lora_name: str) -> Any:
+        return SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
+                             self.text_encoders, self.clip_skip, self.prediction, model_name,
+                             model_hash, lora_name, self.job, self.info)
 
     def _unwrapped(self) -> dict[str, Any]:
         """The trained models as built (accelerate wraps them for several processes)."""
@@ -77,9 +80,8 @@ class RunOutputs:
             return []
         job = self.job
         prompts = job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
-        context = SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
-                                self.text_encoders, self.clip_skip, self.prediction,
-                                Path(job.model.base).stem, self.info.short_hash, job.save.name)
+        context = self._sample_context(Path(job.model.base).stem, self.info.short_hash,
+                                       job.save.name)
         for model in self.trained.values():
             model.eval()
         with self.frozen.on_device():

@@ -64,6 +64,8 @@ class SampleContext:
     model_name: str
     model_hash: str
     lora_name: str
+    job: Any = None  # the run's TrainJob, for families that tokenize from the job's files
+    info: Any = None  # the base's ModelInfo (its variant)
 
 
 def infotext(prompt: str, config: SampleConfig, seed: int, context: SampleContext) -> str:

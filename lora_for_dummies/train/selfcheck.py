@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.lora.consumers import unmatched_per_host
+from lora_for_dummies.families import get_family
 from lora_for_dummies.lora.format import is_finite, load_lora
-from lora_for_dummies.lora.targets import extraction_targets
 
 
 @dataclass
@@ -73,7 +72,8 @@ def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
     import numpy as np
 
     modules, _ = load_lora(path)
-    names = {t.name for t in extraction_targets(family, configs, True, True)}
+    spec = get_family(family)
+    names = spec.lora_names(configs)
     unmatched = sorted(n for n in modules if n not in names)
     not_finite = sorted(n for n, m in modules.items() if not is_finite(m))
     difference = None
@@ -83,7 +83,7 @@ def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
                                   np.asarray(without, dtype=np.float32)).mean())
     hosts = {} if base is None else {
         host: len(names) for host, names in
-        unmatched_per_host(list(modules), family, Path(base), configs["unet"]).items()}
+        spec.unmatched_per_host(list(modules), Path(base), configs).items()}
     return SelfCheck(len(modules), unmatched, not_finite, difference, hosts)
 
 

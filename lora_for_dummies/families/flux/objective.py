@@ -105,3 +105,16 @@ def flow_loss(transformer: Any, latents: Any, text: Any, pooled: Any, generator:
         return per_sample[:instance_count].mean() + prior_loss_weight * \
             per_sample[instance_count:].mean()
     return per_sample.mean()
+
+
+class FlowMatching:
+    """The loop's objective for Flux (`Family.objective`): `flow_loss` with the run's settings."""
+
+    def __init__(self, settings: FlowSettings):
+        self.settings = settings
+
+    def loss(self, transformer: Any, latents: Any, hidden: Any, pooled: Any, unet_inputs: Any,
+             generator: Any, training: Any, instance_count: int, autocast: Any) -> Any:
+        with autocast():
+            return flow_loss(transformer, latents, hidden, pooled, generator, self.settings,
+                             training.prior_loss_weight, instance_count)
