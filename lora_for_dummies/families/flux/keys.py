@@ -165,8 +165,10 @@ def diffusers_to_bfl(state: dict[str, Any], config: FluxConfig) -> dict[str, Any
 def diffusers_config(config: FluxConfig) -> dict[str, Any]:
     """The FluxTransformer2DModel config of a BFL config (patch 1: BFL packs 2×2 latents
     into its 64 input channels before `img_in`)."""
-    return {"patch_size": 1, "in_channels": config.in_channels,
-            "out_channels": config.out_channels, "num_layers": config.depth,
+    config_out = {} if config.out_channels == config.in_channels else \
+        {"out_channels": config.out_channels}  # diffusers 0.31 has no such argument
+    return {"patch_size": 1, "in_channels": config.in_channels, **config_out,
+            "num_layers": config.depth,
             "num_single_layers": config.depth_single_blocks,
             "attention_head_dim": config.head_dim, "num_attention_heads": config.num_heads,
             "joint_attention_dim": config.context_in_dim,
