@@ -19,7 +19,9 @@ _OTHER = ((b"%PDF", "a PDF document"), (b"\x1f\x8b", "a gzip archive"),
           (b"7z\xbc\xaf", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
           (b"<!DOCTYPE", "a web page (HTML), not a download"),
           (b"<html", "a web page (HTML), not a download"),
-          (b"version https://git-lfs", "a Git LFS pointer, not the file itself (git lfs pull)"))
+          (b"version https://git-lfs", "a Git LFS pointer, not the file itself (git lfs pull)"),
+          (b"GGUF", "a GGUF file (quantized weights), which is not supported yet: use the bf16 / "
+                    "fp8 .safetensors file"))
 
 
 @dataclass(frozen=True)

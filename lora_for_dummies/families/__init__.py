@@ -29,7 +29,7 @@ __all__ = ["ASSETS", "DEFAULT", "HOST_KINDS", "PLUGINS", "UNET_PREFIX", "VAE_PRE
            "component_names", "get_family", "keys", "recognise"]
 
 # The plug-in modules, in the order files are tried (and the family choices are shown).
-PLUGINS = ("sd1", "sd2", "sdxl")
+PLUGINS = ("sd1", "sd2", "sdxl", "flux")
 DEFAULT = "sd1"  # what a new job, the CLI and the demo start from
 
 
