@@ -16,13 +16,15 @@ def test_families_follow_the_host(webui_standin, forge_neo_standin):
     from lora_for_dummies.families.sd2 import SD2_GONE
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    assert WebuiHost().families() == (("sd1", "sdxl"), SD2_GONE)
+    assert WebuiHost().families() == (("sd1", "sdxl", "flux"), SD2_GONE)
 
 
 def test_a1111_and_forge_keep_sd2(webui_standin):
+    """…and hide Flux, saying where it runs (A1111 cannot run Flux at all)."""
+    from lora_for_dummies.families.flux.family import NOT_ON_A1111
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"), "")
+    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"), NOT_ON_A1111)
 
 
 def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch):
@@ -43,7 +45,7 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     [(tab, _, _)] = script_callbacks.ui_tabs_callback()
     for elem_id in ("lfd_wizard_family", "lfd_dataset_family"):
         radio = find_block(tab, elem_id)
-        assert [c if isinstance(c, str) else c[1] for c in radio.choices] == ["sd1", "sdxl"]
+        assert [c if isinstance(c, str) else c[1] for c in radio.choices] == ["sd1", "sdxl", "flux"]
         assert SD2_GONE in radio.info
     models = Path(paths.models_path) / "Stable-diffusion"
     shutil.copy(tiny_models["sd2v"], models / "v2.safetensors")

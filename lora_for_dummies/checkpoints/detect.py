@@ -79,6 +79,7 @@ class ModelInfo:
     caption_hint: str  # how captions for this model are usually written
     variant_key: str = ""  # the family's own variant name (Flux: dev | schnell | chroma)
     extra_rows: list[tuple[str, str]] = field(default_factory=list)  # the family's own rows
+    hidden_rows: list[str] = field(default_factory=list)  # rows that do not apply to it
     sha256: str = ""
     short_hash: str = ""
     legacy_hash: str = ""
@@ -90,8 +91,8 @@ class ModelInfo:
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs in the order the Models tab and `inspect` show them."""
-        millions = ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in self.parameters.items())
-        return [
+        millions = ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in self.parameters.items() if v)
+        rows = [
             ("File", self.file_name),
             ("Family", self.family_title),
             ("Variant", self.variant),
@@ -114,6 +115,7 @@ class ModelInfo:
             ("Short hash", self.short_hash or "-"),
             ("Legacy hash", self.legacy_hash or "-"),
         ] + [("Warning", w) for w in self.warnings]
+        return [row for row in rows if row[0] not in self.hidden_rows]
 
 
 def _prediction(ckpt: CheckpointFile, family: str, override: str | None) -> tuple[str, str]:
@@ -198,6 +200,7 @@ def inspect_checkpoint(path: str | Path, compute_hash: bool = True,
             format=ckpt.format, family=family, family_title=spec.title,
             variant=details.variant_title or spec.variant(prediction, inpainting, ztsnr),
             variant_key=details.variant_key, extra_rows=details.rows,
+            hidden_rows=list(details.hidden_rows),
             prediction=prediction, prediction_source=source, zero_terminal_snr=ztsnr,
             zero_terminal_snr_source=ztsnr_source, inpainting=inpainting,
             has_ema=any(k.startswith("model_ema.") and k != "model_ema.decay"

@@ -44,6 +44,8 @@ class TextEncoderSpec:
 class FileDetails:
     variant_key: str = ""  # e.g. Flux's dev | schnell | chroma ("" where the family has none)
     variant_title: str = ""  # replaces `Family.variant`'s words when given
+    # `inspect` rows that say nothing about this family's files (Flux: clip skip, EMA, …)
+    hidden_rows: tuple[str, ...] = ()
     rows: list[tuple[str, str]] = field(default_factory=list)  # extra (label, value) rows
     warnings: list[str] = field(default_factory=list)
 
@@ -192,6 +194,11 @@ class Family:
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
         """One sample image (PIL) with the current weights (`train.sampling.SampleContext`)."""
         raise NotImplementedError
+
+    def bundled_components(self) -> list[str]:
+        """The components whose config is bundled in `assets/configs/<key>/` (loaded offline
+        when a file carries none)."""
+        return self.component_names()
 
     @property
     def text_component_names(self) -> list[str]:

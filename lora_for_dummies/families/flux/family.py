@@ -55,13 +55,23 @@ class Flux(Family):
         if layout.fp8:
             warnings.append("fp8 weights: trained and extracted from here in bf16 (fp8 holds "
                             "less detail than the bf16 file; extract from bf16 files if you can)")
-        return FileDetails(layout.variant, layout.title, rows, warnings)
+        hidden = ("Zero terminal SNR", "Inpainting", "EMA weights", "VAE included",
+                  "Suggested clip skip", "Prediction")
+        rows.insert(0, ("Objective", "rectified flow (velocity); guidance "
+                        + ("distilled into the model (dev)" if layout.has_guidance else
+                           "none (few-step schnell or Chroma)")))
+        return FileDetails(layout.variant, layout.title, hidden, rows, warnings)
 
     def unavailable_on(self, host_kind: str) -> str:
         return {"a1111": NOT_ON_A1111, "forge": NOT_ON_FORGE}.get(host_kind, "")
 
     def component_names(self) -> list[str]:
         return ["unet", "vae", "text_encoder", "text_encoder_2"]
+
+    def bundled_components(self) -> list[str]:
+        # The transformer's config is read from its file's layout (`layout.flux_layout`);
+        # the scheduler's is the sampler's.
+        return ["vae", "text_encoder", "text_encoder_2", "scheduler"]
 
     def refuse_job(self, job: Any) -> str:
         if job.network.train_text_encoder:
@@ -78,10 +88,15 @@ class Flux(Family):
         from pathlib import Path
 
         from lora_for_dummies.checkpoints.models import LoadedModels
+        from lora_for_dummies.checkpoints.reader import CheckpointFile
         from lora_for_dummies.families.flux import parts
+        from lora_for_dummies.families.flux.keys import diffusers_config
         from lora_for_dummies.progress import StopRequested
 
         loaded = LoadedModels(self.key, dict(configs or {}))
+        if "unet" not in loaded.configs:  # every component's config, as SD's loader gives
+            with CheckpointFile(model.base) as file:
+                loaded.configs["unet"] = diffusers_config(self.layout(file).config)
         notes = []
         files = parts.find_parts(model) if set(dtypes) - {"unet"} else {}
         loaders = {"unet": lambda d: parts.load_transformer(Path(model.base), d, device),
@@ -142,9 +157,17 @@ class Flux(Family):
 
     def unmatched_per_host(self, modules: list[str], base: Any,
                            configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-        from lora_for_dummies.families.flux.loaders import unmatched_per_host
+        from lora_for_dummies.checkpoints.reader import CheckpointFile
+        from lora_for_dummies.families.flux.consumers import comfy_key_map
+        from lora_for_dummies.lora.consumers import forge_neo_loads
 
-        return unmatched_per_host(modules, base)
+        with CheckpointFile(base) as file:
+            accepted = comfy_key_map(file.keys(), self.layout(file).prefix)
+        comfy = [m for m in modules if m not in accepted]
+        # Forge Neo places what ComfyUI does, and skips the file past half of its keys
+        # (a module is 3 keys: down, up, alpha).
+        neo = comfy if forge_neo_loads(3 * len(comfy), 3 * len(modules)) else list(modules)
+        return {"Forge Neo": neo, "ComfyUI": comfy}
 
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
         from lora_for_dummies.families.flux.sampler import render_flux

@@ -1,0 +1,89 @@
+"""A tiny Flux with all its parts, random weights, so the whole Flux flow — inspect, train,
+samples, save, extract — runs on a CPU in seconds: the transformer (BFL layout), CLIP-L, T5,
+the 16-channel VAE (each file with its tiny config in `lfd.configs` metadata) and a small T5
+tokenizer built with the `tokenizers` library (a word-level vocabulary: the real one is
+sentencepiece, which only changes which ids words get)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lora_for_dummies.families.flux.architecture import variant_config
+from lora_for_dummies.families.flux.parts import CONFIGS_KEY
+
+CLIP = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            projection_dim=32, vocab_size=49408, max_position_embeddings=77, bos_token_id=49406,
+            eos_token_id=49407, pad_token_id=49407, hidden_act="quick_gelu")
+T5 = dict(d_model=48, d_kv=12, d_ff=64, num_layers=2, num_heads=4, vocab_size=512,
+          feed_forward_proj="gated-gelu", is_encoder_decoder=False, pad_token_id=0,
+          eos_token_id=1, decoder_start_token_id=0)
+VAE = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlock2D"] * 4,
+           up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=1, norm_num_groups=8,
+           latent_channels=16, use_quant_conv=False, use_post_quant_conv=False,
+           scaling_factor=0.3611, shift_factor=0.1159, sample_size=64)
+WORDS = ("a photo of the an in on with and sks dog cat man woman girl boy person red blue green "
+         "black white hair eyes smiling standing sitting portrait style painting anime solo "
+         "1girl long short outdoors indoors background simple looking at viewer").split()
+
+
+def _metadata(component: str, config: dict[str, Any]) -> dict[str, str]:
+    return {CONFIGS_KEY: json.dumps({component: config})}
+
+
+def write_tokenizer(folder: Path) -> Path:
+    """A T5-style tokenizer (pad 0, </s> 1, <unk> 2; `</s>` after each text) as tokenizer.json."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list("0123456789,.!?()-_'")
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    for word in [*WORDS, *letters]:
+        vocab.setdefault(word, len(vocab))
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(),
+                                                       pre_tokenizers.Punctuation()])
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>",
+                                   eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(str(folder))
+    return folder
+
+
+def write_flux_demo(folder: str | Path, variant: str = "dev", seed: int = 0) -> Path:
+    """`<folder>/flux-demo.safetensors` and its parts beside it; returns the transformer."""
+    import torch
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    from lora_for_dummies.checkpoints.keymap_vae import needs_conv_shape, vae_module_to_ldm
+    from lora_for_dummies.checkpoints.models import canonical_text_key
+    from lora_for_dummies.checkpoints.write import save_state_dict
+    from lora_for_dummies.families.flux.synthetic import random_transformer, save_transformer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = variant_config(variant, tiny=True)
+    assert (config.vec_in_dim, config.context_in_dim) == (CLIP["hidden_size"], T5["d_model"])
+    transformer = save_transformer(random_transformer(config, seed),
+                                   folder / f"flux-{variant}-demo.safetensors")
+    torch.manual_seed(seed)
+    clip = CLIPTextModel(CLIPTextConfig(**CLIP))
+    save_state_dict({canonical_text_key(k): v for k, v in clip.state_dict().items()
+                     if not k.endswith("position_ids")}, folder / "clip_l.safetensors",
+                    _metadata("text_encoder", dict(CLIP, architectures=["CLIPTextModel"])))
+    t5 = T5EncoderModel(T5Config(**T5))
+    save_state_dict({k: v for k, v in t5.state_dict().items()
+                     if k != "encoder.embed_tokens.weight"}, folder / "t5xxl_demo.safetensors",
+                    _metadata("text_encoder_2", dict(T5, architectures=["T5EncoderModel"])))
+    vae = AutoencoderKL(**VAE)
+    state = {vae_module_to_ldm(k, VAE): v[..., None, None] if needs_conv_shape(k) else v
+             for k, v in vae.state_dict().items()}
+    save_state_dict(state, folder / "ae.safetensors",
+                    _metadata("vae", dict(VAE, _class_name="AutoencoderKL")))
+    write_tokenizer(folder / "tokenizer_2")
+    return transformer
