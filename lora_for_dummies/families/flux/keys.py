@@ -183,3 +183,29 @@ def split_delta(module: str, delta: Any, config: FluxConfig) -> dict[str, Any]:
     return {ours[: -len(".weight")]: _cut(delta, where)
             for ours, where in diffusers_map(config).items()
             if where.key == key and ours.endswith(".weight")}
+
+
+# -- extraction ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExtractionPair:
+    name: str  # kohya LoRA name
+    base_key: str  # the weight in the base file (with that file's prefix)
+    tuned_key: str  # the weight in the fine-tuned file (its prefix may differ)
+    shape: tuple[int, ...]
+
+
+def extraction_pairs(base: Any, tuned: Any, modulation: bool = True) -> list[ExtractionPair]:
+    """The 2-D Linear weights an extraction factorises, for two `layout.FluxLayout`s: kohya's
+    default target set (`modulation=False`: without the modulation layers). Raises UserError
+    when the two are not the same model (variant and sizes)."""
+    from lora_for_dummies.errors import UserError
+
+    if base.config != tuned.config:
+        raise UserError(f"the base is a {base.title} transformer ({base.depth} + "
+                        f"{base.depth_single_blocks} blocks, hidden {base.hidden_size}) but the "
+                        f"fine-tune is a {tuned.title} ({tuned.depth} + "
+                        f"{tuned.depth_single_blocks}, hidden {tuned.hidden_size}): both must "
+                        "be the same model")
+    return [ExtractionPair(t.name, base.prefix + t.key, tuned.prefix + t.key, t.shape)
+            for t in flux_targets(base.config, modulation=modulation)]
