@@ -128,6 +128,10 @@ class Family:
     def lora_resolution(self, v_prediction: bool) -> int:
         return self.metadata_resolution
 
+    def adjust_lora_metadata(self, metadata: dict[str, Any], variant: str) -> dict[str, Any]:
+        """The family's own values over the Stable Diffusion ones `lora.metadata` writes."""
+        return metadata
+
     def is_v2(self) -> bool:
         """kohya's `ss_v2`: A1111 reads it to tell SD 2.x LoRAs apart."""
         return False
@@ -175,6 +179,9 @@ class Family:
                      ) -> tuple[list[str], list[str]]:
         """(linear module names, conv module names) of `model` that a LoRA trains."""
         raise NotImplementedError
+
+    def tie_lora(self, model: Any, component: str, adapter: str) -> None:
+        """After injection: share LoRA weights the saved file holds once (Flux: fused q/k/v)."""
 
     def lora_file_modules(self, component: str, modules: dict[str, Any],
                           denoiser_config: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def base_model_version(family: str, v_prediction: bool = False) -> str:
 def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction: bool = False,
                   comment: str = "", extra: dict[str, Any] | None = None,
                   conv_rank: int = 0, conv_alpha: float = 0.0, resolution: int = 0,
-                  clip_skip: int = 0) -> dict[str, str]:
+                  clip_skip: int = 0, variant: str = "") -> dict[str, str]:
     """kohya `ss_*` keys (A1111 reads ss_base_model_version / ss_v2 / ss_output_name) and
     `modelspec.*` (Forge reads modelspec.architecture), in the formats kohya's sd-scripts
     writes them (`networks/extract_lora_from_models.py`, `library/sai_model_spec.py`,
@@ -50,6 +50,7 @@ def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction:
     }
     if clip_skip:
         metadata["modelspec.encoder_layer"] = str(clip_skip)
+    metadata = spec.adjust_lora_metadata(metadata, variant)  # e.g. Flux's dev | schnell
     metadata.update(extra or {})
     return {k: str(v) for k, v in metadata.items()}
 

@@ -59,6 +59,7 @@ def inject_lora(model: Any, component: str, network: NetworkConfig,
                 # adapters" warning about that second call is expected, not a problem.
                 warnings.filterwarnings("ignore", message="Already found a `peft_config`")
                 inject_adapter_in_model(config, model, adapter_name=ADAPTER)
+    get_family(family).tie_lora(model, component, ADAPTER)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(".lora_A." in name or ".lora_B." in name)
     return attention + convs

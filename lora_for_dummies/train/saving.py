@@ -51,7 +51,8 @@ def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: 
     return lora_metadata(family, job.save.name, n.rank, n.alpha, prediction.v,
                          comment=TRAINER_COMMENT, extra=extra,
                          conv_rank=n.conv_rank, conv_alpha=n.conv_alpha,
-                         resolution=t.resolution, clip_skip=clip_skip)
+                         resolution=t.resolution, clip_skip=clip_skip,
+                         variant=getattr(model_info, "variant_key", ""))
 
 
 def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraModule],

@@ -62,6 +62,20 @@ class Flux(Family):
                            "none (few-step schnell or Chroma)")))
         return FileDetails(layout.variant, layout.title, hidden, rows, warnings)
 
+    def adjust_lora_metadata(self, metadata: dict[str, Any], variant: str) -> dict[str, Any]:
+        from lora_for_dummies.families.flux import lora_file
+
+        variant = variant or "dev"
+        metadata = dict(metadata, **{
+            "ss_network_module": "networks.lora_flux",
+            "ss_base_model_version": lora_file.BASE_MODEL_VERSION[variant],
+            "ss_model_type": "chroma" if variant == "chroma" else "flux",
+            "modelspec.architecture": f"{lora_file.ARCHITECTURE[variant]}/lora",
+            "modelspec.implementation": lora_file.IMPLEMENTATION[variant]})
+        metadata.pop("modelspec.prediction_type", None)  # kohya: Flux has no prediction type
+        metadata.pop("modelspec.encoder_layer", None)  # no clip skip
+        return metadata
+
     def unavailable_on(self, host_kind: str) -> str:
         return {"a1111": NOT_ON_A1111, "forge": NOT_ON_FORGE}.get(host_kind, "")
 
@@ -141,6 +155,11 @@ class Flux(Family):
         if component != "unet":
             raise UserError("Flux: only the transformer is trained here")
         return transformer_targets(model), []
+
+    def tie_lora(self, model: Any, component: str, adapter: str) -> None:
+        from lora_for_dummies.families.flux.network import tie_downs
+
+        tie_downs(model, adapter)
 
     def lora_file_modules(self, component: str, modules: dict[str, Any],
                           denoiser_config: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """A Flux LoRA's modules: trained on diffusers' FluxTransformer2DModel (split q / k / v), saved
-on BFL's modules (fused) with kohya's names.
+on BFL's modules (fused) with kohya's names — the LoRA kohya's `networks/lora_flux.py` trains.
 
 BFL's `img_attn.qkv` is diffusers' `to_q`, `to_k`, `to_v` stacked by rows; a single block's
-`linear1` stacks q, k, v and the MLP's input. The LoRA of the fused module is exact: its down
-is the parts' downs stacked ((k·r) × in), its up holds each part's up in that part's rows and
-own rank columns (a block-diagonal, out × (k·r)), and its alpha is k·α so that alpha / rank —
-the strength every loader applies — stays α / r. What each loader then does with the file is
-`keys.split_delta` (diffusers) or a plain add (ComfyUI, Forge Neo, kohya).
+`linear1` stacks q, k, v and the MLP's input. kohya puts one rank-r LoRA on the fused module:
+one down (r × in) shared by the parts, one up whose rows are the parts'. Here the parts' downs
+are one tensor (`tie_downs`: the same parameter, trained by all of them), so the fused module
+is exactly (down, the parts' ups stacked, α): every module of the file has rank r and alpha α,
+which every loader reads alike — diffusers before 0.42 misapplies a file of mixed ranks.
+What each loader then does is `keys.split_delta` (diffusers) or a plain add (ComfyUI, Forge
+Neo, kohya).
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ def transformer_targets(model: Any, modulation: bool = False) -> list[str]:
     return [name for pieces in _parts(config, modulation).values() for name, _ in pieces]
 
 
+def tie_downs(model: Any, adapter: str, modulation: bool = False) -> None:
+    """Make the parts of each fused BFL module share one LoRA down (their first part's)."""
+    config = bfl_config(model.config)
+    for pieces in _parts(config, modulation).values():
+        first = model.get_submodule(pieces[0][0]).lora_A[adapter]
+        for name, _ in pieces[1:]:
+            model.get_submodule(name).lora_A[adapter].weight = first.weight
+
+
 def fused_modules(modules: dict[str, Any], denoiser_config: dict[str, Any],
                   modulation: bool = False) -> dict[str, Any]:
     """{kohya name of a BFL module: LoraModule} from trained diffusers `modules`."""
@@ -73,15 +84,10 @@ def fused_modules(modules: dict[str, Any], denoiser_config: dict[str, Any],
             raise UserError(f"{bfl}: only some of its parts were trained; a fused module needs "
                             "all of them")
         first = modules[trained[0][0]]
-        rank, alpha = first.rank, first.alpha
-        out_rows = sum(modules[n].up.shape[0] for n, _ in trained)
-        down = torch.cat([modules[n].down for n, _ in trained], dim=0)
-        up = torch.zeros(out_rows, rank * len(trained), dtype=first.up.dtype)
-        for index, (name, where) in enumerate(trained):
+        for name, _ in trained[1:]:
             part = modules[name]
-            if part.rank != rank or part.alpha != alpha:
-                raise UserError(f"{bfl}: its parts have different ranks or alphas")
-            rows = part.up.shape[0]
-            up[where.start:where.start + rows, index * rank:(index + 1) * rank] = part.up
-        fused[kohya_name(bfl)] = LoraModule(down, up, alpha * len(trained))
+            if part.alpha != first.alpha or not torch.equal(part.down, first.down):
+                raise UserError(f"{bfl}: its parts do not share one LoRA down (`tie_downs`)")
+        up = torch.cat([modules[name].up for name, _ in trained], dim=0)  # in row order
+        fused[kohya_name(bfl)] = LoraModule(first.down, up, first.alpha)
     return fused
