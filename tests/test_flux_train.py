@@ -1,0 +1,159 @@
+"""Flux trains in the one loop (issue 24): on the tiny Flux demo (random weights, every part a
+real file) a run computes what diffusers' Flux example computes, saves kohya's
+`lora_unet_<BFL module>` LoRA, and that file is exactly the trained network under the
+ComfyUI / Forge Neo rule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from train_fixtures import tiny_job
+
+from lora_for_dummies.families.flux.consumers import comfy_apply
+from lora_for_dummies.families.flux.demo import write_flux_demo
+from lora_for_dummies.families.flux.keys import flux_targets, split_delta
+from lora_for_dummies.families.flux.network import bfl_config
+from lora_for_dummies.families.flux.objective import (
+    FlowSettings,
+    image_ids,
+    pack,
+    predict_flow,
+    sample_sigmas,
+    unpack,
+)
+from lora_for_dummies.lora.format import load_lora
+from lora_for_dummies.train.loop import Trainer
+
+
+@pytest.fixture(scope="module")
+def flux_demo(tmp_path_factory):
+    return write_flux_demo(tmp_path_factory.mktemp("flux") / "models")
+
+
+def _job(base, root, **sections):
+    return tiny_job(base, root, network={"train_text_encoder": False, "rank": 4, "alpha": 2},
+                    save={"dtype": "fp32"}, **sections)
+
+
+def test_a_run_on_the_tiny_flux_saves_kohyas_flux_lora(flux_demo, tmp_path):
+    trainer = Trainer(_job(flux_demo, tmp_path, steps=4), tmp_path / "Lora", device="cpu")
+    result = trainer.run()
+    assert result.message.startswith("done: 4 steps") and "self-check passed" in result.message
+    assert "Forge Neo ✓ ComfyUI ✓" in result.message
+    assert len(set(round(x, 5) for x in result.losses)) > 1 and all(
+        torch.isfinite(torch.tensor(result.losses)))
+    modules, metadata = load_lora(result.lora)
+    config = bfl_config(trainer.configs["unet"])
+    expected = {t.name for t in flux_targets(config, modulation=False)}
+    assert set(modules) == expected  # every Linear of the blocks; modulation left out
+    assert {m.rank for m in modules.values()} == {4} and {m.alpha for m in modules.values()} \
+        == {2.0}  # one rank and alpha, as every loader reads a file alike
+    assert metadata["ss_base_model_version"] == "flux1"
+    assert metadata["modelspec.architecture"] == "flux-1-dev/lora"
+    assert metadata["ss_network_module"] == "networks.lora_flux"
+    assert "modelspec.prediction_type" not in metadata
+    samples = sorted((trainer.run_dir / "samples").glob("*.png"))
+    assert samples, "babysitting samples are rendered"
+
+
+def test_the_saved_file_is_the_trained_network(flux_demo, tmp_path):
+    """ComfyUI / Forge Neo apply the saved file onto the BFL weights; split into diffusers'
+    modules, each change equals what the trained peft layers add (to 1e-6)."""
+    trainer = Trainer(_job(flux_demo, tmp_path, steps=3, samples={"enabled": False}),
+                      tmp_path / "Lora", device="cpu")
+    result = trainer.run()
+    base = load_file(str(flux_demo))
+    patched, unmatched = comfy_apply(base, load_file(str(result.lora)))
+    assert unmatched == []
+    model, config = trainer.unet, bfl_config(trainer.configs["unet"])
+    checked = 0
+    for target in flux_targets(config, modulation=False):
+        change = patched[target.key] - base[target.key]
+        for module, rows in split_delta(target.module, change, config).items():
+            layer = model.get_submodule(module)
+            trained = layer.scaling["default"] * (layer.lora_B["default"].weight @
+                                                  layer.lora_A["default"].weight)
+            torch.testing.assert_close(rows, trained.detach(), rtol=0, atol=1e-6)
+            checked += 1
+    assert checked > len(flux_targets(config, modulation=False))  # the fused ones were split
+    assert any(float(m.up.abs().max()) > 0 for m in load_lora(result.lora)[0].values())
+
+
+def test_one_step_computes_what_diffusers_flux_example_computes(flux_demo, tmp_path):
+    """diffusers' examples/dreambooth/train_dreambooth_lora_flux.py, its loss re-stated: pack
+    with FluxPipeline._pack_latents, ids from _prepare_latent_image_ids, timestep σ, guidance
+    for a guidance-distilled model, unpack, MSE against noise − latents."""
+    from diffusers import FluxPipeline
+
+    from lora_for_dummies.families.flux.parts import load_transformer
+
+    torch.manual_seed(0)
+    transformer, _ = load_transformer(flux_demo, torch.float32, "cpu")
+    ids = _reference_ids()
+    latents = torch.randn(2, 16, 8, 6)
+    noise = torch.randn_like(latents)
+    text, pooled = torch.randn(2, 7, 48), torch.randn(2, 32)
+    sigmas = torch.tensor([0.3, 0.8])
+    noisy = (1 - sigmas.view(-1, 1, 1, 1)) * latents + sigmas.view(-1, 1, 1, 1) * noise
+    packed = FluxPipeline._pack_latents(noisy, 2, 16, 8, 6)
+    with torch.no_grad():
+        reference = transformer(
+            hidden_states=packed, timestep=sigmas * 1000 / 1000,
+            guidance=torch.full((2,), 1.0), pooled_projections=pooled,
+            encoder_hidden_states=text, txt_ids=torch.zeros(7, 3),
+            img_ids=ids,
+            return_dict=False)[0]
+        reference = _reference_unpack(reference)
+        ours = predict_flow(transformer, noisy, sigmas, text, pooled, guidance=1.0)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=0)
+    reference_loss = torch.mean(((reference - (noise - latents)) ** 2).reshape(2, -1), 1).mean()
+    ours_loss = torch.nn.functional.mse_loss(ours, noise - latents)
+    torch.testing.assert_close(ours_loss, reference_loss)
+    assert torch.equal(pack(noisy), packed) and torch.equal(unpack(packed, 8, 6), noisy)
+    assert torch.equal(image_ids(8, 6, "cpu", torch.float32), ids)
+
+
+def _reference_unpack(tokens):
+    """FluxPipeline._unpack_latents for a 64 × 48 image: its `vae_scale_factor` is 16 in
+    diffusers 0.31 (the VAE's 8 and the 2×2 packing), 8 later."""
+    from diffusers import FluxPipeline
+
+    try:
+        return FluxPipeline._unpack_latents(tokens, 64, 48, 8)
+    except RuntimeError:
+        return FluxPipeline._unpack_latents(tokens, 64, 48, 16)
+
+
+def _reference_ids():
+    """FluxPipeline's ids of an 8 × 6 latent: diffusers 0.31 takes the latent's size and
+    halves it, later versions take the packed size (the pipeline halves first)."""
+    from diffusers import FluxPipeline
+
+    ids = FluxPipeline._prepare_latent_image_ids(2, 4, 3, "cpu", torch.float32)
+    if ids.shape[-2] != 12:
+        ids = FluxPipeline._prepare_latent_image_ids(2, 8, 6, "cpu", torch.float32)
+    return ids[0] if ids.dim() == 3 else ids
+
+
+def test_shift_sampling_is_the_flow_schedulers_shift():
+    """kohya's "shift" timestep sampling moves σ as diffusers' FlowMatchEulerDiscreteScheduler
+    shifts its sigmas: s·σ / (1 + (s − 1)·σ), with kohya's discrete flow shift 3.1582."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    settings = FlowSettings()
+    plain = sample_sigmas(64, FlowSettings(timestep_sampling="sigmoid"),
+                          torch.Generator().manual_seed(3))
+    shifted = sample_sigmas(64, settings, torch.Generator().manual_seed(3))
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=settings.discrete_flow_shift)
+    scheduler.set_timesteps(sigmas=plain.numpy(), device="cpu")
+    torch.testing.assert_close(shifted, scheduler.sigmas[:-1].float(), rtol=1e-5, atol=1e-6)
+    assert float(shifted.mean()) > float(plain.mean())  # more noise: where Flux LoRAs learn
+
+
+def test_text_encoders_are_not_trained_for_flux(flux_demo, tmp_path):
+    from lora_for_dummies.errors import UserError
+
+    job = tiny_job(flux_demo, tmp_path, network={"train_text_encoder": True})
+    with pytest.raises(UserError, match="text encoders are not trained"):
+        Trainer(job, tmp_path / "Lora", device="cpu").run()
