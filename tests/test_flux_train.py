@@ -89,7 +89,7 @@ def test_one_step_computes_what_diffusers_flux_example_computes(flux_demo, tmp_p
     from lora_for_dummies.families.flux.parts import load_transformer
 
     torch.manual_seed(0)
-    transformer, _ = load_transformer(flux_demo, torch.float32, "cpu")
+    transformer, _, _ = load_transformer(flux_demo, torch.float32, "cpu")
     ids = _reference_ids()
     latents = torch.randn(2, 16, 8, 6)
     noise = torch.randn_like(latents)
@@ -157,3 +157,22 @@ def test_text_encoders_are_not_trained_for_flux(flux_demo, tmp_path):
     job = tiny_job(flux_demo, tmp_path, network={"train_text_encoder": True})
     with pytest.raises(UserError, match="text encoders are not trained"):
         Trainer(job, tmp_path / "Lora", device="cpu").run()
+
+
+def test_fp8_base_keeps_the_frozen_transformer_in_fp8(flux_demo, tmp_path):
+    """`model.fp8_base` (kohya's --fp8_base): the blocks' Linear weights stay float8_e4m3fn,
+    each widened as it runs; the run trains and saves as in full precision."""
+    if not hasattr(torch, "float8_e4m3fn"):
+        pytest.skip("this torch has no float8 dtype")
+    job = _job(flux_demo, tmp_path, steps=2, samples={"enabled": False})
+    job.model.fp8_base = True
+    from lora_for_dummies.progress import Reporter
+
+    reporter = Reporter()
+    trainer = Trainer(job, tmp_path / "Lora", reporter=reporter, device="cpu")
+    result = trainer.run()
+    assert result.message.startswith("done: 2 steps") and "self-check passed" in result.message
+    assert any("kept in fp8 (model.fp8_base)" in line for line in reporter.state.log)
+    weight = trainer.unet.get_submodule("transformer_blocks.0.ff.net.2").base_layer.weight
+    assert weight.dtype == torch.float8_e4m3fn
+    assert torch.isfinite(torch.tensor(result.losses)).all()

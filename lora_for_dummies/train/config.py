@@ -34,6 +34,7 @@ class ModelConfig:
     text_encoder_2: str = ""  # Flux: T5-XXL (t5xxl_fp16 / t5xxl_fp8_e4m3fn.safetensors)
     vae: str = ""  # Flux: ae.safetensors
     tokenizer_2: str = ""  # Flux: a folder with T5's tokenizer.json or spiece.model
+    fp8_base: bool = False  # Flux: the frozen transformer's Linear weights kept in fp8
 
 
 # The settings last started from the Train tab, in the runs folder: what the form shows at the

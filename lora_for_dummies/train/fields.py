@@ -151,6 +151,10 @@ HELP: dict[str, str] = {
                             "captions are encoded; the LoRA is the same.",
     "model.vae": "Flux only: the 16-channel VAE (ae.safetensors). Empty = found beside the "
                  "Flux model or in models/VAE (models/vae on ComfyUI).",
+    "model.fp8_base": "Flux only: keep the frozen Flux model's weights in fp8 (12 GB instead of "
+                      "24 GB for Flux.1 dev), each layer widened to bf16 as it runs, as "
+                      "kohya's --fp8_base. The LoRA itself trains in full precision. Turn on "
+                      "for GPUs under 32 GB; a file already stored in fp8 stays fp8 anyway.",
     "model.tokenizer_2": "Flux only: a folder with T5's tokenizer (tokenizer.json or "
                          "spiece.model), e.g. a diffusers FLUX.1 folder's tokenizer_2. Empty = a "
                          "tokenizer_2 folder beside the Flux model.",

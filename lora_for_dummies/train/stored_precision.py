@@ -28,6 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 HALF = (torch.float16, torch.bfloat16)
+# fp8 storage (torch ≥ 2.1): Flux's fp8 files, and `training.fp8_base` — half of bf16's memory
+# for the frozen base, every layer widened to bf16 as it runs (kohya's `--fp8_base`).
+FP8 = tuple(getattr(torch, name) for name in ("float8_e4m3fn", "float8_e5m2")
+            if hasattr(torch, name))
+NARROW = HALF + FP8
 
 
 class WideningBuffer:
@@ -113,7 +118,7 @@ def _keeps_stored(module: nn.Module) -> bool:
     else:
         return False
     parameters = [p for p in (module.weight, module.bias) if p is not None]
-    return kind and all(p.dtype in HALF and not p.requires_grad for p in parameters)
+    return kind and all(p.dtype in NARROW and not p.requires_grad for p in parameters)
 
 
 COMPUTE_DTYPE = "lfd_compute_dtype"  # set on a model by `compute_in`

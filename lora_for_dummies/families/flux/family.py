@@ -113,7 +113,14 @@ class Flux(Family):
                 loaded.configs["unet"] = diffusers_config(self.layout(file).config)
         notes = []
         files = parts.find_parts(model) if set(dtypes) - {"unet"} else {}
-        loaders = {"unet": lambda d: parts.load_transformer(Path(model.base), d, device),
+        def transformer(dtype: Any) -> tuple[Any, dict[str, Any]]:
+            loaded_model, config, note = parts.load_transformer(Path(model.base), dtype,
+                                                                device, model.fp8_base)
+            if note:
+                notes.append(note)
+            return loaded_model, config
+
+        loaders = {"unet": transformer,
                    "text_encoder": lambda d: parts.load_clip(files["text_encoder"], d, device,
                                                              self.key),
                    "text_encoder_2": lambda d: parts.load_t5(files["text_encoder_2"], d, device,

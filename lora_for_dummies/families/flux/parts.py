@@ -82,8 +82,11 @@ def _to(state: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
     return {k: v.to(device, dtype if v.is_floating_point() else None) for k, v in state.items()}
 
 
-def load_transformer(path: Path, dtype: Any, device: str) -> tuple[Any, dict[str, Any]]:
-    """(FluxTransformer2DModel in eval mode, its diffusers config) from a BFL-layout file."""
+def load_transformer(path: Path, dtype: Any, device: str, fp8: bool = False
+                     ) -> tuple[Any, dict[str, Any], str]:
+    """(FluxTransformer2DModel in eval mode computing in `dtype`, its diffusers config, a line
+    for the run's log) from a BFL-layout file. The blocks' Linear weights stay in fp8 when the
+    file stores them so or `fp8` asks (`stored_precision.compute_in` widens each as it runs)."""
     from accelerate import init_empty_weights
     from diffusers import FluxTransformer2DModel
 
@@ -100,12 +103,32 @@ def load_transformer(path: Path, dtype: Any, device: str) -> tuple[Any, dict[str
                             "extraction are); train a Flux.1 dev or schnell file")
         wanted = [k for k in file.keys() if k.startswith(layout.prefix)]
         state = bfl_to_diffusers(file.get_many(wanted), layout.config, layout.prefix)
+    import torch
+
+    from lora_for_dummies.train.stored_precision import compute_in
+
     config = diffusers_config(layout.config)
     with init_empty_weights():
         model = FluxTransformer2DModel(**config)
-    result = model.load_state_dict(_to(state, device, dtype), strict=True, assign=True)
-    del result
-    return model.eval().requires_grad_(False), config
+    narrow = torch.float8_e4m3fn if (fp8 or layout.fp8) and hasattr(torch, "float8_e4m3fn") \
+        else None
+    blocks = ("transformer_blocks.", "single_transformer_blocks.")
+    loaded = {k: v.to(device, narrow if narrow is not None and k.startswith(blocks)
+                      and k.endswith(".weight") and v.dim() == 2 else
+                      dtype if v.is_floating_point() else None) for k, v in state.items()}
+    del state
+    if narrow is not None:  # biases of the kept layers in bf16: half precision, not fp8
+        loaded = {k: v.to(torch.bfloat16) if k.startswith(blocks) and k.endswith(".bias")
+                  and dtype != torch.bfloat16 else v for k, v in loaded.items()}
+    model.load_state_dict(loaded, strict=True, assign=True)
+    model.eval().requires_grad_(False)
+    note = ""
+    if narrow is not None:
+        kept = compute_in(model, dtype)
+        note = (f"transformer: {kept} layers kept in fp8 ("
+                + ("as the file stores them" if layout.fp8 else "model.fp8_base")
+                + f"), computed in {str(dtype).removeprefix('torch.')}")
+    return model, config, note
 
 
 def load_clip(path: Path, dtype: Any, device: str, family_key: str) -> tuple[Any, dict]:
