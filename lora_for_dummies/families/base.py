@@ -68,6 +68,10 @@ class Family:
     implementation: str = "diffusers"
     clip_skip_default: tuple[int, str] = (1, "standard for this family")
     train_defaults: dict[str, Any] = field(default_factory=dict)  # "section.key" → value
+    # What the family requires whatever a preset chose (the guided path applies them last),
+    # and the line it says about them.
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+    guided_note: str = ""
     # Estimates, not measurements (docs/performance.md says which are measured):
     gpu_seconds_per_step: float = 0.5  # a 12 GB consumer GPU, LoRA, fp16, native resolution
     full_size_unet_parameters: float = 860e6

@@ -115,7 +115,8 @@ def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[s
     from lora_for_dummies.train.wizard import choose
 
     subject, why = given.subject, [] if given.token else [f"⚠ {NO_TRIGGER}"]
-    settings: dict[str, Any] = dict(get_family(given.family).train_defaults)
+    family = get_family(given.family)
+    settings: dict[str, Any] = dict(family.train_defaults)
     settings.update(subject.settings())
     why.append(f"{subject.label.lower()}: rank {subject.rank} / alpha {subject.alpha:g}, UNet "
                f"LR {subject.unet_lr:g}, text encoder "
@@ -128,6 +129,9 @@ def guided_job(base_job: TrainJob, given: GuidedInput) -> tuple[TrainJob, list[s
     memory["network.train_text_encoder"] = subject.train_text_encoder and \
         memory.get("network.train_text_encoder", True)
     settings.update(memory)
+    settings.update(family.train_overrides)
+    if family.guided_note:
+        why.append(family.guided_note)
     batch = int(settings.get("training.batch_size", base_job.training.batch_size))
     steps = min(max(given.image_count * subject.steps_per_image // batch, subject.min_steps),
                 subject.max_steps)

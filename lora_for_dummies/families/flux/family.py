@@ -76,6 +76,15 @@ class Flux(Family):
         metadata.pop("modelspec.encoder_layer", None)  # no clip skip
         return metadata
 
+    def wizard(self, vram_gb: float) -> Any:
+        """One of the tiers of `tiers.FLUX_TIERS` (None without a GPU: the CPU settings)."""
+        if vram_gb <= 0:
+            return None
+        from lora_for_dummies.families.flux.tiers import choose_flux
+        from lora_for_dummies.train import wizard
+
+        return choose_flux(vram_gb, wizard.bf16_supported(), wizard.eight_bit_adam_available())
+
     def unavailable_on(self, host_kind: str) -> str:
         return {"a1111": NOT_ON_A1111, "forge": NOT_ON_FORGE}.get(host_kind, "")
 
@@ -214,6 +223,10 @@ FAMILY = Flux(
     train_defaults={"training.resolution": 1024, "samples.width": 1024, "samples.height": 1024,
                     "network.train_text_encoder": False, "training.cache_text_encoder": True,
                     "optimizer.unet_lr": 1e-4, "samples.steps": 20, "samples.cfg": 1.0},
+    train_overrides={"network.train_text_encoder": False, "training.cache_text_encoder": True,
+                     "network.conv_rank": 0, "training.shuffle_tags": False},
+    guided_note=("Flux: the text encoders stay frozen (T5 is never trained) and encode each "
+                 "caption once; captions are sentences, so they are not shuffled"),
     gpu_seconds_per_step=4.0, full_size_unet_parameters=11.9e9, rough_vram_gb=24.0,
     base_vram_gb={1024: 33.0}, stores_alphas_cumprod=False, single_file=False,
 )

@@ -59,13 +59,22 @@ def find_parts(model: Any, needs_clip: bool = True) -> dict[str, Path]:
     return parts
 
 
+# Forge and Forge Neo keep the FLUX.1 configs and tokenizers in their own tree, which holds the
+# model folders: <webui>/backend/huggingface/black-forest-labs/FLUX.1-dev/tokenizer_2.
+FORGE_TOKENIZER = Path("backend", "huggingface", "black-forest-labs", "FLUX.1-dev", "tokenizer_2")
+
+
 def tokenizer_folder(model: Any) -> str:
-    """T5's tokenizer: `model.tokenizer_2`, else a `tokenizer_2` folder beside the transformer
-    ("" when there is none; `text.t5_tokenizer` then says what to do)."""
+    """T5's tokenizer: `model.tokenizer_2`, else a `tokenizer_2` folder beside the transformer,
+    else Forge's copy above the models folder ("" when there is none; `text.t5_tokenizer` then
+    says what to do)."""
     if model.tokenizer_2:
         return str(model.tokenizer_2)
-    beside = Path(model.base).parent / "tokenizer_2"
-    return str(beside) if beside.is_dir() else ""
+    base = Path(model.base).resolve()
+    for folder in [base.parent / "tokenizer_2"] + [a / FORGE_TOKENIZER for a in base.parents[1:4]]:
+        if folder.is_dir():
+            return str(folder)
+    return ""
 
 
 def _config(file: Any, component: str, family_key: str) -> dict[str, Any]:
