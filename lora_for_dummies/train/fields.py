@@ -51,6 +51,7 @@ SETTINGS = [
     ("training.gradient_checkpointing", "Gradient checkpointing (partial: the highest-"
      "resolution blocks only)", "choice", CHECKPOINTING),
     ("training.cache_latents", "Cache latents", "choice", ("off", "memory", "disk")),
+    ("model.fp8_base", "Flux: keep the base model in fp8", "bool", None),
     ("training.noise_offset", "Noise offset", "number", None),
     ("training.min_snr_gamma", "Min-SNR γ (0 = off)", "number", None),
     ("training.shuffle_tags", "Shuffle tags", "bool", None),
@@ -93,7 +94,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
                   "model.clip_skip"),
      ("training.shuffle_tags", "training.keep_tags", "model.clip_skip")),
     ("Memory and speed", ("training.precision", "training.gradient_checkpointing",
-                          "training.cache_latents"),
+                          "training.cache_latents", "model.fp8_base"),
      ("training.precision", "training.gradient_checkpointing", "training.cache_latents")),
     ("Base model details", ("model.zero_terminal_snr",), ("model.zero_terminal_snr",)),
     ("Samples", ("samples.every", "samples.prompts", "samples.negative", "samples.sampler",
@@ -159,7 +160,7 @@ HELP: dict[str, str] = {
                          "spiece.model), e.g. a diffusers FLUX.1 folder's tokenizer_2. Empty = a "
                          "tokenizer_2 folder beside the Flux model.",
     "model.clip_skip": "Which text-encoder layer the prompt is read from. 0 = what the model "
-                       "inspection suggests (2 for most anime SD1 models).",
+                       "inspection suggests (2 for most anime SD1 models). Not used by Flux.",
     "concepts.folder": "A folder of training images with a .txt caption beside each, e.g. a "
                        "dataset's HIGHRES_CONCEPT folder.",
     "concepts.token": "The trigger word you will write in prompts to call up this concept.",
@@ -176,12 +177,13 @@ HELP: dict[str, str] = {
     "network.alpha": "Scales the LoRA's effect (scale = alpha / rank). Half the rank is a "
                      "common choice; lower it if training is unstable.",
     "network.conv_rank": "Also train the convolution layers (LoCon), for styles and textures. "
-                         "0 = off.",
+                         "0 = off. Flux has none.",
     "network.conv_alpha": "Alpha of the convolution layers (scale = conv alpha / conv rank).",
     "network.train_text_encoder": "Also teach the text encoder the trigger word. Usually "
-                                  "better likeness; uses more memory.",
+                                  "better likeness; uses more memory. Flux: always frozen.",
     "network.unet_layers": "transformer: attention, projections and feed-forward (kohya's "
-                           "choice); attention: q/k/v/out only (diffusers' examples).",
+                           "choice); attention: q/k/v/out only (diffusers' examples). Flux: "
+                           "every Linear layer of its blocks, modulation left out.",
     "optimizer.name": "adamw is the safe choice; adamw8bit saves VRAM (needs bitsandbytes); "
                       "prodigy finds its own learning rate (set the rates to 1).",
     "optimizer.unet_lr": "How fast the UNet learns. 1e-4 is the usual start; lower it if "
