@@ -176,3 +176,26 @@ def test_fp8_base_keeps_the_frozen_transformer_in_fp8(flux_demo, tmp_path):
     weight = trainer.unet.get_submodule("transformer_blocks.0.ff.net.2").base_layer.weight
     assert weight.dtype == torch.float8_e4m3fn
     assert torch.isfinite(torch.tensor(result.losses)).all()
+
+
+def test_best_step_grid_of_a_flux_run(flux_demo, tmp_path):
+    """The grid loads the Flux parts, applies each saved step (split into diffusers' modules
+    as diffusers' loader does) and renders with Flux's sampler; strength 0 is the base."""
+    import numpy as np
+    from PIL import Image
+
+    from lora_for_dummies.train.bestgrid import render_grid
+    from lora_for_dummies.train.config import SampleConfig
+
+    job = _job(flux_demo, tmp_path, steps=4, samples={"enabled": False},
+               optimizer={"unet_lr": 0.05})
+    Trainer(job, tmp_path / "Lora", device="cpu").run()
+    sample = SampleConfig(steps=2, width=64, height=64)
+    grid = render_grid(flux_demo, tmp_path / "Lora", "tiny", tmp_path / "grid", "sks dog",
+                       sample, strengths=[0.0, 1.0], cfgs=[1.0], device="cpu",
+                       run_dir=job.run_dir)
+    assert [(c.step, c.strength) for c in grid.cells] == [(2, 0.0), (2, 1.0), (4, 0.0),
+                                                           (4, 1.0)]
+    pixels = [np.asarray(Image.open(c.image), dtype=np.float32) for c in grid.cells]
+    assert np.array_equal(pixels[0], pixels[2])  # strength 0: the base model, whatever step
+    assert np.abs(pixels[3] - pixels[2]).mean() > 0  # the trained LoRA changes the picture

@@ -202,6 +202,17 @@ class Family:
         """{loader: the LoRA modules it cannot place on the `base` file} (`lora/consumers`)."""
         raise NotImplementedError
 
+    def load_for_sampling(self, model: Any, dtype: Any, device: str) -> Any:
+        """LoadedModels with every component, for rendering outside a run (best-step grid)."""
+        loaded, _ = self.load_components(model, dict.fromkeys(self.component_names(), dtype),
+                                         device, None, None)
+        return loaded
+
+    def lora_patcher(self, models: dict[str, Any], configs: dict[str, dict[str, Any]]) -> Any:
+        """An object with `apply(modules, strength)` and `restore()` that adds a saved LoRA to
+        the loaded `models` and takes it off again."""
+        raise NotImplementedError
+
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
         """One sample image (PIL) with the current weights (`train.sampling.SampleContext`)."""
         raise NotImplementedError

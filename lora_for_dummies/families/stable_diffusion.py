@@ -88,6 +88,12 @@ class StableDiffusionFamily(Family):
 
         return unmatched_per_host(modules, self.key, Path(base), configs["unet"])
 
+    def lora_patcher(self, models: dict[str, Any], configs: dict[str, dict[str, Any]]) -> Any:
+        from lora_for_dummies.lora.patch import LoraPatcher
+
+        return LoraPatcher(self.key, {n: m for n, m in models.items() if n != "vae"},
+                           configs["unet"])
+
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
         from lora_for_dummies.train.sampling import render_unet
 

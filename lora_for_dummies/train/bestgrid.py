@@ -19,8 +19,9 @@ from typing import Any
 
 from lora_for_dummies.atomic import atomic_path, write_text_atomic
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.families import get_family
 from lora_for_dummies.progress import Reporter
-from lora_for_dummies.train.config import ModelConfig, SampleConfig
+from lora_for_dummies.train.config import ModelConfig, SampleConfig, TrainJob
 from lora_for_dummies.train.prediction import resolve_prediction
 
 CELL_NAME = re.compile(r"^step(\d+)-w([\d.]+)-cfg([\d.]+)\.png$")
@@ -73,9 +74,7 @@ def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: st
     import torch
 
     from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-    from lora_for_dummies.checkpoints.models import load_models
     from lora_for_dummies.lora.format import load_lora
-    from lora_for_dummies.lora.patch import LoraPatcher
     from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
 
     reporter = reporter or Reporter()
@@ -90,14 +89,15 @@ def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: st
     info = inspect_checkpoint(base)
     model = model or ModelConfig()
     prediction = resolve_prediction(model, info)
-    loaded = load_models(base, dtype=dtype, device=device)
+    family = get_family(info.family)
+    model = dataclasses.replace(model, base=str(base))
+    loaded = family.load_for_sampling(model, dtype, device)
     models = loaded.models
-    text_encoders = [models[n] for n in ("text_encoder", "text_encoder_2") if n in models]
-    patcher = LoraPatcher(loaded.family, {n: m for n, m in models.items() if n != "vae"},
-                          loaded.configs["unet"])
-    context = SampleContext(loaded.family, models["unet"], models["vae"], text_encoders,
+    text_encoders = [models[n] for n in family.text_component_names]
+    patcher = family.lora_patcher(models, loaded.configs)
+    context = SampleContext(info.family, models["unet"], models["vae"], text_encoders,
                             model.clip_skip or info.clip_skip, prediction, Path(base).stem,
-                            info.short_hash, name)
+                            info.short_hash, name, job=TrainJob(model=model), info=info)
     total = len(files) * len(strengths) * len(cfgs)
     reporter.start(total, f"best-step grid for {name}")
     cells: list[GridCell] = []

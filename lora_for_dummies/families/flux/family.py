@@ -204,6 +204,11 @@ class Flux(Family):
         neo = comfy if forge_neo_loads(3 * len(comfy), 3 * len(modules)) else list(modules)
         return {"Forge Neo": neo, "ComfyUI": comfy}
 
+    def lora_patcher(self, models: dict[str, Any], configs: dict[str, dict[str, Any]]) -> Any:
+        from lora_for_dummies.families.flux.patch import FluxPatcher
+
+        return FluxPatcher(models["unet"], configs["unet"])
+
     def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
         from lora_for_dummies.families.flux.sampler import render_flux
 
