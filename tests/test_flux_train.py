@@ -199,3 +199,38 @@ def test_best_step_grid_of_a_flux_run(flux_demo, tmp_path):
     pixels = [np.asarray(Image.open(c.image), dtype=np.float32) for c in grid.cells]
     assert np.array_equal(pixels[0], pixels[2])  # strength 0: the base model, whatever step
     assert np.abs(pixels[3] - pixels[2]).mean() > 0  # the trained LoRA changes the picture
+
+
+def test_the_guide_shows_the_flux_tiers():
+    from pathlib import Path
+
+    from lora_for_dummies.families.flux.tiers import FLUX_TIERS, markdown_table
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "training.md").read_text(
+        encoding="utf-8")
+    assert markdown_table() in guide
+    assert all(t.measured_gb is None for t in FLUX_TIERS) and "(estimate)" in markdown_table()
+
+
+@pytest.mark.parametrize(("vram", "resolution", "warned"), [(24.0, 1024, False),
+                                                             (16.0, 512, False),
+                                                             (12.0, 512, True)])
+def test_the_wizard_and_the_guided_path_on_a_flux_base(vram, resolution, warned):
+    from pathlib import Path
+
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.train.guided import GuidedInput, guided_job, subject_for
+    from lora_for_dummies.train.wizard import choose
+
+    choice = choose(vram, "flux")
+    assert choice.settings["model.fp8_base"] is True
+    assert choice.settings["training.resolution"] == resolution
+    assert "estimate" in choice.label
+    assert any("block swap" in r for r in choice.reasons) == warned
+    given = GuidedInput(base=Path("flux1-dev.safetensors"), family="flux",
+                        subject=subject_for("character"), concept_folder=Path("imgs"),
+                        token="sks", image_count=20, name="me", vram_gb=vram)
+    job, why = guided_job(TrainJob(), given)
+    assert job.network.train_text_encoder is False and job.training.shuffle_tags is False
+    assert job.model.fp8_base is True and job.training.cache_text_encoder is True
+    assert any(line.startswith("Flux: the text encoders stay frozen") for line in why)
