@@ -5,7 +5,7 @@
 # gradient checkpointing, the bench default) against the diffusers-example reference, it/s and
 # peak VRAM — and each SDXL tier of the Performance Wizard (lora_for_dummies/train/vram_tiers.py)
 # with its exact settings: peak VRAM and it/s beside the tier's estimate, the figures that
-# replace the "estimate" labels. Results go to $OUT (or bench/out/train) as gpu_check.txt.
+# replace the "estimate" labels; then the Flux tiers (bench/flux_tier.py). Results go to $OUT (or bench/out/train) as gpu_check.txt.
 #
 # On a machine without diffusers, put its wheel (and any other missing one) in .whl first:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -32,5 +32,11 @@ for args in "--family sd1 --precision fp16 --resolutions 512" \
 done
 for tier in sdxl-8gb sdxl-12gb sdxl-16gb sdxl-24gb; do
     python3 bench/train_step.py --device cuda --steps 8 --preset "$tier" 2>&1 \
+        | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
+done
+# Flux.1 dev: the 16 and 24 GB tiers (families/flux/tiers.py) on a full-size random
+# transformer, written once (about a minute); each tier about two minutes.
+for tier in 16 24; do
+    python3 bench/flux_tier.py --device cuda --tier "$tier" --steps 4 2>&1 \
         | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
 done
