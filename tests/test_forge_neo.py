@@ -70,6 +70,9 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     assert message.startswith("Started ui run"), message
     SESSION.wait(300)
     assert not SESSION.running and "done: 2 steps" in SESSION.view().text
+    # Issue 24: the tab says what happened to Neo's own models.
+    assert any("left the GPU for this run (Forge's memory management)" in line
+               for line in SESSION.trainer.reporter.state.log)
     assert memory.events == ["unload_all_models", "soft_empty_cache"]
     assert sd_models.events == []  # Neo frees VRAM itself; A1111's unload/reload not used
     assert scans and (Path(shared.cmd_opts.lora_dir) / "ui run.safetensors").is_file()

@@ -55,6 +55,10 @@ class Host(Protocol):
         one-line note saying why any is missing ("" when none is)."""
         ...
 
+    def gpu_job_note(self) -> str:
+        """What `gpu_job` did with the host's own models, for the run's log ("" for none)."""
+        ...
+
     def models_hint(self) -> str:
         """Where a beginner puts a checkpoint for this host (shown while the list is empty)."""
         ...

@@ -70,6 +70,9 @@ class StandaloneHost:
 
         return available_on("standalone")
 
+    def gpu_job_note(self) -> str:
+        return ""
+
     def models_hint(self) -> str:
         return (f"No model yet: put a checkpoint (.safetensors of SD 1.x, SD 2.x or SDXL) into "
                 f"{self.models_dir} and press 🔄, or start again with `lfd serve --demo` to "

@@ -100,6 +100,13 @@ class WebuiHost:
                 else:  # Forge loads its models again when the next generation needs them
                     forge.soft_empty_cache()
 
+    def gpu_job_note(self) -> str:
+        if _forge_memory_management() is not None:
+            return ("the webui's models left the GPU for this run (Forge's memory management); "
+                    "they load again when you next generate")
+        return ("the webui's model left the GPU for this run; txt2img waits and has it back "
+                "when the run ends")
+
     def models_hint(self) -> str:
         return ("No model yet: put a checkpoint into the webui's models/Stable-diffusion folder "
                 "(the one txt2img lists) and press 🔄.")

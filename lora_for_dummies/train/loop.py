@@ -69,6 +69,7 @@ class Trainer(RunOutputs):
         self.overwrite = overwrite  # a new run may replace `<name>*.safetensors` it did not make
         self.run_dir = job.run_dir
         self.save_requested = False  # "stop and save"
+        self.start_notes: list[str] = []  # lines for the run's log from its caller (the host)
 
     # -- setup ----------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -243,7 +244,7 @@ class Trainer(RunOutputs):
         self.reporter.start(job.training.steps, f"Training {job.save.name}")
         if asked:
             self.reporter.request_stop()
-        for note in notes:
+        for note in self.start_notes + notes:
             self.reporter.log(note)
         try:  # a Stop while loading or caching takes effect within seconds
             self._setup()

@@ -95,6 +95,8 @@ class TrainingSession:
     def _run(self, host: Host, resume: bool, task_id: str) -> None:
         try:
             with host.gpu_job(task_id):
+                if note := host.gpu_job_note():  # said in the run's log once it starts
+                    self.trainer.start_notes.append(note)
                 outcome = self.trainer.run(resume=resume)
             self.result = outcome.message
             self.outcome = outcome
