@@ -4,7 +4,8 @@ estimate, the figures that replace its "estimate" label. `--tiny` runs the same 
 Flux demo (a CPU check that the script works; its numbers say nothing about a GPU).
 
     python bench/flux_tier.py --device cuda --tier 24 --steps 6
-    python bench/flux_tier.py --tiny --tier 16 --steps 2
+    python bench/flux_tier.py --tiny --tier 16 --steps 2   # fp8 base: weights resident
+    python bench/flux_tier.py --tiny --tier 32 --steps 2   # beside the plain (bf16) run
 
 The full-size transformer is written once (23.8 GB bf16, under bench/out/flux) with random
 weights; CLIP-L is full size, T5 has the real width (4096) but one block, since T5 leaves the
@@ -98,15 +99,23 @@ def main() -> None:
     if args.tiny:
         data["training"].update(resolution=64, precision="fp32")
     began = time.perf_counter()
-    Trainer(TrainJob.from_dict(data), run / "Lora", device=args.device).run()
+    trainer = Trainer(TrainJob.from_dict(data), run / "Lora", device=args.device)
+    trainer.run()
+    resident = sum(p.numel() * p.element_size() for p in trainer.unet.parameters()) / 2**30
     log = run / f"flux-{tier.gigabytes}gb" / "log.jsonl"
     seconds = [json.loads(line)["seconds"] for line in log.read_text().splitlines()
                if '"loss"' in line]
     step = statistics.median(seconds[1:] or seconds)
-    peak = torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else float("nan")
+    if args.device == "cuda":
+        peak, memory = torch.cuda.max_memory_allocated() / 2**30, "peak VRAM"
+    else:
+        import resource
+
+        peak, memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak RSS"
     print(f"flux-{tier.gigabytes}gb{' (tiny)' if args.tiny else ''}: {step:.2f} s/step, "
-          f"peak VRAM {peak:.2f} GB | table: {tier.vram_label()} | "
-          f"{peak / tier.estimated_gb:.2f}x the estimate | whole run "
+          f"{memory} {peak:.2f} GB | table: {tier.vram_label()} | "
+          f"{peak / tier.estimated_gb:.2f}x the estimate | transformer weights resident "
+          f"{resident * 1024:.2f} MB ({'fp8 base' if tier.fp8_base else 'bf16'}) | whole run "
           f"{time.perf_counter() - began:.0f} s")
 
 
