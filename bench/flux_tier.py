@@ -99,7 +99,8 @@ def main() -> None:
     if args.tiny:
         data["training"].update(resolution=64, precision="fp32")
     began = time.perf_counter()
-    trainer = Trainer(TrainJob.from_dict(data), run / "Lora", device=args.device)
+    trainer = Trainer(TrainJob.from_dict(data), run / "Lora", device=args.device,
+                      overwrite=True)  # its own files of an earlier bench run
     trainer.run()
     resident = sum(p.numel() * p.element_size() for p in trainer.unet.parameters()) / 2**30
     log = run / f"flux-{tier.gigabytes}gb" / "log.jsonl"
