@@ -76,6 +76,9 @@ class Family:
     stores_alphas_cumprod: bool = True  # real files of the family carry the noise schedule
     single_file: bool = True  # text encoders and VAE inside the checkpoint (SD), or separate
     tiny_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Folder names (beside the base models' folder) where the hosts keep this family's
+    # separate parts; the standalone model list leaves them out (`families.part_folders`).
+    part_folders: tuple[str, ...] = ()
 
     # -- recognising a file ----------------------------------------------------------------
     prediction_from_file = True  # ε or v, read from the file's metadata / markers / .yaml

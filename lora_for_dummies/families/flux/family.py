@@ -15,6 +15,7 @@ from typing import Any
 
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.families.base import Family, FileDetails, TextEncoderSpec
+from lora_for_dummies.families.flux.parts import FOLDERS
 
 NOT_ON_A1111 = ("Flux needs Forge Neo (A1111 cannot run Flux models); on this host, inspect and "
                 "extract Flux files from the command line (lfd inspect / lfd extract)")
@@ -22,8 +23,7 @@ NOT_ON_FORGE = ("Flux is offered on Forge Neo, the maintained Forge; on Forge cl
                 "and extract Flux files from the command line")
 # Where Forge Neo keeps each separate part, relative to its models folder (`parts.SEARCH`
 # looks there from the transformer's folder, and the standalone host lists none of them).
-PART_FOLDERS = {"clip_l": "models/text_encoder", "t5xxl": "models/text_encoder",
-                "vae": "models/VAE"}
+KEPT_IN = {"clip_l": "models/text_encoder", "t5xxl": "models/text_encoder", "vae": "models/VAE"}
 LORA_LINE = ("this is a Flux LoRA, not a base model: put it in the Lora folder and use it in a "
              "prompt as <lora:name:1> with its Flux model (lfd lora-info lists its modules)")
 T5_TOKENS = {"schnell": 256}  # diffusers' and kohya's T5 length; 512 for the others
@@ -57,18 +57,23 @@ class Flux(Family):
             part = identify_view(ckpt)
         except CheckpointError:  # a quantized file, an SD VAE: `detect_family` says what it is
             return None
-        if part is None or part.kind not in PART_FOLDERS:
+        if part is None or part.kind not in KEPT_IN:
             return None
         return part.kind, (f"this is {part.title}, one of Flux's separate parts, not a base "
-                           f"model: keep it in {PART_FOLDERS[part.kind]} (or beside the Flux "
+                           f"model: keep it in {KEPT_IN[part.kind]} (or beside the Flux "
                            "transformer), where Flux training and Forge Neo find it")
 
     def default_prediction(self) -> tuple[str, str]:
         return "flow", "Flux is trained with rectified flow (velocity prediction)"
 
     def part_of(self, key: str, ckpt: Any) -> str | None:
-        layout = self.layout(ckpt)
-        return "unet" if key.startswith(layout.prefix) else None
+        from lora_for_dummies.families.flux.layout import ANCHOR, PREFIXES
+
+        # Asked once per key by `inspect`: the prefix from three look-ups, not the whole layout
+        # again (780 layouts took 2 s on a real dev file).
+        prefix = next((p for p in sorted(PREFIXES, key=len, reverse=True) if p + ANCHOR in ckpt),
+                      None)
+        return "unet" if prefix is not None and key.startswith(prefix) else None
 
     def describe(self, ckpt: Any) -> FileDetails:
         layout = self.layout(ckpt)
@@ -253,4 +258,5 @@ FAMILY = Flux(
                     "optimizer.unet_lr": 1e-4, "samples.steps": 20, "samples.cfg": 1.0},
     gpu_seconds_per_step=4.0, full_size_unet_parameters=11.9e9, rough_vram_gb=24.0,
     base_vram_gb={1024: 33.0}, stores_alphas_cumprod=False, single_file=False,
+    part_folders=FOLDERS,
 )

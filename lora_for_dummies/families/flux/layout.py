@@ -29,7 +29,7 @@ from lora_for_dummies.families.flux.architecture import (
 # Where the transformer sits: BFL's own files have no prefix; ComfyUI / Forge checkpoints
 # (and some fine-tunes saved from them) put it under `model.diffusion_model.`.
 PREFIXES = ("", "model.diffusion_model.", "diffusion_model.")
-_ANCHOR = "double_blocks.0.img_attn.qkv.weight"
+ANCHOR = "double_blocks.0.img_attn.qkv.weight"
 _NOT_YET = "is not supported yet: use the bf16 / fp8 .safetensors file"
 # bitsandbytes' serialised quant state (Forge's flux1-dev-bnb-nf4 files).
 _BNB = (".absmax", ".quant_map", ".quant_state", ".nested_absmax", ".nested_quant_map",
@@ -146,8 +146,8 @@ def is_flux_lora(keys: list[str]) -> bool:
 
 def _find_prefix(keys: list[str]) -> str | None:
     for key in keys:
-        if key.endswith(_ANCHOR) and key[: -len(_ANCHOR)] in PREFIXES:
-            return key[: -len(_ANCHOR)]
+        if key.endswith(ANCHOR) and key[: -len(ANCHOR)] in PREFIXES:
+            return key[: -len(ANCHOR)]
     return None
 
 
