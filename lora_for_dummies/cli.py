@@ -12,6 +12,7 @@ from lora_for_dummies.errors import UserError
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+    from lora_for_dummies.errors import SeparatePart
 
     status = 0
     for model in args.models:
@@ -20,6 +21,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 model, compute_hash=not args.no_hash, prediction_override=args.prediction,
                 zero_terminal_snr_override={"yes": True, "no": False}.get(
                     args.zero_terminal_snr))
+        except SeparatePart as part:  # recognised (Flux's CLIP-L, T5, VAE, a LoRA): one line
+            print(json.dumps({"path": str(part.path), "file_name": part.path.name,
+                              "part": part.kind, "description": part.reason}, indent=2)
+                  if args.json else str(part))
+            continue
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             status = 2
@@ -96,7 +102,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lfd",
                                      description="LoRA for Dummies: train, extract and inspect "
-                                                 "LoRAs for Stable Diffusion.")
+                                                 "LoRAs for Stable Diffusion and Flux.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the standalone app in your browser")
@@ -117,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-block", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=_cmd_serve)
 
-    inspect = sub.add_parser("inspect", help="show what a checkpoint is (family, variant, hashes)")
-    inspect.add_argument("models", nargs="+", help=".safetensors or .ckpt files")
+    inspect = sub.add_parser("inspect", help="show what a checkpoint is (family, variant, "
+                                             "hashes); names a Flux part or LoRA in one line")
+    inspect.add_argument("models", nargs="+", help=".safetensors or .ckpt files (a Flux "
+                                                   "transformer, or its clip_l / t5xxl / ae)")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.add_argument("--no-hash", action="store_true", help="skip the sha256 (faster)")
     inspect.add_argument("--prediction", choices=["epsilon", "v"],

@@ -125,17 +125,21 @@ _OVERWRITE = "replace an existing file of that name"
 
 
 def add_lora_commands(sub: argparse._SubParsersAction) -> None:
-    extract = sub.add_parser("extract", help="LoRA = fine-tuned checkpoint − base checkpoint")
+    extract = sub.add_parser("extract", help="LoRA = fine-tuned checkpoint − base checkpoint "
+                                             "(SD 1.x / 2.x / XL, or two Flux transformers)")
     extract.add_argument("base", help="the checkpoint the fine-tune started from")
-    extract.add_argument("tuned", help="the fine-tuned checkpoint")
+    extract.add_argument("tuned", help="the fine-tuned checkpoint (the same family and model)")
     extract.add_argument("--name", required=True, help="LoRA name (file name without suffix)")
     extract.add_argument("--lora-dir", default="lfd_data/Lora",
                          help="where the LoRA is written (default lfd_data/Lora)")
     _rank_options(extract)
-    extract.add_argument("--conv-rank", type=int, default=0, help="also conv layers (LoCon)")
+    extract.add_argument("--conv-rank", type=int, default=0,
+                         help="also conv layers (LoCon; SD only: Flux has none)")
     extract.add_argument("--no-text-encoder", action="store_true",
-                         help="UNet only (skip the text encoders' difference)")
-    extract.add_argument("--ema", action="store_true", help="use the fine-tune's EMA weights")
+                         help="UNet only (skip the text encoders' difference; a Flux extraction "
+                              "is the transformer's alone, its text encoders are separate files)")
+    extract.add_argument("--ema", action="store_true",
+                         help="use the fine-tune's EMA weights (SD only)")
     extract.add_argument("--clamp", type=float, default=None, help="quantile clamp, e.g. 0.99")
     extract.add_argument("--device", default="cpu", help="cpu or cuda")
     extract.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"],

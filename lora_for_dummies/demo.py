@@ -14,6 +14,12 @@ from typing import Any
 DEMO_MODEL = "demo-tiny-sd1 (random weights, samples are noise).safetensors"
 # Sorted after the base in every list; only for trying the Extract tab on a first run.
 DEMO_TUNED = "demo-tiny-sd1-finetuned (for the Extract tab).safetensors"
+# A tiny Flux pair for the Extract tab (and Flux training), in a folder of its own under
+# models/: its parts go to models/text_encoder and models/VAE as Forge Neo keeps them, which
+# the model lists leave out, and T5's tokenizer beside the transformer.
+DEMO_FLUX_MODEL = "flux/demo-tiny-flux (random weights, samples are noise).safetensors"
+DEMO_FLUX_TUNED = "flux/demo-tiny-flux-finetuned (for the Extract tab).safetensors"
+DEMO_FILES = (DEMO_MODEL, DEMO_TUNED, DEMO_FLUX_MODEL, DEMO_FLUX_TUNED)  # models/…, sorted
 WEBUI_FOLDERS = ("stable-diffusion-webui", "stable-diffusion-webui-forge", "sd-webui",
                  "webui", "automatic1111")
 
@@ -96,6 +102,7 @@ def prepare_demo(data_dir: Path) -> Path:
         from lora_for_dummies.checkpoints.synthetic_change import write_changed_checkpoint
 
         write_changed_checkpoint(model, tuned, rank=8, seed=1)
+    _write_flux_pair(data_dir / "models")
     dataset = create_dataset(data_dir / "datasets", "demo dog")
     originals = dataset.folder(dataset.concept(""), "originals")
     captions = ["sks, dog, grass", "sks, dog, sofa", "sks, dog, beach", "sks, dog, snow",
@@ -115,6 +122,17 @@ def prepare_demo(data_dir: Path) -> Path:
     return model
 
 
+def _write_flux_pair(models: Path) -> None:
+    from lora_for_dummies.families.flux.demo import write_flux_demo
+    from lora_for_dummies.families.flux.synthetic import write_finetune
+
+    base, tuned = models / DEMO_FLUX_MODEL, models / DEMO_FLUX_TUNED
+    if not base.exists():
+        write_flux_demo(base.parent, name=base.name, models_dir=models)
+    if not tuned.exists():
+        write_finetune(base, tuned, rank=4, seed=1)
+
+
 def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> None:
     from lora_for_dummies.config import save_toml
     from lora_for_dummies.train.config import TrainJob
@@ -132,7 +150,9 @@ def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> Non
 
 
 def demo_base(paths: list[Path]) -> Path | None:
-    """The demo's base when the list is the demo's pair (its fine-tune is for Extract only), so
-    the Train tab opens on it as it would on a single model."""
+    """The demo's SD base when the list is the demo's models (its fine-tunes are for Extract
+    only, the Flux pair for trying Flux), so the Train tab opens on it as it would on a single
+    model."""
     names = {Path(p).name: Path(p) for p in paths}
-    return names.get(DEMO_MODEL) if set(names) == {DEMO_MODEL, DEMO_TUNED} else None
+    demo = {Path(name).name for name in DEMO_FILES}
+    return names.get(DEMO_MODEL) if DEMO_MODEL in names and set(names) <= demo else None

@@ -16,3 +16,13 @@ class CheckpointError(UserError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path.name}: {reason}")
+
+
+class SeparatePart(CheckpointError):
+    """A file that is recognised but is not a base model: a part a family keeps in its own file
+    (Flux's CLIP-L, T5-XXL, VAE) or one of its LoRAs. `inspect` names it and succeeds; a job
+    given it as a base model is refused with the same line."""
+
+    def __init__(self, path: str | Path, kind: str, reason: str) -> None:
+        self.kind = kind  # clip_l | t5xxl | vae | lora …, the family's own word
+        super().__init__(path, reason)

@@ -22,9 +22,9 @@ def test_demo_workspace_is_a_real_model_and_dataset(tmp_path):
     prepare_demo(tmp_path)  # idempotent: nothing rewritten
     assert model.stat().st_mtime_ns == before
     host = StandaloneHost(tmp_path)
-    from lora_for_dummies.demo import DEMO_TUNED
+    from lora_for_dummies.demo import DEMO_FILES
 
-    assert ExtractController(host).checkpoint_titles() == [DEMO_MODEL, DEMO_TUNED]
+    assert ExtractController(host).checkpoint_titles() == list(DEMO_FILES)
 
 
 def test_demo_dataset_arrives_processed_captioned_and_with_its_trigger_word(tmp_path):
@@ -86,7 +86,7 @@ def test_the_demo_brings_a_pair_so_extract_can_be_tried(tmp_path):
 
     prepare_demo(tmp_path)
     host = StandaloneHost(tmp_path)
-    base, tuned = [entry.title for entry in host.checkpoints()]
+    base, tuned = [entry.title for entry in host.checkpoints()][:2]
     assert base.startswith("demo-tiny-sd1 (") and tuned.startswith("demo-tiny-sd1-finetuned")
     assert train_form.base_title(host) == base
     rows, summary = ExtractController(host).extract(
@@ -98,4 +98,37 @@ def test_the_demo_brings_a_pair_so_extract_can_be_tried(tmp_path):
     assert max(float(row[5]) for row in written) < 0.05  # the rank-8 change, reproduced
     assert "<lora:demo diff:1>" in summary  # and how to use it
     prepare_demo(tmp_path)  # a second start keeps everything as it is
-    assert len(host.checkpoints()) == 2
+    assert len(host.checkpoints()) == 4
+
+
+def test_the_demo_brings_a_flux_pair_and_lists_no_part_as_a_model(tmp_path):
+    """The tiny Flux pair sits in models/flux/ with T5's tokenizer; its CLIP-L, T5 and VAE in
+    models/text_encoder and models/VAE, where Flux training finds them and no list offers
+    them as base models. Extract turns the pair into a LoRA that reproduces the change."""
+    from lora_for_dummies.demo import DEMO_FLUX_MODEL, DEMO_FLUX_TUNED
+    from lora_for_dummies.families.flux import parts
+    from lora_for_dummies.progress import Reporter
+    from lora_for_dummies.train.config import TrainJob
+    from lora_for_dummies.ui import train_form
+
+    prepare_demo(tmp_path)
+    models = tmp_path / "models"
+    host = StandaloneHost(tmp_path)
+    titles = [entry.title for entry in host.checkpoints()]
+    assert titles[2:] == [DEMO_FLUX_MODEL, DEMO_FLUX_TUNED]
+    assert not any(t.startswith(("text_encoder/", "VAE/")) for t in titles)
+    assert train_form.base_title(host) == DEMO_MODEL  # the Train tab still opens on SD's
+    job = TrainJob()
+    job.model.base = str(models / DEMO_FLUX_MODEL)
+    found = parts.find_parts(job.model)
+    assert {k: v.relative_to(models).as_posix() for k, v in found.items()} == {
+        "text_encoder": "text_encoder/clip_l.safetensors",
+        "text_encoder_2": "text_encoder/t5xxl_demo.safetensors", "vae": "VAE/ae.safetensors"}
+    assert parts.tokenizer_folder(job.model) == str(models / "flux" / "tokenizer_2")
+    assert inspect_checkpoint(models / DEMO_FLUX_TUNED).family == "flux"
+    rows, summary = ExtractController(host).extract(
+        DEMO_FLUX_MODEL, DEMO_FLUX_TUNED, "demo flux diff", 8, "fixed", 0.9, 0, True, False, 0,
+        "cpu", "fp16", False, Reporter())
+    written = [row for row in rows if not row[6]]
+    assert len(written) == 26 and max(float(row[5]) for row in written) < 0.01, summary
+    assert (host.lora_dir() / "demo flux diff.safetensors").is_file()

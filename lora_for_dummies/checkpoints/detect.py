@@ -20,16 +20,30 @@ from lora_for_dummies.checkpoints.model_lines import (
     model_line,
 )
 from lora_for_dummies.checkpoints.reader import CheckpointFile
-from lora_for_dummies.errors import CheckpointError
-from lora_for_dummies.families import UNET_PREFIX, VAE_PREFIX, get_family, recognise
+from lora_for_dummies.errors import CheckpointError, SeparatePart
+from lora_for_dummies.families import (
+    UNET_PREFIX,
+    VAE_PREFIX,
+    all_families,
+    get_family,
+    recognise,
+)
 
 _FIRST_CONV = UNET_PREFIX + "input_blocks.0.0.weight"
 
 
+def _known() -> str:
+    return ", ".join(family.short_title for family in all_families())
+
+
 def detect_family(ckpt: CheckpointFile) -> str:
     """The key of the file's family (`families.recognise`), or a CheckpointError saying what the
-    file is instead."""
+    file is instead (`SeparatePart` for a family's separate part or LoRA)."""
     keys = ckpt.keys()
+    for family in all_families():  # a family's own part or LoRA is named, not refused
+        part = family.separate_part(ckpt)
+        if part is not None:
+            raise SeparatePart(ckpt.path, *part)
     if any(k.startswith(("lora_unet_", "lora_te")) or ".lora_down." in k or ".lora_A." in k
            or k.startswith("lora_") for k in keys):
         raise CheckpointError(ckpt.path, "this is a LoRA, not a base model: put it in the Lora "
@@ -46,11 +60,11 @@ def detect_family(ckpt: CheckpointFile) -> str:
         if any(k in ("string_to_param", "emb_params", "clip_l", "clip_g") for k in keys):
             raise CheckpointError(ckpt.path, "this is a textual-inversion embedding, not a model")
         example = keys[0] if keys else "no tensors"
-        raise CheckpointError(ckpt.path, f"unknown architecture: not a Stable Diffusion 1/2/XL "
-                              f"checkpoint ({len(keys)} tensors, e.g. {example!r})")
+        raise CheckpointError(ckpt.path, f"unknown architecture: not a {_known()} model "
+                              f"({len(keys)} tensors, e.g. {example!r})")
     if any(".joint_blocks." in k or ".double_blocks." in k for k in keys):
-        raise CheckpointError(ckpt.path, "unknown architecture (SD3/Flux-style); only SD 1.x, "
-                              "2.x and SDXL are supported")
+        raise CheckpointError(ckpt.path, f"unknown architecture (SD3/Flux-style, but not a "
+                              f"Flux file this project reads); supported: {_known()}")
     raise CheckpointError(ckpt.path, "has a UNet but no text encoder that matches SD 1.x, 2.x or "
                           "SDXL; it cannot be trained or extracted as a full model")
 

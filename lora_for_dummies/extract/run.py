@@ -22,7 +22,7 @@ from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.families import UNET_PREFIX
+from lora_for_dummies.families import UNET_PREFIX, get_family
 from lora_for_dummies.lora.format import LoraModule, output_path, save_lora
 from lora_for_dummies.lora.lowrank import RankRule, clamp_quantile, factorize
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
@@ -72,6 +72,7 @@ class ExtractReport:
     modules: list[ModuleReport] = field(default_factory=list)
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)
     output: str = ""
+    notes: list[str] = field(default_factory=list)  # what the family left out, and why
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,10 +87,12 @@ class ExtractReport:
             lines.append(f"{part}: {info['written']} modules written{unchanged}, difference "
                          f"{info['difference']:.2e}, mean error {info['mean_error']:.4f} — "
                          f"{state}")
-        return lines + ([f"saved {self.output}"] if self.output else [])
+        return lines + self.notes + ([f"saved {self.output}"] if self.output else [])
 
 
 _DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+NO_DIFFERENCE = ("the two models have no difference that a LoRA can hold (identical weights in "
+                 "every adaptable layer)")
 
 
 def _read(file: CheckpointFile, target: Target, key: str) -> Any:
@@ -117,37 +120,82 @@ def check_pair(base: Path, tuned: Path) -> tuple[str, bool]:
 def check_extraction(base: str | Path, tuned: str | Path, lora_dir: str | Path, name: str,
                      settings: ExtractSettings, overwrite: bool) -> tuple[Path, str, bool]:
     """What refuses an extraction before any weight is read (the job API answers these with
-    4xx at once): the settings, the output's name and a clash, a pair of different models, a
-    rank above every layer. Returns (output, family, v-prediction)."""
+    4xx at once): the settings, the output's name and a clash, a pair of different models (or
+    families), then what the family refuses (`Family.check_extraction`: a rank above every
+    layer, an option that does not apply). Returns (output, family, v-prediction)."""
     settings.validate()
     output = output_path(lora_dir, name)
     if output.exists() and not overwrite:
         raise UserError(f"{output.name} already exists; choose another name or allow "
                         "overwriting")
     family, v_prediction = check_pair(Path(base), Path(tuned))
+    get_family(family).check_extraction(Path(base), Path(tuned), settings)
+    return output, family, v_prediction
+
+
+def check_rank(rank: int, largest: int) -> None:
+    """A fixed rank (or a dynamic rank's cap) no layer of the model can hold is refused."""
+    if rank > largest:
+        raise UserError(f"rank {rank} is larger than every layer of this model (the largest "
+                        f"allows {largest})")
+
+
+def check_sd_extraction(base: Path, family: str, settings: ExtractSettings) -> None:
+    """Stable Diffusion's part of `check_extraction`: the rank against its UNet and CLIP
+    layers."""
     with CheckpointFile(base) as base_file:
         configs = resolve_configs(base_file, family)
         targets = extraction_targets(family, configs, settings.text_encoders,
                                      settings.conv_rule is not None, keys=base_file.keys())
         largest = max(min(base_file.shape(t.key)[0] // (3 if t.third is not None else 1),
                           _fan_in(base_file.shape(t.key))) for t in targets)
-    if settings.rule.rank > largest:
-        raise UserError(f"rank {settings.rule.rank} is larger than every layer of this model "
-                        f"(the largest allows {largest})")
-    return output, family, v_prediction
+    check_rank(settings.rule.rank, largest)
 
 
 def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name: str,
                  settings: ExtractSettings | None = None, reporter: Reporter | None = None,
                  overwrite: bool = False, preview: str | Path | None = None) -> ExtractReport:
-    """Write `<lora_dir>/<name>.safetensors` (a kohya LoRA) holding tuned − base."""
+    """Write `<lora_dir>/<name>.safetensors` holding tuned − base, in the format of the base's
+    family: the family's own extraction (`Family.extract`) does the work and its checks."""
+    family = inspect_checkpoint(base, compute_hash=False).family
+    return get_family(family).extract(Path(base), Path(tuned), Path(lora_dir), name,
+                                      settings or ExtractSettings(), reporter or Reporter(),
+                                      overwrite, preview)
+
+
+def extraction_comment(base: str | Path, tuned: str | Path, settings: ExtractSettings) -> str:
+    """What an extracted file's metadata and sidecar say it came from (names, hashes, rule)."""
+    return (f"extracted by LoRA for Dummies from {Path(tuned).name} minus {Path(base).name} "
+            f"(sha256 {short_hash(sha256_file(tuned))} − "
+            f"{short_hash(sha256_file(base))}); rank rule {settings.rule.mode} "
+            f"{settings.rule.rank}")
+
+
+def write_extraction_sidecar(output: Path, family: str, comment: str,
+                             preview: str | Path | None) -> None:
+    """The webui's Lora card beside an extracted file (and its preview image if given)."""
+    preview_image = None
+    if preview:
+        from lora_for_dummies.dataset.imageio import load_image
+
+        preview_image = load_image(Path(preview)).image
+    write_sidecar(output, family, notes=comment, preview=preview_image)
+
+
+def save_dtype(settings: ExtractSettings) -> Any:
     import torch
 
-    settings = settings or ExtractSettings()
+    return getattr(torch, _DTYPES.get(settings.save_dtype, "float16"))
+
+
+def extract_sd_lora(base: Path, tuned: Path, lora_dir: Path, name: str,
+                    settings: ExtractSettings, reporter: Reporter, overwrite: bool = False,
+                    preview: str | Path | None = None) -> ExtractReport:
+    """Stable Diffusion 1 / 2 / XL (`StableDiffusionFamily.extract`): the UNet's and the text
+    encoders' modules, linear and (with `conv_rule`) conv, in kohya's names."""
     output, family, v_prediction = check_extraction(base, tuned, lora_dir, name, settings,
                                                     overwrite)
     name = output.stem
-    reporter = reporter or Reporter()
     report = ExtractReport()
     modules: dict[str, LoraModule] = {}
     with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file, \
@@ -162,7 +210,8 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
             if reporter.should_stop():
                 raise UserError("extraction stopped; nothing was written")
             governor.update()
-            module_report, module = _factor(target, weight_norm, delta, delta_norm, settings)
+            module_report, module = factor_module(target, weight_norm, delta, delta_norm,
+                                                  settings)
             report.modules.append(module_report)
             norms = sums.setdefault(target.part, [0.0, 0.0])
             norms[0] += delta_norm ** 2
@@ -170,28 +219,18 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
             if module is not None:
                 modules[target.name] = module
             reporter.step(index, target.name)
-    _judge_parts(report, sums, settings, modules)
+    judge_parts(report, sums, settings, modules)
     if not modules:
-        raise UserError("the two models have no difference that a LoRA can hold (identical "
-                        "weights in every adaptable layer)")
+        raise UserError(NO_DIFFERENCE)
     ranks = [m.rank for m in modules.values() if m.down.dim() == 2 or m.down.shape[-1] == 1]
     conv_ranks = [m.rank for m in modules.values() if m.down.dim() == 4 and m.down.shape[-1] > 1]
-    comment = (f"extracted by LoRA for Dummies from {Path(tuned).name} minus {Path(base).name} "
-               f"(sha256 {short_hash(sha256_file(tuned))} − "
-               f"{short_hash(sha256_file(base))}); rank rule {settings.rule.mode} "
-               f"{settings.rule.rank}")
+    comment = extraction_comment(base, tuned, settings)
     metadata = lora_metadata(family, name, max(ranks or [0]), max(ranks or [0]), v_prediction,
                              comment, conv_rank=max(conv_ranks or [0]),
                              conv_alpha=max(conv_ranks or [0]))
-    dtype = getattr(torch, _DTYPES.get(settings.save_dtype, "float16"))
     output.parent.mkdir(parents=True, exist_ok=True)  # the Lora folder itself, never deeper
-    save_lora(output, modules, metadata, dtype=dtype, overwrite=overwrite)
-    preview_image = None
-    if preview:
-        from lora_for_dummies.dataset.imageio import load_image
-
-        preview_image = load_image(Path(preview)).image
-    write_sidecar(output, family, notes=comment, preview=preview_image)
+    save_lora(output, modules, metadata, dtype=save_dtype(settings), overwrite=overwrite)
+    write_extraction_sidecar(output, family, comment, preview)
     report.output = str(output)
     reporter.finish(f"saved {output.name}")
     return report
@@ -244,8 +283,9 @@ def _check_finite(tensors: tuple[tuple[Any, CheckpointFile, str], ...]) -> None:
                             "the model is broken, nothing was written")
 
 
-def _factor(target: Target, base_norm: float, delta: Any, delta_norm: float,
-            settings: ExtractSettings) -> tuple[ModuleReport, LoraModule | None]:
+def factor_module(target: Target, base_norm: float, delta: Any, delta_norm: float,
+                  settings: ExtractSettings) -> tuple[ModuleReport, LoraModule | None]:
+    """One module's report and LoRA factors (None: the module did not change)."""
     difference = delta_norm / (base_norm or 1.0)
     shape = list(delta.shape)
     if difference == 0.0:
@@ -268,8 +308,10 @@ def _factor(target: Target, base_norm: float, delta: Any, delta_norm: float,
     return report, LoraModule(down, up, float(rank))
 
 
-def _judge_parts(report: ExtractReport, sums: dict[str, list[float]], settings: ExtractSettings,
-                 modules: dict[str, LoraModule]) -> None:
+def judge_parts(report: ExtractReport, sums: dict[str, list[float]],
+                settings: ExtractSettings, modules: dict[str, LoraModule]) -> None:
+    """Each part's line of the report (`sums`: part → [Σ‖Δ‖², Σ‖W‖²]); a part whose whole
+    difference is below `min_part_difference` is skipped and its modules dropped."""
     for part, (delta_sq, weight_sq) in sums.items():
         entries = [m for m in report.modules if m.part == part]
         kept = [m for m in entries if not m.skipped]

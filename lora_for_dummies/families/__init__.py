@@ -26,7 +26,7 @@ from lora_for_dummies.families.base import (
 
 __all__ = ["ASSETS", "DEFAULT", "HOST_KINDS", "PLUGINS", "UNET_PREFIX", "VAE_PREFIX", "Family",
            "TextEncoderSpec", "all_families", "available_on", "bundled_config",
-           "component_names", "get_family", "keys", "recognise"]
+           "component_names", "get_family", "keys", "part_folders", "recognise"]
 
 # The plug-in modules, in the order files are tried (and the family choices are shown).
 PLUGINS = ("sd1", "sd2", "sdxl", "flux")
@@ -76,6 +76,12 @@ def available_on(host_kind: str) -> tuple[tuple[str, ...], str]:
         else:
             runs.append(family.key)
     return tuple(runs), "; ".join(notes)
+
+
+def part_folders() -> frozenset[str]:
+    """Folder names (lower case) where the families keep separate parts — text encoders,
+    VAEs — and never a base model: a host's model list leaves them out."""
+    return frozenset(name.lower() for family in all_families() for name in family.part_folders)
 
 
 def component_names(key: str) -> list[str]:

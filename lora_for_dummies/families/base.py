@@ -80,6 +80,9 @@ class Family:
     stores_alphas_cumprod: bool = True  # real files of the family carry the noise schedule
     single_file: bool = True  # text encoders and VAE inside the checkpoint (SD), or separate
     tiny_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Folder names (beside the base models' folder) where the hosts keep this family's
+    # separate parts; the standalone model list leaves them out (`families.part_folders`).
+    part_folders: tuple[str, ...] = ()
 
     # -- recognising a file ----------------------------------------------------------------
     prediction_from_file = True  # ε or v, read from the file's metadata / markers / .yaml
@@ -99,6 +102,12 @@ class Family:
         if key.startswith(VAE_PREFIX):
             return "vae"
         return next((te.name for te in self.text_encoders if key.startswith(te.prefix)), None)
+
+    def separate_part(self, ckpt: Any) -> tuple[str, str] | None:
+        """(kind, one line saying what the file is) for a file that is not a base model but one
+        of this family's own files — a part kept in its own file (Flux: CLIP-L, T5-XXL, the
+        VAE) or one of its LoRAs — so that `inspect` names it; None for any other file."""
+        return None
 
     def describe(self, ckpt: Any) -> FileDetails:
         """What only this family knows about a file: its variant, rows, warnings."""
@@ -144,6 +153,20 @@ class Family:
         """The Performance Wizard's choice (`train.wizard.WizardChoice`) where the family has
         its own, or None for the general table."""
         return None
+
+    # -- extraction (`extract.run.extract_lora` calls these) -------------------------------
+    def check_extraction(self, base: Path, tuned: Path, settings: Any) -> None:
+        """What refuses an extraction between two files of this family before any weight is
+        read (`extract.run.check_extraction` has checked the settings, the name and that both
+        are this family): a rank above every layer, an option that does not apply."""
+        raise NotImplementedError
+
+    def extract(self, base: Path, tuned: Path, lora_dir: Path, name: str, settings: Any,
+                reporter: Any, overwrite: bool = False, preview: str | Path | None = None
+                ) -> Any:
+        """Write `<lora_dir>/<name>.safetensors` holding tuned − base in this family's LoRA
+        format, with its sidecar; returns the `extract.run.ExtractReport`."""
+        raise NotImplementedError
 
     # -- hosts -----------------------------------------------------------------------------
     def unavailable_on(self, host_kind: str) -> str:

@@ -5,6 +5,7 @@ one checkpoint, trained on ε or v with a DDPM noise schedule. Each family modul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.families.base import Family
@@ -37,6 +38,20 @@ class StableDiffusionFamily(Family):
         """Extra keyword arguments of the UNet's forward beyond latents, timestep and text.
         `size_rows`: per image (original h, w, crop top, left, target h, w)."""
         return {}
+
+    # -- extraction ----------------------------------------------------------------------------
+    def check_extraction(self, base: Path, tuned: Path, settings: Any) -> None:
+        from lora_for_dummies.extract.run import check_sd_extraction
+
+        check_sd_extraction(base, self.key, settings)
+
+    def extract(self, base: Path, tuned: Path, lora_dir: Path, name: str, settings: Any,
+                reporter: Any, overwrite: bool = False, preview: str | Path | None = None
+                ) -> Any:
+        from lora_for_dummies.extract.run import extract_sd_lora
+
+        return extract_sd_lora(base, tuned, lora_dir, name, settings, reporter, overwrite,
+                               preview)
 
     # -- training and sampling ---------------------------------------------------------------
     def load_components(self, model: Any, dtypes: dict[str, Any], device: str,

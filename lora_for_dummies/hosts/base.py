@@ -64,10 +64,14 @@ class Host(Protocol):
         ...
 
 
-def scan_model_files(folder: Path) -> list[CheckpointEntry]:
-    """Model files under `folder` (recursively), titled by their path relative to it."""
+def scan_model_files(folder: Path, part_folders: frozenset[str] = frozenset()
+                     ) -> list[CheckpointEntry]:
+    """Model files under `folder` (recursively), titled by their path relative to it; none
+    inside a folder named in `part_folders` (lower case: `families.part_folders()`, where
+    text encoders and VAEs are kept, which are no base models)."""
     if not folder.is_dir():
         return []
-    files = [p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()]
+    files = [p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()
+             and not {part.lower() for part in p.relative_to(folder).parts[:-1]} & part_folders]
     return [CheckpointEntry(p.relative_to(folder).as_posix(), p)
             for p in sorted(files, key=lambda p: p.as_posix().lower())]

@@ -31,7 +31,9 @@ class StandaloneHost:
         return list(self._checkpoints)
 
     def refresh_checkpoints(self) -> None:
-        self._checkpoints = scan_model_files(self.models_dir)
+        from lora_for_dummies.families import part_folders
+
+        self._checkpoints = scan_model_files(self.models_dir, part_folders())
 
     def lora_dir(self) -> Path:
         return self._lora_dir
@@ -74,9 +76,9 @@ class StandaloneHost:
         return ""
 
     def models_hint(self) -> str:
-        return (f"No model yet: put a checkpoint (.safetensors of SD 1.x, SD 2.x or SDXL) into "
-                f"{self.models_dir} and press 🔄, or start again with `lfd serve --demo` to "
-                "try everything on a tiny demo model first.")
+        return (f"No model yet: put a checkpoint (.safetensors of SD 1.x, SD 2.x or SDXL, or a "
+                f"Flux transformer) into {self.models_dir} and press 🔄, or start again with "
+                "`lfd serve --demo` to try everything on a tiny demo model first.")
 
     def captioners(self) -> dict[str, Callable[[str], Captioner]]:
         return {"BLIP (local folder)": lambda folder: BlipFolderCaptioner(folder)}

@@ -76,7 +76,7 @@ TIPS: dict[str, str] = {
     "lfd_best_chosen": "The cell you clicked in the grid; Use this cell applies it.",
     # -- Extract tab ---------------------------------------------------------------------------
     "lfd_extract_base": "The original model the fine-tune was made from (same family, e.g. "
-                        "both SD 1.5).",
+                        "both SD 1.5, or both the same Flux transformer).",
     "lfd_extract_tuned": "The fine-tuned (e.g. dreambooth) checkpoint; its difference from the "
                          "base becomes the LoRA.",
     "lfd_extract_name": "File name of the new LoRA in the Lora folder; use it as "
@@ -86,11 +86,13 @@ TIPS: dict[str, str] = {
     "lfd_extract_threshold": "Only for dynamic ranks: how much of each layer's change to keep; "
                              "0.9 is usual, higher = closer and bigger.",
     "lfd_extract_conv_rank": "Rank for the convolution layers too (e.g. 8–16) for more detail "
-                             "and a bigger file; 0 = leave them out (usual).",
+                             "and a bigger file; 0 = leave them out (usual). SD only: Flux "
+                             "has no convolution layers, keep 0.",
     "lfd_extract_text": "Also extract the text encoder's change. Keep on; an unchanged text "
-                        "encoder is skipped and reported.",
+                        "encoder is skipped and reported. Flux: ignored (its text encoders "
+                        "are separate files).",
     "lfd_extract_ema": "Use the fine-tune's EMA (averaged) weights, if it saved them; usually "
-                       "off.",
+                       "off. SD only.",
     "lfd_extract_clamp": "Cuts extreme values at this quantile (e.g. 0.99) as some tools do; "
                          "0 = off (usual), since it costs accuracy.",
     "lfd_extract_device": "cpu works everywhere; cuda (the GPU) is much faster if it has a few "

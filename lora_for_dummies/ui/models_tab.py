@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-from lora_for_dummies.errors import UserError
+from lora_for_dummies.errors import SeparatePart, UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui.compat import dropdown
 from lora_for_dummies.ui.help_text import TIPS
@@ -29,6 +29,8 @@ def describe(host: Host, title: str | None) -> str:
         return f"<p class='lfd-error'>{html.escape(title)}: no longer in the list; press 🔄.</p>"
     try:
         info = inspect_checkpoint(entry.path)
+    except SeparatePart as part:  # recognised, just not a base model: a note, not an error
+        return f"<p class='lfd-note'>{html.escape(str(part))}</p>"
     except UserError as err:
         return f"<p class='lfd-error'>{html.escape(str(err))}</p>"
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"

@@ -54,8 +54,14 @@ def write_tokenizer(folder: Path) -> Path:
     return folder
 
 
-def write_flux_demo(folder: str | Path, variant: str = "dev", seed: int = 0) -> Path:
-    """`<folder>/flux-demo.safetensors` and its parts beside it; returns the transformer."""
+def write_flux_demo(folder: str | Path, variant: str = "dev", seed: int = 0,
+                    models_dir: str | Path | None = None, name: str = "") -> Path:
+    """`<folder>/<name>` (default `flux-<variant>-demo.safetensors`) with T5's tokenizer
+    beside it in `tokenizer_2/`, and its parts: beside it too, or with `models_dir` as Forge
+    Neo keeps them — CLIP-L and T5 in `<models_dir>/text_encoder`, the VAE in
+    `<models_dir>/VAE` (where `parts.find_parts` looks from a transformer in a folder of
+    `models_dir`, and which the standalone host does not list as base models). Returns the
+    transformer."""
     import torch
     from diffusers import AutoencoderKL
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
@@ -66,24 +72,27 @@ def write_flux_demo(folder: str | Path, variant: str = "dev", seed: int = 0) -> 
     from lora_for_dummies.families.flux.synthetic import random_transformer, save_transformer
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    encoders = Path(models_dir) / "text_encoder" if models_dir else folder
+    vae_folder = Path(models_dir) / "VAE" if models_dir else folder
+    for where in (folder, encoders, vae_folder):
+        where.mkdir(parents=True, exist_ok=True)
     config = variant_config(variant, tiny=True)
     assert (config.vec_in_dim, config.context_in_dim) == (CLIP["hidden_size"], T5["d_model"])
     transformer = save_transformer(random_transformer(config, seed),
-                                   folder / f"flux-{variant}-demo.safetensors")
+                                   folder / (name or f"flux-{variant}-demo.safetensors"))
     torch.manual_seed(seed)
     clip = CLIPTextModel(CLIPTextConfig(**CLIP))
     save_state_dict({canonical_text_key(k): v for k, v in clip.state_dict().items()
-                     if not k.endswith("position_ids")}, folder / "clip_l.safetensors",
+                     if not k.endswith("position_ids")}, encoders / "clip_l.safetensors",
                     _metadata("text_encoder", dict(CLIP, architectures=["CLIPTextModel"])))
     t5 = T5EncoderModel(T5Config(**T5))
     save_state_dict({k: v for k, v in t5.state_dict().items()
-                     if k != "encoder.embed_tokens.weight"}, folder / "t5xxl_demo.safetensors",
+                     if k != "encoder.embed_tokens.weight"}, encoders / "t5xxl_demo.safetensors",
                     _metadata("text_encoder_2", dict(T5, architectures=["T5EncoderModel"])))
     vae = AutoencoderKL(**VAE)
     state = {vae_module_to_ldm(k, VAE): v[..., None, None] if needs_conv_shape(k) else v
              for k, v in vae.state_dict().items()}
-    save_state_dict(state, folder / "ae.safetensors",
+    save_state_dict(state, vae_folder / "ae.safetensors",
                     _metadata("vae", dict(VAE, _class_name="AutoencoderKL")))
     write_tokenizer(folder / "tokenizer_2")
     return transformer

@@ -10,15 +10,22 @@ not what this project targets, so both hide it with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.families.base import Family, FileDetails, TextEncoderSpec
+from lora_for_dummies.families.flux.parts import FOLDERS
 
 NOT_ON_A1111 = ("Flux needs Forge Neo (A1111 cannot run Flux models); on this host, inspect and "
                 "extract Flux files from the command line (lfd inspect / lfd extract)")
 NOT_ON_FORGE = ("Flux is offered on Forge Neo, the maintained Forge; on Forge classic, inspect "
                 "and extract Flux files from the command line")
+# Where Forge Neo keeps each separate part, relative to its models folder (`parts.SEARCH`
+# looks there from the transformer's folder, and the standalone host lists none of them).
+KEPT_IN = {"clip_l": "models/text_encoder", "t5xxl": "models/text_encoder", "vae": "models/VAE"}
+LORA_LINE = ("this is a Flux LoRA, not a base model: put it in the Lora folder and use it in a "
+             "prompt as <lora:name:1> with its Flux model (lfd lora-info lists its modules)")
 T5_TOKENS = {"schnell": 256}  # diffusers' and kohya's T5 length; 512 for the others
 SAMPLE_GUIDANCE = 3.5  # dev's distilled guidance when rendering samples (BFL's default)
 
@@ -40,12 +47,33 @@ class Flux(Family):
 
         return flux_layout(ckpt)
 
+    def separate_part(self, ckpt: Any) -> tuple[str, str] | None:
+        from lora_for_dummies.errors import CheckpointError
+        from lora_for_dummies.families.flux.layout import identify_view, is_flux_lora
+
+        if is_flux_lora(ckpt.keys()):
+            return "lora", LORA_LINE
+        try:
+            part = identify_view(ckpt)
+        except CheckpointError:  # a quantized file, an SD VAE: `detect_family` says what it is
+            return None
+        if part is None or part.kind not in KEPT_IN:
+            return None
+        return part.kind, (f"this is {part.title}, one of Flux's separate parts, not a base "
+                           f"model: keep it in {KEPT_IN[part.kind]} (or beside the Flux "
+                           "transformer), where Flux training and Forge Neo find it")
+
     def default_prediction(self) -> tuple[str, str]:
         return "flow", "Flux is trained with rectified flow (velocity prediction)"
 
     def part_of(self, key: str, ckpt: Any) -> str | None:
-        layout = self.layout(ckpt)
-        return "unet" if key.startswith(layout.prefix) else None
+        from lora_for_dummies.families.flux.layout import ANCHOR, PREFIXES
+
+        # Asked once per key by `inspect`: the prefix from three look-ups, not the whole layout
+        # again (780 layouts took 2 s on a real dev file).
+        prefix = next((p for p in sorted(PREFIXES, key=len, reverse=True) if p + ANCHOR in ckpt),
+                      None)
+        return "unet" if prefix is not None and key.startswith(prefix) else None
 
     def describe(self, ckpt: Any) -> FileDetails:
         layout = self.layout(ckpt)
@@ -104,12 +132,33 @@ class Flux(Family):
             return "Flux has no convolutions to train: set network.conv_rank = 0"
         return ""
 
+    # -- extraction (`extract.run.extract_lora`; the work is `extract.extract_flux_lora`) ----
+    def check_extraction(self, base: Path, tuned: Path, settings: Any) -> None:
+        from lora_for_dummies.extract.run import check_rank
+        from lora_for_dummies.families.flux.keys import extraction_pairs
+        from lora_for_dummies.families.flux.layout import recognise_flux
+
+        # Stable Diffusion's options a user set: refused, as they would do nothing here.
+        if settings.conv_rule is not None:
+            raise UserError("Flux has no convolution layers to extract: set the conv rank to 0 "
+                            "(conv / LoCon is for Stable Diffusion)")
+        if settings.use_ema:
+            raise UserError("Flux files hold no EMA weights: turn EMA off")
+        pairs = extraction_pairs(recognise_flux(base), recognise_flux(tuned))
+        check_rank(settings.rule.rank, max(min(p.shape) for p in pairs))
+
+    def extract(self, base: Path, tuned: Path, lora_dir: Path, name: str, settings: Any,
+                reporter: Any, overwrite: bool = False, preview: str | Path | None = None
+                ) -> Any:
+        from lora_for_dummies.families.flux.extract import extract_flux_lora
+
+        return extract_flux_lora(base, tuned, lora_dir, name, settings, reporter, overwrite,
+                                 preview=preview)
+
     # -- training and sampling ---------------------------------------------------------------
     def load_components(self, model: Any, dtypes: dict[str, Any], device: str,
                         configs: dict[str, dict[str, Any]] | None, should_stop: Any
                         ) -> tuple[Any, list[str]]:
-        from pathlib import Path
-
         from lora_for_dummies.checkpoints.models import LoadedModels
         from lora_for_dummies.checkpoints.reader import CheckpointFile
         from lora_for_dummies.families.flux import parts
@@ -234,4 +283,5 @@ FAMILY = Flux(
                  "caption once; captions are sentences, so they are not shuffled"),
     gpu_seconds_per_step=4.0, full_size_unet_parameters=11.9e9, rough_vram_gb=24.0,
     base_vram_gb={1024: 33.0}, stores_alphas_cumprod=False, single_file=False,
+    part_folders=FOLDERS,
 )

@@ -29,7 +29,7 @@ from lora_for_dummies.families.flux.architecture import (
 # Where the transformer sits: BFL's own files have no prefix; ComfyUI / Forge checkpoints
 # (and some fine-tunes saved from them) put it under `model.diffusion_model.`.
 PREFIXES = ("", "model.diffusion_model.", "diffusion_model.")
-_ANCHOR = "double_blocks.0.img_attn.qkv.weight"
+ANCHOR = "double_blocks.0.img_attn.qkv.weight"
 _NOT_YET = "is not supported yet: use the bf16 / fp8 .safetensors file"
 # bitsandbytes' serialised quant state (Forge's flux1-dev-bnb-nf4 files).
 _BNB = (".absmax", ".quant_map", ".quant_state", ".nested_absmax", ".nested_quant_map",
@@ -38,6 +38,10 @@ _BNB = (".absmax", ".quant_map", ".quant_state", ".nested_absmax", ".nested_quan
 _SCALED_FP8 = ("scaled_fp8", ".scale_weight", ".scale_input")
 _LORA = re.compile(r"(^lora_(unet|te\d?|transformer)_)|(\.(lora_down|lora_up|lora_A|lora_B)"
                    r"(\.default)?\.weight$)|(\.(hada|lokr)_w\d)")
+# A Flux LoRA's modules: BFL's blocks (kohya, ComfyUI) or diffusers' (peft). Not SD's
+# `…attentions_0_transformer_blocks_0…`, which also says "transformer_blocks".
+_FLUX_BLOCKS = re.compile(r"double_blocks|single_blocks|single_transformer_blocks"
+                          r"|^(transformer\.|lora_transformer_)transformer_blocks")
 
 
 class KeyView(Protocol):
@@ -129,17 +133,21 @@ def refuse_unsupported(view: KeyView) -> None:
         raise CheckpointError(view.path, f"{name} a \"scaled fp8\" model (weights stored with "
                               f"per-tensor scales), which {_NOT_YET}")
     if any(_LORA.search(key) for key in keys):
-        flux = any("double_blocks" in k or "single_blocks" in k or "transformer_blocks" in k
-                   for k in keys)
+        flux = is_flux_lora(keys)
         raise CheckpointError(view.path, f"{name} a {'Flux ' if flux else ''}LoRA, not a base "
                               "model: put it in the Lora folder and use it in a prompt as "
                               "<lora:name:1>")
 
 
+def is_flux_lora(keys: list[str]) -> bool:
+    """Whether a file's keys are a LoRA of a Flux transformer (BFL or diffusers names)."""
+    return any(_LORA.search(k) for k in keys) and any(_FLUX_BLOCKS.search(k) for k in keys)
+
+
 def _find_prefix(keys: list[str]) -> str | None:
     for key in keys:
-        if key.endswith(_ANCHOR) and key[: -len(_ANCHOR)] in PREFIXES:
-            return key[: -len(_ANCHOR)]
+        if key.endswith(ANCHOR) and key[: -len(ANCHOR)] in PREFIXES:
+            return key[: -len(ANCHOR)]
     return None
 
 
@@ -246,26 +254,35 @@ def recognise_flux(path: str | Path) -> FluxLayout:
 def identify_part(path: str | Path) -> FluxPart:
     """Name any Flux file: the transformer, CLIP-L, T5-XXL, the VAE, or a Flux LoRA."""
     with _open(path) as view:
-        try:
-            layout = flux_layout(view)
-        except CheckpointError as err:
-            if "LoRA" not in err.reason:
-                raise
-            return FluxPart("lora", err.reason.removeprefix("this is "), "", 0)
-        if layout is not None:
-            return FluxPart("transformer", f"a {layout.title} transformer", layout.dtype,
-                            layout.parameters, layout)
-        part = _encoder_or_vae(view)
+        part = identify_view(view)
     if part is None:
         raise CheckpointError(Path(path), "not a Flux file: neither the transformer, nor CLIP-L, "
                               "T5-XXL or the Flux VAE")
     return part
 
 
+def identify_view(view: KeyView) -> FluxPart | None:
+    """`identify_part` of an open file; None when it is none of Flux's files."""
+    try:
+        layout = flux_layout(view)
+    except CheckpointError as err:
+        if "LoRA" not in err.reason:
+            raise
+        return FluxPart("lora", err.reason.removeprefix("this is "), "", 0)
+    if layout is not None:
+        return FluxPart("transformer", f"a {layout.title} transformer", layout.dtype,
+                        layout.parameters, layout)
+    return _encoder_or_vae(view)
+
+
 def _encoder_or_vae(view: KeyView) -> FluxPart | None:
     keys = view.keys()
-    dtype, parameters = _stored_dtype(view, keys)
     clip = "text_model.embeddings.token_embedding.weight"
+    t5 = "encoder.block.0.layer.0.SelfAttention.q.weight"
+    vae = "encoder.conv_in.weight" in keys and "decoder.conv_in.weight" in keys
+    if clip not in keys and t5 not in keys and not vae:
+        return None  # most files (every SD checkpoint): no need to count their parameters
+    dtype, parameters = _stored_dtype(view, keys)
     if clip in keys:
         width = view.shape(clip)[1]
         layers = _count_blocks(keys, "", "text_model.encoder.layers")
@@ -273,7 +290,6 @@ def _encoder_or_vae(view: KeyView) -> FluxPart | None:
         extra = "" if name == "CLIP-L" else "; Flux's CLIP-L has 12 × 768"
         return FluxPart("clip_l", f"a {name} text encoder ({layers} layers, width {width}{extra})",
                         dtype, parameters)
-    t5 = "encoder.block.0.layer.0.SelfAttention.q.weight"
     if t5 in keys:
         width = view.shape(t5)[1]
         blocks = _count_blocks(keys, "", "encoder.block")
@@ -281,7 +297,7 @@ def _encoder_or_vae(view: KeyView) -> FluxPart | None:
         extra = "" if name == "T5-XXL" else "; Flux's T5-XXL has 24 × 4096"
         return FluxPart("t5xxl", f"a {name} text encoder ({blocks} blocks, width {width}{extra})",
                         dtype, parameters)
-    if "encoder.conv_in.weight" in keys and "decoder.conv_in.weight" in keys:
+    if vae:
         latent = view.shape("decoder.conv_in.weight")[1]
         if latent != 16:
             raise CheckpointError(view.path, f"this is a VAE with {latent} latent channels (SD "

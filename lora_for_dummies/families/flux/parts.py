@@ -24,7 +24,8 @@ PART_TITLES = {"text_encoder": "CLIP-L (clip_l.safetensors)",
                "vae": "the Flux VAE (ae.safetensors)"}
 # Where the hosts keep the separate files, relative to the transformer's folder: ComfyUI's
 # models/{text_encoders,clip,vae}, Forge Neo's models/{text_encoder,VAE}, or beside it.
-SEARCH = (".", "../text_encoder", "../text_encoders", "../clip", "../VAE", "../vae")
+FOLDERS = ("text_encoder", "text_encoders", "clip", "VAE", "vae")
+SEARCH = (".", *(f"../{name}" for name in FOLDERS))
 
 
 def _candidates(base: Path) -> list[Path]:

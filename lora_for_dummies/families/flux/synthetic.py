@@ -72,22 +72,12 @@ def write_tuned_pair(folder: str | Path, variant: str = "dev", seed: int = 0, ra
     """`base.safetensors` and `tuned.safetensors` (base + a rank-`rank` change in every layer of
     kohya's default target set, nothing else changed). Returns (base, tuned, {kohya name:
     the change in fp32}). With `dtype` the change is what the stored files differ by."""
-    import torch
-
-    from lora_for_dummies.checkpoints.synthetic_change import low_rank_change
     from lora_for_dummies.families.flux.keys import flux_targets
 
     folder = Path(folder)
     config = variant_config(variant, tiny=True)
     base = random_transformer(config, seed)
-    tuned = dict(base)
-    generator = torch.Generator().manual_seed(seed + 1)
-    changes = {}
-    for target in flux_targets(config):
-        weight = base[target.key]
-        change = low_rank_change(weight.shape, rank, scale * float(weight.norm()), generator)
-        tuned[target.key] = weight + change
-        changes[target.name] = change
+    tuned, changes = _changed(base, config, rank, scale, seed + 1)
     base_path = save_transformer(base, folder / "base.safetensors", dtype=dtype)
     tuned_path = save_transformer(tuned, folder / "tuned.safetensors", tuned_prefix, dtype)
     if dtype is not None:  # what the stored files differ by, rounding included
@@ -95,6 +85,39 @@ def write_tuned_pair(folder: str | Path, variant: str = "dev", seed: int = 0, ra
         changes = {t.name: stored_tuned[t.key].float() - stored_base[t.key].float()
                    for t in flux_targets(config)}
     return base_path, tuned_path, changes
+
+
+def write_finetune(base: str | Path, tuned: str | Path, rank: int = 4, scale: float = 0.05,
+                   seed: int = 1) -> Path:
+    """A fine-tune of the Flux transformer file `base` (BFL names, no prefix): the same
+    weights plus a rank-`rank` change in each of kohya's default targets — the demo's pair."""
+    from safetensors.torch import load_file
+
+    from lora_for_dummies.families.flux.layout import recognise_flux
+
+    config = recognise_flux(base).config
+    state = {k: v.float() for k, v in load_file(str(base)).items()}
+    changed, _ = _changed(state, config, rank, scale, seed)
+    return save_transformer(changed, tuned)
+
+
+def _changed(base: dict[str, Any], config: FluxConfig, rank: int, scale: float, seed: int
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(base + a low-rank change in every default target, {kohya name: the change})."""
+    import torch
+
+    from lora_for_dummies.checkpoints.synthetic_change import low_rank_change
+    from lora_for_dummies.families.flux.keys import flux_targets
+
+    tuned = dict(base)
+    generator = torch.Generator().manual_seed(seed)
+    changes = {}
+    for target in flux_targets(config):
+        weight = base[target.key]
+        change = low_rank_change(weight.shape, rank, scale * float(weight.norm()), generator)
+        tuned[target.key] = weight + change
+        changes[target.name] = change
+    return tuned, changes
 
 
 # -- the separate parts ---------------------------------------------------------------------------
