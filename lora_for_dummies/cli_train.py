@@ -66,6 +66,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.example:  # before the training libraries are imported: instant, and needs none
         from lora_for_dummies.train.fields import example_job
 
+        if args.demo:
+            from lora_for_dummies.demo import demo_job
+
+            values, concept = demo_job(Path(args.demo), args.family)
+            print(example_job(args.family, values, concept, title=f"The {args.family} demo "
+                              f"model on the demo dataset, sized for a CPU"), end="")
+            return 0
         print(example_job(args.family), end="")
         return 0
     if not args.job:
@@ -135,6 +142,11 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
                             "lfd train --example > job.toml")
     train.add_argument("--family", default=families.DEFAULT, choices=families.keys(),
                        help="with --example: the model family whose defaults it holds")
+    train.add_argument("--demo", nargs="?", const="lfd_data", metavar="DATA_DIR",
+                       help="with --example: a job on the demo workspace in DATA_DIR (default "
+                            "lfd_data; made now if missing, as `lfd serve --demo` does) that "
+                            "trains in a minute or two on a CPU, e.g. "
+                            "lfd train --example --family flux --demo > job.toml")
     train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                        help="override a setting, e.g. --set training.steps=500")
     train.add_argument("--resume", action="store_true", help="continue the run from its state")

@@ -156,3 +156,34 @@ def demo_base(paths: list[Path]) -> Path | None:
     names = {Path(p).name: Path(p) for p in paths}
     demo = {Path(name).name for name in DEMO_FILES}
     return names.get(DEMO_MODEL) if DEMO_MODEL in names and set(names) <= demo else None
+
+
+# A run of the demo that finishes in a minute or two on a CPU (`lfd train --example --demo`).
+DEMO_RUN: dict[str, Any] = {"training.steps": 30, "training.resolution": 256,
+                            "training.precision": "fp32", "samples.every": 10,
+                            "samples.steps": 4, "samples.width": 256, "samples.height": 256,
+                            "samples.prompts": ["sks, dog, grass"], "save.every": 10}
+
+
+def demo_job(data_dir: Path, family: str) -> tuple[dict[str, Any], Any]:
+    """("section.key" → value, ConceptConfig) of a CPU-sized job on the demo workspace's model
+    of `family` and its dataset (the workspace is made first, as `serve --demo` makes it)."""
+    from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+    from lora_for_dummies.dataset.layout import open_dataset
+    from lora_for_dummies.errors import UserError
+    from lora_for_dummies.train.config import ConceptConfig
+
+    prepare_demo(data_dir)
+    data_dir = Path(data_dir).absolute()
+    bases = [data_dir / "models" / name for name in (DEMO_MODEL, DEMO_FLUX_MODEL)]
+    base = next((b for b in bases if inspect_checkpoint(b, compute_hash=False).family == family),
+                None)
+    if base is None:
+        raise UserError(f"the demo workspace has no {family} model (it has SD 1.x and Flux)")
+    dataset = open_dataset(data_dir / "datasets" / "demo dog")
+    concept = dataset.concept("")
+    values = dict(DEMO_RUN, **{"model.base": str(base), "runs_dir": str(data_dir / "runs"),
+                               "save.lora_dir": str(data_dir / "Lora"),
+                               "save.name": f"demo-{family}"})
+    return values, ConceptConfig(folder=str(dataset.folder(concept, "high")),
+                                 token=concept.token, repeats=concept.repeats)

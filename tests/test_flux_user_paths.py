@@ -188,3 +188,23 @@ def test_the_job_api_extracts_a_flux_pair(flux, tmp_path):
         job = manager.get(job["id"]).as_dict()
     assert job["state"] == "done" and "transformer: 26 modules written" in job["result"], job
     assert (host.lora_dir() / "api flux.safetensors").is_file()
+
+
+def test_the_cli_trains_the_flux_demo_from_its_example_job(tmp_path, capsys):
+    """Issue 24's "done when": `lfd train --example --family flux --demo` prints a job that
+    trains the tiny Flux demo on a CPU, and `lfd train job.toml` runs it to a checked LoRA."""
+    data = tmp_path / "lfd_data"
+    assert main(["train", "--example", "--family", "flux", "--demo", str(data)]) == 0
+    job = capsys.readouterr().out
+    assert job.startswith("# The flux demo model on the demo dataset, sized for a CPU")
+    assert "demo-tiny-flux" in job and "HIGHRES_CONCEPT" in job
+    (tmp_path / "job.toml").write_text(job, encoding="utf-8")
+    assert main(["train", str(tmp_path / "job.toml"), "--set", "training.steps=4",
+                 "--set", "save.every=2", "--set", "samples.every=2"]) == 0
+    out = capsys.readouterr().out
+    assert "done: 4 steps" in out and "loads in: Forge Neo ✓ ComfyUI ✓" in out
+    with safe_open(str(data / "Lora" / "demo-flux.safetensors"), "pt") as lora:
+        assert lora.metadata()["modelspec.architecture"] == "flux-1-dev/lora"
+        assert "lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight" in lora.keys()
+    assert main(["train", "--example", "--family", "sdxl", "--demo", str(data)]) == 2
+    assert "has no sdxl model" in capsys.readouterr().err

@@ -275,16 +275,22 @@ def _assignment(path: str, key: str, value: Any) -> str:
     return f"{key} = {_toml_value(value)}"
 
 
-def example_job(family: str = DEFAULT) -> str:
-    """A commented job file with the defaults of the tab (`lfd train --example`)."""
+def example_job(family: str = DEFAULT, values: dict[str, Any] | None = None,
+                concept: ConceptConfig | None = None, title: str = "") -> str:
+    """A commented job file with the defaults of the tab (`lfd train --example`); `values`
+    ("section.key" → value) and `concept` replace defaults (the demo's job, `--demo`)."""
     data = TrainJob().to_dict()
-    for path, value in get_family(family).train_defaults.items():
+    data["model"]["base"] = "models/your-model.safetensors"
+    for path, value in {**get_family(family).train_defaults, **(values or {})}.items():
+        if "." not in path:  # a top-level setting (runs_dir)
+            data[path] = value
+            continue
         section, key = path.split(".")
         data[section][key] = value
-    data["model"]["base"] = "models/your-model.safetensors"
-    concept = dataclasses.asdict(ConceptConfig(
+    concept_data = dataclasses.asdict(concept or ConceptConfig(
         folder="lfd_data/datasets/my dog/HIGHRES_CONCEPT", token="sks"))
-    lines = [f"# A LoRA training job ({family}). Edit it, then run: lfd train job.toml",
+    lines = [f"# {title or f'A LoRA training job ({family})'}. Edit it, then run: "
+             "lfd train job.toml",
              "# Every setting is shown with its default; a line starting with # is a comment.",
              ""]
     lines += _comment("runs_dir") + [_assignment("runs_dir", "runs_dir", data["runs_dir"])]
@@ -295,6 +301,6 @@ def example_job(family: str = DEFAULT) -> str:
         if section == "model":
             lines += ["", "# One [[concepts]] table per concept (copy it for more).",
                       "[[concepts]]"]
-            for key, value in concept.items():
+            for key, value in concept_data.items():
                 lines += _comment(f"concepts.{key}") + [_assignment("concepts", key, value)]
     return "\n".join(lines) + "\n"
