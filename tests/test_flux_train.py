@@ -234,3 +234,20 @@ def test_the_wizard_and_the_guided_path_on_a_flux_base(vram, resolution, warned)
     assert job.network.train_text_encoder is False and job.training.shuffle_tags is False
     assert job.model.fp8_base is True and job.training.cache_text_encoder is True
     assert any(line.startswith("Flux: the text encoders stay frozen") for line in why)
+
+
+def test_flux_samples_read_prompts_encoded_before_t5_left(flux_demo, tmp_path):
+    """T5-XXL is 9.5 GB: the sample prompts are encoded with the captions, before the text
+    encoders leave the GPU, and a sample renders from that cache without any text encoder."""
+    import dataclasses
+
+    from lora_for_dummies.train.sampling import render
+
+    trainer = Trainer(_job(flux_demo, tmp_path, steps=2), tmp_path / "Lora", device="cpu")
+    trainer.run()
+    assert "sks dog" in trainer.text_cache  # the job's sample prompt
+    context = trainer._sample_context("demo", "", "tiny")
+    with_encoders = render(context, "sks dog", trainer.job.samples, 5)
+    without = render(dataclasses.replace(context, text_encoders=[None, None]), "sks dog",
+                     trainer.job.samples, 5)
+    assert list(with_encoders.getdata()) == list(without.getdata())

@@ -79,6 +79,9 @@ class Family:
     base_vram_gb: dict[int, float] = field(default_factory=dict)  # resolution → GB, AdamW
     stores_alphas_cumprod: bool = True  # real files of the family carry the noise schedule
     single_file: bool = True  # text encoders and VAE inside the checkpoint (SD), or separate
+    # Samples read their prompts' cached conditioning, so the text encoders need not come back
+    # to the GPU for them (Flux's T5 is 9.5 GB; SD's encoders are small and encode CFG's pair).
+    samples_read_cached_prompts: bool = False
     tiny_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Folder names (beside the base models' folder) where the hosts keep this family's
     # separate parts; the standalone model list leaves them out (`families.part_folders`).

@@ -180,6 +180,10 @@ class Trainer(RunOutputs):
         count = residency.precache(self.data, self.latents if cache_latents else None,
                          (lambda caption: self._conditioning([caption])) if self.cache_text
                          else None, self.reporter.phase, self._check_stop)
+        if self.cache_text and self.spec.samples_read_cached_prompts and \
+                self.job.samples.enabled:  # the sample prompts too, while T5 is here
+            for prompt in self._sample_prompts():
+                self._conditioning([prompt])
         parked = self.frozen.park(needed_later=self.job.samples.enabled)
         self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions"
                           + (f"; {parked}" if parked else ""))

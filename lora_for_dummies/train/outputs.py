@@ -26,7 +26,7 @@ class RunOutputs:
         from lora_for_dummies.train.selfcheck import check_trained_lora
 
         context = self._sample_context("", "", self.job.save.name)
-        images = self.frozen.on_device() if self.job.samples.enabled else nullcontext()
+        images = self._frozen_for_samples() if self.job.samples.enabled else nullcontext()
         with images:
             check = check_trained_lora(path, self.job, self.family, self.configs,
                                        list(self._unwrapped().values()), context)
@@ -36,7 +36,18 @@ class RunOutputs:
     def _sample_context(self, model_name: str, model_hash: str, lora_name: str) -> Any:
         return SampleContext(self.family, self.accelerator.unwrap_model(self.unet), self.vae,
                              self.text_encoders, self.clip_skip, self.prediction, model_name,
-                             model_hash, lora_name, self.job, self.info)
+                             model_hash, lora_name, self.job, self.info,
+                             getattr(self, "text_cache", None))
+
+    def _sample_prompts(self) -> list[str]:
+        job = self.job
+        return job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
+
+    def _frozen_for_samples(self) -> Any:
+        """The parked models samples need back on the GPU: the VAE, and the text encoders
+        unless the family's samples read the prompts encoded before they left."""
+        cached = self.spec.samples_read_cached_prompts and self.cache_text
+        return self.frozen.on_device(stay=list(self.text_encoders) if cached else None)
 
     def _unwrapped(self) -> dict[str, Any]:
         """The trained models as built (accelerate wraps them for several processes)."""
@@ -79,12 +90,12 @@ class RunOutputs:
         if not self.accelerator.is_main_process or not self.job.samples.enabled:
             return []
         job = self.job
-        prompts = job.samples.prompts or [c.prompt or c.token or "a photo" for c in job.concepts]
+        prompts = self._sample_prompts()
         context = self._sample_context(Path(job.model.base).stem, self.info.short_hash,
                                        job.save.name)
         for model in self.trained.values():
             model.eval()
-        with self.frozen.on_device():
+        with self._frozen_for_samples():
             written = render_step_samples(context, prompts, job.samples, self.run_dir / "samples",
                                           step, self.reporter.image)
         self.last_sample = written[0][1] if written else getattr(self, "last_sample", None)

@@ -88,15 +88,17 @@ class FrozenModels:
         return f"{self.names} released (no samples in this run)"
 
     @contextlib.contextmanager
-    def on_device(self) -> Iterator[None]:
-        """Back on the training device for the block (rendering samples), parked after."""
+    def on_device(self, stay: list[Any] | None = None) -> Iterator[None]:
+        """Back on the training device for the block (rendering samples), parked after; the
+        models in `stay` are not needed there (a family whose samples read cached prompts)."""
         if not self.parked:
             yield
             return
-        for model in self.models:
+        moved = [m for m in self.models if not any(m is s for s in stay or [])]
+        for model in moved:
             model.to(self.device)
         try:
             yield
         finally:
-            for model in self.models:
+            for model in moved:
                 model.to("cpu")

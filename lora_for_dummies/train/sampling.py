@@ -66,6 +66,10 @@ class SampleContext:
     lora_name: str
     job: Any = None  # the run's TrainJob, for families that tokenize from the job's files
     info: Any = None  # the base's ModelInfo (its variant)
+    # {prompt: its (hidden, pooled) conditioning}, encoded before the text encoders left the
+    # GPU: a family whose samples read it (`Family.samples_read_cached_prompts`) renders
+    # without them
+    text_cache: Any = None
 
 
 def infotext(prompt: str, config: SampleConfig, seed: int, context: SampleContext) -> str:

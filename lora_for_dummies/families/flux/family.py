@@ -283,5 +283,6 @@ FAMILY = Flux(
                  "caption once; captions are sentences, so they are not shuffled"),
     gpu_seconds_per_step=4.0, full_size_unet_parameters=11.9e9, rough_vram_gb=24.0,
     base_vram_gb={1024: 33.0}, stores_alphas_cumprod=False, single_file=False,
+    samples_read_cached_prompts=True,
     part_folders=FOLDERS,
 )

@@ -40,8 +40,12 @@ def render_flux(context: Any, prompt: str, config: Any, seed: int, guidance: flo
     sigmas = np.linspace(1.0, 1 / steps, steps)
     scheduler.set_timesteps(sigmas=sigmas, mu=_mu(height * width // 4, schedule), device=device)
     with torch.no_grad():
-        tokens = family.tokenize([prompt], context.job, context.info)
-        hidden, pooled = family.encode(context.text_encoders, tokens, 1)
+        cached = (context.text_cache or {}).get(prompt)
+        if cached is not None:  # encoded before T5 left the GPU
+            hidden, pooled = (t.to(device) if t is not None else None for t in cached)
+        else:
+            tokens = family.tokenize([prompt], context.job, context.info)
+            hidden, pooled = family.encode(context.text_encoders, tokens, 1)
         generator = torch.Generator().manual_seed(seed)
         channels = vae.config.latent_channels
         latents = torch.randn((1, channels, height, width), generator=generator).to(device, dtype)
