@@ -78,6 +78,8 @@ def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraM
         latest = step_file
     else:
         step_file = save_lora(step_path, modules, metadata, dtype=dtype, overwrite=True)
+        # Recorded at once, not with `latest` below: were the run to die in between, its step
+        # file must still count as its own (a later run may then replace it, nobody else's).
         files.record(step_file)
         latest = copy_lora(step_file, latest_path)
     tokens = ", ".join(c.token for c in job.concepts if c.token)
