@@ -19,7 +19,7 @@ from lora_for_dummies.lora.format import LoraModule
 class LoraPatcher:
     def __init__(self, family: str, models: dict[str, Any], unet_config: dict[str, Any]) -> None:
         """`models`: component name (`unet`, `text_encoder`, `text_encoder_2`) → model."""
-        self.layers: dict[str, Any] = {}
+        self.layers: dict[str, Any] = {}  # every layer a change may go to, by its key
         for component, model in models.items():
             modules = dict(model.named_modules())
             for path in lora_target_modules(model, component, include_conv=True):
@@ -27,9 +27,16 @@ class LoraPatcher:
                 self.layers[name] = modules[path]
         self._originals: dict[str, Any] = {}
 
+    def fits(self, name: str) -> bool:
+        return name in self.layers
+
+    def changes(self, name: str, module: LoraModule) -> list[tuple[str, Any]]:
+        """[(layer key, its weight change)] of one LoRA module (here: the one layer it names)."""
+        return [(name, module.delta())]
+
     def apply(self, modules: dict[str, LoraModule], strength: float) -> None:
         """Models = base + strength × the LoRA (any earlier LoRA is undone first)."""
-        unknown = sorted(name for name in modules if name not in self.layers)
+        unknown = sorted(name for name in modules if not self.fits(name))
         if unknown:
             raise UserError(f"the LoRA does not fit this base model: {len(unknown)} of its "
                             f"{len(modules)} modules name no layer (e.g. {unknown[0]})")
@@ -38,20 +45,22 @@ class LoraPatcher:
 
         with torch.no_grad():
             for name, module in modules.items():
-                weight = self.layers[name].weight
-                delta = module.delta().to(weight.device)
-                if delta.shape != weight.shape:
-                    raise UserError(f"{name}: LoRA shape {tuple(delta.shape)} does not fit the "
-                                    f"model's {tuple(weight.shape)}")
-                # the copy waits on the CPU: on a GPU it would cost VRAM the render needs
-                self._originals[name] = weight.detach().to("cpu", copy=True)
-                weight.copy_((weight.float() + strength * delta).to(weight.dtype))
+                for key, change in self.changes(name, module):
+                    weight = self.layers[key].weight
+                    delta = change.to(weight.device)
+                    if delta.shape != weight.shape:
+                        raise UserError(f"{name}: LoRA shape {tuple(delta.shape)} does not fit "
+                                        f"the model's {tuple(weight.shape)}")
+                    # the copy waits on the CPU: on a GPU it would cost VRAM the render needs
+                    self._originals[key] = weight.detach().to("cpu", copy=True)
+                    weight.copy_((weight.float() + strength * delta).to(weight.dtype))
 
     def restore(self) -> None:
         """Put back the weights the last `apply` changed."""
         import torch
 
         with torch.no_grad():
-            for name, original in self._originals.items():
-                self.layers[name].weight.copy_(original)
+            for key, original in self._originals.items():
+                weight = self.layers[key].weight
+                weight.copy_(original.to(weight.device))
         self._originals.clear()

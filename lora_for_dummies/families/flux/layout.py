@@ -283,20 +283,16 @@ def _encoder_or_vae(view: KeyView) -> FluxPart | None:
     if clip not in keys and t5 not in keys and not vae:
         return None  # most files (every SD checkpoint): no need to count their parameters
     dtype, parameters = _stored_dtype(view, keys)
-    if clip in keys:
-        width = view.shape(clip)[1]
-        layers = _count_blocks(keys, "", "text_model.encoder.layers")
-        name = "CLIP-L" if (width, layers) == (768, 12) else "CLIP"
-        extra = "" if name == "CLIP-L" else "; Flux's CLIP-L has 12 × 768"
-        return FluxPart("clip_l", f"a {name} text encoder ({layers} layers, width {width}{extra})",
-                        dtype, parameters)
-    if t5 in keys:
-        width = view.shape(t5)[1]
-        blocks = _count_blocks(keys, "", "encoder.block")
-        name = "T5-XXL" if (width, blocks) == (4096, 24) else "T5"
-        extra = "" if name == "T5-XXL" else "; Flux's T5-XXL has 24 × 4096"
-        return FluxPart("t5xxl", f"a {name} text encoder ({blocks} blocks, width {width}{extra})",
-                        dtype, parameters)
+    # (kind, anchor key, numbered blocks, what they are called, Flux's size, its name, family)
+    for kind, anchor, blocks_key, unit, size, full, short in (
+            ("clip_l", clip, "text_model.encoder.layers", "layers", (768, 12), "CLIP-L", "CLIP"),
+            ("t5xxl", t5, "encoder.block", "blocks", (4096, 24), "T5-XXL", "T5")):
+        if anchor in keys:
+            width, count = view.shape(anchor)[1], _count_blocks(keys, "", blocks_key)
+            name = full if (width, count) == size else short
+            extra = "" if name == full else f"; Flux's {full} has {size[1]} × {size[0]}"
+            return FluxPart(kind, f"a {name} text encoder ({count} {unit}, width {width}"
+                            f"{extra})", dtype, parameters)
     if vae:
         latent = view.shape("decoder.conv_in.weight")[1]
         if latent != 16:
