@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.checkpoints.families import FAMILIES, UNET_PREFIX, VAE_PREFIX
 from lora_for_dummies.checkpoints.hashing import legacy_hash, sha256_file, short_hash
 from lora_for_dummies.checkpoints.model_lines import (
@@ -36,30 +37,27 @@ def detect_family(ckpt: CheckpointFile) -> str:
     keys = ckpt.keys()
     if any(k.startswith(("lora_unet_", "lora_te")) or ".lora_down." in k or ".lora_A." in k
            or k.startswith("lora_") for k in keys):
-        raise CheckpointError(ckpt.path, "this is a LoRA, not a base model: put it in the Lora "
-                              "folder and use it in a prompt as <lora:name:1>")
+        raise CheckpointError(ckpt.path, msg.IS_LORA.text)
     if all(s in ckpt for s in _SDXL_MARKS):
         return "sdxl"
     if _REFINER_MARK in ckpt:
-        raise CheckpointError(ckpt.path, "this is an SDXL refiner; LoRAs are trained on the SDXL "
-                              "base model, not on the refiner")
+        raise CheckpointError(ckpt.path, msg.IS_REFINER.text)
     if _SD2_MARK in ckpt:
         return "sd2"
     if _SD1_MARK in ckpt:
         return "sd1"
     if not any(k.startswith(UNET_PREFIX) for k in keys):
         if any(k.startswith(("encoder.", "decoder.", VAE_PREFIX)) for k in keys):
-            raise CheckpointError(ckpt.path, "this is a VAE, not a full checkpoint")
+            raise CheckpointError(ckpt.path, msg.IS_VAE.text)
         if any(k in ("string_to_param", "emb_params", "clip_l", "clip_g") for k in keys):
-            raise CheckpointError(ckpt.path, "this is a textual-inversion embedding, not a model")
+            raise CheckpointError(ckpt.path, msg.IS_EMBEDDING.text)
         example = keys[0] if keys else "no tensors"
-        raise CheckpointError(ckpt.path, f"unknown architecture: not a Stable Diffusion 1/2/XL "
-                              f"checkpoint ({len(keys)} tensors, e.g. {example!r})")
+        raise CheckpointError(ckpt.path, msg.UNKNOWN_ARCHITECTURE.format(count=len(keys),
+                                                                         example=example))
     if any(".joint_blocks." in k or ".double_blocks." in k for k in keys):
         raise CheckpointError(ckpt.path, "unknown architecture (SD3/Flux-style); only SD 1.x, "
                               "2.x and SDXL are supported")
-    raise CheckpointError(ckpt.path, "has a UNet but no text encoder that matches SD 1.x, 2.x or "
-                          "SDXL; it cannot be trained or extracted as a full model")
+    raise CheckpointError(ckpt.path, msg.NO_TEXT_ENCODER.text)
 
 
 @dataclass
