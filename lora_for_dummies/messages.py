@@ -79,6 +79,12 @@ STEP3_MISMATCH = Message(
     "Start trains what the form shows. The Concepts table still holds a dataset chosen "
     "earlier, and step 3 now shows another one (or none).",
     "Choose the dataset you mean in step 3, or Clear the Concepts table.")
+STEP3_NOT_FILLED = Message(
+    START, "step 3 shows {dataset}, but the Concepts table does not hold its images yet: "
+    "choose {dataset} again in step 3 (that fills in the table and the settings for it)",
+    "Step 3's dataset had nothing to train when you chose it (no images, or none processed); "
+    "it has some now, but the table and the settings were not filled in for it.",
+    "Choose the dataset again in step 3, then press Start training.")
 NAME_CLASH = Message(
     START, "{files} already in {folder}: Resume to continue that run, choose another name, or "
     "allow overwriting (the tab's checkbox / --overwrite)",
@@ -141,6 +147,9 @@ OUT_OF_RANGE = Message(
     START, "{field} = {value!r} is out of range: {allowed}",
     "Every numeric setting has one allowed range, checked wherever a job is built (tabs, "
     "command line, API).", "Use a value in the range the line names.")
+TRAINING_RUNNING = Message(
+    START, "a training run is already going; stop it first",
+    "The Train tab runs one training at a time.", "Wait for it to end, or press Stop.")
 JOB_BUSY = Message(
     START, "{running} is still running; wait for it or stop it first",
     "One job runs at a time, shared by every tab and the job API.",

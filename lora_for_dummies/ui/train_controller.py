@@ -169,6 +169,8 @@ class TrainController:
         if held and (dataset or "") not in held:
             raise msg.STEP3_MISMATCH.error(dataset=dataset or "no dataset",
                                            held=", ".join(held))
+        if dataset and not rows:  # processed since step 3 refused it: not filled in yet
+            raise msg.STEP3_NOT_FILLED.error(dataset=dataset)
 
     def gpu_line(self) -> str:
         from lora_for_dummies.train.wizard import detect_vram_gb, gpu_name

@@ -72,7 +72,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     best = build_best_step_panel(host, fields[PATHS.index("save.name")])
     parts = {**top, **concepts, **wizard, **presets, "fields": fields, "v_mode": v_mode,
              "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id,
-             "name_typed": name_typed}
+             "name_typed": name_typed, "finished": finished}
     _connect_guided(controller, parts)
     _connect_runs(host, controller, parts, plot)
     for accordion, title, section_fields in sections:
@@ -217,6 +217,7 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
             return compat.toast(controller.start(job, resume, count, task, replace,
                                                  remembered))
         except UserError as err:
+            SESSION.dismiss_finished()  # the last run's block is no answer to this Start
             return compat.toast(f"⚠ {err}")
 
     def on_start(task, count, replace, subject, dataset, concept, base_title, rows, v, *values):
@@ -230,15 +231,25 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
     def on_plot(*values: Any) -> Any:
         return controller.lr_plot(list(values))
 
+    def on_answered(answer: str, why: str) -> list[Any]:
+        """After Start / Resume: a refusal puts the last run's final block away (at once; the
+        poll keeps it away); a start clears a refusal the guided path still shows above."""
+        if str(answer or "").startswith("⚠"):
+            return [compat.update(), ""]
+        return ["" if str(why or "").startswith("⚠") else compat.update(), compat.update()]
+
     plot.click(on_plot, fields, [p["lr_plot"]])
     # In the webui its progressbar.js is on the page: our script makes the task id.
     script = "lfd_start_training" if host.name == "webui" else None
     # Button answers go to `message`, which keeps them until the next one; the progress box
     # is rewritten by the poll every 2 s.
+    answered = ([message, p["choices_text"]], [p["choices_text"], p["finished"]])
     compat.click(p["start"], on_start, [p["task_id"], p["gpus"], p["overwrite"]] + choices
-                 + inputs, [message], js=script).then(on_plot, fields, [p["lr_plot"]])
+                 + inputs, [message], js=script).then(on_plot, fields, [p["lr_plot"]]) \
+        .then(on_answered, *answered)
     compat.click(p["resume"], on_resume, [p["task_id"], p["gpus"]] + choices + inputs,
-                 [message], js=script).then(on_plot, fields, [p["lr_plot"]])
+                 [message], js=script).then(on_plot, fields, [p["lr_plot"]]) \
+        .then(on_answered, *answered)
     p["stop"].click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
     p["stop_save"].click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
 
