@@ -67,6 +67,9 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path, host=No
         "`ui run-000004.safetensors`)" in finished and "“Which step is best?”" in finished
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
+    # labelled for a person, not with the file's name
+    assert [label for _, label in gallery] == ["step 0 · prompt 1", "step 2 · prompt 1",
+                                               "step 4 · prompt 1"]
     assert (lora_dir / "ui run.safetensors").exists()
     _best_step(demo, lora_dir, host, start, rows)
     # A new run of the same name is refused unless the tab's "replace" box is ticked.

@@ -14,6 +14,7 @@ from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import SETTINGS, section_summary
 from lora_for_dummies.train.guided import subject_of
+from lora_for_dummies.train.sampling import sample_label
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
@@ -61,7 +62,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
                            interactive=False, show_label=False)
         loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
                              interactive=False, show_label=False)
-    samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
+    # Labelled "step 25 · prompt 1": each prompt keeps its seed, so only training changes it.
+    samples = compat.gallery("Samples (newest last; each prompt keeps its seed, so only the "
+                             "training changes it)", "lfd_train_samples")
     gr.Markdown("**Every setting** — the choices above filled these in; open a section to "
                 "change one", elem_classes=["lfd-step"])
     fields, v_mode, sections = build_settings_sections(host)
@@ -292,4 +295,4 @@ def poll_view() -> tuple[Any, Any, Any, str]:
     sample_steps = sorted({int(Path(p).stem.split("-")[0]) for p in view.samples
                            if Path(p).stem.split("-")[0].isdigit()})
     return view.text, loss_chart(view.losses, view.total_steps, sample_steps), \
-        [(path, Path(path).stem) for path in view.samples] or None, view.finished
+        [(path, sample_label(path)) for path in view.samples] or None, view.finished
