@@ -60,10 +60,6 @@ TIPS: dict[str, str] = {
                             "append the new text, or overwrite it.",
     "lfd_preflight_resolution": "The resolution you will train at (512 for SD 1.x, 1024 for "
                                 "SDXL); smaller images are flagged.",
-    "lfd_preflight_batch": "Images per training step, as in the Train tab; 1 is usual on small "
-                           "GPUs. Used for the step and time estimate.",
-    "lfd_preflight_epochs": "Passes over the dataset, as in the Train tab; 10 is a common "
-                            "start. Used for the step and time estimate.",
     # -- Best-step panel -----------------------------------------------------------------------
     "lfd_best_prompt": "The prompt every cell is drawn with; include the trigger word. Empty "
                        "uses the run's first sample prompt.",
