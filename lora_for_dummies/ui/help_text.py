@@ -91,6 +91,9 @@ TIPS: dict[str, str] = {
                          "0 = off (usual), since it costs accuracy.",
     "lfd_extract_device": "cpu works everywhere; cuda (the GPU) is much faster if it has a few "
                           "GB free.",
+    # measured on a 2-core CPU (docs/performance.md): SD 1.5 11-15 s, SDXL 38 s
+    "lfd_extract_device_cpu": "No CUDA GPU found, so the CPU extracts: measured on 2 cores, "
+                              "about 15 s for an SD 1.5 pair, 40 s for SDXL.",
     "lfd_extract_dtype": "Precision of the saved file: fp16 (usual, half the size of fp32), "
                          "bf16, or fp32 (exact, largest).",
     "lfd_extract_overwrite": "Replace a LoRA that already has this name; off = stop instead.",
