@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from train_fixtures import instance_folder
 
 from lora_for_dummies.hosts.standalone import StandaloneHost
@@ -130,6 +131,11 @@ def _best_step(demo, lora_dir: Path, host, start, rows):
     assert busy.startswith("⚠ the best-step grid of ui run is still running"), busy
     *_, (text, grid, cells) = [first, *rendering]
     assert "4 images" in text and Path(grid).name == "grid.png"
+    if not torch.cuda.is_available():  # Issue 23: said before the first cell, with the time
+        # its samples took (its log: samples at step 2, plain steps 1, 3 and 4)
+        assert first[0].startswith("⚠ On the CPU: 4 cells, each a full sample (2 sampler "
+                                   "steps at 64×64); about "), first[0]
+        assert "as this run's samples took" in first[0] and text.startswith(first[0][:40])
     assert [label for _, label in cells] == [
         "step 2 · strength 0 · CFG 3", "step 2 · strength 1 · CFG 3",
         "step 4 · strength 0 · CFG 3", "step 4 · strength 1 · CFG 3"]
