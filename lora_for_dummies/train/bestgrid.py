@@ -23,6 +23,8 @@ from lora_for_dummies.progress import Reporter
 from lora_for_dummies.train.config import ModelConfig, SampleConfig
 from lora_for_dummies.train.prediction import resolve_prediction
 
+# A grid this quick on the CPU needs no warning; longer ones are said before the first cell.
+QUICK_GRID_S = 60
 CELL_NAME = re.compile(r"^step(\d+)-w([\d.]+)-cfg([\d.]+)\.png$")
 
 
@@ -247,6 +249,8 @@ def cpu_grid_warning(runs_dir: Path, lora_dir: Path, name: str, strengths: list[
     if not count:
         return None  # the render itself says why there is nothing to draw
     sample, seconds = job.samples, logged_sample_seconds(run_dir)
+    if seconds is not None and seconds * count < QUICK_GRID_S:
+        return None  # done before anyone would wonder (the demo model's tiny samples)
     how = (f"about {format_seconds(seconds)} each as this run's samples took, so about "
            f"{format_seconds(seconds * count)} in all" if seconds else
            "minutes each on a CPU; the time left shows after the first cell")
