@@ -13,6 +13,7 @@ from train_fixtures import instance_folder
 from lora_for_dummies import messages as msg
 from lora_for_dummies.dataset.layout import create_dataset, open_dataset
 from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import PATHS
@@ -140,13 +141,13 @@ def test_a_start_after_a_refusal_shows_only_todays_answer(tiny_models, tmp_path)
     started = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", rows,
                     "auto", *_values(save__name="empty"))
     assert started.startswith("Started empty"), started
-    cleared, kept = answered(started, why)
-    assert cleared == "" and kept == {"__type__": "update"}  # the stale ⚠ line above goes
     SESSION.wait(300)
+    cleared, kept = answered(started, why)
+    assert cleared == "" and kept == compat.update()  # the stale ⚠ line above goes
     assert "Your LoRA is ready: `empty.safetensors`" in poll_view()[3]
     again = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", rows, "auto",
                   *_values(save__name="empty"))
     assert again.startswith("⚠ empty.safetensors") and "already in" in again, again
     assert answered(again, "- a bullet")[1] == ""  # at once, and the poll keeps it away:
     assert poll_view()[3] == ""
-    assert answered(again, "- a bullet")[0] == {"__type__": "update"}  # the why bullets stay
+    assert answered(again, "- a bullet")[0] == compat.update()  # the why bullets stay
