@@ -55,7 +55,7 @@ def _serve_credentials(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from lora_for_dummies.demo import find_webui_models, prepare_demo
+    from lora_for_dummies.demo import demo_ready_line, find_webui_models, prepare_demo
     from lora_for_dummies.hosts.standalone import StandaloneHost
     from lora_for_dummies.ui.app import standalone_app
 
@@ -64,8 +64,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         args.lora_dir and Path(args.lora_dir)
     if args.demo:
         model = prepare_demo(Path(args.data_dir))
-        print(f"demo workspace ready: {model.name} and the dataset 'demo dog' (the demo model "
-              "has random weights: its samples are noise)")
+        print(demo_ready_line(model))
     elif models_dir is None:
         found = find_webui_models()
         if found is not None:

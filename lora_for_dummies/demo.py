@@ -149,6 +149,14 @@ def _write_preset(data_dir: Path, folder: Path, token: str, repeats: int) -> Non
     save_toml(TrainJob.from_dict(data), path)
 
 
+def demo_ready_line(model: Path) -> str:
+    """`serve --demo`'s start-up line. The model's file name already says that its samples
+    are noise (the Base model list shows it); the line says so once, not twice."""
+    why = "" if "samples are noise" in model.name else \
+        " (the demo model has random weights: its samples are noise)"
+    return f"demo workspace ready: {model.name} and the dataset 'demo dog'{why}"
+
+
 def demo_base(paths: list[Path]) -> Path | None:
     """The demo's SD base when the list is the demo's models (its fine-tunes are for Extract
     only, the Flux pair for trying Flux), so the Train tab opens on it as it would on a single

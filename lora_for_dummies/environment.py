@@ -68,6 +68,17 @@ def check_environment(ui: bool = False) -> list[str]:
     return problems
 
 
+def available_devices() -> list[str]:
+    """The devices a job can run on here: `cpu`, and `cuda` when torch can use a CUDA GPU
+    (a choice of "cuda" on a machine without one would only fail at Extract)."""
+    try:
+        import torch
+
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    except Exception:  # a broken CUDA install must not break the tab
+        return ["cpu"]
+
+
 def check_device(device: str) -> str:
     """`cpu`, `cuda` or `cuda:N` that this machine has; else one line (not torch's traceback)."""
     from lora_for_dummies.errors import UserError

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import UserError
 
 
@@ -43,7 +44,7 @@ class JobGate:
         with self._lock:
             running = self._busy_locked()
             if running is not None:
-                raise GateBusy(f"{running} is still running; wait for it or stop it first")
+                raise GateBusy(msg.JOB_BUSY.format(running=running))
             self._holder = (what, alive)
 
     def leave(self, what: str | Callable[[], str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lora_for_dummies.errors import UserError
+from lora_for_dummies import messages as msg
 
 # Windows refuses these as a file or folder name with any extension ("CON.txt", "con .txt") and
 # whatever the case; CONIN$ / CONOUT$ are console devices, COM¹..³ / LPT¹..³ count as digits.
@@ -52,31 +52,27 @@ def check_name(name: str, what: str = "dataset name") -> str:
     Callers keep and use the returned form: the stripped name is the name.
     """
     if not isinstance(name, str):
-        raise UserError(f"the {what} must be text, not {type(name).__name__}")
+        raise msg.NAME_NOT_TEXT.error(what=what, kind=type(name).__name__)
     cleaned = name.strip()
     if not cleaned:
-        raise UserError(f"the {what} is empty")
+        raise msg.NAME_EMPTY.error(what=what)
     if cleaned in (".", "..") or ".." in cleaned or _BAD_CHARS.search(cleaned):
-        raise UserError(f"the {what} {name!r} may not contain path separators, '..' or any of "
-                        '<>:"|?*')
+        raise msg.NAME_BAD_CHARS.error(what=what, name=name)
     # Windows compares the part before the first dot, ignoring trailing spaces ("CON .txt").
     stem = cleaned.split(".")[0].rstrip(" ").upper()
     if stem in WINDOWS_RESERVED or cleaned.endswith((".", " ")):
-        raise UserError(f"the {what} {name!r} is not a valid folder name on Windows "
-                        f"({stem} is a reserved device name)" if stem in WINDOWS_RESERVED else
-                        f"the {what} {name!r} is not a valid folder name on Windows")
+        raise (msg.NAME_RESERVED.error(what=what, name=name, stem=stem)
+               if stem in WINDOWS_RESERVED else msg.NAME_WINDOWS.error(what=what, name=name))
     if cleaned.startswith(TEMP_PREFIX):
-        raise UserError(f"the {what} {name!r} may not start with {TEMP_PREFIX} (kept for "
-                        "unfinished files)")
+        raise msg.NAME_TEMP.error(what=what, name=name, prefix=TEMP_PREFIX)
     if len(cleaned) > MAX_LENGTH:
-        raise UserError(f"the {what} is longer than {MAX_LENGTH} characters")
+        raise msg.NAME_TOO_LONG.error(what=what, limit=MAX_LENGTH)
     longest = longest_file_name(cleaned, what)
     size = len(longest.encode("utf-8"))
     if size > MAX_FILE_NAME_BYTES:
-        raise UserError(f"the {what} is too long: its longest file, {longest}, would be {size} "
-                        f"bytes and file systems allow {MAX_FILE_NAME_BYTES} (letters outside "
-                        f"ASCII take 2 to 4 bytes each); shorten it by {size - MAX_FILE_NAME_BYTES}"
-                        " bytes")
+        raise msg.NAME_TOO_MANY_BYTES.error(what=what, file=longest, size=size,
+                                            limit=MAX_FILE_NAME_BYTES,
+                                            over=size - MAX_FILE_NAME_BYTES)
     return cleaned
 
 

@@ -14,18 +14,14 @@ import os
 import re
 from pathlib import Path
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import UserError
 
 _WHAT_TO_DO = {
-    errno.ENOSPC: "no space left on the disk: free some space and try again",
-    errno.EDQUOT: "the disk quota is used up: free some space and try again",
-    errno.EROFS: "the folder is on a read-only file system: choose a writable folder",
-    errno.EACCES: "permission denied: choose a folder you may write to, or fix its permissions",
-    errno.EPERM: "operation not permitted: choose a folder you may write to",
-    errno.ENAMETOOLONG: "the file name is too long for the file system: choose a shorter name",
-    errno.ENOENT: "it does not exist",
-    errno.EISDIR: "it is a folder, not a file",
-    errno.EMFILE: "too many open files: close other programs and try again",
+    errno.ENOSPC: msg.DISK_FULL, errno.EDQUOT: msg.QUOTA_FULL, errno.EROFS: msg.READ_ONLY,
+    errno.EACCES: msg.PERMISSION_DENIED, errno.EPERM: msg.NOT_PERMITTED,
+    errno.ENAMETOOLONG: msg.FILE_NAME_TOO_LONG, errno.ENOENT: msg.PATH_MISSING,
+    errno.EISDIR: msg.PATH_IS_FOLDER, errno.EMFILE: msg.TOO_MANY_FILES,
 }
 
 
@@ -33,7 +29,8 @@ def os_error_message(err: OSError, action: str = "cannot write",
                      path: str | Path | None = None) -> str:
     """`<action> <path>: <what it means and what to do>` in one line."""
     where = path if path is not None else (err.filename or "")
-    reason = _WHAT_TO_DO.get(err.errno or 0) or (err.strerror or str(err) or type(err).__name__)
+    known = _WHAT_TO_DO.get(err.errno or 0)
+    reason = known.text if known else (err.strerror or str(err) or type(err).__name__)
     return f"{action} {where}: {reason}".replace("  ", " ")
 
 

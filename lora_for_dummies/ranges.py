@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from lora_for_dummies.errors import UserError
+from lora_for_dummies import messages as msg
 
 SEED_MAX = 2**32 - 1  # numpy / torch generators take 32-bit seeds everywhere we pass them
 RESOLUTION = (64, 4096)  # the smallest the VAE + UNet downsampling allows; the largest sane
@@ -37,14 +37,14 @@ class Range:
 
     def check(self, field: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"{field} = {value!r}: expected a number ({self.describe()})")
+            raise msg.NOT_A_NUMBER.error(field=field, value=value, allowed=self.describe())
         if self.integer and (isinstance(value, float) and not value.is_integer()):
-            raise UserError(f"{field} = {value!r}: expected a whole number ({self.describe()})")
+            raise msg.NOT_WHOLE.error(field=field, value=value, allowed=self.describe())
         if isinstance(value, float) and not math.isfinite(value):
-            raise UserError(f"{field} = {value!r}: must be a finite number ({self.describe()})")
+            raise msg.NOT_FINITE.error(field=field, value=value, allowed=self.describe())
         too_low = value <= self.low if self.low_open else value < self.low
         if too_low or value > self.high or (self.multiple and value % self.multiple):
-            raise UserError(f"{field} = {value!r} is out of range: {self.describe()}")
+            raise msg.OUT_OF_RANGE.error(field=field, value=value, allowed=self.describe())
         return value
 
 

@@ -241,12 +241,18 @@ class GradioPage:
         return self.page.locator(f"#{elem_id} img").evaluate_all(
             "imgs => imgs.map(i => i.src)")
 
-    def screenshot(self, path: Path) -> None:
-        """A full-page PNG, reduced to 256 colours (a third of the size, for the docs)."""
+    def screenshot(self, path: Path, elem_id: str | None = None) -> None:
+        """A full-page PNG (or of one element), reduced to 256 colours (a third of the size,
+        for the docs). Toasts of gradio 4 / 5 are hidden first: a passing one covered a field
+        in the docs' picture of the Train tab."""
         from PIL import Image
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.add_style_tag(content=".toast-wrap, .toast-body { display: none !important; }")
+        if elem_id:
+            self.page.locator(f"#{elem_id}").screenshot(path=str(path))
+        else:
+            self.page.screenshot(path=str(path), full_page=True)
         with Image.open(path) as shot:
             reduced = shot.convert("RGB").quantize(256)
         reduced.save(path, optimize=True)

@@ -65,9 +65,10 @@ def ui(app, tmp_path):
             browser.close()
 
 
-def shot(ui: GradioPage, name: str) -> None:
+def shot(ui: GradioPage, name: str, elem_id: str | None = None) -> None:
+    """The docs' picture `name` (of the element `elem_id` alone, when given)."""
     if SHOTS is not None:
-        ui.screenshot(SHOTS / f"{name}.png")
+        ui.screenshot(SHOTS / f"{name}.png", elem_id)
 
 
 def test_the_guides_path_in_a_browser(app, ui, tmp_path):
@@ -171,7 +172,7 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
     ui.wait_value("lfd_best_used", "preferred weight 0.5")  # beside the button
     assert (lora_dir / "e2e dog.safetensors").read_bytes() == \
         (lora_dir / "e2e dog-000020.safetensors").read_bytes()
-    shot(ui, "best_step")
+    shot(ui, "best_step", "lfd_best")  # the grid itself, not the whole tab above it
     # A refresh keeps the grid: its files are on disk (issue 23)
     ui.reload("Train")
     ui.expand("Which step is best?", "lfd_best_strengths")

@@ -8,6 +8,7 @@ from lora_for_dummies.ui.charts import (
     MARKER,
     RAW,
     SMOOTHED,
+    TITLE,
     line_chart,
     loss_chart,
     plain,
@@ -38,3 +39,14 @@ def test_loss_chart_shows_raw_average_and_sample_steps():
     assert not (right_part.reshape(-1, 3) == np.array(SMOOTHED)).all(axis=1).any()
     assert not _has(loss_chart(losses, 100, []), MARKER)
     assert _has(line_chart([1e-4] * 5 + [5e-5] * 5, "lr"), SMOOTHED)
+
+
+def test_the_title_stays_clear_of_gradios_image_buttons():
+    """Issue 23: gradio draws fullscreen / download buttons over an image's top right, which hid
+    the end of the loss chart's title. The title starts at the top left and ends well before."""
+    image = loss_chart([1.0, 0.9, 0.8], total_steps=100, sample_steps=[1])
+    band = np.asarray(image.convert("RGB"))[2:16].astype(int)  # the title's row, above the axis
+    title = np.abs(band - np.array(TITLE)).sum(axis=2) < 150  # text, antialiased or not
+    columns = np.nonzero(title.any(axis=0))[0]
+    assert columns.size and columns.min() < 80, "no title at the top left"
+    assert columns.max() < image.size[0] - 120, f"title reaches x={columns.max()}"

@@ -83,9 +83,17 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert "7× sks" in message and update["value"] == "from kohya"
 
     findings, summary = _handler(demo, "lfd_preflight_findings", "on_check")(
-        "my dog", 256, 1, 10, "sd1")
+        "my dog", 256, "sd1")
     assert any(row[1] == "smaller than the resolution" for row in findings)
-    assert "steps per epoch" in summary and "as the Train tab's guided path would" in summary
+    # Issue 23: in the Train tab's terms, the run its guided path makes here (total steps on
+    # this device), never epochs and steps per epoch.
+    from lora_for_dummies.train.estimate import estimate_run
+
+    guided = estimate_run(6, "sd1", 0.0)  # the 6 processed images
+    assert f"as the Train tab's guided path would: about {guided.steps} steps on this " \
+        "computer's CPU" in summary, summary
+    assert "epoch" not in summary.lower(), summary
+    assert "main</b>: 3 originals, 6 processed, repeats 7" in summary, summary
     index = next(i for i, row in enumerate(findings) if row[2] == "c.png")
     on_finding = _handler(demo, "lfd_caption_stem", "on_finding")
     concept_name, stem_name, _, _ = on_finding("my dog", findings, "other",

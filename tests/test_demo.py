@@ -132,3 +132,25 @@ def test_the_demo_brings_a_flux_pair_and_lists_no_part_as_a_model(tmp_path):
     written = [row for row in rows if not row[6]]
     assert len(written) == 26 and max(float(row[5]) for row in written) < 0.01, summary
     assert (host.lora_dir() / "demo flux diff.safetensors").is_file()
+
+
+def test_serve_demo_says_once_that_the_samples_are_noise(tmp_path, capsys):
+    """Issue 23: the start-up lines said "samples are noise" twice (the model's file name says
+    it, and the line said it again). Once, through the real `lfd serve --demo`."""
+    import socket
+
+    import gradio as gr
+
+    from lora_for_dummies.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        assert main(["serve", "--demo", "--data-dir", str(tmp_path), "--port", str(port),
+                     "--no-block"]) == 0
+    finally:
+        gr.close_all()
+    out = capsys.readouterr().out
+    assert out.count("samples are noise") == 1, out
+    assert f"demo workspace ready: {DEMO_MODEL} and the dataset 'demo dog'\n" in out, out

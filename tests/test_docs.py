@@ -73,3 +73,75 @@ def test_the_readme_links_every_page_of_the_guide():
     missing = [p.name for p in PAGES[1:] if f"docs/{p.name}" not in links
                and p.name != "architecture.md"]
     assert not missing, f"README.md links no page for: {missing}"
+
+
+def test_the_troubleshooting_messages_are_the_apps_own():
+    """The page's list of messages is what the generator writes from lora_for_dummies/messages.py
+    (run `python -m lora_for_dummies.docs_gen troubleshooting` after changing a message)."""
+    from lora_for_dummies import docs_gen, messages
+
+    page = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    assert docs_gen.with_messages(page) == page, \
+        "docs/troubleshooting.md is stale: run python -m lora_for_dummies.docs_gen troubleshooting"
+    for _, entry in messages.catalogue():
+        assert f"**`{entry.shown()}`**" in page
+
+
+def _code_files() -> list[Path]:
+    return [p for p in (ROOT / "lora_for_dummies").rglob("*.py") if p.name != "messages.py"] \
+        + sorted((ROOT / "scripts").glob("*.py"))
+
+
+def test_every_catalogued_message_is_used_by_the_code():
+    """A message on the troubleshooting page that the app no longer prints would be a lie: each
+    entry is read (`msg.NAME`) by code outside the catalogue, and nothing reads one that is not
+    there."""
+    import ast
+
+    from lora_for_dummies import messages
+
+    used: set[str] = set()
+    for path in _code_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id == "msg":
+                used.add(node.attr)
+    names = {name for name, _ in messages.catalogue()}
+    assert names - used == set(), f"catalogued but never used: {sorted(names - used)}"
+    assert used - names - {"TRIGGER_WHY"} == set(), f"not in the catalogue: {used - names}"
+
+
+def test_a_catalogued_message_is_the_line_the_code_raises(tmp_path):
+    """The catalogue is the text the code raises, not a copy of it: a name refusal, an
+    operating-system error and a model refusal, each produced by the real code."""
+    import errno
+
+    from lora_for_dummies import messages as msg
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.errors import UserError
+    from lora_for_dummies.names import check_name
+    from lora_for_dummies.os_errors import os_error_message
+
+    with pytest.raises(UserError) as refused:
+        check_name("a/b", "run name")
+    assert str(refused.value) == msg.NAME_BAD_CHARS.format(what="run name", name="a/b")
+    full = os_error_message(OSError(errno.ENOSPC, "No space left"), path="/x/y.safetensors")
+    assert full == f"cannot write /x/y.safetensors: {msg.DISK_FULL.text}"
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(64))
+    with pytest.raises(UserError) as not_a_model:
+        CheckpointFile(photo)
+    assert str(not_a_model.value) == "photo.jpg: " + msg.NOT_A_MODEL.format(
+        what="a JPEG image, not a model")
+
+
+def test_every_screenshot_is_shown_and_made_by_the_browser_test():
+    """docs/screenshots/ holds exactly the pictures tests/test_browser_e2e.py takes (so each
+    shows today's UI when regenerated), and every one of them is shown by a page."""
+    made = set(re.findall(r'shot\(ui, "(\w+)"',
+                          (ROOT / "tests" / "test_browser_e2e.py").read_text(encoding="utf-8")))
+    on_disk = {p.stem for p in (ROOT / "docs" / "screenshots").glob("*.png")}
+    assert on_disk == made, f"stale: {sorted(on_disk - made)}; missing: {sorted(made - on_disk)}"
+    shown = {Path(unquote(link)).stem for page in PAGES for link in _links(page)
+             if "screenshots/" in link}
+    assert made <= shown, f"no page shows: {sorted(made - shown)}"

@@ -103,3 +103,17 @@ def test_lora_cli(pair, tmp_path):
     assert out.returncode == 0, out.stderr
     bad = _cli("extract", str(base), str(base), "--name", "x", "--lora-dir", str(tmp_path))
     assert bad.returncode == 2 and "same file" in bad.stderr
+
+
+def test_the_device_choice_offers_only_what_this_machine_has(tmp_path):
+    """Issue 23: no `cuda` to pick on a machine without a GPU (it could only fail at Extract);
+    the help says the CPU extracts, and how long that takes."""
+    from lora_for_dummies.environment import available_devices
+
+    device = find_block(standalone_app(StandaloneHost(tmp_path / "data")), "lfd_extract_device")
+    offered = choices_of({"choices": device.choices})
+    assert offered == available_devices() and device.value == "cpu"
+    if not torch.cuda.is_available():
+        assert offered == ["cpu"] and "No CUDA GPU found" in device.info, device.info
+    else:
+        assert offered == ["cpu", "cuda"]

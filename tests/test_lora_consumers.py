@@ -18,6 +18,7 @@ from lora_for_dummies.lora.consumers import (
     a1111_unmatched,
     checkpoint_modules,
     comfy_accepted,
+    forge_loads,
     forge_neo_loads,
     unmatched_per_host,
 )
@@ -32,7 +33,7 @@ def _unet_config(base: Path, family: str) -> dict:
 def _check(family: str, base: Path, modules: list[str]) -> None:
     assert modules
     hosts = unmatched_per_host(modules, family, base, _unet_config(base, family))
-    assert hosts == {"A1111": [], "Forge Neo": [], "ComfyUI": []}, \
+    assert hosts == {"A1111": [], "Forge": [], "Forge Neo": [], "ComfyUI": []}, \
         {host: names[:3] for host, names in hosts.items()}
 
 
@@ -52,7 +53,8 @@ def test_trained_lora_with_text_encoder_and_conv(tiny_models, tmp_path, family):
     modules, _ = load_lora(path)
     assert any(m.startswith("lora_te") for m in modules)
     report = json.loads((path.parent / "tiny.selfcheck.json").read_text(encoding="utf-8"))
-    assert report["passed"] and report["hosts"] == {"A1111": 0, "Forge Neo": 0, "ComfyUI": 0}
+    assert report["passed"] and report["hosts"] == {"A1111": 0, "Forge": 0, "Forge Neo": 0,
+                                                  "ComfyUI": 0}
     assert any(m.down.dim() == 4 and m.down.shape[-1] > 1 for m in modules.values())  # LoCon
     _check(family, tiny_models[family], list(modules))
 
@@ -76,3 +78,4 @@ def test_the_rules_do_find_a_key_that_does_not_fit(tiny_models):
     config = _unet_config(tiny_models["sdxl"], "sdxl")
     assert not set(alien) & comfy_accepted("sdxl", base_modules, config)
     assert not forge_neo_loads(2, 3)
+    assert forge_loads(12) and not forge_loads(13)  # Forge: more than 12 keys skip the file

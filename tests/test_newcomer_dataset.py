@@ -98,13 +98,14 @@ def test_preflight_and_the_train_tab_say_the_same_time_for_this_device(tmp_path)
 
     prepare_demo(tmp_path)
     host = StandaloneHost(tmp_path)
-    rows, summary = DatasetController(host).preflight("demo dog", 512, 1, 10, "sd1")
+    rows, summary = DatasetController(host).preflight("demo dog", 512, "sd1")
     train = TrainController(host)
     base = [e.title for e in host.checkpoints()][0]
     _, why = train.guided(base, "A character or person", "demo dog", "main", "")
     time_line = next(line for line in why if line.startswith("time: "))[len("time: "):]
     assert time_line in summary, (time_line, summary)
     assert "100 steps on this computer's CPU" in time_line  # the CPU-sized demo run
+    assert "epoch" not in summary.lower()  # the Train tab's terms: total steps
     assert "from measured steps" in time_line
     assert not any(row[1] in ("too_small", "duplicate") for row in rows)  # plain words only
 
@@ -122,7 +123,7 @@ def test_a_clean_preflight_says_so_and_the_demo_opens_on_its_base_from_a_relativ
     prepare_demo(Path("lfd_data"))
     host = StandaloneHost(Path("lfd_data"))
     assert train_form.base_title(host) == host.checkpoints()[0].title
-    rows, summary = DatasetController(host).preflight("demo dog", 256, 1, 10, "sd1")
+    rows, summary = DatasetController(host).preflight("demo dog", 256, "sd1")
     assert rows == [] and "No problems found." in summary
-    rows, summary = DatasetController(host).preflight("demo dog", 512, 1, 10, "sd1")
+    rows, summary = DatasetController(host).preflight("demo dog", 512, "sd1")
     assert len(rows) == 1 and "1 thing to look at" in summary  # one photo is 480 px high

@@ -10,8 +10,10 @@ import shutil
 from test_train_ui import _values
 from train_fixtures import instance_folder
 
-from lora_for_dummies.dataset.layout import create_dataset
+from lora_for_dummies import messages as msg
+from lora_for_dummies.dataset.layout import create_dataset, open_dataset
 from lora_for_dummies.hosts.standalone import StandaloneHost
+from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import PATHS
@@ -113,3 +115,39 @@ def test_step_3_asks_for_a_trigger_word_with_why(tiny_models, tmp_path):
     prompts = typed[3 + PATHS.index("samples.prompts")]["value"]
     assert prompts.startswith("ohwx, solo"), prompts
     assert not SESSION.running
+
+
+def test_a_start_after_a_refusal_shows_only_todays_answer(tiny_models, tmp_path):
+    """Issue 23: fixing what Start refused and starting again clears the old refusal line, and
+    a finished run's final block does not sit beside a new refusal (it read as its answer)."""
+    from lora_for_dummies.ui.train_tab import poll_view
+
+    host = _host(tmp_path, tiny_models)
+    demo = standalone_app(host)
+    guided = handler_for(demo, find_block(demo, "lfd_train_choices"), "on_guided")
+    start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
+    answered = handler_for(demo, find_block(demo, "lfd_train_finished"), "on_answered")
+    why = guided("tiny.safetensors", CHARACTER, "empty", "main", "", False)[0]
+    assert why.startswith("⚠ empty / main has no images yet"), why
+    # The user processes images into it, then presses Start without choosing it again.
+    empty = open_dataset(host.datasets_dir() / "empty")
+    instance_folder(empty.folder(empty.concept("main"), "high"))
+    empty.concept("main").token = "sks"
+    empty.save()
+    refused = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", [], "auto",
+                    *_values(save__name="empty"))
+    assert refused == "⚠ " + msg.STEP3_NOT_FILLED.format(dataset="empty"), refused
+    rows = guided("tiny.safetensors", CHARACTER, "empty", "main", "", False)[2]
+    started = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", rows,
+                    "auto", *_values(save__name="empty"))
+    assert started.startswith("Started empty"), started
+    SESSION.wait(300)
+    cleared, kept = answered(started, why)
+    assert cleared == "" and kept == compat.update()  # the stale ⚠ line above goes
+    assert "Your LoRA is ready: `empty.safetensors`" in poll_view()[3]
+    again = start("", 1, False, CHARACTER, "empty", "main", "tiny.safetensors", rows, "auto",
+                  *_values(save__name="empty"))
+    assert again.startswith("⚠ empty.safetensors") and "already in" in again, again
+    assert answered(again, "- a bullet")[1] == ""  # at once, and the poll keeps it away:
+    assert poll_view()[3] == ""
+    assert answered(again, "- a bullet")[0] == compat.update()  # the why bullets stay

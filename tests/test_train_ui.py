@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from train_fixtures import instance_folder
 
 from lora_for_dummies.hosts.standalone import StandaloneHost
@@ -67,6 +68,9 @@ def _walk(demo, models_dir: Path, lora_dir: Path, tiny_models, tmp_path, host=No
         "`ui run-000004.safetensors`)" in finished and "“Which step is best?”" in finished
     assert [Path(p).name for p, _ in gallery] == ["000000-0.png", "000002-0.png",
                                                   "000004-0.png"]
+    # labelled for a person, not with the file's name
+    assert [label for _, label in gallery] == ["step 0 · prompt 1", "step 2 · prompt 1",
+                                               "step 4 · prompt 1"]
     assert (lora_dir / "ui run.safetensors").exists()
     _best_step(demo, lora_dir, host, start, rows)
     # A new run of the same name is refused unless the tab's "replace" box is ticked.
@@ -127,6 +131,8 @@ def _best_step(demo, lora_dir: Path, host, start, rows):
     assert busy.startswith("⚠ the best-step grid of ui run is still running"), busy
     *_, (text, grid, cells) = [first, *rendering]
     assert "4 images" in text and Path(grid).name == "grid.png"
+    if not torch.cuda.is_available():
+        _cpu_grid_warning(host, first[0])
     assert [label for _, label in cells] == [
         "step 2 · strength 0 · CFG 3", "step 2 · strength 1 · CFG 3",
         "step 4 · strength 0 · CFG 3", "step 4 · strength 1 · CFG 3"]
@@ -145,6 +151,32 @@ def _best_step(demo, lora_dir: Path, host, start, rows):
     reloaded = standalone_app(host)
     assert find_block(reloaded, "lfd_best_grid").value  # the grid image, not empty
     assert len(find_block(reloaded, "lfd_best_cells").value) == 4
+
+
+def _cpu_grid_warning(host, first_line: str) -> None:
+    """Issue 23: on the CPU a long grid is announced before its first cell, with the time the
+    run's own samples took. The tiny model's samples are quick: no warning. The same run's log
+    as a slow machine writes it (each sample 40 s longer) gets one."""
+    import json
+    import re
+
+    from lora_for_dummies.train.bestgrid import cpu_grid_warning
+
+    assert not first_line.startswith("⚠"), first_line
+    log = host.runs_dir() / "ui run" / "log.jsonl"
+    kept = log.read_text(encoding="utf-8")
+    records = [json.loads(line) for line in kept.splitlines()]
+    assert [r["step"] for r in records if r.get("samples")] == [2]  # plain steps 1, 3 and 4
+    slow = [dict(r, seconds=r["seconds"] + 40 * len(r["samples"])) if "seconds" in r else r
+            for r in records]
+    log.write_text("".join(json.dumps(r) + "\n" for r in slow), encoding="utf-8")
+    try:
+        warning = cpu_grid_warning(host.runs_dir(), host.lora_dir(), "ui run", [0, 1], [3])
+    finally:
+        log.write_text(kept, encoding="utf-8")
+    shape = (r"⚠ On the CPU: 4 cells, each a full sample \(2 sampler steps at 64×64\); about "
+             r"4[01]s each as this run's samples took, so about 2m4\ds in all")
+    assert re.match(shape, warning or ""), warning
 
 
 def test_train_tab_standalone(tiny_models, tmp_path):

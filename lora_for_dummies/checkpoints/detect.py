@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.checkpoints.hashing import legacy_hash, sha256_file, short_hash
 from lora_for_dummies.checkpoints.model_lines import (
     PLAIN_CAPTIONS,
@@ -46,8 +47,7 @@ def detect_family(ckpt: CheckpointFile) -> str:
             raise SeparatePart(ckpt.path, *part)
     if any(k.startswith(("lora_unet_", "lora_te")) or ".lora_down." in k or ".lora_A." in k
            or k.startswith("lora_") for k in keys):
-        raise CheckpointError(ckpt.path, "this is a LoRA, not a base model: put it in the Lora "
-                              "folder and use it in a prompt as <lora:name:1>")
+        raise CheckpointError(ckpt.path, msg.IS_LORA.text)
     family = recognise(ckpt)
     if family is not None:
         refusal = family.refusal(ckpt)
@@ -56,17 +56,16 @@ def detect_family(ckpt: CheckpointFile) -> str:
         return family.key
     if not any(k.startswith(UNET_PREFIX) for k in keys):
         if any(k.startswith(("encoder.", "decoder.", VAE_PREFIX)) for k in keys):
-            raise CheckpointError(ckpt.path, "this is a VAE, not a full checkpoint")
+            raise CheckpointError(ckpt.path, msg.IS_VAE.text)
         if any(k in ("string_to_param", "emb_params", "clip_l", "clip_g") for k in keys):
-            raise CheckpointError(ckpt.path, "this is a textual-inversion embedding, not a model")
+            raise CheckpointError(ckpt.path, msg.IS_EMBEDDING.text)
         example = keys[0] if keys else "no tensors"
-        raise CheckpointError(ckpt.path, f"unknown architecture: not a {_known()} model "
-                              f"({len(keys)} tensors, e.g. {example!r})")
+        raise CheckpointError(ckpt.path, msg.UNKNOWN_ARCHITECTURE.format(
+            families=_known(), count=len(keys), example=example))
     if any(".joint_blocks." in k or ".double_blocks." in k for k in keys):
         raise CheckpointError(ckpt.path, f"unknown architecture (SD3/Flux-style, but not a "
                               f"Flux file this project reads); supported: {_known()}")
-    raise CheckpointError(ckpt.path, "has a UNet but no text encoder that matches SD 1.x, 2.x or "
-                          "SDXL; it cannot be trained or extracted as a full model")
+    raise CheckpointError(ckpt.path, msg.NO_TEXT_ENCODER.text)
 
 
 @dataclass

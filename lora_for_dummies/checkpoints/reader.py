@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import CheckpointError
 
 SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
@@ -37,16 +38,16 @@ _MAX_HEADER = 100 * 1024 * 1024
 
 def _check_path(path: Path) -> None:
     if not path.exists():
-        raise CheckpointError(path, "file not found")
+        raise CheckpointError(path, msg.MODEL_NOT_FOUND.text)
     if path.is_dir():
-        raise CheckpointError(path, "is a folder, not a model file")
+        raise CheckpointError(path, msg.MODEL_IS_FOLDER.text)
     if path.stat().st_size == 0:
-        raise CheckpointError(path, "file is empty (0 bytes); the download or copy did not finish")
+        raise CheckpointError(path, msg.MODEL_EMPTY.text)
     from lora_for_dummies.checkpoints.sniff import sniff
 
     kind = sniff(path)
     if kind.recognised and not kind.is_model:
-        raise CheckpointError(path, f"this is {kind.description}")
+        raise CheckpointError(path, msg.NOT_A_MODEL.format(what=kind.description))
 
 
 def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
@@ -84,8 +85,7 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], dict[str,
     for key, entry in header.items():
         begin, end, expected = _entry_span(path, key, entry)
         if end > data_len:
-            raise CheckpointError(path, f"file is truncated: tensor {key!r} ends past the end of "
-                                  "the file; download it again")
+            raise CheckpointError(path, msg.MODEL_TRUNCATED.format(key=key))
         if end - begin != expected:
             raise CheckpointError(path, f"safetensors header is corrupt at {key!r} (size mismatch)")
         spans.append((begin, end, key))
@@ -140,17 +140,14 @@ def load_pickle_safely(path: Path) -> Any:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         named = re.search(r"GLOBAL ([\w.]+)", str(err))
-        raise CheckpointError(path, "refused: it holds Python objects besides tensors"
-                              + (f" ({named.group(1)})" if named else "") + ", and loading "
-                              "them could run code, so it was not loaded. Use a .safetensors "
-                              "file instead, or convert it with a tool you trust") from None
+        raise CheckpointError(path, msg.PICKLE_REFUSED.format(
+            named=f" ({named.group(1)})" if named else "")) from None
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
         first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise CheckpointError(path, f"cannot be read (truncated or not a torch file): {first}"
                               ) from None
     if obj is None:
-        raise CheckpointError(path, "refused by the webui's safe unpickler (it holds more than "
-                              "tensors); see the console for the webui's reason")
+        raise CheckpointError(path, msg.WEBUI_UNPICKLER.text)
     return obj
 
 

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.atomic import atomic_path, write_text_atomic
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.names import check_name
@@ -77,9 +78,8 @@ def no_images_advice(dataset: Dataset, concept: Concept) -> str:
     where = f"{dataset.name} / {concept.title}"
     originals = dataset.folder(concept, "originals")
     if not (originals.is_dir() and any(is_image(p) for p in originals.iterdir())):
-        return (f"{where} has no images yet: import some first (Dataset tab → New dataset and "
-                "import: drop your pictures, then Import)")
-    return f"{where} has no processed images yet: press Process in the Dataset tab"
+        return msg.NOTHING_IMPORTED.format(where=where)
+    return msg.NOT_PROCESSED.format(where=where)
 
 
 def concept_of_folder(folder: str | Path) -> tuple[Dataset, Concept] | None:

@@ -21,8 +21,9 @@ class SDXL(StableDiffusionFamily):
 
     def refusal(self, keys: Any) -> str:
         if not all(mark in keys for mark in _MARKS):
-            return ("this is an SDXL refiner; LoRAs are trained on the SDXL base model, not on "
-                    "the refiner")
+            from lora_for_dummies.messages import IS_REFINER
+
+            return IS_REFINER.text
         return ""
 
     def variant(self, prediction: str, inpainting: bool, zero_terminal_snr: bool) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.api_rules import check_request, json_body, no_tracebacks
 from lora_for_dummies.hosts.base import Host
@@ -91,7 +92,7 @@ def _start_work(host: Host, body: dict[str, Any]) -> tuple[str, Any]:
             from lora_for_dummies.train.guard import check_resume
 
             if not (job.run_dir / "state" / "state.pt").is_file():
-                raise UserError(f"nothing to resume: run {job.save.name!r} has no saved state")
+                raise msg.API_NOTHING_TO_RESUME.error(name=job.save.name)
             job.resolve_repeats()
             check_resume(job, job.run_dir)
         trainer = Trainer(job, host.lora_dir(), on_saved=lambda path: host.refresh_loras(),
@@ -186,7 +187,7 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
         try:
             running = GATE.busy()
             if running is not None:
-                raise HTTPException(409, f"{running} is still running")
+                raise HTTPException(409, msg.API_BUSY.format(running=running))
             kind, work = _start_work(host, body)
             return manager.start(kind, work, host.reporter()).as_dict()
         except GateBusy as err:
@@ -198,7 +199,7 @@ def add_routes(app: Any, host: Host, manager: JobManager | None = None,
         try:
             return manager.get(job_id)
         except KeyError:
-            raise HTTPException(404, f"no job {job_id}") from None
+            raise HTTPException(404, msg.API_NO_JOB.format(job_id=job_id)) from None
 
     @app.get(PREFIX + "/jobs/{job_id}", dependencies=guard)
     @no_tracebacks

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
+from lora_for_dummies import messages as msg
+
 MAX_BODY = 1 << 20  # 1 MiB: a train job is a few kilobytes
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 log = logging.getLogger("lora_for_dummies.api")
@@ -97,16 +99,15 @@ def refusal(headers: Mapping[str, str], *, state_changing: bool, loopback: bool)
     if loopback:
         named = (_host_port(host, None) or ("", None))[0]
         if not _is_loopback(named) and named not in allowed_host_names():
-            return (f"requests for host {named or '(none)'} are refused on this local server; "
-                    "open it as localhost or 127.0.0.1, or add the name to LFD_ALLOWED_HOSTS")
+            return msg.API_HOST_REFUSED.format(host=named or "(none)")
     claimed = headers.get("origin")
     if claimed is None and state_changing:
         claimed = headers.get("referer")
     if claimed is None:
         return None  # not a browser page (curl, scripts, the webui's own Python), or a link
     if not _same_server(claimed, host):
-        return (f"requests from another origin ({claimed or 'null'}) are refused; only pages "
-                f"of {host or 'this server'} may use this server")
+        return msg.API_ORIGIN_REFUSED.format(origin=claimed or "null",
+                                             host=host or "this server")
     return None
 
 
@@ -189,23 +190,22 @@ async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+        raise HTTPException(413, msg.API_TOO_LARGE.format(limit=MAX_BODY))
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_BODY:
-            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+            raise HTTPException(413, msg.API_TOO_LARGE.format(limit=MAX_BODY))
     if not data and not required:
         return {}
     if kind != "application/json":
-        raise HTTPException(415, "send the job as JSON (Content-Type: application/json), not "
-                                 f"{kind or 'no content type'}")
+        raise HTTPException(415, msg.API_NOT_JSON.format(kind=kind or "no content type"))
     try:
         body = json.loads(bytes(data) or b"{}")
     except (ValueError, RecursionError):
-        raise HTTPException(400, "the body must be JSON") from None
+        raise HTTPException(400, msg.API_BAD_JSON.text) from None
     if not isinstance(body, dict):
-        raise HTTPException(400, "the body must be a JSON object")
+        raise HTTPException(400, msg.API_NOT_OBJECT.text)
     return body
 
 
@@ -215,8 +215,8 @@ def no_tracebacks(route: Callable[..., Any]) -> Callable[..., Any]:
     def failed(err: Exception) -> HTTPException:
         error_id = uuid.uuid4().hex[:12]
         log.error("internal error %s in %s: %s", error_id, route.__name__, err, exc_info=err)
-        return HTTPException(500, f"internal error {error_id} ({type(err).__name__}); the "
-                                  "server log has the details under this id")
+        return HTTPException(500, msg.API_INTERNAL.format(error_id=error_id,
+                                                          kind=type(err).__name__))
 
     if inspect.iscoroutinefunction(route):
         @functools.wraps(route)

@@ -2,7 +2,7 @@
 re-stated here (none of them can be imported outside its own program), each with the file and
 commit it was read from. Applied to a base checkpoint's own key names (the LDM / sgm layout of
 the file, read from its header), they tell which of a LoRA's modules that loader cannot place.
-The self-check after training reports them as "loads in: A1111 ✓ Forge Neo ✓ ComfyUI ✓".
+The self-check after training reports them as "loads in: A1111 ✓ Forge ✓ Forge Neo ✓ ComfyUI ✓".
 
 - A1111 1.10, `extensions-builtin/Lora/networks.py` (kklouzal/stable-diffusion-webui, commit
   08ab02f4): `convert_diffusers_name_to_compvis`, `assign_network_names_to_compvis_modules`
@@ -15,6 +15,10 @@ The self-check after training reports them as "loads in: A1111 ✓ Forge Neo ✓
   419825e7) imports those two functions from its vendored ComfyUI; on top,
   `extensions-builtin/sd_forge_lora/networks.py` (commit 19cc8799) skips a LoRA whose unmatched
   keys are more than half of all, and drops one whose skipped UNet or CLIP keys pass a quarter.
+- Forge: `backend/patcher/lora.py` (lllyasviel/stable-diffusion-webui-forge, commit 00f1cd36)
+  takes `model_lora_keys_unet` / `_clip` from its copy of ComfyUI's (`packages_3rdparty/
+  comfyui_lora_collection`); `extensions-builtin/sd_forge_lora/networks.py` (commit b6cfd7fc)
+  `load_lora_for_models` skips a LoRA with more than 12 unmatched keys ("LoRA version mismatch").
 """
 
 from __future__ import annotations
@@ -166,13 +170,20 @@ def forge_neo_loads(unmatched: int, total_keys: int) -> bool:
     return unmatched / total_keys <= 0.5
 
 
+def forge_loads(unmatched: int) -> bool:
+    """Forge's `load_lora_for_models`: more than 12 unmatched keys skip the whole LoRA."""
+    return unmatched <= 12
+
+
 def unmatched_per_host(lora_modules: list[str], family: str, base: Path,
                        unet_config: dict[str, Any]) -> dict[str, list[str]]:
-    """{host: the LoRA modules its loader cannot place} for A1111, Forge Neo and ComfyUI
-    (Forge Neo places what ComfyUI does; it then also skips the whole file past half)."""
+    """{host: the LoRA modules its loader cannot place} for A1111, Forge, Forge Neo and
+    ComfyUI (Forge and Forge Neo place what ComfyUI does; each then skips the whole file past
+    its own limit). A module is three keys (down, up, alpha)."""
     base_modules = checkpoint_modules(base)
     accepted = comfy_accepted(family, base_modules, unet_config)
     comfy = [m for m in lora_modules if m not in accepted]
     neo = comfy if forge_neo_loads(3 * len(comfy), 3 * len(lora_modules)) else list(lora_modules)
-    return {"A1111": a1111_unmatched(lora_modules, family, base_modules), "Forge Neo": neo,
-            "ComfyUI": comfy}
+    forge = comfy if forge_loads(3 * len(comfy)) else list(lora_modules)
+    return {"A1111": a1111_unmatched(lora_modules, family, base_modules), "Forge": forge,
+            "Forge Neo": neo, "ComfyUI": comfy}

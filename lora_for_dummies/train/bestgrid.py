@@ -24,6 +24,8 @@ from lora_for_dummies.progress import Reporter
 from lora_for_dummies.train.config import ModelConfig, SampleConfig, TrainJob
 from lora_for_dummies.train.prediction import resolve_prediction
 
+# A grid this quick on the CPU needs no warning; longer ones are said before the first cell.
+QUICK_GRID_S = 60
 CELL_NAME = re.compile(r"^step(\d+)-w([\d.]+)-cfg([\d.]+)\.png$")
 
 
@@ -208,6 +210,53 @@ def run_job_file(runs_dir: Path, name: str) -> Any:
     if not path.is_file():
         raise UserError(f"no run named {name} in {runs_dir} (it has no config.toml)")
     return load_toml(TrainJob, path)
+
+
+def logged_sample_seconds(run_dir: Path) -> float | None:
+    """What one sample took in this run: its logged steps that rendered samples, less a plain
+    step's time, per sample (the median); None without both kinds of step in the log."""
+    import statistics
+
+    log = Path(run_dir) / "log.jsonl"
+    plain, sampled = [], []
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        try:
+            record = json.loads(line)
+            seconds, written = float(record["seconds"]), record.get("samples") or []
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut by a kill, or a record of another kind
+        (sampled if written else plain).append((seconds, len(written)))
+    if not plain or not sampled:
+        return None
+    step = statistics.median(s for s, _ in plain)
+    each = statistics.median((s - step) / count for s, count in sampled)
+    return each if each > 0 else None
+
+
+def cpu_grid_warning(runs_dir: Path, lora_dir: Path, name: str, strengths: list[float],
+                     cfgs: list[float]) -> str | None:
+    """Before a grid renders on the CPU (no CUDA GPU here): how many cells, each a full
+    sample, and how long they take, from this run's own samples when its log has them."""
+    from lora_for_dummies.environment import available_devices
+    from lora_for_dummies.progress import format_seconds
+
+    if "cuda" in available_devices():
+        return None
+    job = run_job_file(runs_dir, name)
+    run_dir = Path(runs_dir) / job.save.name
+    count = len(saved_steps(Path(job.save.lora_dir or lora_dir), job.save.name, run_dir)) \
+        * len(strengths) * len(cfgs)
+    if not count:
+        return None  # the render itself says why there is nothing to draw
+    sample, seconds = job.samples, logged_sample_seconds(run_dir)
+    if seconds is not None and seconds * count < QUICK_GRID_S:
+        return None  # done before anyone would wonder (the demo model's tiny samples)
+    how = (f"about {format_seconds(seconds)} each as this run's samples took, so about "
+           f"{format_seconds(seconds * count)} in all" if seconds else
+           "minutes each on a CPU; the time left shows after the first cell")
+    return (f"⚠ On the CPU: {count} cells, each a full sample ({sample.steps} sampler steps at "
+            f"{sample.width}×{sample.height}); {how}. A CUDA GPU takes seconds a cell. Fewer "
+            "strengths or CFG values make fewer cells; Stop ends it between cells.")
 
 
 def grid_for_run(runs_dir: Path, lora_dir: Path, name: str, prompt: str, seed: int | None,

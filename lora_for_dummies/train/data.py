@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.dataset.captions import join_tags, read_caption, split_tags
 from lora_for_dummies.dataset.crop import bucket_size
 from lora_for_dummies.dataset.layout import is_image
@@ -75,15 +76,13 @@ def _image_size(path: Path) -> tuple[int, int]:
             return ImageOps.exif_transpose(image).size if image.getexif().get(0x0112, 1) != 1 \
                 else image.size
     except OSError as err:  # not an image after all, or cut short
-        raise UserError(f"{path.name} in {path.parent.name} is not a readable image ({err}); "
-                        "remove or replace it (the Dataset tab's pre-flight check lists "
-                        "every such file)") from None
+        raise msg.BAD_IMAGE.error(file=path.name, folder=path.parent.name, reason=err) from None
 
 
 def _items(folder: Path, concept_index: int, default_caption: str, is_class: bool,
            training: TrainingConfig, notes: list[str]) -> list[Item]:
     if not folder.is_dir():
-        raise UserError(f"concept folder {folder} does not exist")
+        raise msg.CONCEPT_MISSING.error(folder=folder)
     images = sorted((p for p in folder.iterdir() if is_image(p)), key=lambda p: p.name.lower())
     items = []
     missing = 0
@@ -111,7 +110,7 @@ def build_training_set(concepts: list[ConceptConfig], training: TrainingConfig) 
         prompt = concept.prompt or concept.token
         concept_items = _items(Path(concept.folder), index, prompt, False, training, notes)
         if not concept_items:
-            raise UserError(f"concept folder {concept.folder} has no images")
+            raise msg.CONCEPT_EMPTY.error(folder=concept.folder)
         counts: dict[str, int] = {}
         for item in concept_items:
             for tag in dict.fromkeys(split_tags(item.caption)):

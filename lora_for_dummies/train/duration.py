@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.progress import format_seconds
 
 MEASURED_AFTER = 3  # steps: the first one pays for warm-up (allocations, autotuning)
@@ -33,8 +34,8 @@ def long_run_warning(step_seconds: list[float], steps_left: int, on_gpu: bool,
     else:
         advice = f"Stop and lower Steps to about {fits} to end within " \
                  f"{format_seconds(TOO_LONG_S)}"
-    return (f"at {pace:.1f} s a step the remaining {steps_left} steps take about "
-            f"{format_seconds(left)}: {advice}")
+    return msg.SLOW_RUN.format(pace=pace, steps=steps_left, left=format_seconds(left),
+                               advice=advice)
 
 
 class RunPace:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.atomic import remove_leftovers, write_text_atomic
 from lora_for_dummies.config import _load_toml, to_dict
 from lora_for_dummies.errors import UserError
@@ -29,8 +30,7 @@ RESUME_SAFE = (
 
 
 def nothing_to_resume(job: TrainJob) -> UserError:
-    return UserError(f"{job.save.name} has no saved step to resume (it stopped before its first "
-                     "step, or never ran): press Start training to begin it")
+    return msg.NOTHING_TO_RESUME.error(name=job.save.name)
 
 
 def check_resumable(job: TrainJob) -> None:
@@ -55,8 +55,8 @@ def check_folders(lora_dir: Path, run_dir: Path) -> None:
             probe.write_bytes(b"x")
             probe.unlink()
         except OSError as err:
-            raise UserError(f"the {what} {folder} is not writable ({err.strerror or err}); "
-                            "nothing was trained") from None
+            raise msg.FOLDER_NOT_WRITABLE.error(what=what, folder=folder,
+                                                reason=err.strerror or err) from None
 
 
 def check_room(folders: list[Path], needed: int) -> None:
@@ -64,8 +64,7 @@ def check_room(folders: list[Path], needed: int) -> None:
     for folder in folders:
         free = shutil.disk_usage(folder).free
         if free < needed:
-            raise UserError(f"{folder} has {free / 2**20:.1f} MiB free but one save needs "
-                            f"about {needed / 2**20:.1f} MiB; free some space first")
+            raise msg.NO_ROOM.error(folder=folder, free=free / 2**20, needed=needed / 2**20)
 
 
 def check_name_clash(job: TrainJob, lora_dir: Path, overwrite: bool) -> list[Path]:
@@ -81,8 +80,7 @@ def check_name_clash(job: TrainJob, lora_dir: Path, overwrite: bool) -> list[Pat
     existing = ([main] if main.is_file() else []) + [p for _, p in files.steps()]
     if existing and not overwrite:
         shown = ", ".join(p.name for p in existing[:3]) + (" …" if len(existing) > 3 else "")
-        raise UserError(f"{shown} already in {lora_dir}: Resume to continue that run, choose "
-                        "another name, or allow overwriting (the tab's checkbox / --overwrite)")
+        raise msg.NAME_CLASH.error(files=shown, folder=lora_dir)
     refuse_foreign_steps(files, 0, job.save.every, job.training.steps)
     return existing
 
@@ -152,9 +150,7 @@ def check_resume(job: TrainJob, run_dir: Path) -> list[str]:
     # The base may be moved or renamed: its hash (checked after loading) is what counts.
     refused = [line for line in refused if not line.startswith("model.base:")]
     if refused:
-        raise UserError("cannot resume: these settings differ from the run's config.toml and "
-                        "would train another LoRA: " + "; ".join(refused) + ". Change them back, "
-                        "or start a new run under another name")
+        raise msg.RESUME_CHANGED.error(changes="; ".join(refused))
     return accepted
 
 
@@ -162,9 +158,8 @@ def check_base_hash(state: dict[str, Any], sha256: str, base: str) -> None:
     """The saved state remembers the base it was trained on; a resume must use the same."""
     trained_on = state.get("base_sha256")
     if trained_on and trained_on != sha256:
-        raise UserError(f"cannot resume: the run was trained on a base with sha256 "
-                        f"{trained_on[:12]}…, but {Path(base).name} is {sha256[:12]}…; choose "
-                        "the original base model or start a new run")
+        raise msg.RESUME_OTHER_BASE.error(trained=trained_on[:12], file=Path(base).name,
+                                          sha=sha256[:12])
 
 
 def trim_log(run_dir: Path, step: int) -> None:

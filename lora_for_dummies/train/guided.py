@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.train.config import TrainJob
 
 # A run on a CPU exists to try the flow: few steps (about a second each on the demo model),
@@ -88,10 +89,7 @@ def subject_of(job: TrainJob) -> Subject | None:
     return None
 
 
-# Asked for in step 3, with why: a new dataset has none, and a LoRA without one is hard to call.
-TRIGGER_WHY = ("a trigger word is what you type in the prompt to call the LoRA: a rare, "
-               "made-up word such as sks or ohwx")
-NO_TRIGGER = f"type a trigger word in step 3 — {TRIGGER_WHY}"
+TRIGGER_WHY, NO_TRIGGER = msg.TRIGGER_WHY, msg.NO_TRIGGER.text  # asked for in step 3
 
 
 @dataclass

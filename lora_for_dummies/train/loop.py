@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
@@ -38,11 +39,6 @@ from lora_for_dummies.train.text import (
     unused_final_layers,
 )
 from lora_for_dummies.train.training_utils import cast_training_params
-
-NAN_ADVICE = ("the loss became NaN/inf: lower the learning rate, use bf16 or fp32, or check "
-              "the base model (a broken VAE gives NaN latents)")
-OOM_ADVICE = ("out of GPU memory: lower the batch size or resolution, turn on gradient "
-              "checkpointing, use fp16/bf16, cache latents, or don't train the text encoder")
 
 
 @dataclass
@@ -295,7 +291,7 @@ class Trainer(RunOutputs):
                         loss = self._loss(next(batches),
                                           (step * accumulation + micro) * ranks + rank)
                         if not torch.isfinite(loss):
-                            return self._failed(step, result, NAN_ADVICE)
+                            return self._failed(step, result, msg.NAN_LOSS.text)
                         self.accelerator.backward(loss)  # divides by the accumulation steps
                         total += float(loss.detach()) / accumulation
                         if self.accelerator.sync_gradients:  # the step's last micro-batch
@@ -323,7 +319,7 @@ class Trainer(RunOutputs):
                 if job.save.every and step % job.save.every == 0 and step < job.training.steps:
                     self._save(step, final=False)
         except torch.cuda.OutOfMemoryError:
-            return self._failed(step, result, OOM_ADVICE)
+            return self._failed(step, result, msg.OUT_OF_MEMORY.text)
         self._samples(step)
         result.lora = self._save(step, final=True)
         result.message = f"done: {step} steps, saved {result.lora.name}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lora_for_dummies.errors import UserError
+from lora_for_dummies import messages as msg
 from lora_for_dummies.train.config import ModelConfig
 
 
@@ -36,13 +36,10 @@ class Prediction:
 def resolve_prediction(model: ModelConfig, info: Any) -> Prediction:
     """The job's settings where given (None: as the checkpoint inspection `info` detected)."""
     if model.v_prediction is None and info.prediction == "unknown":
-        raise UserError(f"{info.file_name}: SD 2.x prediction type unknown — set "
-                        "model.v_prediction (true for 768-v models, false for 512 base)")
+        raise msg.PREDICTION_UNKNOWN.error(file=info.file_name)
     v = info.prediction == "v" if model.v_prediction is None else model.v_prediction
     ztsnr = info.zero_terminal_snr if model.zero_terminal_snr is None \
         else model.zero_terminal_snr
     if ztsnr and not v:
-        raise UserError(f"{info.file_name}: zero terminal SNR needs v-prediction (at the last "
-                        "step no signal is left, so ε cannot be learned there): set "
-                        "v-prediction to yes, or zero terminal SNR to no")
+        raise msg.ZTSNR_NEEDS_V.error(file=info.file_name)
     return Prediction(v, ztsnr)

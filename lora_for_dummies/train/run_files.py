@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.atomic import write_text_atomic
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.names import lora_files, step_number
@@ -132,6 +133,4 @@ def refuse_foreign_steps(files: RunFiles, after: int, every: int, last: int) -> 
                                         every, last))
     if taken:
         shown = ", ".join(p.name for p in taken[:3]) + (" …" if len(taken) > 3 else "")
-        raise UserError(f"{shown} in {files.lora_dir} was not written by run {files.name!r}, "
-                        "which would save a step under that name; move or rename that file, "
-                        "or choose another run name")
+        raise msg.FOREIGN_STEP.error(files=shown, folder=files.lora_dir, name=files.name)

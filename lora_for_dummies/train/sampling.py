@@ -149,6 +149,15 @@ def save_sample(image: Any, path: Path, text: str) -> Path:
     return path
 
 
+def sample_label(path: str | Path) -> str:
+    """`000025-0.png` as a person reads it: "step 25 · prompt 1" (prompts counted from 1, as
+    the Samples' prompt list shows them); another name is shown as it is."""
+    step, _, index = Path(path).stem.partition("-")
+    if not (step.isdigit() and index.isdigit()):
+        return Path(path).stem
+    return f"step {int(step)} · prompt {int(index) + 1}"
+
+
 def render_step_samples(context: SampleContext, prompts: list[str], config: SampleConfig,
                         folder: Path, step: int, on_image: Any) -> list[tuple[Path, Any]]:
     """One image per prompt (seed `config.seed + index`) into `folder/<step>-<index>.png`,

@@ -11,6 +11,7 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.bestgrid import (
     GridCell,
+    cpu_grid_warning,
     existing_cells,
     grid_for_run,
     parse_numbers,
@@ -57,7 +58,7 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
             cfgs = gr.Textbox(value="5, 7", label="CFG values", elem_id="lfd_best_cfgs",
                               info=TIPS["lfd_best_cfgs"])
             render = gr.Button("Render grid", variant="primary", elem_id="lfd_best_render")
-        status = gr.Textbox(label="Grid", lines=2, interactive=False, elem_id="lfd_best_status")
+        status = gr.Textbox(label="Grid", lines=3, interactive=False, elem_id="lfd_best_status")
         grid = gr.Image(page_grid, label="Grid (rows: steps; columns: strength and CFG)",
                         type="filepath", interactive=False, elem_id="lfd_best_grid")
         cells = compat.gallery("Cells: click one", "lfd_best_cells", page_cells)
@@ -74,6 +75,13 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
         except UserError as err:
             yield f"⚠ {err}", compat.update(), compat.update()
             return
+        try:  # said before the first cell, and kept above the progress
+            warning = cpu_grid_warning(host.runs_dir(), host.lora_dir(), name, *values)
+        except (UserError, OSError):
+            warning = None  # the render names the problem itself
+
+        def shown(progress: str) -> str:
+            return f"{warning}\n{progress}" if warning else progress
 
         def work(reporter: Any) -> Any:
             with host.gpu_job():
@@ -84,9 +92,9 @@ def build_best_step_panel(host: Host, run_name: Any) -> dict[str, Any]:
         for progress, result in run_job(host.reporter(), work, lambda x: x,
                                         what=f"the best-step grid of {name}"):
             if result is None:
-                yield progress, compat.update(), compat.update()
+                yield shown(progress), compat.update(), compat.update()
             else:
-                yield (progress, str(result.image),
+                yield (shown(progress), str(result.image),
                        [(str(c.image), c.label) for c in result.cells])
 
     render.click(on_render, [run_name, prompt, seed, strengths, cfgs], [status, grid, cells])

@@ -1,6 +1,7 @@
 """Small line charts drawn with Pillow: the same picture on gradio 3, 4 and 5, no plotting
 library needed in the webui. Plain numbers on the axes (0.0001, not 1.00e-04), the title at
-the top right, clear of the label badge gradio draws at the top left."""
+the top left: the images show no label badge, and gradio draws its fullscreen and download
+buttons over the top right (they hid the end of the loss chart's title)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PIL import Image, ImageDraw
 WIDTH, HEIGHT = 560, 220
 LEFT, TOP, RIGHT_MARGIN, BOTTOM_MARGIN = 64, 24, 12, 28
 RAW, SMOOTHED, MARKER = (245, 190, 150), (220, 95, 10), (90, 140, 230)
+TITLE = (40, 40, 40)
 
 
 def plain(value: float) -> str:
@@ -51,7 +53,7 @@ def _frame(title: str, low: float, high: float, steps: int) -> tuple[Any, Any, t
     left, top, right, bottom = LEFT, TOP, WIDTH - RIGHT_MARGIN, HEIGHT - BOTTOM_MARGIN
     # Pillow's built-in font (no font files needed) only covers Latin-1.
     text = title.encode("latin-1", "replace").decode("latin-1")
-    draw.text((right - 6 * len(text), 6), text, fill=(40, 40, 40))
+    draw.text((left, 6), text, fill=TITLE)
     draw.rectangle([left, top, right, bottom], outline=(200, 200, 200))
     span = (high - low) or abs(high) or 1.0
     for fraction in (0.0, 0.5, 1.0):
@@ -102,7 +104,7 @@ def loss_chart(losses: list[float], total_steps: int, sample_steps: list[int],
     if not finite:
         return _empty("loss")
     steps = max(total_steps, len(finite), 1)
-    image, draw, box = _frame(f"loss: raw, average of {window}, | samples",
+    image, draw, box = _frame(f"loss: thin raw, thick average of {window}, blue ticks: samples",
                               min(finite), max(finite), steps)
     left, top, right, bottom, _, _ = box
     for step in sample_steps:

@@ -248,13 +248,14 @@ class DatasetController:
         return "\n".join(lines + report.failed)
 
     # -- pre-flight ------------------------------------------------------------------------
-    def preflight(self, name: str, resolution: int, batch_size: int, epochs: int,
+    def preflight(self, name: str, resolution: int,
                   family: str) -> tuple[list[list[str]], str]:
-        report = run_preflight(self.open(name), int(resolution), int(batch_size), int(epochs),
-                               family, unet_params=self._train_base_size())
+        """The findings' rows and the summary: per concept its images and repeats, then the
+        run in the Train tab's terms (total steps on this device, train/estimate.py)."""
+        report = run_preflight(self.open(name), int(resolution), family=family,
+                               unet_params=self._train_base_size())
         parts = [f"<b>{html.escape(c.concept)}</b>: {c.originals} originals, {c.processed} "
-                 f"processed, {c.repeats} repeats → {c.steps_per_epoch} steps per epoch"
-                 for c in report.concepts]
+                 f"processed, repeats {c.repeats}" for c in report.concepts]
         rows = report.rows()
         count = f"{len(rows)} thing{'s' if len(rows) != 1 else ''}"
         parts.insert(0, f"<b>{count} to look at</b> (in the table below; click one to open its "

@@ -133,10 +133,8 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
             resolution = gr.Number(value=512, precision=0, label="Training resolution",
                                    elem_id="lfd_preflight_resolution",
                                    info=TIPS["lfd_preflight_resolution"])
-            batch = gr.Number(value=1, precision=0, label="Batch size",
-                              elem_id="lfd_preflight_batch", info=TIPS["lfd_preflight_batch"])
-            epochs = gr.Number(value=10, precision=0, label="Epochs",
-                               elem_id="lfd_preflight_epochs", info=TIPS["lfd_preflight_epochs"])
+            # No batch size or epochs here: the estimate is the run the Train tab's guided
+            # path makes (its total steps), so the two tabs speak of the same run.
             check = gr.Button("Run pre-flight check", elem_id="lfd_preflight_run")
         summary = gr.HTML(elem_id="lfd_preflight_summary")
         findings = compat.table(["concept", "problem", "file", "detail"],
@@ -256,14 +254,14 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
         on_files_changed, [dataset, concept, cap["stem"]], views[1:] + editor)
     stop.click(stop_current, [], [status])
 
-    def on_check(name, res, batch_size, epoch_count, family_name):
+    def on_check(name, res, family_name):
         try:
-            rows, text = ctl.preflight(name, res, batch_size, epoch_count, family_name)
+            rows, text = ctl.preflight(name, res, family_name)
             return rows, text
         except UserError as err:
             return [], f"⚠ {err}"
 
-    check.click(on_check, [dataset, resolution, batch, epochs, family], [findings, summary])
+    check.click(on_check, [dataset, resolution, family], [findings, summary])
 
     def on_finding(name: str, table: Any, current: str | None,
                    evt: gr.SelectData) -> tuple[Any, ...]:

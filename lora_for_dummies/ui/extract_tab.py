@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from lora_for_dummies.environment import available_devices
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.compat import user_message
@@ -62,8 +63,10 @@ def build_extract_tab(host: Host) -> dict[str, Any]:
                           info=TIPS["lfd_extract_ema"])
         clamp = gr.Number(value=0, label="Quantile clamp (0 = off; costs accuracy)",
                           elem_id="lfd_extract_clamp", info=TIPS["lfd_extract_clamp"])
-        device = gr.Radio(["cpu", "cuda"], value="cpu", label="Device",
-                          elem_id="lfd_extract_device", info=TIPS["lfd_extract_device"])
+        devices = available_devices()  # only what this machine has
+        device = gr.Radio(devices, value="cpu", label="Device", elem_id="lfd_extract_device",
+                          info=TIPS["lfd_extract_device" if len(devices) > 1
+                                    else "lfd_extract_device_cpu"])
         dtype = gr.Radio(["fp16", "bf16", "fp32"], value="fp16", label="Save as",
                          elem_id="lfd_extract_dtype", info=TIPS["lfd_extract_dtype"])
         overwrite = gr.Checkbox(label="Overwrite", elem_id="lfd_extract_overwrite",

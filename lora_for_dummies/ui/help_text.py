@@ -60,10 +60,6 @@ TIPS: dict[str, str] = {
                             "append the new text, or overwrite it.",
     "lfd_preflight_resolution": "The resolution you will train at (512 for SD 1.x, 1024 for "
                                 "SDXL); smaller images are flagged.",
-    "lfd_preflight_batch": "Images per training step, as in the Train tab; 1 is usual on small "
-                           "GPUs. Used for the step and time estimate.",
-    "lfd_preflight_epochs": "Passes over the dataset, as in the Train tab; 10 is a common "
-                            "start. Used for the step and time estimate.",
     # -- Best-step panel -----------------------------------------------------------------------
     "lfd_best_prompt": "The prompt every cell is drawn with; include the trigger word. Empty "
                        "uses the run's first sample prompt.",
@@ -97,6 +93,9 @@ TIPS: dict[str, str] = {
                          "0 = off (usual), since it costs accuracy.",
     "lfd_extract_device": "cpu works everywhere; cuda (the GPU) is much faster if it has a few "
                           "GB free.",
+    # measured on a 2-core CPU (docs/performance.md): SD 1.5 11-15 s, SDXL 38 s
+    "lfd_extract_device_cpu": "No CUDA GPU found, so the CPU extracts: measured on 2 cores, "
+                              "about 15 s for an SD 1.5 pair, 40 s for SDXL.",
     "lfd_extract_dtype": "Precision of the saved file: fp16 (usual, half the size of fp32), "
                          "bf16, or fp32 (exact, largest).",
     "lfd_extract_overwrite": "Replace a LoRA that already has this name; off = stop instead.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.config import from_dict, load_toml, save_toml, to_dict
 from lora_for_dummies.dataset.layout import is_image, list_datasets, no_images_advice, open_dataset
 from lora_for_dummies.errors import UserError
@@ -41,7 +42,7 @@ class TrainController:
     def checkpoint(self, title: str | None) -> Path:
         entry = next((e for e in self.host.checkpoints() if e.title == title), None)
         if entry is None:
-            raise UserError("choose a base model (press 🔄 if it is new)")
+            raise msg.NO_BASE.error()
         refused = family_refused(self.host, family_of(entry.path))
         if refused:
             raise UserError(refused)
@@ -67,7 +68,7 @@ class TrainController:
                              "class_folder": row[3] or "", "class_prompt": row[4] or ""}
                             for row in concepts if row and row[0]]
         if not data["concepts"]:
-            raise UserError("choose your images (step 3), or add a concept below")
+            raise msg.NO_CONCEPTS.error()
         data["runs_dir"] = str(self.host.runs_dir())
         return from_dict(TrainJob, data)
 
@@ -130,7 +131,7 @@ class TrainController:
         """Why step 3's choice has nothing to train (no dataset, no processed images), or
         None. Start refuses with it rather than train images chosen earlier."""
         if not dataset:
-            return "choose your images (step 3)"
+            return msg.NO_IMAGES.text
         try:
             ds = open_dataset(self.host.datasets_dir() / dataset)
             selected = ds.concept(concept or "main")
@@ -164,14 +165,12 @@ class TrainController:
         held = self.rows_datasets(rows)
         if dataset and dataset in held and any(not str(row[1] or "").strip() for row in rows
                                                if self.rows_datasets([row]) == [dataset]):
-            from lora_for_dummies.train.guided import NO_TRIGGER
-
-            raise UserError(NO_TRIGGER)
+            raise msg.NO_TRIGGER.error()
         if held and (dataset or "") not in held:
-            shown = f"shows {dataset}" if dataset else "shows no dataset"
-            raise UserError(f"step 3 {shown}, but the Concepts table holds the images of "
-                            f"{', '.join(held)}: choose the dataset to train in step 3 (or "
-                            "Clear the table and add concepts by hand)")
+            raise msg.STEP3_MISMATCH.error(dataset=dataset or "no dataset",
+                                           held=", ".join(held))
+        if dataset and not rows:  # processed since step 3 refused it: not filled in yet
+            raise msg.STEP3_NOT_FILLED.error(dataset=dataset)
 
     def gpu_line(self) -> str:
         from lora_for_dummies.train.wizard import detect_vram_gb, gpu_name

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
@@ -33,6 +34,9 @@ class TrainingSession:
         self.trainer: Any = None
         self.result: str = ""
         self.outcome: Any = None  # the in-process run's RunResult, once it ended
+        # The outcome whose final block a refused Start put away: beside the refusal it would
+        # read as the answer to that Start. The next run's own block shows again.
+        self.dismissed: Any = None
 
     @property
     def running(self) -> bool:
@@ -49,10 +53,10 @@ class TrainingSession:
 
         with self._lock:
             if self.running:
-                raise UserError("a training run is already going; stop it first")
+                raise msg.TRAINING_RUNNING.error()
             running = GATE.busy()
             if running is not None:
-                raise UserError(f"{running} is still running; wait for it or stop it first")
+                raise msg.JOB_BUSY.error(running=running)
             job.validate()
             confine_train_job(job, host)  # the tab's jobs name things too, never other paths
             if not resume:  # said now, in the tab; the run checks it again
@@ -121,6 +125,10 @@ class TrainingSession:
         self.trainer.reporter.request_stop()
         return stop_message(self.run_dir, save)
 
+    def dismiss_finished(self) -> None:
+        """Put away the final block shown now (a run still going has none yet)."""
+        self.dismissed = self.outcome
+
     def wait(self, timeout: float = 600) -> None:
         if self.process is not None:
             self.process.wait(timeout)
@@ -146,7 +154,7 @@ class TrainingSession:
                 text += "\n" + "\n".join(tail)
             outcome = self.outcome
             if not self.running and outcome is not None and outcome.lora and \
-                    not outcome.stopped:
+                    not outcome.stopped and outcome is not self.dismissed:
                 from lora_for_dummies.train.finished import finished_block
 
                 finished = finished_block(self.trainer.job, self.trainer.lora_dir)

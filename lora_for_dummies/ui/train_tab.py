@@ -14,6 +14,7 @@ from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import SETTINGS, section_summary
 from lora_for_dummies.train.guided import subject_of
+from lora_for_dummies.train.sampling import sample_label
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.bestgrid_panel import build_best_step_panel
@@ -61,7 +62,9 @@ def build_train_tab(host: Host) -> dict[str, Any]:
                            interactive=False, show_label=False)
         loss_plot = gr.Image(label="Loss", type="pil", elem_id="lfd_train_loss_plot",
                              interactive=False, show_label=False)
-    samples = compat.gallery("Samples (newest last)", "lfd_train_samples")
+    # Labelled "step 25 · prompt 1": each prompt keeps its seed, so only training changes it.
+    samples = compat.gallery("Samples (newest last; each prompt keeps its seed, so only the "
+                             "training changes it)", "lfd_train_samples")
     gr.Markdown("**Every setting** — the choices above filled these in; open a section to "
                 "change one", elem_classes=["lfd-step"])
     fields, v_mode, sections = build_settings_sections(host)
@@ -72,7 +75,7 @@ def build_train_tab(host: Host) -> dict[str, Any]:
     best = build_best_step_panel(host, fields[PATHS.index("save.name")])
     parts = {**top, **concepts, **wizard, **presets, "fields": fields, "v_mode": v_mode,
              "message": message, "status": status, "lr_plot": lr_plot, "task_id": task_id,
-             "name_typed": name_typed}
+             "name_typed": name_typed, "finished": finished}
     _connect_guided(controller, parts)
     _connect_runs(host, controller, parts, plot)
     for accordion, title, section_fields in sections:
@@ -217,6 +220,7 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
             return compat.toast(controller.start(job, resume, count, task, replace,
                                                  remembered))
         except UserError as err:
+            SESSION.dismiss_finished()  # the last run's block is no answer to this Start
             return compat.toast(f"⚠ {err}")
 
     def on_start(task, count, replace, subject, dataset, concept, base_title, rows, v, *values):
@@ -230,15 +234,25 @@ def _connect_runs(host: Host, controller: TrainController, p: dict[str, Any],
     def on_plot(*values: Any) -> Any:
         return controller.lr_plot(list(values))
 
+    def on_answered(answer: str, why: str) -> list[Any]:
+        """After Start / Resume: a refusal puts the last run's final block away (at once; the
+        poll keeps it away); a start clears a refusal the guided path still shows above."""
+        if str(answer or "").startswith("⚠"):
+            return [compat.update(), ""]
+        return ["" if str(why or "").startswith("⚠") else compat.update(), compat.update()]
+
     plot.click(on_plot, fields, [p["lr_plot"]])
     # In the webui its progressbar.js is on the page: our script makes the task id.
     script = "lfd_start_training" if host.name == "webui" else None
     # Button answers go to `message`, which keeps them until the next one; the progress box
     # is rewritten by the poll every 2 s.
+    answered = ([message, p["choices_text"]], [p["choices_text"], p["finished"]])
     compat.click(p["start"], on_start, [p["task_id"], p["gpus"], p["overwrite"]] + choices
-                 + inputs, [message], js=script).then(on_plot, fields, [p["lr_plot"]])
+                 + inputs, [message], js=script).then(on_plot, fields, [p["lr_plot"]]) \
+        .then(on_answered, *answered)
     compat.click(p["resume"], on_resume, [p["task_id"], p["gpus"]] + choices + inputs,
-                 [message], js=script).then(on_plot, fields, [p["lr_plot"]])
+                 [message], js=script).then(on_plot, fields, [p["lr_plot"]]) \
+        .then(on_answered, *answered)
     p["stop"].click(lambda: compat.toast(SESSION.stop(save=False)), [], [message])
     p["stop_save"].click(lambda: compat.toast(SESSION.stop(save=True)), [], [message])
 
@@ -281,4 +295,4 @@ def poll_view() -> tuple[Any, Any, Any, str]:
     sample_steps = sorted({int(Path(p).stem.split("-")[0]) for p in view.samples
                            if Path(p).stem.split("-")[0].isdigit()})
     return view.text, loss_chart(view.losses, view.total_steps, sample_steps), \
-        [(path, Path(path).stem) for path in view.samples] or None, view.finished
+        [(path, sample_label(path)) for path in view.samples] or None, view.finished
