@@ -21,9 +21,9 @@ class SDXL(StableDiffusionFamily):
 
     def refusal(self, keys: Any) -> str:
         if not all(mark in keys for mark in _MARKS):
-            from lora_for_dummies.messages import IS_REFINER
+            from lora_for_dummies import messages as msg
 
-            return IS_REFINER.text
+            return msg.IS_REFINER.text
         return ""
 
     def variant(self, prediction: str, inpainting: bool, zero_terminal_snr: bool) -> str:
