@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from lora_for_dummies.errors import UserError
 
-START, RESUME, TRAINING, NAMES, FILES, MODELS, API = (
+START, RESUME, TRAINING, NAMES, FILES, MODELS, FAMILIES, API = (
     "Start training is refused", "Resume is refused", "While training", "A name is refused",
-    "Writing files", "A model file is refused", "The job API")
+    "Writing files", "A model file is refused", "A model family is not offered or incomplete",
+    "The job API")
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,28 @@ NO_TEXT_ENCODER = Message(
     "trained or extracted as a full model",
     "The file is a UNet alone, or its text encoder is of an unknown kind.",
     "Use the full checkpoint that has the text encoder in it.", before=_FILE)
+
+# -- Model families on this host; Flux's separate parts -------------------------------------
+SD2_ON_FORGE_NEO = Message(
+    FAMILIES, "Forge Neo cannot run SD 2.x models, so they are not offered here; the command "
+    "line still extracts and converts SD 2.x files", "Forge Neo removed SD 2.x.",
+    "Train SD 2.x in A1111, Forge or the standalone app.")
+FLUX_NEEDS_FORGE_NEO = Message(
+    FAMILIES, "Flux needs Forge Neo (A1111 cannot run Flux models); on this host, inspect and "
+    "extract Flux files from the command line (lfd inspect / lfd extract)",
+    "A1111 and Forge classic do not run Flux, so their tabs leave it out.",
+    "Train Flux in Forge Neo or the standalone app (`lfd serve`).")
+FLUX_PARTS_MISSING = Message(
+    FAMILIES, "Flux needs {parts} beside the transformer (or in models/text_encoder and "
+    "models/VAE), or name each in the job's [model] table (text_encoder, text_encoder_2, vae)",
+    "A Flux transformer trains with its CLIP-L, T5-XXL and VAE files, which were not found.",
+    "Put clip_l, t5xxl_fp16 (or _fp8_e4m3fn) and ae.safetensors where Forge Neo keeps them.")
+FLUX_T5_TOKENIZER = Message(
+    FAMILIES, "Flux needs T5's tokenizer: name a folder with tokenizer.json or spiece.model (for "
+    "example a diffusers FLUX.1 folder's tokenizer_2, or Forge's backend/huggingface/"
+    "black-forest-labs/FLUX.1-dev/tokenizer_2) as the job's model.tokenizer_2 ({why})",
+    "T5's tokenizer is not inside the model files.",
+    "In Forge Neo it is found by itself; elsewhere put a tokenizer_2 folder beside the model.")
 
 # -- The job API (`{"detail": "<line>"}` with the status) ----------------------------------
 API_HOST_REFUSED = Message(

@@ -278,3 +278,23 @@ def test_a_stopped_flux_run_resumes_to_the_same_lora(flux_demo, tmp_path):
     b = load_lora(split_dir / "Lora" / "tiny.safetensors")[0]
     for name in a:
         torch.testing.assert_close(a[name].delta(), b[name].delta(), rtol=1e-4, atol=1e-6)
+
+
+def test_missing_flux_parts_are_one_line_each(flux_demo, tmp_path):
+    """A Flux transformer alone: the missing parts and the missing T5 tokenizer are named in the
+    catalogue's lines (docs/troubleshooting.md), never a traceback."""
+    from lora_for_dummies import messages as msg
+    from lora_for_dummies.errors import UserError
+
+    alone = tmp_path / "alone" / "flux.safetensors"
+    alone.parent.mkdir()
+    alone.write_bytes(flux_demo.read_bytes())
+    with pytest.raises(UserError) as refused:
+        Trainer(_job(alone, tmp_path), tmp_path / "Lora", device="cpu").run()
+    assert str(refused.value) == msg.FLUX_PARTS_MISSING.format(
+        parts="CLIP-L (clip_l.safetensors), T5-XXL (t5xxl_fp16 or t5xxl_fp8_e4m3fn.safetensors),"
+              " the Flux VAE (ae.safetensors)")
+    for part in ("clip_l.safetensors", "t5xxl_demo.safetensors", "ae.safetensors"):
+        (alone.parent / part).write_bytes((flux_demo.parent / part).read_bytes())
+    with pytest.raises(UserError, match="Flux needs T5's tokenizer: .*none beside the model"):
+        Trainer(_job(alone, tmp_path / "b"), tmp_path / "b" / "Lora", device="cpu").run()

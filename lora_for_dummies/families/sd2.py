@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.families.base import TextEncoderSpec
 from lora_for_dummies.families.stable_diffusion import StableDiffusionFamily
 from lora_for_dummies.families.tiny import TINY_TEXT, TINY_VAE
 
 _MARK = "cond_stage_model.model.ln_final.weight"
-SD2_GONE = ("Forge Neo cannot run SD 2.x models, so they are not offered here; the command "
-            "line still extracts and converts SD 2.x files")
+SD2_GONE = msg.SD2_ON_FORGE_NEO.text
 
 
 class SD2(StableDiffusionFamily):

@@ -165,8 +165,9 @@ HELP: dict[str, str] = {
                        "dataset's HIGHRES_CONCEPT folder.",
     "concepts.token": "The trigger word you will write in prompts to call up this concept.",
     "concepts.prompt": "Caption for images that have no .txt (default: the trigger word).",
-    "concepts.repeats": "How often each image is shown per epoch: more repeats for concepts "
-                        "with fewer images.",
+    "concepts.repeats": "How often each image is shown against the other concepts' images: "
+                        "give a concept with fewer images more repeats so each counts as much. "
+                        "0 = the dataset's own setting (10 for a folder outside a dataset).",
     "concepts.class_folder": "Optional: regularisation images of the class (e.g. other dogs), "
                              "so the model keeps knowing what a dog is.",
     "concepts.class_prompt": "The caption of the class images, e.g. 'dog'.",

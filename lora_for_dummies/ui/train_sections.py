@@ -82,7 +82,7 @@ def build_concepts_section(host: Host) -> dict[str, Any]:
                       open=False, elem_id="lfd_train_section_concepts"):
         gr.Markdown("Step 3 puts its images here. Add more concepts from the dataset and "
                     "concept chosen above, or edit the table (repeats: how often each image "
-                    "is shown per epoch).")
+                    "is shown against the other concepts' images; 0 = the dataset's).")
         with gr.Row():
             which = gr.Radio(["high", "low"], value="high", label="Images",
                              elem_id="lfd_train_which",

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.families.base import Family, FileDetails, TextEncoderSpec
 from lora_for_dummies.families.flux.parts import FOLDERS
 
-NOT_ON_A1111 = ("Flux needs Forge Neo (A1111 cannot run Flux models); on this host, inspect and "
-                "extract Flux files from the command line (lfd inspect / lfd extract)")
+NOT_ON_A1111 = msg.FLUX_NEEDS_FORGE_NEO.text
 NOT_ON_FORGE = ("Flux is offered on Forge Neo, the maintained Forge; on Forge classic, inspect "
                 "and extract Flux files from the command line")
 # Where Forge Neo keeps each separate part, relative to its models folder (`parts.SEARCH`

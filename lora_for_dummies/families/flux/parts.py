@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import CheckpointError, UserError
 from lora_for_dummies.families.base import bundled_config
 
@@ -54,9 +55,7 @@ def find_parts(model: Any, needs_clip: bool = True) -> dict[str, Path]:
                 parts[name] = candidate
     missing = [PART_TITLES[n] for n in wanted if n not in parts]
     if missing:
-        raise UserError(f"Flux needs {', '.join(missing)} beside the transformer (or in "
-                        "models/text_encoder and models/VAE), or name each in the job's "
-                        "[model] table (text_encoder, text_encoder_2, vae)")
+        raise msg.FLUX_PARTS_MISSING.error(parts=", ".join(missing))
     return parts
 
 

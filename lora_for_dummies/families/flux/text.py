@@ -14,13 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.errors import UserError
+from lora_for_dummies import messages as msg
 
 CLIP_TOKENS = 77
-T5_NEEDS = ("Flux needs T5's tokenizer: name a folder with tokenizer.json or spiece.model "
-            "(for example a diffusers FLUX.1 folder's tokenizer_2, or Forge's backend/"
-            "huggingface/black-forest-labs/FLUX.1-dev/tokenizer_2) as the job's "
-            "model.tokenizer_2")
 
 
 @lru_cache(maxsize=2)
@@ -28,6 +24,8 @@ def t5_tokenizer(folder: str) -> Any:
     """transformers' fast T5 tokenizer from `folder` (read once per folder)."""
     from transformers import PreTrainedTokenizerFast, T5TokenizerFast
 
+    if not folder:  # Path("") would be the current folder
+        raise msg.FLUX_T5_TOKENIZER.error(why="none beside the model or in Forge's tree")
     path = Path(folder)
     if (path / "tokenizer.json").is_file():
         return PreTrainedTokenizerFast.from_pretrained(str(path))
@@ -35,8 +33,9 @@ def t5_tokenizer(folder: str) -> Any:
         try:
             return T5TokenizerFast.from_pretrained(str(path))
         except (ImportError, ValueError) as error:  # converting needs sentencepiece
-            raise UserError(f"{T5_NEEDS} (reading spiece.model failed: {error})") from None
-    raise UserError(f"{T5_NEEDS}; {path} has neither")
+            raise msg.FLUX_T5_TOKENIZER.error(why=f"reading spiece.model failed: {error}") \
+                from None
+    raise msg.FLUX_T5_TOKENIZER.error(why=f"{path} has neither")
 
 
 def tokenize(captions: list[str], t5_folder: str, t5_tokens: int) -> dict[str, Any]:
