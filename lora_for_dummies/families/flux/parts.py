@@ -122,13 +122,17 @@ def load_transformer(path: Path, dtype: Any, device: str, fp8: bool = False
     narrow = torch.float8_e4m3fn if (fp8 or layout.fp8) and hasattr(torch, "float8_e4m3fn") \
         else None
     blocks = ("transformer_blocks.", "single_transformer_blocks.")
-    loaded = {k: v.to(device, narrow if narrow is not None and k.startswith(blocks)
-                      and k.endswith(".weight") and v.dim() == 2 else
-                      dtype if v.is_floating_point() else None) for k, v in state.items()}
-    del state
-    if narrow is not None:  # biases of the kept layers in bf16: half precision, not fp8
-        loaded = {k: v.to(torch.bfloat16) if k.startswith(blocks) and k.endswith(".bias")
-                  and dtype != torch.bfloat16 else v for k, v in loaded.items()}
+    loaded = {}
+    for key in list(state):  # one tensor at a time: each read copy is let go once converted
+        tensor = state.pop(key)
+        kept = narrow is not None and key.startswith(blocks)
+        if kept and key.endswith(".weight") and tensor.dim() == 2:
+            target = narrow
+        elif kept and key.endswith(".bias"):  # the kept layers' biases: bf16, not fp8
+            target = torch.bfloat16
+        else:
+            target = dtype if tensor.is_floating_point() else None
+        loaded[key] = tensor.to(device, target)
     model.load_state_dict(loaded, strict=True, assign=True)
     model.eval().requires_grad_(False)
     note = ""
