@@ -6,12 +6,9 @@ sentencepiece, which only changes which ids words get)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from lora_for_dummies.families.flux.architecture import variant_config
-from lora_for_dummies.families.flux.parts import CONFIGS_KEY
 
 CLIP = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
             projection_dim=32, vocab_size=49408, max_position_embeddings=77, bos_token_id=49406,
@@ -26,10 +23,6 @@ VAE = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlo
 WORDS = ("a photo of the an in on with and sks dog cat man woman girl boy person red blue green "
          "black white hair eyes smiling standing sitting portrait style painting anime solo "
          "1girl long short outdoors indoors background simple looking at viewer").split()
-
-
-def _metadata(component: str, config: dict[str, Any]) -> dict[str, str]:
-    return {CONFIGS_KEY: json.dumps({component: config})}
 
 
 def write_tokenizer(folder: Path) -> Path:
@@ -62,14 +55,13 @@ def write_flux_demo(folder: str | Path, variant: str = "dev", seed: int = 0,
     `<models_dir>/VAE` (where `parts.find_parts` looks from a transformer in a folder of
     `models_dir`, and which the standalone host does not list as base models). Returns the
     transformer."""
-    import torch
-    from diffusers import AutoencoderKL
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
-
-    from lora_for_dummies.checkpoints.keymap_vae import needs_conv_shape, vae_module_to_ldm
-    from lora_for_dummies.checkpoints.models import canonical_text_key
-    from lora_for_dummies.checkpoints.write import save_state_dict
-    from lora_for_dummies.families.flux.synthetic import random_transformer, save_transformer
+    from lora_for_dummies.families.flux.synthetic import (
+        random_transformer,
+        save_transformer,
+        write_clip_l,
+        write_flux_vae,
+        write_t5,
+    )
 
     folder = Path(folder)
     encoders = Path(models_dir) / "text_encoder" if models_dir else folder
@@ -80,19 +72,8 @@ def write_flux_demo(folder: str | Path, variant: str = "dev", seed: int = 0,
     assert (config.vec_in_dim, config.context_in_dim) == (CLIP["hidden_size"], T5["d_model"])
     transformer = save_transformer(random_transformer(config, seed),
                                    folder / (name or f"flux-{variant}-demo.safetensors"))
-    torch.manual_seed(seed)
-    clip = CLIPTextModel(CLIPTextConfig(**CLIP))
-    save_state_dict({canonical_text_key(k): v for k, v in clip.state_dict().items()
-                     if not k.endswith("position_ids")}, encoders / "clip_l.safetensors",
-                    _metadata("text_encoder", dict(CLIP, architectures=["CLIPTextModel"])))
-    t5 = T5EncoderModel(T5Config(**T5))
-    save_state_dict({k: v for k, v in t5.state_dict().items()
-                     if k != "encoder.embed_tokens.weight"}, encoders / "t5xxl_demo.safetensors",
-                    _metadata("text_encoder_2", dict(T5, architectures=["T5EncoderModel"])))
-    vae = AutoencoderKL(**VAE)
-    state = {vae_module_to_ldm(k, VAE): v[..., None, None] if needs_conv_shape(k) else v
-             for k, v in vae.state_dict().items()}
-    save_state_dict(state, vae_folder / "ae.safetensors",
-                    _metadata("vae", dict(VAE, _class_name="AutoencoderKL")))
+    write_clip_l(encoders / "clip_l.safetensors", seed, CLIP)
+    write_t5(encoders / "t5xxl_demo.safetensors", seed, config=T5)
+    write_flux_vae(vae_folder / "ae.safetensors", seed, config=VAE)
     write_tokenizer(folder / "tokenizer_2")
     return transformer

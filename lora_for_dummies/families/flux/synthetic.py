@@ -122,7 +122,25 @@ def _changed(base: dict[str, Any], config: FluxConfig, rank: int, scale: float, 
 
 # -- the separate parts ---------------------------------------------------------------------------
 
-def write_clip_l(path: str | Path, seed: int = 0) -> Path:
+_CLIP = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+             vocab_size=1000, projection_dim=32)
+_T5 = dict(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, vocab_size=1000,
+           feed_forward_proj="gated-gelu")
+_VAE = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlock2D"] * 4,
+            up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, norm_num_groups=8,
+            use_quant_conv=False, use_post_quant_conv=False)
+
+
+def _with_config(component: str, config: dict[str, Any]) -> dict[str, str]:
+    """The file's own config (`parts.CONFIGS_KEY`), which Flux's parts loader reads first."""
+    import json
+
+    from lora_for_dummies.families.flux.parts import CONFIGS_KEY
+
+    return {CONFIGS_KEY: json.dumps({component: config})}
+
+
+def write_clip_l(path: str | Path, seed: int = 0, config: dict[str, Any] | None = None) -> Path:
     """A tiny CLIP text model with the names of `clip_l.safetensors` (`text_model.…`)."""
     import torch
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -130,16 +148,17 @@ def write_clip_l(path: str | Path, seed: int = 0) -> Path:
     from lora_for_dummies.checkpoints.models import canonical_text_key
     from lora_for_dummies.checkpoints.write import save_state_dict
 
+    config = dict(config or _CLIP)
     torch.manual_seed(seed)
-    model = CLIPTextModel(CLIPTextConfig(hidden_size=32, intermediate_size=37,
-                                         num_attention_heads=4, num_hidden_layers=2,
-                                         vocab_size=1000, projection_dim=32))
+    model = CLIPTextModel(CLIPTextConfig(**config))
     state = {canonical_text_key(k): v for k, v in model.state_dict().items()
              if not k.endswith("position_ids")}
-    return save_state_dict(state, path)
+    return save_state_dict(state, path, _with_config(
+        "text_encoder", dict(config, architectures=["CLIPTextModel"])))
 
 
-def write_t5(path: str | Path, seed: int = 0, dtype: Any = None) -> Path:
+def write_t5(path: str | Path, seed: int = 0, dtype: Any = None,
+             config: dict[str, Any] | None = None) -> Path:
     """A tiny T5 encoder with the names of `t5xxl_fp16.safetensors` (`encoder.block.N…`,
     `shared.weight`); `dtype` FP8 stores it as `t5xxl_fp8_e4m3fn` does."""
     import torch
@@ -147,14 +166,16 @@ def write_t5(path: str | Path, seed: int = 0, dtype: Any = None) -> Path:
 
     from lora_for_dummies.checkpoints.write import save_state_dict
 
+    config = dict(config or _T5)
     torch.manual_seed(seed)
-    model = T5EncoderModel(T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-                                    vocab_size=1000, feed_forward_proj="gated-gelu"))
+    model = T5EncoderModel(T5Config(**config))
     state = {k: v for k, v in model.state_dict().items() if k != "encoder.embed_tokens.weight"}
-    return save_state_dict(_stored(state, dtype), path)
+    return save_state_dict(_stored(state, dtype), path, _with_config(
+        "text_encoder_2", dict(config, architectures=["T5EncoderModel"])))
 
 
-def write_flux_vae(path: str | Path, seed: int = 0, latent_channels: int = 16) -> Path:
+def write_flux_vae(path: str | Path, seed: int = 0, latent_channels: int = 16,
+                   config: dict[str, Any] | None = None) -> Path:
     """A tiny VAE in the layout of BFL's `ae.safetensors` (LDM names, no quant convs, 16
     latent channels): diffusers' AutoencoderKL, renamed by the project's VAE key map."""
     import torch
@@ -163,14 +184,12 @@ def write_flux_vae(path: str | Path, seed: int = 0, latent_channels: int = 16) -
     from lora_for_dummies.checkpoints.keymap_vae import needs_conv_shape, vae_module_to_ldm
     from lora_for_dummies.checkpoints.write import save_state_dict
 
+    config = dict(config or dict(_VAE, latent_channels=latent_channels))
     torch.manual_seed(seed)
-    config = dict(block_out_channels=[8, 16, 32, 32], down_block_types=["DownEncoderBlock2D"] * 4,
-                  up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, norm_num_groups=8,
-                  latent_channels=latent_channels, use_quant_conv=False,
-                  use_post_quant_conv=False)
     model = AutoencoderKL(**config)
     state = {}
     for key, value in model.state_dict().items():
         state[vae_module_to_ldm(key, config)] = value[..., None, None] \
             if needs_conv_shape(key) else value
-    return save_state_dict(state, path)
+    return save_state_dict(state, path, _with_config(
+        "vae", dict(config, _class_name="AutoencoderKL")))
