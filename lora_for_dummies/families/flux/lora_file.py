@@ -12,8 +12,6 @@ MODEL_VERSION_FLUX_V1) or "chroma" (MODEL_VERSION_CHROMA); `library/sai_model_sp
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +27,13 @@ IMPLEMENTATION = {"dev": "https://github.com/black-forest-labs/flux",
 def flux_lora_metadata(variant: str, name: str, rank: int, alpha: float, comment: str = "",
                        resolution: int = 1024, extra: dict[str, Any] | None = None
                        ) -> dict[str, str]:
-    """kohya `ss_*` and `modelspec.*` keys of a Flux / Chroma LoRA (strings, as kohya writes)."""
-    from lora_for_dummies import __version__
+    """kohya `ss_*` and `modelspec.*` keys of a Flux / Chroma LoRA (strings, as kohya writes):
+    the project's one metadata writer with the Flux family's values
+    (`Family.adjust_lora_metadata`, from the tables above)."""
+    from lora_for_dummies.lora.metadata import lora_metadata
 
-    metadata: dict[str, Any] = {
-        "ss_network_module": "networks.lora_flux",
-        "ss_network_dim": str(int(rank)),
-        "ss_network_alpha": str(float(alpha)),
-        "ss_network_args": json.dumps({}),
-        "ss_base_model_version": BASE_MODEL_VERSION[variant],
-        "ss_model_type": "chroma" if variant == "chroma" else "flux",
-        "ss_v2": "False",
-        "ss_output_name": name,
-        "ss_training_comment": comment,
-        "modelspec.sai_model_spec": "1.0.1",
-        "modelspec.architecture": f"{ARCHITECTURE[variant]}/lora",
-        "modelspec.implementation": IMPLEMENTATION[variant],
-        "modelspec.implementation_version": f"lora-for-dummies/{__version__}",
-        "modelspec.title": name,
-        "modelspec.date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "modelspec.resolution": f"{resolution}x{resolution}",
-    }
-    metadata.update(extra or {})
-    return {k: str(v) for k, v in metadata.items()}
+    return lora_metadata("flux", name, rank, alpha, comment=comment, extra=extra,
+                         resolution=resolution, variant=variant)
 
 
 def save_flux_lora(path: str | Path, modules: dict[str, LoraModule], variant: str,
