@@ -37,6 +37,19 @@ def _extracted(base: Path, tmp: Path, conv: bool, name: str = "extracted") -> Pa
     return tmp / f"{name}.safetensors"
 
 
+def _extracted_dynamic(base: Path, tmp: Path) -> Path:
+    """`extract --rank-mode ratio`: every module its own rank (1 … 6 here) — the file diffusers
+    misapplied while each module kept its own alpha."""
+    tuned = tmp / "tuned-dynamic.safetensors"
+    write_tuned(base, tuned, conv=True, ranks=(1, 2, 3, 4, 5, 6))  # σᵢ ∝ 0.6ⁱ: ratio 0.05 keeps all
+    extract_lora(base, tuned, tmp, "dynamic", ExtractSettings(
+        rule=RankRule(mode="ratio", rank=6, threshold=0.05),
+        conv_rule=RankRule(mode="ratio", rank=3, threshold=0.05)))
+    path = tmp / "dynamic.safetensors"
+    assert len({m.rank for m in load_lora(path)[0].values()}) > 2  # really dynamic
+    return path
+
+
 def _resized(base: Path, tmp: Path) -> Path:
     """The LoCon cut to rank 2 and written as `lfd lora resize` writes it (`save_like`)."""
     modules, metadata = load_lora(_extracted(base, tmp, conv=True, name="rank4"))
@@ -70,6 +83,7 @@ WRITERS: dict[str, Callable[[Path, Path], Path]] = {
     "trained": _trained,
     "extracted LoRA": lambda base, tmp: _extracted(base, tmp, conv=False),
     "extracted LoCon": lambda base, tmp: _extracted(base, tmp, conv=True),
+    "extracted dynamic rank": _extracted_dynamic,
     "resized LoCon": _resized,
     "converted .pt": _converted_pt,
 }

@@ -25,8 +25,12 @@ def low_rank_change(shape: Any, rank: int, scale: float, generator: Any) -> Any:
 
 def write_changed_checkpoint(base: str | Path, out: str | Path, rank: int = 4,
                              noise: float = 1e-4, seed: int = 0, text_encoders: bool = True,
-                             conv: bool = False) -> dict[str, Any]:
-    """Write base + change to `out`; return {kohya name: the exact change} (without noise)."""
+                             conv: bool = False, ranks: tuple[int, ...] = ()
+                             ) -> dict[str, Any]:
+    """Write base + change to `out`; return {kohya name: the exact change} (without noise).
+
+    `ranks`: each module's change rank in turn (1, 2, 3, 1, …) instead of one `rank`, a
+    fine-tune whose dynamic-rank extraction gives every module another rank."""
     import torch
 
     from lora_for_dummies.checkpoints.detect import detect_family
@@ -42,12 +46,13 @@ def write_changed_checkpoint(base: str | Path, out: str | Path, rank: int = 4,
         family = detect_family(file)
         configs = resolve_configs(file, family)
     changes = {}
-    for target in extraction_targets(family, configs, text_encoders, conv):
+    for index, target in enumerate(extraction_targets(family, configs, text_encoders, conv)):
+        own_rank = ranks[index % len(ranks)] if ranks else rank
         weight = state[target.key]
         rows = weight.shape[0] // 3 if target.third is not None else weight.shape[0]
         shape = (rows, *weight.shape[1:])
-        change = low_rank_change(shape, min(rank, *shape[:2]), float(weight.float().norm()) * 0.2,
-                                 generator)
+        change = low_rank_change(shape, min(own_rank, *shape[:2]),
+                                 float(weight.float().norm()) * 0.2, generator)
         changes[target.name] = change
         noisy = change + noise * torch.randn(shape, generator=generator) * float(
             weight.float().std())

@@ -51,6 +51,26 @@ def output_path(lora_dir: str | Path, name: str) -> Path:
     return Path(lora_dir) / f"{check_name(name, 'LoRA name')}.safetensors"
 
 
+def one_alpha(modules: dict[str, LoraModule]) -> tuple[dict[str, LoraModule], float]:
+    """The same LoRA with one alpha for every module: each other module's `alpha / alpha_one`
+    is folded into its up weights, so every module's delta (`up @ down * alpha / rank`) is
+    unchanged. `alpha_one` is the most common alpha (ties: the largest), so most modules are
+    written untouched.
+
+    Why: A1111, Forge, ComfyUI and kohya read each module's alpha, but diffusers'
+    `load_lora_weights` gives peft one `lora_alpha` and an `alpha_pattern` that misses modules
+    (diffusers 0.37.1 and 0.42.1, `utils/peft_utils.get_peft_kwargs`): with per-module alphas,
+    165 of 264 modules of a dynamic-rank SD1 file were applied at ×0.125 … ×0.5. With one alpha
+    every loader makes the same change (tests/test_one_alpha.py)."""
+    from collections import Counter
+
+    counts = Counter(float(m.alpha) for m in modules.values())
+    alpha = max(counts, key=lambda value: (counts[value], value))
+    return {name: m if float(m.alpha) == alpha else
+            LoraModule(m.down, (m.up.float() * (m.alpha / alpha)).to(m.up.dtype), alpha)
+            for name, m in modules.items()}, alpha
+
+
 def lora_state(modules: dict[str, LoraModule], dtype: Any = None) -> dict[str, Any]:
     import torch
 
@@ -98,8 +118,10 @@ def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[s
               dtype: Any = None, overwrite: bool = False) -> Path:
     """Write atomically; an existing file is kept unless `overwrite` (and intact on failure).
 
-    Refused: another suffix than .safetensors (the data is safetensors whatever the name says),
-    a folder that does not exist, any tensor that is not finite.
+    Every module is written with one alpha (`one_alpha`), and the metadata's
+    `ss_network_alpha` says which. Refused: another suffix than .safetensors (the data is
+    safetensors whatever the name says), a folder that does not exist, any tensor that is not
+    finite.
     """
     from safetensors.torch import save_file
 
@@ -111,6 +133,8 @@ def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[s
         raise UserError(f"{path.name} already exists; choose another name or allow overwriting")
     if not modules:
         raise UserError("nothing to save: the LoRA has no modules")
+    modules, alpha = one_alpha(modules)
+    metadata = dict(metadata, ss_network_alpha=str(float(alpha)))
     state = lora_state(modules, dtype)
     check_finite_state(state, path.name)
     model_hash, legacy = tensor_hashes(state)

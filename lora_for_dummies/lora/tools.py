@@ -135,6 +135,14 @@ def lora_info(path: str | Path) -> LoraInfo:
     if bad_alpha:
         warnings.append(f"{len(bad_alpha)} modules have an alpha that is not a positive number, "
                         f"e.g. {bad_alpha[0]}: alpha {modules[bad_alpha[0]].alpha:g}")
+    alphas = sorted({m.alpha for m in modules.values() if math.isfinite(m.alpha)})
+    if len(alphas) > 1:  # what every writer of ours now avoids (format.one_alpha says why)
+        warnings.append(f"{len(alphas)} different alphas ({', '.join(f'{a:g}' for a in alphas[:6])}"
+                        f"{', …' if len(alphas) > 6 else ''}): diffusers' load_lora_weights "
+                        "applies some modules at the wrong strength (the webuis, ComfyUI and "
+                        "kohya do not). Re-save for diffusers: rescale it at 1 (Extract tab → "
+                        "LoRA tools, or `lfd rescale <file> 1 --output <new file>`); the new "
+                        "file has one alpha and the same effect")
     if "text_encoder" not in parts and "text_encoder_1" not in parts:
         warnings.append("no text-encoder part")
     ranks = sorted({m.rank for m in modules.values()})

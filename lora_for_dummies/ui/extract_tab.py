@@ -18,9 +18,9 @@ from lora_for_dummies.ui.lists import refreshable
 RANK_MODES = ["fixed", "energy", "frobenius", "ratio"]
 DYNAMIC_RANK_HELP = (
     "fixed: the same rank in every layer (what most tools expect). energy / frobenius / ratio: "
-    "each layer gets the rank it needs, for a smaller file at the same quality. Those load "
-    "exactly in A1111, Forge, Forge Neo and ComfyUI; diffusers' load_lora_weights applies some "
-    "of their layers too strongly, so choose fixed for a diffusers pipeline.")
+    "each layer gets the rank it needs, for a smaller file at the same quality. Both load at "
+    "the right strength in A1111, Forge, Forge Neo, ComfyUI and diffusers (one alpha for "
+    "every layer).")
 
 
 INTRO = ("**When to use this tab:** you have a fine-tuned checkpoint (a merge or a Dreambooth "
