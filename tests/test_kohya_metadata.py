@@ -72,6 +72,30 @@ def test_a_trained_lora_has_kohyas_keys_in_kohyas_formats(trained):
     assert trained["modelspec.sai_model_spec"] == "1.0.1"
     assert trained["ss_network_dropout"] == "None" and trained["ss_full_fp16"] == "False"
     assert trained["ss_num_epochs"].isdigit() and trained["ss_epoch"].isdigit()
+    # train_util.get_optimizer's name (module + class), --mixed_precision's choice, and
+    # --clip_skip's None when it is not given.
+    assert trained["ss_optimizer"] == "torch.optim.adamw.AdamW"
+    assert trained["ss_mixed_precision"] in ("no", "fp16", "bf16")
+    assert trained["ss_clip_skip"] == "None"
+
+
+def test_optimizer_names_are_the_real_class_paths():
+    import importlib
+
+    from lora_for_dummies.train.config import OPTIMIZERS
+    from lora_for_dummies.train.kohya_keys import OPTIMIZER_CLASS_PATHS
+
+    assert set(OPTIMIZER_CLASS_PATHS) == set(OPTIMIZERS)
+    checked = 0
+    for path in OPTIMIZER_CLASS_PATHS.values():
+        module, name = path.split("(")[0].rsplit(".", 1)
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ImportError:  # bitsandbytes / prodigyopt are optional on these sets
+            continue
+        assert f"{cls.__module__}.{cls.__name__}" == path.split("(")[0]
+        checked += 1
+    assert checked >= 2  # torch's AdamW and transformers' Adafactor are on every set
 
 
 def test_an_extracted_lora_has_kohyas_keys_in_kohyas_formats(tiny_models, tmp_path):

@@ -27,6 +27,19 @@ OFF: dict[str, Any] = {
 }
 
 
+# `ss_optimizer` as train_util.get_optimizer names it: the class's module and name, then the
+# keyword arguments given beyond lr / weight decay in parentheses (kohya: `--optimizer_args`).
+OPTIMIZER_CLASS_PATHS = {
+    "adamw": "torch.optim.adamw.AdamW",
+    "adamw8bit": "bitsandbytes.optim.adamw.AdamW8bit",
+    "adafactor": "transformers.optimization.Adafactor(scale_parameter=False,"
+                 "relative_step=False,warmup_init=False)",  # optim.build_optimizer's own args
+    "prodigy": "prodigyopt.prodigy.Prodigy",
+}
+# `--mixed_precision`'s choices: "no" is full fp32.
+MIXED_PRECISION = {"fp32": "no", "fp16": "fp16", "bf16": "bf16"}
+
+
 def kohya_training_keys(job: TrainJob, step: int, images: int, class_images: int,
                         class_dirs: dict[str, dict[str, int]]) -> dict[str, Any]:
     """`images`: training items per epoch (repeats counted), as kohya's num_train_images."""
@@ -49,4 +62,6 @@ def kohya_training_keys(job: TrainJob, step: int, images: int, class_images: int
         "ss_cache_latents": t.cache_latents != "off",
         "ss_enable_bucket": t.buckets,
         "ss_max_grad_norm": o.max_grad_norm,
+        "ss_optimizer": OPTIMIZER_CLASS_PATHS.get(o.name, o.name),
+        "ss_mixed_precision": MIXED_PRECISION.get(t.precision, t.precision),
     }

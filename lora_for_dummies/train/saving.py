@@ -32,10 +32,12 @@ def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: 
         "ss_num_train_images": images, "ss_steps": step, "ss_max_train_steps": t.steps,
         "ss_learning_rate": o.unet_lr, "ss_unet_lr": o.unet_lr,
         "ss_text_encoder_lr": o.text_encoder_lr if n.train_text_encoder else 0,
-        "ss_lr_scheduler": o.scheduler, "ss_optimizer": o.name,
-        "ss_resolution": f"({t.resolution}, {t.resolution})", "ss_clip_skip": clip_skip,
+        "ss_lr_scheduler": o.scheduler,
+        # kohya's --clip_skip is None unless given: "None" for the last layer (ours: 1).
+        "ss_resolution": f"({t.resolution}, {t.resolution})",
+        "ss_clip_skip": clip_skip if clip_skip > 1 else None,
         "ss_noise_offset": t.noise_offset, "ss_min_snr_gamma": t.min_snr_gamma,
-        "ss_seed": t.seed, "ss_mixed_precision": t.precision, "ss_batch_size_per_device":
+        "ss_seed": t.seed, "ss_batch_size_per_device":
             t.batch_size, "ss_gradient_accumulation_steps": t.gradient_accumulation,
         "ss_sd_model_name": Path(job.model.base).name, "ss_new_sd_model_hash":
             model_info.sha256, "ss_sd_model_hash": model_info.legacy_hash,
