@@ -102,6 +102,7 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(info.as_dict(), indent=2))
         return 0
     print(f"{info.file}: {info.modules} modules, ranks {info.ranks}, alphas {info.alphas}")
+    print("kinds: " + ", ".join(f"{label} {count}" for label, count in info.kinds.items()))
     print(f"parts: {info.parts}; base model: {info.base_model_version}")
     for warning in info.warnings:
         print(f"warning: {warning}")

@@ -167,6 +167,10 @@ def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
     with CheckpointFile(path) as file:
         keys = file.keys()
         names = sorted({k[: -len(DOWN)] for k in keys if k.endswith(DOWN)})
+        other = other_kinds({k: file.shape(k) for k in keys})
+        if other:  # a LyCORIS file: named, not mistaken for a broken LoRA
+            raise UserError(f"{Path(path).name} holds {other} modules (LyCORIS); this works on "
+                            "LoRA and LoCon files only (lfd lora-info describes it)")
         if not names:
             raise UserError(f"{Path(path).name}: not a kohya-format LoRA (no .lora_down.weight "
                             "keys)")
@@ -179,6 +183,13 @@ def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
                 float(down.shape[0])
             modules[name] = LoraModule(down, up, alpha)
         return modules, dict(file.metadata)
+
+
+def other_kinds(shapes: dict[str, tuple[int, ...]]) -> str:
+    """"LoHa" / "LoKr, DoRA" …: the kinds in a file other than LoRA / LoCon ("" if none)."""
+    from lora_for_dummies.lora.kinds import file_kinds, kinds_line
+
+    return ", ".join(k for k in kinds_line(file_kinds(shapes)) if k not in ("LoRA", "LoCon"))
 
 
 def relative_error(target: Any, approximation: Any) -> float:

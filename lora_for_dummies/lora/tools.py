@@ -100,14 +100,44 @@ class LoraInfo:
     base_model_version: str
     metadata: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)  # {"LoRA": 192, "LoCon": 22}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _lycoris_info(path: Path, found: dict[str, Any], metadata: dict[str, str],
+                  alphas: list[float]) -> LoraInfo:
+    """A file holding kinds beyond LoRA / LoCon (LoHa, LoKr, DoRA, full): described, not read
+    as a LoRA (the tools refuse it by name)."""
+    from lora_for_dummies.lora.kinds import kinds_line
+
+    parts: dict[str, int] = {}
+    for name in found:
+        parts[part_of(name)] = parts.get(part_of(name), 0) + 1
+    ranks = sorted({r for kind, shapes in found.values() if (r := kind.rank(shapes))})
+    counts = kinds_line(found)
+    whats = {kind.label_for(shapes): kind.what for kind, shapes in found.values()}
+    warnings = [f"{label}: {whats[label]}" for label in counts]
+    warnings.append("rescale, resize, merge and convert work on LoRA and LoCon files; this file "
+                    "loads in the webuis and ComfyUI as it is")
+    return LoraInfo(path.name, len(found), parts, ranks, alphas,
+                    metadata.get("ss_base_model_version", "unknown"),
+                    {k: v for k, v in sorted(metadata.items()) if len(v) < 300}, warnings,
+                    counts)
+
+
 def lora_info(path: str | Path) -> LoraInfo:
     from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.lora.format import other_kinds
+    from lora_for_dummies.lora.kinds import file_kinds, kinds_line
 
+    with CheckpointFile(path) as file:
+        shapes = {k: file.shape(k) for k in file.keys()}
+        if other_kinds(shapes):
+            alphas = sorted({float(file.get(k).item()) for k in shapes
+                             if k.endswith(".alpha") and not shapes[k][1:]})
+            return _lycoris_info(Path(path), file_kinds(shapes), dict(file.metadata), alphas)
     modules, metadata = load_lora(path)
     parts: dict[str, int] = {}
     for name in modules:
@@ -149,7 +179,8 @@ def lora_info(path: str | Path) -> LoraInfo:
     return LoraInfo(Path(path).name, len(modules), parts, ranks,
                     sorted({m.alpha for m in modules.values()}),
                     metadata.get("ss_base_model_version", "unknown"),
-                    {k: v for k, v in sorted(metadata.items()) if len(v) < 300}, warnings)
+                    {k: v for k, v in sorted(metadata.items()) if len(v) < 300}, warnings,
+                    kinds_line(file_kinds(shapes)))
 
 
 def save_like(path: str | Path, modules: dict[str, LoraModule], source_metadata: dict[str, str],

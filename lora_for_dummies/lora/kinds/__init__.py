@@ -1,0 +1,80 @@
+"""The kinds of module a LoRA file can hold — LoRA / LoCon, DoRA, LoHa, LoKr, full — one module
+each behind this registry (the shape of A1111's `network_*.py` and ComfyUI's `weight_adapter/`).
+
+A kind is known by the parameter names of its module in the file (`<module>.<parameter>`, the
+LyCORIS layout the webuis load; names from A1111 1.10's `extensions-builtin/Lora/network_lora.py`,
+`network_hada.py`, `network_lokr.py`, `network_full.py`, DoRA's `dora_scale` from `network.py`).
+Today the registry reads: `lora-info` names every kind in a file, and the LoRA tools refuse a
+kind they cannot work on by name. Training and every writer make LoRA / LoCon (`lora/format.py`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Shapes = dict[str, tuple[int, ...]]  # a module's parameter name → tensor shape
+
+
+@dataclass(frozen=True)
+class LoraKind:
+    key: str  # "loha"
+    label: str  # what a user reads: "LoHa"
+    marks: tuple[str, ...]  # parameter names any one of which makes a module this kind
+    rank: Callable[[Shapes], int | None]  # the module's rank (None: a kind without one)
+    needs: tuple[str, ...] = ()  # parameter names that must be there too
+    what: str = ""  # one line: what the kind is, for lora-info
+
+    def matches(self, shapes: Shapes) -> bool:
+        return any(m in shapes for m in self.marks) and all(n in shapes for n in self.needs)
+
+    def label_for(self, shapes: Shapes) -> str:
+        return self.label
+
+
+# Most specific first: a DoRA module is a LoRA module with one parameter more.
+PLUGINS = ("dora", "lora", "loha", "lokr", "full")
+
+
+def kinds() -> list[LoraKind]:
+    return [importlib.import_module(f"{__name__}.{name}").KIND for name in PLUGINS]
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """`lora_unet_x.hada_w1_a` → (`lora_unet_x`, `hada_w1_a`): kohya module names hold no dot."""
+    module, _, parameter = key.partition(".")
+    return module, parameter
+
+
+def module_shapes(shapes: dict[str, tuple[int, ...]]) -> dict[str, Shapes]:
+    """A file's tensor shapes grouped by module."""
+    grouped: dict[str, Shapes] = {}
+    for key, shape in shapes.items():
+        module, parameter = split_key(key)
+        if parameter:
+            grouped.setdefault(module, {})[parameter] = tuple(shape)
+    return grouped
+
+
+def kind_of(shapes: Shapes) -> LoraKind | None:
+    return next((kind for kind in kinds() if kind.matches(shapes)), None)
+
+
+def file_kinds(shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[LoraKind, Shapes]]:
+    """{module: (its kind, its parameter shapes)} for every module of a known kind."""
+    found = {}
+    for module, params in module_shapes(shapes).items():
+        kind = kind_of(params)
+        if kind is not None:
+            found[module] = (kind, params)
+    return found
+
+
+def kinds_line(found: dict[str, tuple[LoraKind, Shapes]]) -> dict[str, int]:
+    """{label: modules}, e.g. {"LoRA": 192, "LoCon": 22}."""
+    counts: dict[str, int] = {}
+    for kind, params in found.values():
+        label = kind.label_for(params)
+        counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items()))
