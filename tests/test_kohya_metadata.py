@@ -26,7 +26,8 @@ EXTRACT = {"ss_v2", "ss_base_model_version", "ss_network_module", "ss_network_di
 # train_network.py's keys for a DreamBooth-style run (folders, not a dataset config file).
 TRAIN = {
     "ss_adaptive_noise_scale", "ss_base_model_version", "ss_batch_size_per_device",
-    "ss_bucket_no_upscale", "ss_cache_latents", "ss_caption_dropout_every_n_epochs",
+    "ss_bucket_info", "ss_bucket_no_upscale", "ss_min_bucket_reso", "ss_max_bucket_reso",
+    "ss_cache_latents", "ss_caption_dropout_every_n_epochs",
     "ss_caption_dropout_rate", "ss_caption_tag_dropout_rate", "ss_clip_skip", "ss_color_aug",
     "ss_dataset_dirs", "ss_debiased_estimation", "ss_enable_bucket", "ss_epoch",
     "ss_face_crop_aug_range", "ss_flip_aug", "ss_fp8_base", "ss_fp8_base_unet",
@@ -47,8 +48,7 @@ TRAIN = {
     "ss_training_finished_at", "ss_training_started_at", "ss_unet_lr", "ss_v2", "ss_vae_hash",
     "ss_vae_name", "ss_zero_terminal_snr"}
 # Written by kohya but not by us, and why: ss_datasets (only with a dataset config file),
-# ss_bucket_info / ss_min_bucket_reso / ss_max_bucket_reso (kohya's bucket statistics; our
-# buckets are fitted per image), ss_sd_scripts_commit_hash (we are not sd-scripts), the
+# ss_sd_scripts_commit_hash (we are not sd-scripts), the
 # ss_validation_* / ss_validate_* / ss_max_validation_steps / ss_num_validation_images keys
 # (no validation split here).
 
@@ -77,6 +77,34 @@ def test_a_trained_lora_has_kohyas_keys_in_kohyas_formats(trained):
     assert trained["ss_optimizer"] == "torch.optim.adamw.AdamW"
     assert trained["ss_mixed_precision"] in ("no", "fp16", "bf16")
     assert trained["ss_clip_skip"] == "None"
+    # Buckets on (the default): kohya's BucketManager report, every image counted once per repeat.
+    info = json.loads(trained["ss_bucket_info"])
+    assert sum(b["count"] for b in info["buckets"].values()) == int(trained["ss_num_train_images"])
+    assert all(len(b["resolution"]) == 2 for b in info["buckets"].values())
+    assert info["mean_img_ar_error"] >= 0
+    assert int(trained["ss_min_bucket_reso"]) <= int(trained["ss_max_bucket_reso"])
+
+
+def test_bucket_keys_follow_the_bucketing_rule():
+    from types import SimpleNamespace
+
+    from lora_for_dummies.dataset.crop import bucket_size
+    from lora_for_dummies.train.kohya_keys import bucket_keys
+
+    sizes = [(640, 480), (640, 480), (480, 640), (1024, 1024)]
+    items = [SimpleNamespace(bucket=bucket_size(*size, 512), original_size=size)
+             for size in sizes]
+    keys = bucket_keys(True, 512, items)
+    # 384×640 … 640×384
+    assert (keys["ss_min_bucket_reso"], keys["ss_max_bucket_reso"]) == (384, 640)
+    info = json.loads(keys["ss_bucket_info"])
+    counts = {tuple(b["resolution"]): b["count"] for b in info["buckets"].values()}
+    assert counts == {bucket_size(640, 480, 512): 2, bucket_size(480, 640, 512): 1, (512, 512): 1}
+    expected = sum(abs(bucket_size(*s, 512)[0] / bucket_size(*s, 512)[1] - s[0] / s[1])
+                   for s in sizes) / len(sizes)
+    assert abs(info["mean_img_ar_error"] - expected) < 1e-12
+    assert bucket_keys(False, 512, items) == {"ss_min_bucket_reso": None,
+                                              "ss_max_bucket_reso": None, "ss_bucket_info": "null"}
 
 
 def test_optimizer_names_are_the_real_class_paths():

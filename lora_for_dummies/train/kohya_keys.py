@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from lora_for_dummies.train.config import TrainJob
@@ -40,9 +41,34 @@ OPTIMIZER_CLASS_PATHS = {
 MIXED_PRECISION = {"fp32": "no", "fp16": "fp16", "bf16": "bf16"}
 
 
+def bucket_keys(buckets: bool, resolution: int, items: Sequence[Any]) -> dict[str, Any]:
+    """`ss_min_bucket_reso` / `ss_max_bucket_reso` (the shortest and longest side our bucketing
+    gives at this resolution: `dataset.crop.bucket_size`, aspect 1:2 … 2:1) and `ss_bucket_info`
+    as kohya's BucketManager reports it: each bucket's resolution and image count (repeats
+    counted), and the mean |bucket aspect − image aspect|. Without buckets: None and "null"."""
+    from lora_for_dummies.dataset.crop import bucket_size
+
+    if not buckets:
+        return {"ss_min_bucket_reso": None, "ss_max_bucket_reso": None, "ss_bucket_info": "null"}
+    tall, wide = bucket_size(1, 2, resolution), bucket_size(2, 1, resolution)
+    counts: dict[tuple[int, int], int] = {}
+    errors = []
+    for item in items:
+        counts[item.bucket] = counts.get(item.bucket, 0) + 1
+        width, height = item.original_size
+        errors.append(abs(item.bucket[0] / item.bucket[1] - width / height))
+    info = {"buckets": {str(index): {"resolution": list(bucket), "count": count}
+                        for index, (bucket, count) in enumerate(sorted(counts.items()))},
+            "mean_img_ar_error": sum(errors) / len(errors) if errors else 0.0}
+    return {"ss_min_bucket_reso": min(tall), "ss_max_bucket_reso": max(wide),
+            "ss_bucket_info": json.dumps(info)}
+
+
 def kohya_training_keys(job: TrainJob, step: int, images: int, class_images: int,
-                        class_dirs: dict[str, dict[str, int]]) -> dict[str, Any]:
-    """`images`: training items per epoch (repeats counted), as kohya's num_train_images."""
+                        class_dirs: dict[str, dict[str, int]], items: Sequence[Any] = ()
+                        ) -> dict[str, Any]:
+    """`images`: training items per epoch (repeats counted), as kohya's num_train_images;
+    `items`: those items (`train.data.Item`: bucket and original size), for the bucket keys."""
     t, o = job.training, job.optimizer
     batches = max(1, math.ceil(images / t.batch_size))
     updates_per_epoch = max(1, math.ceil(batches / t.gradient_accumulation))
@@ -64,4 +90,5 @@ def kohya_training_keys(job: TrainJob, step: int, images: int, class_images: int
         "ss_max_grad_norm": o.max_grad_norm,
         "ss_optimizer": OPTIMIZER_CLASS_PATHS.get(o.name, o.name),
         "ss_mixed_precision": MIXED_PRECISION.get(t.precision, t.precision),
+        **bucket_keys(t.buckets, t.resolution, items),
     }

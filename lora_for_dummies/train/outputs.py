@@ -73,7 +73,8 @@ class RunOutputs:
             return self.lora_dir
         metadata = training_metadata(self.job, self.family, self.prediction, step, self.info,
                                      self.clip_skip, self.data.tag_frequency, self.started,
-                                     len(self.data.items), len(self.data.class_items))
+                                     len(self.data.items), len(self.data.class_items),
+                                     self.data.items)
         preview = getattr(self, "last_sample", None)
         notes: list[str] = []
         path = save_step(self.lora_dir, self.job, step, self._lora(), metadata, self.family,

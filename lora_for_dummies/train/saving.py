@@ -18,7 +18,8 @@ from lora_for_dummies.train.run_files import TRAINER_COMMENT, RunFiles
 
 def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: int,
                       model_info: Any, clip_skip: int, tag_frequency: dict[str, Any],
-                      started: float, images: int, class_images: int = 0) -> dict[str, str]:
+                      started: float, images: int, class_images: int = 0,
+                      items: Any = ()) -> dict[str, str]:
     t, o, n = job.training, job.optimizer, job.network
     dirs = {f"{c.repeats}_{c.token or Path(c.folder).name}": {"n_repeats": c.repeats,
                                                               "img_count": 0}
@@ -49,7 +50,7 @@ def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: 
     }
     class_dirs = {f"1_{Path(c.class_folder).name}": {"n_repeats": 1, "img_count": 0}
                   for c in job.concepts if c.class_folder}
-    extra.update(kohya_training_keys(job, step, images, class_images, class_dirs))
+    extra.update(kohya_training_keys(job, step, images, class_images, class_dirs, items))
     return lora_metadata(family, job.save.name, n.rank, n.alpha, prediction.v,
                          comment=TRAINER_COMMENT, extra=extra,
                          conv_rank=n.conv_rank, conv_alpha=n.conv_alpha,
