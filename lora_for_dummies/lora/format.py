@@ -187,9 +187,9 @@ def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
 
 def other_kinds(shapes: dict[str, tuple[int, ...]]) -> str:
     """"LoHa" / "LoKr, DoRA" …: the kinds in a file other than LoRA / LoCon ("" if none)."""
-    from lora_for_dummies.lora.kinds import file_kinds, kinds_line
+    from lora_for_dummies.lora.kinds import file_kinds, kinds_line, unhandled
 
-    return ", ".join(k for k in kinds_line(file_kinds(shapes)) if k not in ("LoRA", "LoCon"))
+    return ", ".join(unhandled(kinds_line(file_kinds(shapes))))
 
 
 def relative_error(target: Any, approximation: Any) -> float:

@@ -112,42 +112,48 @@ def _lycoris_info(path: Path, found: dict[str, Any], metadata: dict[str, str],
     as a LoRA (the tools refuse it by name)."""
     from lora_for_dummies.lora.kinds import kinds_line
 
-    parts: dict[str, int] = {}
-    for name in found:
-        parts[part_of(name)] = parts.get(part_of(name), 0) + 1
     ranks = sorted({r for kind, shapes in found.values() if (r := kind.rank(shapes))})
     counts = kinds_line(found)
     whats = {kind.label_for(shapes): kind.what for kind, shapes in found.values()}
     warnings = [f"{label}: {whats[label]}" for label in counts]
     warnings.append("rescale, resize, merge and convert work on LoRA and LoCon files; this file "
                     "loads in the webuis and ComfyUI as it is")
-    return LoraInfo(path.name, len(found), parts, ranks, alphas,
-                    metadata.get("ss_base_model_version", "unknown"),
-                    {k: v for k, v in sorted(metadata.items()) if len(v) < 300}, warnings,
-                    counts)
+    return LoraInfo(path.name, len(found), _parts(found), ranks, alphas,
+                    metadata.get("ss_base_model_version", "unknown"), _shown(metadata),
+                    warnings, counts)
+
+
+def _parts(names: Any) -> dict[str, int]:
+    parts: dict[str, int] = {}
+    for name in names:
+        parts[part_of(name)] = parts.get(part_of(name), 0) + 1
+    return parts
+
+
+def _shown(metadata: dict[str, str]) -> dict[str, str]:
+    """The metadata lora-info shows: sorted, without the long blobs (tag frequencies …)."""
+    return {k: v for k, v in sorted(metadata.items()) if len(v) < 300}
 
 
 def lora_info(path: str | Path) -> LoraInfo:
     from lora_for_dummies.checkpoints.reader import CheckpointFile
-    from lora_for_dummies.lora.format import other_kinds
-    from lora_for_dummies.lora.kinds import file_kinds, kinds_line
+    from lora_for_dummies.lora.kinds import file_kinds, kinds_line, unhandled
 
-    with CheckpointFile(path) as file:
+    with CheckpointFile(path) as file:  # one header read: shapes, kinds, alphas
         shapes = {k: file.shape(k) for k in file.keys()}
-        if other_kinds(shapes):
+        found = file_kinds(shapes)
+        counts = kinds_line(found)
+        if unhandled(counts):
             alphas = sorted({float(file.get(k).item()) for k in shapes
                              if k.endswith(".alpha") and not shapes[k][1:]})
-            return _lycoris_info(Path(path), file_kinds(shapes), dict(file.metadata), alphas)
+            return _lycoris_info(Path(path), found, dict(file.metadata), alphas)
     modules, metadata = load_lora(path)
-    parts: dict[str, int] = {}
-    for name in modules:
-        parts[part_of(name)] = parts.get(part_of(name), 0) + 1
+    parts = _parts(modules)
     warnings = []
     if not metadata:
         warnings.append("no metadata: the webui may hide it for some models (it cannot tell "
                         "which base model it is for)")
-    with CheckpointFile(path) as file:
-        no_alpha = [n for n in modules if n + ".alpha" not in file]
+    no_alpha = [n for n in modules if n + ".alpha" not in shapes]
     if no_alpha:
         warnings.append(f"{len(no_alpha)} modules have no alpha (read as alpha = rank)")
     bad = [n for n, m in modules.items() if not is_finite(m)]
@@ -178,9 +184,8 @@ def lora_info(path: str | Path) -> LoraInfo:
     ranks = sorted({m.rank for m in modules.values()})
     return LoraInfo(Path(path).name, len(modules), parts, ranks,
                     sorted({m.alpha for m in modules.values()}),
-                    metadata.get("ss_base_model_version", "unknown"),
-                    {k: v for k, v in sorted(metadata.items()) if len(v) < 300}, warnings,
-                    kinds_line(file_kinds(shapes)))
+                    metadata.get("ss_base_model_version", "unknown"), _shown(metadata), warnings,
+                    counts)
 
 
 def save_like(path: str | Path, modules: dict[str, LoraModule], source_metadata: dict[str, str],
@@ -191,7 +196,6 @@ def save_like(path: str | Path, modules: dict[str, LoraModule], source_metadata:
     metadata = {k: v for k, v in source_metadata.items() if not k.startswith("sshs_")}
     ranks = sorted({m.rank for m in modules.values()})
     metadata["ss_network_dim"] = str(ranks[-1])
-    metadata["ss_network_alpha"] = str(float(max(m.alpha for m in modules.values())))
     metadata["ss_output_name"] = Path(path).stem
     metadata["modelspec.title"] = Path(path).stem
     previous = metadata.get("ss_training_comment", "")

@@ -78,3 +78,12 @@ def kinds_line(found: dict[str, tuple[LoraKind, Shapes]]) -> dict[str, int]:
         label = kind.label_for(params)
         counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items()))
+
+
+# The labels every writer and LoRA tool of ours handles (lora/format.py); the rest are read only.
+HANDLED = ("LoRA", "LoCon")
+
+
+def unhandled(counts: dict[str, int]) -> list[str]:
+    """The labels of `kinds_line` that the tools cannot work on."""
+    return [label for label in counts if label not in HANDLED]
