@@ -1,4 +1,5 @@
-"""Merge a kohya LoRA into a checkpoint's weights (LDM layout), using the extraction map.
+"""Merge a kohya LoRA (of any kind: `lora.kinds`) into a checkpoint's weights (LDM layout),
+using the extraction map.
 
 Used to check that a LoRA means what it should (tests, the self-check) and to bake a LoRA into
 a checkpoint. Works on every dependency set, unlike diffusers' loader, which needs its PEFT
@@ -10,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.lora.format import LoraModule
 from lora_for_dummies.lora.targets import extraction_targets
 
 
-def merge_into_state(state: dict[str, Any], modules: dict[str, LoraModule], family: str,
+def merge_into_state(state: dict[str, Any], modules: dict[str, Any], family: str,
                      configs: dict[str, dict[str, Any]], strength: float = 1.0
                      ) -> tuple[dict[str, Any], list[str]]:
     """Return (new state, unmatched LoRA names). `state` is not modified."""
@@ -26,12 +26,12 @@ def merge_into_state(state: dict[str, Any], modules: dict[str, LoraModule], fami
         if target is None:
             continue
         weight = merged[target.key].float().clone()
-        delta = module.delta() * strength
         if target.third is not None:
             rows = weight.shape[0] // 3
             view = weight[target.third * rows:(target.third + 1) * rows]
         else:
             view = weight
+        delta = module.delta(view) * strength  # DoRA's change depends on the weight
         if view.shape != delta.shape:
             raise UserError(f"{name}: LoRA shape {tuple(delta.shape)} does not fit the model's "
                             f"{tuple(view.shape)}")

@@ -6,7 +6,6 @@ A module's weight change is `up @ down * alpha / rank` (convolutions: down is a 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,20 @@ class LoraModule:
     def scale(self) -> float:
         return self.alpha / self.rank
 
-    def delta(self) -> Any:
-        """The weight change in fp32, shaped like the module's weight."""
+    def delta(self, weight: Any = None) -> Any:
+        """The weight change in fp32, shaped like the module's weight (`weight`, the layer's,
+        is not needed: the other kinds' `delta` takes it, `lora.kinds.KindModule`)."""
         down = self.down.float().flatten(1)
         up = self.up.float().flatten(1)
         delta = (up @ down) * self.scale
         if self.down.dim() == 4:
             return delta.reshape(self.up.shape[0], *self.down.shape[1:])
         return delta
+
+    def file_tensors(self) -> dict[str, Any]:
+        import torch
+
+        return {DOWN[1:]: self.down, UP[1:]: self.up, ALPHA[1:]: torch.tensor(float(self.alpha))}
 
 
 def output_path(lora_dir: str | Path, name: str) -> Path:
@@ -51,7 +56,7 @@ def output_path(lora_dir: str | Path, name: str) -> Path:
     return Path(lora_dir) / f"{check_name(name, 'LoRA name')}.safetensors"
 
 
-def one_alpha(modules: dict[str, LoraModule]) -> tuple[dict[str, LoraModule], float]:
+def one_alpha(modules: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
     """The same LoRA with one alpha for every module: each other module's `alpha / alpha_one`
     is folded into its up weights, so every module's delta (`up @ down * alpha / rank`) is
     unchanged. `alpha_one` is the most common alpha (ties: the largest), so most modules are
@@ -64,21 +69,24 @@ def one_alpha(modules: dict[str, LoraModule]) -> tuple[dict[str, LoraModule], fl
     every loader makes the same change (tests/test_one_alpha.py)."""
     from collections import Counter
 
-    counts = Counter(float(m.alpha) for m in modules.values())
+    # Only plain LoRA modules: the other kinds (LyCORIS) are read by loaders that take each
+    # module's alpha, and diffusers reads none of them.
+    counts = Counter(float(m.alpha) for m in modules.values() if isinstance(m, LoraModule))
+    if not counts:
+        return modules, None
     alpha = max(counts, key=lambda value: (counts[value], value))
-    return {name: m if float(m.alpha) == alpha else
+    return {name: m if not isinstance(m, LoraModule) or float(m.alpha) == alpha else
             LoraModule(m.down, (m.up.float() * (m.alpha / alpha)).to(m.up.dtype), alpha)
             for name, m in modules.items()}, alpha
 
 
-def lora_state(modules: dict[str, LoraModule], dtype: Any = None) -> dict[str, Any]:
-    import torch
-
+def lora_state(modules: dict[str, Any], dtype: Any = None) -> dict[str, Any]:
+    """`<module>.<parameter>` → tensor for modules of any kind (`file_tensors`), in `dtype`
+    (alphas too, as kohya writes them: in the file's dtype)."""
     state = {}
     for name, module in sorted(modules.items()):
-        state[name + DOWN] = module.down.to(dtype) if dtype else module.down
-        state[name + UP] = module.up.to(dtype) if dtype else module.up
-        state[name + ALPHA] = torch.tensor(float(module.alpha), dtype=dtype or torch.float32)
+        for parameter, tensor in module.file_tensors().items():
+            state[f"{name}.{parameter}"] = tensor.to(dtype) if dtype else tensor
     return {k: v.contiguous() for k, v in state.items()}
 
 
@@ -114,11 +122,12 @@ def check_finite_state(state: dict[str, Any], what: str) -> None:
                             "nothing was written")
 
 
-def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[str, str],
+def save_lora(path: str | Path, modules: dict[str, Any], metadata: dict[str, str],
               dtype: Any = None, overwrite: bool = False) -> Path:
     """Write atomically; an existing file is kept unless `overwrite` (and intact on failure).
 
-    Every module is written with one alpha (`one_alpha`), and the metadata's
+    `modules`: LoRA modules (`LoraModule`) or other kinds' (`lora.kinds.KindModule`). Every
+    LoRA module is written with one alpha (`one_alpha`), and the metadata's
     `ss_network_alpha` says which. Refused: another suffix than .safetensors (the data is
     safetensors whatever the name says), a folder that does not exist, any tensor that is not
     finite.
@@ -134,7 +143,8 @@ def save_lora(path: str | Path, modules: dict[str, LoraModule], metadata: dict[s
     if not modules:
         raise UserError("nothing to save: the LoRA has no modules")
     modules, alpha = one_alpha(modules)
-    metadata = dict(metadata, ss_network_alpha=str(float(alpha)))
+    if alpha is not None:
+        metadata = dict(metadata, ss_network_alpha=str(float(alpha)))
     state = lora_state(modules, dtype)
     check_finite_state(state, path.name)
     model_hash, legacy = tensor_hashes(state)
@@ -185,6 +195,27 @@ def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
         return modules, dict(file.metadata)
 
 
+def load_modules(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every module of a LoRA file of any kind: `LoraModule` for LoRA / LoCon,
+    `lora.kinds.KindModule` for the others (what the self-check and the previews apply)."""
+    from lora_for_dummies.checkpoints.reader import CheckpointFile
+    from lora_for_dummies.lora.kinds import KindModule, file_kinds
+
+    with CheckpointFile(path) as file:
+        found = file_kinds({k: file.shape(k) for k in file.keys()})
+        if not found:
+            raise UserError(f"{Path(path).name}: not a LoRA file (no module of a kind "
+                            "lora-info knows)")
+        modules: dict[str, Any] = {}
+        for name, (kind, shapes) in found.items():
+            tensors = {p: file.get(f"{name}.{p}") for p in shapes if p != ALPHA[1:]}
+            alpha = float(file.get(name + ALPHA).item()) if name + ALPHA in file else None
+            modules[name] = KindModule(kind.key, tensors, alpha) if kind.key != "lora" else \
+                LoraModule(tensors[DOWN[1:]], tensors[UP[1:]],
+                           float(tensors[DOWN[1:]].shape[0]) if alpha is None else alpha)
+        return modules, dict(file.metadata)
+
+
 def other_kinds(shapes: dict[str, tuple[int, ...]]) -> str:
     """"LoHa" / "LoKr, DoRA" …: the kinds in a file other than LoRA / LoCon ("" if none)."""
     from lora_for_dummies.lora.kinds import file_kinds, kinds_line, unhandled
@@ -199,8 +230,8 @@ def relative_error(target: Any, approximation: Any) -> float:
     return float((target.float() - approximation.float()).norm()) / norm
 
 
-def is_finite(module: LoraModule) -> bool:
+def is_finite(module: Any) -> bool:
+    """Every tensor and the alpha of a module of any kind finite."""
     import torch
 
-    return bool(torch.isfinite(module.down).all() and torch.isfinite(module.up).all()
-                and math.isfinite(module.alpha))
+    return all(bool(torch.isfinite(t.float()).all()) for t in module.file_tensors().values())

@@ -18,20 +18,23 @@ def base_model_version(family: str, v_prediction: bool = False) -> str:
 def lora_metadata(family: str, name: str, rank: int, alpha: float, v_prediction: bool = False,
                   comment: str = "", extra: dict[str, Any] | None = None,
                   conv_rank: int = 0, conv_alpha: float = 0.0, resolution: int = 0,
-                  clip_skip: int = 0, variant: str = "") -> dict[str, str]:
+                  clip_skip: int = 0, variant: str = "",
+                  network: tuple[str, dict[str, str]] | None = None) -> dict[str, str]:
     """kohya `ss_*` keys (A1111 reads ss_base_model_version / ss_v2 / ss_output_name) and
     `modelspec.*` (Forge reads modelspec.architecture), in the formats kohya's sd-scripts
     writes them (`networks/extract_lora_from_models.py`, `library/sai_model_spec.py`,
-    commit 48d368fa): dim "16", alpha "8.0", network args as strings, "{}" without any."""
+    commit 48d368fa): dim "16", alpha "8.0", network args as strings, "{}" without any.
+    `network`: (ss_network_module, its args) of a trained kind (`lora.kinds`); by default
+    kohya's `networks.lora`, with LoCon's conv_dim / conv_alpha."""
     from lora_for_dummies import __version__
 
     spec = get_family(family)
     architecture = spec.lora_architecture(v_prediction)
     size = resolution or spec.lora_resolution(v_prediction)
-    network_args = {"conv_dim": str(conv_rank), "conv_alpha": str(float(conv_alpha))} \
-        if conv_rank else {}
+    module, network_args = network or ("networks.lora", {
+        "conv_dim": str(conv_rank), "conv_alpha": str(float(conv_alpha))} if conv_rank else {})
     metadata: dict[str, Any] = {
-        "ss_network_module": "networks.lora",
+        "ss_network_module": module,
         "ss_network_dim": str(int(rank)),
         "ss_network_alpha": str(float(alpha)),
         "ss_network_args": json.dumps(network_args),

@@ -13,7 +13,6 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.kohya_names import kohya_name, lora_target_modules
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.lora.format import LoraModule
 
 
 class LoraPatcher:
@@ -30,11 +29,12 @@ class LoraPatcher:
     def fits(self, name: str) -> bool:
         return name in self.layers
 
-    def changes(self, name: str, module: LoraModule) -> list[tuple[str, Any]]:
-        """[(layer key, its weight change)] of one LoRA module (here: the one layer it names)."""
-        return [(name, module.delta())]
+    def changes(self, name: str, module: Any) -> list[tuple[str, Any]]:
+        """[(layer key, its weight change)] of one module of any kind (here: the one layer it
+        names; DoRA's change depends on that layer's weight)."""
+        return [(name, module.delta(self.layers[name].weight))]
 
-    def apply(self, modules: dict[str, LoraModule], strength: float) -> None:
+    def apply(self, modules: dict[str, Any], strength: float) -> None:
         """Models = base + strength × the LoRA (any earlier LoRA is undone first)."""
         unknown = sorted(name for name in modules if not self.fits(name))
         if unknown:

@@ -117,7 +117,11 @@ def _lycoris_info(path: Path, found: dict[str, Any], metadata: dict[str, str],
     whats = {kind.label_for(shapes): kind.what for kind, shapes in found.values()}
     warnings = [f"{label}: {whats[label]}" for label in counts]
     warnings.append("rescale, resize, merge and convert work on LoRA and LoCon files; this file "
-                    "loads in the webuis and ComfyUI as it is")
+                    "loads in the webuis (A1111, Forge, Forge Neo) and ComfyUI as it is")
+    for kind in {kind.key: kind for kind, _ in found.values()}.values():
+        if kind.not_in_diffusers:
+            warnings.append(f"diffusers cannot apply its {kind.label} modules: "
+                            f"{kind.not_in_diffusers}")
     return LoraInfo(path.name, len(found), _parts(found), ranks, alphas,
                     metadata.get("ss_base_model_version", "unknown"), _shown(metadata),
                     warnings, counts)

@@ -76,7 +76,7 @@ def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: st
     import torch
 
     from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-    from lora_for_dummies.lora.format import load_lora
+    from lora_for_dummies.lora.format import load_modules
     from lora_for_dummies.train.sampling import SampleContext, infotext, render, save_sample
 
     reporter = reporter or Reporter()
@@ -106,7 +106,7 @@ def render_grid(base: Path, lora_dir: Path, name: str, out_dir: Path, prompt: st
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         for step, path in files:
-            modules, _ = load_lora(path)
+            modules, _ = load_modules(path)
             for strength in strengths:
                 patcher.apply(modules, strength)
                 for cfg in cfgs:

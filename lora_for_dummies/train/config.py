@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lora_for_dummies.config import from_dict, to_dict
 from lora_for_dummies.errors import UserError
+from lora_for_dummies.lora.kinds import TRAINABLE
 
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts",
               "polynomial")
@@ -56,6 +57,7 @@ class ConceptConfig:
 
 @dataclass
 class NetworkConfig:
+    kind: str = "lora"  # lora | dora | loha | lokr | full (`lora.kinds.TRAINABLE`)
     rank: int = 16
     alpha: float = 8.0
     conv_rank: int = 0  # LoCon on ResNet convolutions (0: off)
@@ -165,6 +167,7 @@ class TrainJob:
                                      (s.sampler, SAMPLERS, "sampler"),
                                      (t.precision, PRECISIONS, "precision"),
                                      (n.unet_layers, UNET_LAYERS, "UNet layers"),
+                                     (n.kind, TRAINABLE, "network.kind (kind of LoRA)"),
                                      (t.cache_latents, ("off", "memory", "disk"), "latent cache"),
                                      (t.gradient_checkpointing, CHECKPOINTING,
                                       "gradient checkpointing")):

@@ -11,6 +11,7 @@ from typing import Any
 
 from lora_for_dummies.config import _toml_value
 from lora_for_dummies.families import DEFAULT, get_family
+from lora_for_dummies.lora.kinds import TRAINABLE
 from lora_for_dummies.train.config import (
     CHECKPOINTING,
     OPTIMIZERS,
@@ -34,6 +35,7 @@ SETTINGS = [
     ("training.gradient_accumulation", "Gradient accumulation", "int", None),
     ("training.resolution", "Resolution", "int", None),
     ("training.buckets", "Aspect-ratio buckets", "bool", None),
+    ("network.kind", "Kind of LoRA", "choice", TRAINABLE),
     ("network.rank", "Rank", "int", None),
     ("network.alpha", "Alpha (scale = alpha / rank)", "number", None),
     ("network.conv_rank", "Conv rank (0 = off)", "int", None),
@@ -82,9 +84,9 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
                           "training.gradient_accumulation", "training.resolution",
                           "training.buckets"),
      ("training.steps", "training.batch_size", "training.resolution")),
-    ("Network", ("network.rank", "network.alpha", "network.conv_rank",
+    ("Network", ("network.kind", "network.rank", "network.alpha", "network.conv_rank",
                  "network.train_text_encoder", "network.unet_layers"),
-     ("network.rank", "network.alpha", "network.train_text_encoder")),
+     ("network.kind", "network.rank", "network.alpha", "network.train_text_encoder")),
     ("Learning rate and schedule", ("optimizer.name", "optimizer.unet_lr",
                                     "optimizer.text_encoder_lr", "optimizer.scheduler",
                                     "optimizer.warmup", "optimizer.cycles",
@@ -105,7 +107,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
      ("save.name", "save.every", "save.keep_last")),
 )
 _SHORT = {"training.steps": "{} steps", "training.batch_size": "batch {}",
-          "training.resolution": "{} px", "network.rank": "rank {}", "network.alpha": "alpha {}",
+          "training.resolution": "{} px", "network.kind": "{}", "network.rank": "rank {}",
+          "network.alpha": "alpha {}",
           "network.train_text_encoder": "text encoder {}", "optimizer.name": "{}",
           "optimizer.unet_lr": "LR {}", "optimizer.scheduler": "{}",
           "training.shuffle_tags": "shuffle {}", "training.keep_tags": "keep {}",
@@ -173,6 +176,14 @@ HELP: dict[str, str] = {
     "concepts.class_prompt": "The caption of the class images, e.g. 'dog'.",
     "concepts.class_images": "Generate class images with the base model until the class folder "
                              "holds this many (0 = use what is there).",
+    "network.kind": "What the file stores. lora: the usual choice, loads everywhere (also "
+                    "diffusers). dora: a LoRA plus a learned magnitude per input channel, often "
+                    "closer likeness at the same rank (DoRA paper, arXiv 2402.09353). loha: "
+                    "Hadamard product of two low-rank pairs, more detail per byte (keep rank "
+                    "≤ 32, LyCORIS' advice). lokr: Kronecker product, the smallest files, "
+                    "kept for styles. full: the whole change of every trained layer, as large as "
+                    "those layers. The webuis (A1111, Forge, Forge Neo) and ComfyUI load every "
+                    "kind; diffusers loads lora only.",
     "network.rank": "Size of the LoRA. 8-32 is plenty for a person or a style; bigger files "
                     "learn more detail and overfit sooner.",
     "network.alpha": "Scales the LoRA's effect (scale = alpha / rank). Half the rank is a "

@@ -255,7 +255,7 @@ class Trainer(RunOutputs):
         if state is not None:
             start = int(state["step"])
             for name, model in self.trained.items():
-                model.load_state_dict(state["lora"][name], strict=False)
+                net.load_lora_state(model, state["lora"][name])
             self.optimizer.load_state_dict(state["optimizer"])
             self.lr_scheduler.load_state_dict(state["scheduler"])
             self.reporter.log(f"resumed at step {start}")

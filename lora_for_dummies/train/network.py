@@ -1,4 +1,5 @@
-"""The LoRA network: injected with peft into the UNet and text encoder(s), saved kohya-style.
+"""The LoRA network: the trainable layers of its kind (LoRA, DoRA, LoHa, LoKr, full: each kind's
+plug-in in `lora.kinds`) on the UNet and text encoder(s), saved kohya-style.
 
 peft's `inject_adapter_in_model` works on every dependency set (diffusers' own `add_adapter`
 needs transformers > 4.33). Module choice and names come from `checkpoints.kohya_names`, the
@@ -8,13 +9,12 @@ same as extraction, so both write the same keys.
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any
 
 from lora_for_dummies.checkpoints.kohya_names import lora_target_modules
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.families import DEFAULT, get_family
-from lora_for_dummies.lora.format import LoraModule
+from lora_for_dummies.lora.kinds import TRAINABLE, plugin
 from lora_for_dummies.train.config import NetworkConfig
 
 ADAPTER = "default"
@@ -39,61 +39,85 @@ def unet_and_clip_targets(model: Any, component: str, network: NetworkConfig,
 
 def inject_lora(model: Any, component: str, network: NetworkConfig,
                 skip_final_layers: int = 0, family: str = DEFAULT) -> list[str]:
-    """Add LoRA layers to the modules of `model` the family targets (`Family.lora_targets`);
-    returns the adapted module names."""
-    from peft import LoraConfig, inject_adapter_in_model
-
+    """Add the trainable layers of the network's kind (`lora.kinds`) to the modules of `model`
+    the family targets (`Family.lora_targets`); returns the adapted module names."""
+    kind = plugin(network.kind)
     attention, convs = get_family(family).lora_targets(model, component, network,
                                                        skip_final_layers)
     largest = max(min(model.get_submodule(m).weight.shape[:2]) for m in attention)
-    if network.rank > largest:
+    if kind.RANK_LIMITED and network.rank > largest:
         raise UserError(f"rank {network.rank} is larger than every layer of the {component} "
                         f"(the largest allows {largest})")
-    for targets, rank, alpha in ((attention, network.rank, network.alpha),
-                                 (convs, network.conv_rank, network.conv_alpha)):
-        if targets:
-            config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets,
-                                init_lora_weights=True, lora_dropout=0.0)
-            with warnings.catch_warnings():
-                # The conv layers join the same adapter with their own rank: peft's "multiple
-                # adapters" warning about that second call is expected, not a problem.
-                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
-                inject_adapter_in_model(config, model, adapter_name=ADAPTER)
+    groups = [(targets, rank, alpha) for targets, rank, alpha in
+              ((attention, network.rank, network.alpha),
+               (convs, network.conv_rank, network.conv_alpha)) if targets]
+    kind.inject(model, groups, ADAPTER)
     get_family(family).tie_lora(model, component, ADAPTER)
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(".lora_A." in name or ".lora_B." in name)
+        parameter.requires_grad_(is_trained(name))
     return attention + convs
 
 
+# Every kind's trained parameter names: one model holds one kind's.
+TRAINED_MARKS = tuple(mark for key in TRAINABLE for mark in plugin(key).TRAINED)
+
+
+def is_trained(name: str) -> bool:
+    return any(mark in name for mark in TRAINED_MARKS)
+
+
 def lora_parameters(model: Any) -> list[Any]:
-    return [p for n, p in model.named_parameters() if ".lora_A." in n or ".lora_B." in n]
+    return [p for n, p in model.named_parameters() if is_trained(n)]
 
 
 def lora_modules(family: str, component: str, model: Any, names: list[str],
-                 unet_config: dict[str, Any]) -> dict[str, LoraModule]:
-    """Current LoRA weights of `model` as kohya modules (detached fp32 copies)."""
-    out = {}
-    for name in names:
-        layer = model.get_submodule(name)
-        down = layer.lora_A[ADAPTER].weight.detach().float().cpu().clone()
-        up = layer.lora_B[ADAPTER].weight.detach().float().cpu().clone()
-        out[name] = LoraModule(down, up, float(layer.lora_alpha[ADAPTER]))
+                 unet_config: dict[str, Any], kind: str = "lora") -> dict[str, Any]:
+    """Current trained weights of `model` as the file's modules (detached fp32 copies)."""
+    plug = plugin(kind)
+    out = {name: plug.file_module(model.get_submodule(name), ADAPTER) for name in names}
     return get_family(family).lora_file_modules(component, out, unet_config)
 
 
 def network_modules(family: str, adapted: dict[str, list[str]], models: dict[str, Any],
-                    unet_config: dict[str, Any]) -> dict[str, LoraModule]:
-    """The whole network's kohya modules: `adapted` {component: module names} of `models`."""
-    modules: dict[str, LoraModule] = {}
+                    unet_config: dict[str, Any], kind: str = "lora") -> dict[str, Any]:
+    """The whole network's file modules: `adapted` {component: module names} of `models`."""
+    modules: dict[str, Any] = {}
     for component, names in adapted.items():
-        modules.update(lora_modules(family, component, models[component], names, unet_config))
+        modules.update(lora_modules(family, component, models[component], names, unet_config,
+                                    kind))
     return modules
 
 
 def lora_state(model: Any) -> dict[str, Any]:
-    """Trainable LoRA tensors of one model, for resume."""
-    return {n: p.detach().cpu().clone() for n, p in model.named_parameters()
-            if ".lora_A." in n or ".lora_B." in n}
+    """Trainable tensors of one model, for resume."""
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if is_trained(n)}
+
+
+def load_lora_state(model: Any, state: dict[str, Any]) -> None:
+    """Put a saved `lora_state` back; refused when it is not this network's (another kind,
+    rank or set of layers), which `load_state_dict(strict=False)` would pass in silence."""
+    own = set(lora_state_names(model))
+    if own != set(state):
+        raise UserError("cannot resume: the saved state holds another network (kind of LoRA, "
+                        "rank or layers changed since it was saved); start a new run instead")
+    model.load_state_dict(state, strict=False)
+
+
+def lora_state_names(model: Any) -> list[str]:
+    return [n for n, _ in model.named_parameters() if is_trained(n)]
+
+
+def set_adapters(models: list[Any], enabled: bool) -> None:
+    """Every trained layer on or off (a sample without the LoRA), whatever its kind."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from lora_for_dummies.lora.kinds.parametrized import set_enabled
+
+    for model in models:
+        set_enabled(model, enabled)
+        for module in model.modules():
+            if isinstance(module, BaseTunerLayer):
+                module.enable_adapters(enabled)
 
 
 def enable_checkpointing(mode: str, unet: Any, trained_text_encoders: list[Any]) -> None:

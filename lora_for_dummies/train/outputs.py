@@ -66,7 +66,7 @@ class RunOutputs:
 
     def _lora(self) -> dict[str, Any]:
         return net.network_modules(self.family, self.adapted, self._unwrapped(),
-                                   self.configs["unet"])
+                                   self.configs["unet"], self.job.network.kind)
 
     def _save(self, step: int, final: bool) -> Path:
         if not self.accelerator.is_main_process:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.atomic import atomic_path
-from lora_for_dummies.lora.format import LoraModule, copy_lora, save_lora
+from lora_for_dummies.lora.format import copy_lora, save_lora
+from lora_for_dummies.lora.kinds import plugin
 from lora_for_dummies.lora.metadata import lora_metadata, write_sidecar
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.kohya_keys import kohya_training_keys
@@ -55,10 +56,11 @@ def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: 
                          comment=TRAINER_COMMENT, extra=extra,
                          conv_rank=n.conv_rank, conv_alpha=n.conv_alpha,
                          resolution=t.resolution, clip_skip=clip_skip,
-                         variant=getattr(model_info, "variant_key", ""))
+                         variant=getattr(model_info, "variant_key", ""),
+                         network=plugin(n.kind).kohya_network(n))
 
 
-def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraModule],
+def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, Any],
               metadata: dict[str, str], family: str, preview: Any, final: bool,
               notes: list[str] | None = None) -> Path:
     """`<name>-<step>.safetensors` and `<name>.safetensors` (+ sidecars), keeping the last K of
@@ -86,7 +88,8 @@ def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, LoraM
         files.record(step_file)
         latest = copy_lora(step_file, latest_path)
     tokens = ", ".join(c.token for c in job.concepts if c.token)
-    notes_text = (f"{'final' if final else 'step'} {step}/{job.training.steps}; rank "
+    notes_text = (f"{'final' if final else 'step'} {step}/{job.training.steps}; "
+                  f"{plugin(job.network.kind).KIND.label}, rank "
                   f"{job.network.rank}, alpha {job.network.alpha}, base "
                   f"{Path(job.model.base).name}")
     write_sidecar(latest, family, tokens, job.save.preferred_weight, notes_text, preview)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.families import get_family
-from lora_for_dummies.lora.format import is_finite, load_lora
+from lora_for_dummies.lora.format import is_finite, load_modules
 
 
 @dataclass
@@ -57,13 +57,6 @@ class SelfCheck:
         return dict(asdict(self), passed=self.passed)
 
 
-def set_adapters(models: list[Any], enabled: bool) -> None:
-    for model in models:
-        for module in model.modules():
-            if hasattr(module, "enable_adapters") and hasattr(module, "lora_A"):
-                module.enable_adapters(enabled)
-
-
 def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
                render_pair: Any, base: Path | None = None) -> SelfCheck:
     """`render_pair()` returns (image with the LoRA, image without) as PIL images; None
@@ -71,7 +64,7 @@ def self_check(path: Path, family: str, configs: dict[str, dict[str, Any]],
     each host's loader is asked too."""
     import numpy as np
 
-    modules, _ = load_lora(path)
+    modules, _ = load_modules(path)
     spec = get_family(family)
     names = spec.lora_names(configs)
     unmatched = sorted(n for n in modules if n not in names)
@@ -94,6 +87,7 @@ def check_trained_lora(path: Path, job: Any, family: str, configs: dict[str, dic
     import json
 
     from lora_for_dummies.atomic import write_text_atomic
+    from lora_for_dummies.train.network import set_adapters
     from lora_for_dummies.train.sampling import render
 
     prompt = (job.samples.prompts or [job.concepts[0].token or "a photo"])[0]

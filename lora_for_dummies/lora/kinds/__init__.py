@@ -4,15 +4,24 @@ each behind this registry (the shape of A1111's `network_*.py` and ComfyUI's `we
 A kind is known by the parameter names of its module in the file (`<module>.<parameter>`, the
 LyCORIS layout the webuis load; names from A1111 1.10's `extensions-builtin/Lora/network_lora.py`,
 `network_hada.py`, `network_lokr.py`, `network_full.py`, DoRA's `dora_scale` from `network.py`).
-Today the registry reads: `lora-info` names every kind in a file, and the LoRA tools refuse a
-kind they cannot work on by name. Training and every writer make LoRA / LoCon (`lora/format.py`).
+
+Each plug-in module holds, for its kind:
+- `KIND`: how a file's module is recognised (`lora-info`, the LoRA tools' refusals);
+- `delta(tensors, alpha, weight)`: the weight change a loader makes from the file's tensors (the
+  formula of A1111's `network_*.py`, which ComfyUI's `weight_adapter/` shares);
+- `inject(model, groups, adapter)` / `file_module(layer, adapter)`: training — the trainable
+  layers put on the model's target modules, and what of them is written to the file;
+- `kohya_network(network)`: `ss_network_module` and `ss_network_args` as kohya's tools write
+  them for this kind.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 Shapes = dict[str, tuple[int, ...]]  # a module's parameter name → tensor shape
 
@@ -25,6 +34,9 @@ class LoraKind:
     rank: Callable[[Shapes], int | None]  # the module's rank (None: a kind without one)
     needs: tuple[str, ...] = ()  # parameter names that must be there too
     what: str = ""  # one line: what the kind is, for lora-info
+    # Why diffusers' load_lora_weights cannot apply it ("": it can), measured on diffusers
+    # 0.37.1 and 0.42.1 (tests/test_train_kinds.py)
+    not_in_diffusers: str = ""
 
     def matches(self, shapes: Shapes) -> bool:
         return any(m in shapes for m in self.marks) and all(n in shapes for n in self.needs)
@@ -37,8 +49,49 @@ class LoraKind:
 PLUGINS = ("dora", "lora", "loha", "lokr", "full")
 
 
+def plugin(key: str) -> ModuleType:
+    """The plug-in module of a kind (`lora`, `dora`, `loha`, `lokr`, `full`)."""
+    if key not in PLUGINS:
+        from lora_for_dummies.errors import UserError
+
+        raise UserError(f"kind of LoRA must be one of {', '.join(TRAINABLE)}, not {key!r}")
+    return importlib.import_module(f"{__name__}.{key}")
+
+
 def kinds() -> list[LoraKind]:
-    return [importlib.import_module(f"{__name__}.{name}").KIND for name in PLUGINS]
+    return [plugin(name).KIND for name in PLUGINS]
+
+
+# What the Train tab offers, in the order it offers them (every kind trains).
+TRAINABLE = ("lora", "dora", "loha", "lokr", "full")
+
+
+@dataclass
+class KindModule:
+    """One module of a kind other than plain LoRA / LoCon, as the file holds it: its tensors
+    by parameter name (`hada_w1_a`, `dora_scale`, …) and its alpha (None: the file has none)."""
+
+    kind: str  # a PLUGINS key
+    tensors: dict[str, Any] = field(default_factory=dict)
+    alpha: float | None = None
+
+    @property
+    def rank(self) -> int | None:
+        return plugin(self.kind).KIND.rank({k: tuple(v.shape) for k, v in self.tensors.items()})
+
+    def delta(self, weight: Any = None) -> Any:
+        """The weight change in fp32, shaped like `weight` (the layer's weight, which DoRA
+        needs; the others only take its shape)."""
+        return plugin(self.kind).delta(self.tensors, self.alpha, weight)
+
+    def file_tensors(self) -> dict[str, Any]:
+        """{parameter name: tensor} as written (`alpha` included when the module has one)."""
+        import torch
+
+        out = dict(self.tensors)
+        if self.alpha is not None:
+            out["alpha"] = torch.tensor(float(self.alpha))
+        return out
 
 
 def split_key(key: str) -> tuple[str, str]:
