@@ -34,7 +34,7 @@ FILE_KEYS = {  # the parameter names each kind writes (the LyCORIS layout the we
     "lora": {"lora_down.weight", "lora_up.weight", "alpha"},
     "dora": {"lora_down.weight", "lora_up.weight", "alpha", "dora_scale"},
     "loha": {"hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b", "alpha"},
-    "lokr": {"lokr_w1", "lokr_w2", "lokr_w2_a", "lokr_w2_b", "alpha"},
+    "lokr": {"lokr_w1", "lokr_w2", "lokr_w2_a", "lokr_w2_b", "alpha"},  # alpha: low-rank w2
     "full": {"diff"},
 }
 LABELS = {"lora": "LoRA", "dora": "DoRA", "loha": "LoHa", "lokr": "LoKr", "full": "full"}
@@ -74,8 +74,15 @@ def test_the_file_makes_the_trained_change_in_every_loader(tiny_models, tmp_path
                                   kind)
     path = save_lora(tmp_path / f"{kind}.safetensors", modules, {"ss_network_module": "x"})
     with CheckpointFile(path) as file:
-        written = {key.split(".", 1)[1] for key in file.keys()}
-    assert written <= FILE_KEYS[kind] and "alpha" in written or kind == "full"
+        per_module: dict[str, set[str]] = {}
+        for key in file.keys():
+            module, parameter = key.split(".", 1)
+            per_module.setdefault(module, set()).add(parameter)
+    for parameters in per_module.values():
+        assert parameters <= FILE_KEYS[kind], parameters
+        # alpha on every module with a rank; none on full, nor on a LoKr of whole factors
+        assert ("alpha" in parameters) == (kind != "full" and "lokr_w1" not in parameters
+                                           or "lokr_w2_b" in parameters), parameters
     loaded, _ = load_modules(path)
     assert len(loaded) == sum(len(names) for names in adapted.values())
     spec = get_family(family)

@@ -41,8 +41,11 @@ def _output_axis_norm(weight: Any) -> Any:
 
 
 def decomposed(merged: Any, scale: Any) -> Any:
-    """`merged` renormalised to the magnitude `scale`: on the output axis for a scale
-    [out, 1, …] (LyCORIS' `wd_on_out` files), else on the input axis."""
+    """`merged` renormalised to the magnitude `scale`: on the input axis for a [1, in, …]
+    scale (what training writes; Forge Neo's `backend/patcher/lora.py`, commit 9bb88948, the
+    ComfyUI v0.3.77 rule, takes the same norm of the merged weight, + eps); on the output axis
+    for a scale [out, 1, …] (LyCORIS' `wd_on_out` files, made elsewhere — there ComfyUI takes
+    the norm of the base weight instead, so the loaders differ on such files)."""
     on_output = scale.dim() == merged.dim() and scale.shape[0] == merged.shape[0] \
         and scale.shape[1] == 1 and merged.shape[0] != 1
     norm = _output_axis_norm(merged) if on_output else input_axis_norm(merged)

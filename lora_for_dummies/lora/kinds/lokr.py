@@ -71,12 +71,15 @@ def inject(model: Any, groups: Groups, adapter: str) -> None:
 
 def file_module(layer: Any, adapter: str) -> KindModule:
     tensors = peft_tensors(layer, adapter, _FACTORS)
-    alpha = float(layer.alpha[adapter])
+    # Whole factors are written without alpha: A1111 then scales by 1, and so do ComfyUI
+    # releases before `weight_adapter/lokr.py` (Comfy-Org/ComfyUI commit 839df9f2) began to
+    # scale them by alpha / (w2 rows // w1 rows); without alpha that one scales by 1 too.
+    alpha = float(layer.alpha[adapter]) if _rank(
+        {k: tuple(v.shape) for k, v in tensors.items()}) else None
     written = delta(tensors, alpha)
     trained = layer.get_delta_weight(adapter).detach().float().cpu().reshape(written.shape)
-    # The loaders scale w1 ⊗ w2 by alpha / rank only when a factor is low-rank; peft 0.21
-    # always does, peft 0.13 never (its get_delta_weight leaves the scale out). Fold the
-    # difference into w1, so that every loader makes the change this peft trained.
+    # peft 0.21 scales w1 ⊗ w2 by alpha / r, peft 0.13 never (its get_delta_weight leaves the
+    # scale out): fold what the loaders' rule misses of this peft's change into w1.
     ratio = _nearest(float(trained.norm()) / max(float(written.norm()), 1e-30),
                      (1.0, float(layer.scaling[adapter]), 1 / float(layer.scaling[adapter])))
     if float(written.norm()) and ratio != 1.0:
