@@ -52,9 +52,10 @@ def _load(path: str):
 
 
 def _rescale(args: argparse.Namespace) -> int:
+    from lora_for_dummies.lora.format import load_modules
     from lora_for_dummies.lora.tools import rescale, save_like
 
-    modules, metadata = _load(args.lora)
+    modules, metadata = load_modules(args.lora)  # every kind: LoHa, LoKr, full rescale too
     out = save_like(args.output, rescale(modules, args.factor), metadata,
                     f"strength baked ×{args.factor}", args.overwrite)
     print(f"wrote {out}")

@@ -75,10 +75,31 @@ def test_lora_info_names_each_kind(tmp_path, kind, capsys):
 def test_the_tools_refuse_a_kind_they_cannot_work_on_by_name(tmp_path, kind, capsys):
     path, _ = _lycoris_file(tmp_path / f"{kind}.safetensors", kind)
     out = tmp_path / "out.safetensors"
-    assert main(["rescale", str(path), "0.5", "--output", str(out)]) == 2
+    assert main(["resize", str(path), "--rank", "2", "--output", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"holds {LABELS[kind]} modules (LyCORIS)" in err
     assert "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("kind", list(LABELS))
+def test_rescale_bakes_a_strength_into_every_kind_but_dora(tmp_path, kind, capsys):
+    from lora_for_dummies.lora.format import load_modules, relative_error
+
+    path, count = _lycoris_file(tmp_path / f"{kind}.safetensors", kind)
+    out = tmp_path / "half.safetensors"
+    code = main(["rescale", str(path), "0.5", "--output", str(out)])
+    if kind == "dora":  # renormalised: no file is "this one at 0.5"
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.count("\n") == 0 and "cannot be rescaled" in err
+        assert not out.exists()
+        return
+    assert code == 0
+    before, _ = load_modules(path)
+    after, metadata = load_modules(out)
+    assert len(after) == count and "strength baked ×0.5" in metadata["ss_training_comment"]
+    for name, module in before.items():  # fp16 file: rounding only
+        assert relative_error(0.5 * module.delta(), after[name].delta()) < 2e-3, name
+    assert tools.lora_info(out).kinds == {LABELS[kind]: count}
 
 
 def test_our_own_locon_is_told_apart_from_lora(tmp_path):

@@ -41,10 +41,25 @@ LABELS = {"lora": "LoRA", "dora": "DoRA", "loha": "LoHa", "lokr": "LoKr", "full"
 
 
 def _trained_change(layer) -> torch.Tensor:
-    """What the trained layer adds to its base weight, as the training library computes it."""
+    """What the trained layer adds to its base weight, as the training library computes it
+    (DoRA: the decomposition written out, `_dora_weight`; its forward is checked against that
+    in test_dora_is_the_input_axis_decomposition_a1111_applies)."""
     if hasattr(layer, "get_delta_weight"):  # a peft tuner layer (LoRA, LoHa, LoKr)
         return layer.get_delta_weight("default").detach().float()
+    if hasattr(layer, "dora_scale"):
+        return (_dora_weight(layer) - layer.base.weight.float()).detach()
     return (layer.weight - layer.parametrizations.weight.original).detach().float()
+
+
+def _dora_weight(layer) -> torch.Tensor:
+    """W' = m · (W + s·up·down) / ‖W + s·up·down‖ per input column (A1111 1.10 network.py
+    `apply_weight_decompose`), written out here on its own."""
+    weight = layer.base.weight.float()
+    up, down = layer.lora_up.weight.float(), layer.lora_down.weight.float()
+    merged = weight + (up.flatten(1) @ down.flatten(1)).reshape(weight.shape) * layer.scale
+    ones = [1] * (weight.dim() - 2)
+    columns = merged.transpose(0, 1).reshape(weight.shape[1], -1).norm(dim=1)
+    return merged * (layer.dora_scale.reshape(1, -1, *ones) / columns.reshape(1, -1, *ones))
 
 
 def _network(tiny_models, family: str, kind: str, rank: int):
@@ -114,19 +129,26 @@ def test_the_file_makes_the_trained_change_in_every_loader(tiny_models, tmp_path
 
 
 def test_dora_is_the_input_axis_decomposition_a1111_applies(tiny_models):
-    """W' = m · (W + s·up·down) / ‖W + s·up·down‖ per input column (A1111 1.10 network.py
-    `apply_weight_decompose`), written out here on its own."""
+    """The DoRA layer's forward (input channels scaled, no changed weight built) equals the
+    layer with the decomposed weight W' itself, on linear and conv layers."""
+    import torch.nn.functional as F
+
     trained, adapted = _network(tiny_models, "sd1", "dora", 4)
+    g = torch.Generator().manual_seed(3)
     for name in adapted["unet"][:3] + adapted["unet"][-3:]:  # linear and conv layers
         layer = trained.models["unet"].get_submodule(name)
-        dora = layer.parametrizations.weight[0]
-        weight = layer.parametrizations.weight.original.float()
-        merged = weight + (dora.lora_up @ dora.lora_down).reshape(weight.shape) * dora.scale
-        columns = merged.transpose(0, 1).reshape(weight.shape[1], -1).norm(dim=1)
-        expected = merged * (dora.dora_scale.reshape(1, -1, *[1] * (weight.dim() - 2)) /
-                             columns.reshape(1, -1, *[1] * (weight.dim() - 2)))
-        assert torch.allclose(layer.weight.detach(), expected.detach(), rtol=1e-5, atol=1e-6)
-        assert tuple(dora.dora_scale.shape[:2]) == (1, weight.shape[1])  # [1, in], 2-D or more
+        base = layer.base
+        assert tuple(layer.dora_scale.shape[:2]) == (1, base.weight.shape[1])  # [1, in], ≥ 2-D
+        expected_weight = _dora_weight(layer)
+        if isinstance(base, torch.nn.Conv2d):
+            x = torch.randn(1, base.in_channels, 8, 8, generator=g)
+            expected = F.conv2d(x, expected_weight, base.bias, base.stride, base.padding,
+                                base.dilation)
+        else:
+            x = torch.randn(2, 5, base.in_features, generator=g)
+            expected = F.linear(x, expected_weight, base.bias)
+        with torch.no_grad():
+            assert torch.allclose(layer(x), expected, rtol=1e-4, atol=1e-5), name
 
 
 @pytest.mark.parametrize("kind", [k for k in TRAINABLE if k != "lora"])

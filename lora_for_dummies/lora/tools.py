@@ -23,10 +23,25 @@ def part_of(name: str) -> str:
     return "unknown"
 
 
-def rescale(modules: dict[str, LoraModule], factor: float) -> dict[str, LoraModule]:
-    """Bake a strength into the file: the LoRA at 1.0 then acts like the old one at `factor`."""
+def rescale(modules: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Bake a strength into the file: the LoRA at 1.0 then acts like the old one at `factor`.
+    Modules of any kind (`load_modules`) whose change is proportional to a factor: LoRA,
+    LoHa, LoKr, full; a DoRA file is refused (its plug-in says why)."""
+    from lora_for_dummies.lora.kinds import KindModule, plugin
+
     check_value("rescale.factor", factor, "the strength factor")
-    return {name: LoraModule(m.down, m.up * factor, m.alpha) for name, m in modules.items()}
+    out: dict[str, Any] = {}
+    for name, m in modules.items():
+        if isinstance(m, LoraModule):
+            out[name] = LoraModule(m.down, m.up * factor, m.alpha)
+            continue
+        kind = plugin(m.kind)
+        if kind.scaled is None:
+            raise UserError(f"{kind.KIND.label} modules cannot be rescaled: their change is "
+                            "renormalised, not proportional to the strength; lower the "
+                            "strength in the prompt instead (e.g. <lora:name:0.6>)")
+        out[name] = KindModule(m.kind, kind.scaled(m.tensors, factor), m.alpha)
+    return out
 
 
 def _refactor(delta: Any, down_shape: Any, rule: RankRule) -> tuple[LoraModule, float]:
@@ -116,8 +131,9 @@ def _lycoris_info(path: Path, found: dict[str, Any], metadata: dict[str, str],
     counts = kinds_line(found)
     whats = {kind.label_for(shapes): kind.what for kind, shapes in found.values()}
     warnings = [f"{label}: {whats[label]}" for label in counts]
-    warnings.append("rescale, resize, merge and convert work on LoRA and LoCon files; this file "
-                    "loads in the webuis (A1111, Forge, Forge Neo) and ComfyUI as it is")
+    warnings.append("resize, merge and convert work on LoRA and LoCon files, rescale on every kind "
+                    "but DoRA; this file loads in the webuis (A1111, Forge, Forge Neo) and "
+                    "ComfyUI as it is")
     for kind in {kind.key: kind for kind, _ in found.values()}.values():
         if kind.not_in_diffusers:
             warnings.append(f"diffusers cannot apply its {kind.label} modules: "
@@ -192,14 +208,15 @@ def lora_info(path: str | Path) -> LoraInfo:
                     counts)
 
 
-def save_like(path: str | Path, modules: dict[str, LoraModule], source_metadata: dict[str, str],
+def save_like(path: str | Path, modules: dict[str, Any], source_metadata: dict[str, str],
               note: str, overwrite: bool = False) -> Path:
     """Save a tool's result keeping the source's metadata, with the operation noted."""
     import torch
 
     metadata = {k: v for k, v in source_metadata.items() if not k.startswith("sshs_")}
-    ranks = sorted({m.rank for m in modules.values()})
-    metadata["ss_network_dim"] = str(ranks[-1])
+    ranks = sorted({m.rank for m in modules.values() if m.rank})  # full / whole LoKr: none
+    if ranks:
+        metadata["ss_network_dim"] = str(ranks[-1])
     metadata["ss_output_name"] = Path(path).stem
     metadata["modelspec.title"] = Path(path).stem
     previous = metadata.get("ss_training_comment", "")

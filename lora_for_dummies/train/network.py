@@ -111,13 +111,12 @@ def set_adapters(models: list[Any], enabled: bool) -> None:
     """Every trained layer on or off (a sample without the LoRA), whatever its kind."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    from lora_for_dummies.lora.kinds.parametrized import set_enabled
-
     for model in models:
-        set_enabled(model, enabled)
         for module in model.modules():
-            if isinstance(module, BaseTunerLayer):
+            if isinstance(module, BaseTunerLayer):  # peft's LoRA, LoHa, LoKr
                 module.enable_adapters(enabled)
+            elif getattr(module, "lfd_switchable", False):  # ours: DoRA, full
+                module.enabled = enabled
 
 
 def enable_checkpointing(mode: str, unet: Any, trained_text_encoders: list[Any]) -> None:

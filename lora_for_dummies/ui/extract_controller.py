@@ -81,9 +81,10 @@ class ExtractController:
         return f"Saved {out.name} in the Lora folder."
 
     def rescale(self, title: str, factor: float, name: str, overwrite: bool) -> str:
+        from lora_for_dummies.lora.format import load_modules
         from lora_for_dummies.lora.tools import rescale
 
-        modules, metadata = load_lora(self.lora(title))
+        modules, metadata = load_modules(self.lora(title))  # every kind but DoRA rescales
         return self._save(rescale(modules, float(factor)), metadata, name,
                           f"strength baked ×{factor}", overwrite)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from lora_for_dummies.lora.kinds import KindModule, LoraKind, Shapes
-from lora_for_dummies.lora.kinds.layers import PARAMETRIZED, Groups, flat
+from lora_for_dummies.lora.kinds.layers import Groups, flat
 from lora_for_dummies.lora.kinds.lycoris_args import lycoris_network
 
-TRAINED = (PARAMETRIZED,)
+TRAINED = (".lora_down.", ".lora_up.", ".dora_scale")  # `dora_layer.InputAxisDora`
 RANK_LIMITED = True
 EPS = 1.1920929e-07  # float32's: LyCORIS and ComfyUI add it to the norm (all-zero columns)
 
@@ -65,25 +65,26 @@ def delta(tensors: dict[str, Any], alpha: float | None, weight: Any = None) -> A
     return decomposed(merged, tensors["dora_scale"].float()) - base
 
 
+# No `scaled`: DoRA's change is renormalised, not proportional to any factor, so no file is
+# "this one at 0.6"; the strength in the prompt does that (W + s · (DoRA(W) − W)).
+scaled = None
+
+
 def inject(model: Any, groups: Groups, adapter: str) -> None:
-    from lora_for_dummies.lora.kinds.parametrized import InputAxisDora, parametrize_targets
+    from lora_for_dummies.lora.kinds.dora_layer import wrap_targets
 
     for targets, rank, alpha in groups:
-        parametrize_targets(model, targets,
-                            lambda weight, r=rank, a=alpha: InputAxisDora(weight, r, a))
+        wrap_targets(model, targets, rank, alpha)
 
 
 def file_module(layer: Any, adapter: str) -> KindModule:
-    from lora_for_dummies.lora.kinds.parametrized import adapter_of
+    def copy(tensor: Any) -> Any:
+        return tensor.detach().float().cpu().clone()
 
-    dora = adapter_of(layer)
-    weight = layer.parametrizations.weight.original
-    tensors = {"lora_down.weight": dora.lora_down.detach().float().cpu().clone()
-               .reshape(dora.lora_down.shape[0], *weight.shape[1:]),
-               "lora_up.weight": dora.lora_up.detach().float().cpu().clone()
-               .reshape(weight.shape[0], dora.lora_up.shape[1], *[1] * (weight.dim() - 2)),
-               "dora_scale": dora.dora_scale.detach().float().cpu().clone()}
-    return KindModule("dora", tensors, float(dora.alpha))
+    tensors = {"lora_down.weight": copy(layer.lora_down.weight),
+               "lora_up.weight": copy(layer.lora_up.weight),
+               "dora_scale": copy(layer.dora_scale)}
+    return KindModule("dora", tensors, float(layer.alpha))
 
 
 def kohya_network(network: Any) -> tuple[str, dict[str, str]]:

@@ -30,6 +30,13 @@ def delta(tensors: dict[str, Any], alpha: float | None, weight: Any = None) -> A
     return shaped(tensors["diff"].float(), weight)
 
 
+def scaled(tensors: dict[str, Any], factor: float) -> dict[str, Any]:
+    out = dict(tensors, diff=tensors["diff"] * factor)
+    if "diff_b" in tensors:
+        out["diff_b"] = tensors["diff_b"] * factor
+    return out
+
+
 def inject(model: Any, groups: Groups, adapter: str) -> None:
     from lora_for_dummies.lora.kinds.parametrized import WholeChange, parametrize_targets
 

@@ -47,6 +47,11 @@ def delta(tensors: dict[str, Any], alpha: float | None, weight: Any = None) -> A
     return shaped(_pair(tensors, 1) * _pair(tensors, 2) * scale, weight)
 
 
+def scaled(tensors: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The module whose change is `factor` × this one's (the change is linear in w1_a)."""
+    return dict(tensors, hada_w1_a=tensors["hada_w1_a"] * factor)
+
+
 def inject(model: Any, groups: Groups, adapter: str) -> None:
     from peft import LoHaConfig
 

@@ -58,6 +58,12 @@ def delta(tensors: dict[str, Any], alpha: float | None, weight: Any = None) -> A
     return shaped(torch.kron(w1, w2.contiguous()) * scale, weight)
 
 
+def scaled(tensors: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The module whose change is `factor` × this one's (the change is linear in w1)."""
+    key = "lokr_w1" if "lokr_w1" in tensors else "lokr_w1_a"
+    return dict(tensors, **{key: tensors[key] * factor})
+
+
 def inject(model: Any, groups: Groups, adapter: str) -> None:
     from peft import LoKrConfig
 

@@ -40,6 +40,10 @@ def delta(tensors: dict[str, Any], alpha: float | None, weight: Any = None) -> A
     return shaped(module.delta(), weight)
 
 
+def scaled(tensors: dict[str, Any], factor: float) -> dict[str, Any]:
+    return dict(tensors, **{"lora_up.weight": tensors["lora_up.weight"] * factor})
+
+
 def inject(model: Any, groups: Groups, adapter: str) -> None:
     from peft import LoraConfig
 
