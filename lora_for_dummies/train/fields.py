@@ -185,7 +185,8 @@ HELP: dict[str, str] = {
                     "those layers. The webuis (A1111, Forge, Forge Neo) and ComfyUI load every "
                     "kind; diffusers loads lora only.",
     "network.rank": "Size of the LoRA. 8-32 is plenty for a person or a style; bigger files "
-                    "learn more detail and overfit sooner.",
+                    "learn more detail and overfit sooner. The full kind has none; LoKr makes a "
+                    "factor whole once the rank passes half its side.",
     "network.alpha": "Scales the LoRA's effect (scale = alpha / rank). Half the rank is a "
                      "common choice; lower it if training is unstable.",
     "network.conv_rank": "Also train the convolution layers (LoCon), for styles and textures. "
