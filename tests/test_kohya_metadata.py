@@ -70,6 +70,9 @@ def test_a_trained_lora_has_kohyas_keys_in_kohyas_formats(trained):
         "https://github.com/Stability-AI/generative-models"
     assert trained["modelspec.resolution"] == "64x64"
     assert trained["modelspec.sai_model_spec"] == "1.0.1"
+    # ModelSpecMetadata.trigger_phrase (library/sai_model_spec.py, commit dcce0576): the
+    # concepts' trigger words, as kohya writes --metadata_trigger_phrase
+    assert trained["modelspec.trigger_phrase"] == "sks"
     assert trained["ss_network_dropout"] == "None" and trained["ss_full_fp16"] == "False"
     assert trained["ss_num_epochs"].isdigit() and trained["ss_epoch"].isdigit()
     # train_util.get_optimizer's name (module + class), --mixed_precision's choice, and

@@ -49,6 +49,9 @@ def training_metadata(job: TrainJob, family: str, prediction: Prediction, step: 
         "ss_keep_tokens": t.keep_tags, "ss_v_parameterization": prediction.v,
         "ss_zero_terminal_snr": prediction.zero_terminal_snr,
     }
+    tokens = [c.token for c in job.concepts if c.token]
+    if tokens:  # ModelSpec 1.0.1's trigger phrase (kohya's --metadata_trigger_phrase)
+        extra["modelspec.trigger_phrase"] = ", ".join(dict.fromkeys(tokens))
     class_dirs = {f"1_{Path(c.class_folder).name}": {"n_repeats": 1, "img_count": 0}
                   for c in job.concepts if c.class_folder}
     extra.update(kohya_training_keys(job, step, images, class_images, class_dirs, items))
