@@ -1,7 +1,8 @@
 """The Train tab's *Kind of LoRA* in a real browser (headless Chromium) on `serve --demo`: the
 choice and its help are there under Network, a LoKr run started from the page trains, passes
-its self-check and lands in the Lora folder in LyCORIS' layout, and the choice survives a
-refresh. Screenshot of the Network section to LFD_SCREENSHOTS when that is set."""
+its self-check and lands in the Lora folder in LyCORIS' layout, the Models tab says what the
+file is and where it loads, and the choice survives a refresh. Screenshots of the Network
+section and the LoRA's description to LFD_SCREENSHOTS when that is set."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ def test_train_a_lokr_from_the_train_tab(demo):
         metadata = file.metadata()
     assert any(k.endswith(".lokr_w1") for k in keys) and not any("lora_down" in k for k in keys)
     assert metadata["ss_network_module"] == "lycoris.kohya"
+    ui.tab("Models")  # what the file is, where it loads
+    ui.click("lfd_models_lora_refresh")
+    ui.wait_option("lfd_models_lora", "demo lokr.safetensors")
+    ui.choose("lfd_models_lora", "demo lokr.safetensors")
+    described = ui.wait_text("lfd_models_lora_details", "LoKr (")
+    assert "A1111, Forge, Forge Neo, ComfyUI; not diffusers" in described, described
+    if SHOTS is not None:
+        ui.screenshot(SHOTS / "models_lora.png", "lfd_models_lora_details")
     ui.reload("Train")  # the form survives a refresh, the kind with it
     ui.open_section("lfd_train_section_network")
     ui.wait_for(lambda: ui.value("lfd_train_network_kind") == "lokr", "lokr after the refresh",

@@ -39,6 +39,37 @@ def test_standalone_refresh_shows_new_files_and_details(tiny_models, tmp_path):
     assert "no longer in the list" in describe(host, "gone.safetensors")
 
 
+def test_the_models_tab_says_what_each_lora_is(tmp_path):
+    """A LoKr file and an older dynamic-rank LoRA with several alphas: the kind, the base
+    model, where each loads, and the re-save flag (issue 25)."""
+    from safetensors.torch import save_file
+    from test_lora_kinds import _lycoris_file
+    from test_lora_tools import _random_modules
+
+    from lora_for_dummies.lora.format import lora_state
+    from lora_for_dummies.lora.metadata import lora_metadata
+
+    host = StandaloneHost(tmp_path / "data")
+    host.lora_dir().mkdir(parents=True, exist_ok=True)
+    _lycoris_file(host.lora_dir() / "style lokr.safetensors", "lokr")
+    modules = _random_modules()
+    for index, module in enumerate(modules.values()):  # per-module alphas, as old tools wrote
+        module.alpha = float(1 + index % 3)
+    state = lora_state(modules)
+    save_file(state, str(host.lora_dir() / "old dynamic.safetensors"),
+              metadata=lora_metadata("sd1", "old dynamic", 4, 1.0))
+    demo = standalone_app(host)
+    lora = find_block(demo, "lfd_models_lora")
+    refresh = handler_for(demo, lora, "on_click")
+    assert choices_of(refresh()) == ["old dynamic.safetensors", "style lokr.safetensors"]
+    details = handler_for(demo, find_block(demo, "lfd_models_lora_details"))
+    lokr = details("style lokr.safetensors")
+    assert "LoKr (" in lokr and "A1111, Forge, Forge Neo, ComfyUI; not diffusers" in lokr
+    old = details("old dynamic.safetensors")
+    assert "LoRA (" in old and "3 different alphas" in old and "Re-save for diffusers" in old
+    assert "no longer in the Lora folder" in details("gone.safetensors")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

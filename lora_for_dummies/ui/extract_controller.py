@@ -32,11 +32,9 @@ class ExtractController:
                         "press 🔄)")
 
     def loras(self) -> list[str]:
-        folder = self.host.lora_dir()
-        if not folder.is_dir():
-            return []
-        return sorted((p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors")),
-                      key=str.lower)
+        from lora_for_dummies.ui.lists import lora_titles
+
+        return lora_titles(self.host)
 
     def lora(self, title: str | None) -> Path:
         path = self.host.lora_dir() / (title or "")

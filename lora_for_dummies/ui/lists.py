@@ -24,6 +24,15 @@ def refreshable(host: Host, component: Any, refresh: Callable[[], None],
     return host.refresh_button(component, refresh, choices, elem_id)
 
 
+def lora_titles(host: Host) -> list[str]:
+    """The LoRA files of the host's Lora folder, subfolders included, as paths inside it."""
+    folder = host.lora_dir()
+    if not folder.is_dir():
+        return []
+    return sorted((p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors")),
+                  key=str.lower)
+
+
 _LAST_RUN: dict[Callable[[], None], float] = {}
 ONE_PAGE_LOAD_S = 2.0  # a page's load events arrive together
 

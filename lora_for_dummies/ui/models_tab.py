@@ -1,4 +1,5 @@
-"""Models tab: pick a checkpoint, see what it is (family, variant, parts, precision, hashes)."""
+"""Models tab: pick a checkpoint or a LoRA, see what it is (a checkpoint's family, variant, parts,
+precision and hashes; a LoRA's kind, size, base model, where it loads and what is wrong)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from lora_for_dummies.errors import SeparatePart, UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui.compat import dropdown
 from lora_for_dummies.ui.help_text import TIPS
-from lora_for_dummies.ui.lists import refreshable
+from lora_for_dummies.ui.lists import lora_titles, refreshable
 
 
 def checkpoint_titles(host: Host) -> list[str]:
@@ -38,6 +39,52 @@ def describe(host: Host, title: str | None) -> str:
     return f"<table class='lfd-table'>{rows}</table>"
 
 
+def _table(rows: list[tuple[str, str]]) -> str:
+    return "<table class='lfd-table'>" + "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + \
+        "</table>"
+
+
+def lora_rows(info: Any) -> list[tuple[str, str]]:
+    """What a beginner asks of a LoRA file, from `lora_info`: what kind, how big, for which
+    model, where it loads, and what is wrong with it."""
+    from lora_for_dummies.lora.kinds import kinds
+
+    labels = {kind.label: kind for kind in kinds()}
+    missing = [f"{label}: {labels[label].not_in_diffusers}" for label in info.kinds
+               if label in labels and labels[label].not_in_diffusers]
+    loads = "A1111, Forge, Forge Neo, ComfyUI" + (
+        "; not diffusers (" + "; ".join(missing) + ")" if missing else ", diffusers")
+    rows = [("Kind", ", ".join(f"{label} ({count} modules)" for label, count
+                               in info.kinds.items()) or "unknown"),
+            ("Parts", ", ".join(f"{part} {count}" for part, count in info.parts.items())),
+            ("Rank", ", ".join(map(str, info.ranks)) or "none (the whole change is stored)"),
+            ("Alpha", ", ".join(f"{a:g}" for a in info.alphas) or "none"),
+            ("Base model", info.base_model_version),
+            ("Loads in", loads)]
+    # lora-info's own line on diffusers says what "Loads in" already does
+    rows += [("Note", warning) for warning in info.warnings
+             if not warning.startswith("diffusers cannot apply")]
+    return rows
+
+
+def describe_lora(host: Host, title: str | None) -> str:
+    from lora_for_dummies.lora.tools import lora_info
+
+    if not title:
+        return "<p class='lfd-note'>No LoRA chosen. Trained, extracted and copied LoRAs in " \
+               "the Lora folder are listed here; 🔄 finds new ones.</p>"
+    path = host.lora_dir() / title
+    if not path.is_file():
+        return f"<p class='lfd-error'>{html.escape(title)}: no longer in the Lora folder; " \
+               "press 🔄.</p>"
+    try:
+        info = lora_info(path)
+    except UserError as err:
+        return f"<p class='lfd-error'>{html.escape(str(err))}</p>"
+    return _table(lora_rows(info))
+
+
 def build_models_tab(host: Host) -> dict[str, Any]:
     import gradio as gr
 
@@ -50,4 +97,13 @@ def build_models_tab(host: Host) -> dict[str, Any]:
                             "lfd_models_checkpoint_refresh")
     details = gr.HTML(describe(host, titles[0] if titles else None), elem_id="lfd_models_details")
     model.change(fn=lambda title: describe(host, title), inputs=[model], outputs=[details])
-    return {"model": model, "details": details}
+    loras = lora_titles(host)
+    with gr.Row():
+        lora = dropdown("LoRA", loras, None, elem_id="lfd_models_lora",
+                        info=TIPS["lfd_models_lora"])
+        refreshable(host, lora, lambda: None, lambda: {"choices": lora_titles(host)},
+                    "lfd_models_lora_refresh")
+    lora_details = gr.HTML(describe_lora(host, None), elem_id="lfd_models_lora_details")
+    lora.change(fn=lambda title: describe_lora(host, title), inputs=[lora],
+                outputs=[lora_details])
+    return {"model": model, "details": details, "lora": lora, "lora_details": lora_details}
