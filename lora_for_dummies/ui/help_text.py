@@ -121,7 +121,6 @@ TIPS: dict[str, str] = {
     # -- Models tab ----------------------------------------------------------------------------
     "lfd_models_checkpoint": "A model from the models folder; its family, variant, parts and "
                              "precision are shown below. 🔄 re-reads the folder.",
-    "lfd_models_lora": "A LoRA from the Lora folder: its kind (LoRA, LoCon, DoRA, LoHa, LoKr, "
-                       "full), size, base model and where it loads are shown below, with "
-                       "anything wrong with it. 🔄 re-reads the folder.",
+    "lfd_models_lora": "A LoRA from the Lora folder: its kind, base model, where it loads "
+                       "and anything wrong with it. 🔄 re-reads the folder.",
 }
