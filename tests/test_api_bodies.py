@@ -85,3 +85,37 @@ def test_a_resume_that_would_be_refused_is_answered_at_once(client, tiny_models,
     answer = api.post("/lfd/v1/jobs", json={"kind": "train", "job": body, "resume": True})
     assert answer.status_code == 400 and "network.rank" in answer.json()["detail"]
     assert not manager.jobs
+
+
+def test_the_kind_of_lora_in_a_train_job(client, tiny_models):
+    """`job.network.kind` through the API: a kind that does not exist is a 400 naming it;
+    a LoKr job is accepted (202) and trains one."""
+    import time
+
+    from lora_for_dummies.config import to_dict
+
+    api, manager, host = client
+    job = tiny_job(tiny_models["sd1"], host.datasets_dir(), steps=2, samples={"enabled": False})
+    body = to_dict(job)
+    body["model"]["base"] = "base.safetensors"
+    body["concepts"][0]["folder"] = "inst"
+    body.pop("runs_dir", None)
+    body["save"].pop("lora_dir", None)
+    body["network"]["kind"] = "lycoris"
+    answer = api.post("/lfd/v1/jobs", json={"kind": "train", "job": body})
+    assert answer.status_code == 400 and "network.kind (kind of LoRA) must be one of" in \
+        answer.json()["detail"]
+    body["network"]["kind"] = "lokr"
+    answer = api.post("/lfd/v1/jobs", json={"kind": "train", "job": body})
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        state = api.get(f"/lfd/v1/jobs/{job_id}").json()
+        if state["state"] in ("done", "failed", "stopped"):
+            break
+        time.sleep(0.5)
+    assert state["state"] == "done", state
+    from lora_for_dummies.lora.tools import lora_info
+
+    assert set(lora_info(host.lora_dir() / "tiny.safetensors").kinds) == {"LoKr"}

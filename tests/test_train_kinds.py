@@ -258,3 +258,27 @@ def test_a_saved_state_of_another_network_is_refused(tiny_models):
     with pytest.raises(UserError, match="cannot resume: the saved state holds another network"):
         net.load_lora_state(unet, net.lora_state(other.models["unet"]))
     net.load_lora_state(unet, net.lora_state(unet))  # its own state goes back
+
+
+def test_the_kind_from_the_command_line(tiny_models, tmp_path):
+    """`lfd train job.toml --set network.kind=loha` trains a LoHa; a kind that does not exist
+    is one line and exit code 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lora_for_dummies.config import save_toml
+
+    root = Path(__file__).resolve().parent.parent
+    save_toml(tiny_job(tiny_models["sd1"], tmp_path, steps=2, samples={"enabled": False}),
+              tmp_path / "job.toml")
+    command = [sys.executable, "-m", "lora_for_dummies", "train", str(tmp_path / "job.toml"),
+               "--set"]
+    bad = subprocess.run(command + ["network.kind=lycoris"], cwd=root, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
+    assert "must be one of lora, dora, loha, lokr, full, not 'lycoris'" in bad.stderr
+    good = subprocess.run(command + ["network.kind=loha"], cwd=root, capture_output=True,
+                          text=True, timeout=600)
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert set(lora_info(tmp_path / "Lora" / "tiny.safetensors").kinds) == {"LoHa"}
