@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from lora_for_dummies.errors import UserError
 
-START, RESUME, TRAINING, NAMES, FILES, MODELS, FAMILIES, API = (
+START, RESUME, TRAINING, NAMES, FILES, MODELS, FAMILIES, KINDS, API = (
     "Start training is refused", "Resume is refused", "While training", "A name is refused",
     "Writing files", "A model file is refused", "A model family is not offered or incomplete",
-    "The job API")
+    "A kind of LoRA is refused", "The job API")
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,12 @@ RESUME_OTHER_BASE = Message(
     "The base model's contents differ from the one the run started on (a moved or renamed "
     "file is fine; another file is not).",
     "Choose the original base model, or start a new run.")
+RESUME_OTHER_NETWORK = Message(
+    RESUME, "cannot resume: the saved state holds another network (kind of LoRA, rank or layers "
+    "changed since it was saved); start a new run instead",
+    "The run's saved state does not fit the network these settings build, so nothing of it "
+    "could be loaded (a state written by another version, or a changed config.toml).",
+    "Start a new run (under another name, or with Replace ticked).")
 
 # -- While training -------------------------------------------------------------------------
 OUT_OF_MEMORY = Message(
@@ -353,6 +359,27 @@ FLUX_T5_TOKENIZER = Message(
     "black-forest-labs/FLUX.1-dev/tokenizer_2) as the job's model.tokenizer_2 ({why})",
     "T5's tokenizer is not inside the model files.",
     "In Forge Neo it is found by itself; elsewhere put a tokenizer_2 folder beside the model.")
+
+# -- Kinds of LoRA (DoRA, LoHa, LoKr, full) --------------------------------------------------
+FLUX_LORA_ONLY = Message(
+    KINDS, "Flux trains the lora kind only here, not {kind}: set network.kind = \"lora\"",
+    "Flux's fused attention ties the q, k and v LoRAs together; the other kinds have no such "
+    "tie yet.", "Choose Kind of LoRA: lora (Network section).")
+LYCORIS_NOT_HANDLED = Message(
+    KINDS, "{file} holds {kinds} modules (LyCORIS); this works on LoRA and LoCon files only "
+    "(lfd lora-info describes it)",
+    "Resize, merge and convert re-factor a LoRA's up and down weights; a LoHa, LoKr, DoRA or "
+    "full file has none. It loads in the webuis and ComfyUI as it is.",
+    "Use it as it is; rescale works on it (all but DoRA).")
+DORA_NOT_RESCALABLE = Message(
+    KINDS, "{kind} modules cannot be rescaled: their change is renormalised, not proportional "
+    "to the strength; lower the strength in the prompt instead (e.g. <lora:name:0.6>)",
+    "A DoRA module rescales the changed weight to a learned magnitude, so no file is the same "
+    "LoRA at another strength.", "Set the strength in the prompt: <lora:name:0.6>.")
+DORA_NEEDS_WEIGHT = Message(
+    KINDS, "a DoRA module's change depends on the layer's own weight",
+    "A DoRA change was asked for without the base model's layer it applies to.",
+    "Apply it to a loaded base model (the webui, ComfyUI, or this app's previews do).")
 
 # -- The job API (`{"detail": "<line>"}` with the status) ----------------------------------
 API_HOST_REFUSED = Message(

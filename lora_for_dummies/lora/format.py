@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.atomic import atomic_path, remove_leftovers
 from lora_for_dummies.errors import UserError
 
@@ -179,8 +180,7 @@ def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
         names = sorted({k[: -len(DOWN)] for k in keys if k.endswith(DOWN)})
         other = other_kinds({k: file.shape(k) for k in keys})
         if other:  # a LyCORIS file: named, not mistaken for a broken LoRA
-            raise UserError(f"{Path(path).name} holds {other} modules (LyCORIS); this works on "
-                            "LoRA and LoCon files only (lfd lora-info describes it)")
+            raise msg.LYCORIS_NOT_HANDLED.error(file=Path(path).name, kinds=other)
         if not names:
             raise UserError(f"{Path(path).name}: not a kohya-format LoRA (no .lora_down.weight "
                             "keys)")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.lora.format import LoraModule, is_finite, load_lora, save_lora
 from lora_for_dummies.lora.lowrank import RankRule, factorize
@@ -37,9 +38,7 @@ def rescale(modules: dict[str, Any], factor: float) -> dict[str, Any]:
             continue
         kind = plugin(m.kind)
         if kind.scaled is None:
-            raise UserError(f"{kind.KIND.label} modules cannot be rescaled: their change is "
-                            "renormalised, not proportional to the strength; lower the "
-                            "strength in the prompt instead (e.g. <lora:name:0.6>)")
+            raise msg.DORA_NOT_RESCALABLE.error(kind=kind.KIND.label)
         out[name] = KindModule(m.kind, kind.scaled(m.tensors, factor), m.alpha)
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lora_for_dummies import messages as msg
 from lora_for_dummies.checkpoints.kohya_names import lora_target_modules
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.families import DEFAULT, get_family
@@ -98,8 +99,7 @@ def load_lora_state(model: Any, state: dict[str, Any]) -> None:
     rank or set of layers), which `load_state_dict(strict=False)` would pass in silence."""
     own = set(lora_state_names(model))
     if own != set(state):
-        raise UserError("cannot resume: the saved state holds another network (kind of LoRA, "
-                        "rank or layers changed since it was saved); start a new run instead")
+        raise msg.RESUME_OTHER_NETWORK.error()
     model.load_state_dict(state, strict=False)
 
 

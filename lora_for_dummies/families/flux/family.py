@@ -130,11 +130,8 @@ class Flux(Family):
                     "leaves CLIP-L frozen too): set network.train_text_encoder = false")
         if job.network.conv_rank:
             return "Flux has no convolutions to train: set network.conv_rank = 0"
-        if job.network.kind != "lora":
-            # Its fused attention ties the q/k/v LoRA downs (network.py); the other kinds have
-            # no such tie yet.
-            return (f"Flux trains the lora kind only here, not {job.network.kind}: set "
-                    "network.kind = \"lora\"")
+        if job.network.kind != "lora":  # its fused attention ties the q/k/v LoRA downs
+            return msg.FLUX_LORA_ONLY.format(kind=job.network.kind)
         return ""
 
     # -- extraction (`extract.run.extract_lora`; the work is `extract.extract_flux_lora`) ----

@@ -54,9 +54,9 @@ def decomposed(merged: Any, scale: Any) -> Any:
 
 def delta(tensors: dict[str, Any], alpha: float | None, weight: Any = None) -> Any:
     if weight is None:
-        from lora_for_dummies.errors import UserError
+        from lora_for_dummies import messages as msg
 
-        raise UserError("a DoRA module's change depends on the layer's own weight")
+        raise msg.DORA_NEEDS_WEIGHT.error()
     base = weight.float()
     down, up = tensors["lora_down.weight"], tensors["lora_up.weight"]
     rank = int(down.shape[0])
