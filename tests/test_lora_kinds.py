@@ -114,7 +114,13 @@ def test_our_own_locon_is_told_apart_from_lora(tmp_path):
 
 
 def test_every_kind_is_one_module_behind_the_registry():
+    """Each plug-in has the whole interface the registry's docstring names."""
     for name in kinds.PLUGINS:
         module = importlib.import_module(f"lora_for_dummies.lora.kinds.{name}")
         assert module.KIND.key == name and module.KIND.what and module.KIND.marks
+        for function in ("delta", "inject", "file_module", "kohya_network"):
+            assert callable(getattr(module, function)), (name, function)
+        assert module.scaled is None or callable(module.scaled)
+        assert module.TRAINED and isinstance(module.RANK_LIMITED, bool)
+    assert set(kinds.TRAINABLE) == set(kinds.PLUGINS)
     assert [k.key for k in kinds.kinds()] == list(kinds.PLUGINS)

@@ -9,8 +9,12 @@ Each plug-in module holds, for its kind:
 - `KIND`: how a file's module is recognised (`lora-info`, the LoRA tools' refusals);
 - `delta(tensors, alpha, weight)`: the weight change a loader makes from the file's tensors (the
   formula of A1111's `network_*.py`, which ComfyUI's `weight_adapter/` shares);
+- `scaled(tensors, factor)`: the module whose change is `factor` × this one's (`rescale`), or
+  None where no such module exists (DoRA);
 - `inject(model, groups, adapter)` / `file_module(layer, adapter)`: training — the trainable
   layers put on the model's target modules, and what of them is written to the file;
+  `TRAINED`, the parameter names training updates; `RANK_LIMITED`, whether the rank may not
+  pass a layer's smaller side;
 - `kohya_network(network)`: `ss_network_module` and `ss_network_args` as kohya's tools write
   them for this kind.
 """
