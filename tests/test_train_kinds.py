@@ -243,11 +243,11 @@ def test_diffusers_cannot_apply_the_lycoris_kinds_and_lora_info_says_so(tiny_mod
         logging.set_verbosity_warning()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pipe.load_lora_weights(str(path))
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name)
         assert not any("dora_scale" in name for name, _ in pipe.unet.named_parameters())
         return
     with pytest.raises(ValueError, match="have not been correctly renamed"):
-        pipe.load_lora_weights(str(path))
+        pipe.load_lora_weights(str(path.parent), weight_name=path.name)
 
 
 def test_a_saved_state_of_another_network_is_refused(tiny_models):
