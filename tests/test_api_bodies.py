@@ -64,16 +64,22 @@ def test_what_an_extraction_would_refuse_is_answered_at_once(client):
     assert not manager.jobs  # no 202, no failed job
 
 
-def test_a_resume_that_would_be_refused_is_answered_at_once(client, tiny_models, tmp_path):
-    api, manager, host = client
+def _train_body(tiny_models, host) -> dict:
+    """A 2-step train job as the API takes it: names inside the host's folders, not paths."""
     from lora_for_dummies.config import to_dict
 
-    job = tiny_job(tiny_models["sd1"], host.datasets_dir(), steps=2, samples={"enabled": False})
-    body = to_dict(job)
+    body = to_dict(tiny_job(tiny_models["sd1"], host.datasets_dir(), steps=2,
+                            samples={"enabled": False}))
     body["model"]["base"] = "base.safetensors"
     body["concepts"][0]["folder"] = "inst"
     body.pop("runs_dir", None)
     body["save"].pop("lora_dir", None)
+    return body
+
+
+def test_a_resume_that_would_be_refused_is_answered_at_once(client, tiny_models, tmp_path):
+    api, manager, host = client
+    body = _train_body(tiny_models, host)
     answer = api.post("/lfd/v1/jobs", json={"kind": "train", "job": body, "resume": True})
     assert answer.status_code == 400 and "nothing to resume" in answer.json()["detail"]
     run_dir = host.runs_dir() / "tiny"
@@ -92,15 +98,8 @@ def test_the_kind_of_lora_in_a_train_job(client, tiny_models):
     a LoKr job is accepted (202) and trains one."""
     import time
 
-    from lora_for_dummies.config import to_dict
-
     api, manager, host = client
-    job = tiny_job(tiny_models["sd1"], host.datasets_dir(), steps=2, samples={"enabled": False})
-    body = to_dict(job)
-    body["model"]["base"] = "base.safetensors"
-    body["concepts"][0]["folder"] = "inst"
-    body.pop("runs_dir", None)
-    body["save"].pop("lora_dir", None)
+    body = _train_body(tiny_models, host)
     body["network"]["kind"] = "lycoris"
     answer = api.post("/lfd/v1/jobs", json={"kind": "train", "job": body})
     assert answer.status_code == 400 and "network.kind (kind of LoRA) must be one of" in \
