@@ -76,8 +76,10 @@ def test_a_style_freezes_the_text_encoder_and_an_sdxl_tier_can_too():
 def test_every_setting_is_in_one_section_with_a_summary():
     inside = [path for _, paths, _ in SECTIONS for path in paths]
     assert sorted(inside) == sorted(path for path, *_ in SETTINGS)
-    values = {"network.rank": 16, "network.alpha": 8.0, "network.train_text_encoder": True}
-    assert section_summary("Network", values) == "Network — rank 16, alpha 8, text encoder on"
+    values = {"network.kind": "loha", "network.rank": 16, "network.alpha": 8.0,
+              "network.train_text_encoder": True}
+    assert section_summary("Network", values) == \
+        "Network — loha, rank 16, alpha 8, text encoder on"
     assert section_summary("Captions", {"training.shuffle_tags": False, "training.keep_tags": 1,
                                         "model.clip_skip": 0}) == \
         "Captions — shuffle off, keep 1, clip skip suggested"
