@@ -50,6 +50,20 @@ def missing_requirements(installed: dict[str, str]) -> list[str]:
     return [spec for name, spec in requirements_for(installed).items() if name not in installed]
 
 
+# Optional: what one feature needs (WD14 tagging), installed in a pip call of its own so that a
+# failure leaves the rest working (the feature then shows itself unavailable with the reason).
+# onnxruntime comes in several distributions of the same module; adding the CPU one beside
+# onnxruntime-gpu would overwrite its files, so any of them counts as present.
+ONNXRUNTIME = "onnxruntime>=1.17"
+ONNXRUNTIME_BUILDS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml",
+                      "onnxruntime-openvino", "onnxruntime-silicon", "ort-nightly",
+                      "ort-nightly-gpu")
+
+
+def missing_optional(installed: dict[str, str]) -> list[str]:
+    return [] if any(name in installed for name in ONNXRUNTIME_BUILDS) else [ONNXRUNTIME]
+
+
 def _valid_version(version: str) -> bool:
     """A PEP 440 version pip accepts in a constraint: local parts (`2.1.2+cu121`, the webui's
     CUDA torch) and dev releases included; only unparseable legacy strings are left out."""
@@ -86,7 +100,9 @@ def main(run_pip=None, argv=None) -> list[str]:
     """Install what is missing; return the specs installed (or that would have been)."""
     argv = sys.argv if argv is None else argv
     installed = installed_distributions()
-    missing = missing_requirements(installed)
+    groups = [group for group in (missing_requirements(installed), missing_optional(installed))
+              if group]
+    missing = [spec for group in groups for spec in group]
     if not missing:
         return []
     if skip_requested(argv):
@@ -101,15 +117,21 @@ def main(run_pip=None, argv=None) -> list[str]:
         handle.write(constraints_text(installed))
         constraints = handle.name
     try:
-        run_pip(f'install {" ".join(missing)} --constraint "{constraints}"',
-                f"LoRA for Dummies requirements: {', '.join(missing)}")
-        print(f"[LoRA for Dummies] installed {', '.join(missing)} (no installed package changed)")
-    except Exception as err:  # launch.run_pip raises RuntimeError with pip's output
-        print(f"[LoRA for Dummies] could not install {', '.join(missing)} without changing "
-              f"packages the webui uses; the tab shows what to do. ({str(err)[:300]})")
+        for group in groups:
+            _install(run_pip, group, constraints)
     finally:
         os.unlink(constraints)
     return missing
+
+
+def _install(run_pip, specs: list[str], constraints: str) -> None:
+    try:
+        run_pip(f'install {" ".join(specs)} --constraint "{constraints}"',
+                f"LoRA for Dummies requirements: {', '.join(specs)}")
+        print(f"[LoRA for Dummies] installed {', '.join(specs)} (no installed package changed)")
+    except Exception as err:  # launch.run_pip raises RuntimeError with pip's output
+        print(f"[LoRA for Dummies] could not install {', '.join(specs)} without changing "
+              f"packages the webui uses; the tab shows what to do. ({str(err)[:300]})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`python -m lora_for_dummies dataset create|import|process|check|export-kohya|import-kohya`."""
+"""`python -m lora_for_dummies dataset create|import|process|caption|tags|check|export-kohya|
+import-kohya`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from pathlib import Path
 
 from lora_for_dummies import families
+from lora_for_dummies.dataset.wd14 import DEFAULT_CHARACTER, DEFAULT_GENERAL
+from lora_for_dummies.errors import UserError
 from lora_for_dummies.progress import ConsoleReporter
 
 
@@ -54,6 +57,36 @@ def _process(args: argparse.Namespace) -> int:
             print(line)
         failed += len(report.failed)
     return 1 if failed else 0
+
+
+def _caption(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.autocaption import LOCAL, CaptionOptions, caption_concept, summary
+    from lora_for_dummies.dataset.wd14 import TagSettings
+
+    tags = TagSettings(args.threshold, args.character_threshold, args.keep_rating, args.escape,
+                       tuple(t.strip() for t in args.blacklist.split(",") if t.strip()))
+    tags.check()  # before a model loads
+    if not 0 <= args.preview <= 100:
+        raise UserError(f"--preview {args.preview} is out of range: 0-100 (0 captions all)")
+    dataset = _dataset(args)
+    captioner = LOCAL[args.captioner][1](CaptionOptions(args.model, tags))
+    report = caption_concept(dataset, dataset.concept(args.concept), captioner, args.mode,
+                             ConsoleReporter(), args.preview)
+    print(summary(report))
+    return 1 if report.failed else 0
+
+
+def _tags(args: argparse.Namespace) -> int:
+    from lora_for_dummies.dataset.captions import caption_files, tag_frequency
+
+    dataset = _dataset(args)
+    high = dataset.folder(dataset.concept(args.concept), "high")
+    files = caption_files(high) if high.is_dir() else []
+    counts = tag_frequency(files)
+    print(f"{len(counts)} tags in the captions of {len(files)} images ({high.name})")
+    for tag, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        print(f"{count:6d}  {tag}")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -123,6 +156,36 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
                          help="JPEG / WebP quality, 1-100 (PNG is lossless)")
     process.add_argument("--background", default="#ffffff", help="colour behind transparency")
     process.set_defaults(func=_process)
+
+    caption = commands.add_parser("caption", help="auto-caption a concept's processed images")
+    caption.add_argument("name", help="the dataset to caption")
+    caption.add_argument("--concept", default="", help="the concept (default: the main one)")
+    caption.add_argument("--captioner", default="wd14", choices=["wd14", "blip"],
+                         help="wd14: booru tags (anime SDXL); blip: a sentence (photo models)")
+    caption.add_argument("--model", required=True,
+                         help="local folder of the captioner's model (WD14: model.onnx and "
+                              "selected_tags.csv); nothing is downloaded")
+    caption.add_argument("--threshold", type=float, default=DEFAULT_GENERAL,
+                         help=f"WD14: general tags at least this sure, 0-1 "
+                              f"(default {DEFAULT_GENERAL})")
+    caption.add_argument("--character-threshold", type=float, default=DEFAULT_CHARACTER,
+                         help=f"WD14: character tags, 0-1 (default {DEFAULT_CHARACTER})")
+    caption.add_argument("--keep-rating", action="store_true",
+                         help="WD14: add the likeliest rating tag last")
+    caption.add_argument("--escape", action="store_true",
+                         help="WD14: write \\( \\) for captions pasted into A1111 prompts")
+    caption.add_argument("--blacklist", default="", help="WD14: comma-separated tags never written")
+    caption.add_argument("--mode", default="skip", choices=["overwrite", "append", "skip"],
+                         help="images already captioned: skip (default), append or overwrite")
+    caption.add_argument("--preview", type=int, default=0, metavar="N",
+                         help="caption only N images and print them, writing nothing "
+                              "(0-100; default 0: caption all)")
+    caption.set_defaults(func=_caption)
+
+    tags = commands.add_parser("tags", help="every tag of a concept's captions with its count")
+    tags.add_argument("name", help="the dataset")
+    tags.add_argument("--concept", default="", help="the concept (default: the main one)")
+    tags.set_defaults(func=_tags)
 
     check = commands.add_parser("check", help="pre-flight report as JSON")
     check.add_argument("name", help="the dataset to check")

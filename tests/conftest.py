@@ -69,6 +69,8 @@ def forge_neo_standin(webui_standin, monkeypatch: pytest.MonkeyPatch):
     import backend.memory_management
 
     backend.memory_management.events.clear()
+    for removed in ("modules.interrogate", "modules.deepbooru"):  # Neo has no interrogators
+        monkeypatch.setitem(sys.modules, removed, None)
     return webui_standin
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from imagegen import photo, save
 
+from lora_for_dummies.dataset.autocaption import CaptionOptions
 from lora_for_dummies.hosts.standalone import StandaloneHost
 from lora_for_dummies.ui.app import standalone_app
 from uitools import find_block, handler_for
@@ -107,7 +108,7 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     if blip_folder is not None:
         caption = _handler(demo, "lfd_autocaption_message", "on_autocaption")
         final = _last(caption("my dog", "main", "BLIP (local folder)", str(blip_folder),
-                              "overwrite"))
+                              "overwrite", 0.35, 0.85, False, False, ""))
         assert "Captioned 6" in final
 
 
@@ -184,7 +185,7 @@ def test_webui_blip_captioner_uses_the_webui_interrogator(webui_standin, tmp_pat
 
     shared.interrogator = StandinInterrogator(write_tiny_blip(tmp_path / "blip"))
     images = [save(photo(64, 64, i), tmp_path / "HIGH" / f"{i}.png") for i in range(2)]
-    captioner = WebuiHost().captioners()["BLIP (webui)"]("")
+    captioner = WebuiHost().captioners()["BLIP (webui)"](CaptionOptions())
     report = run_autocaption(images, captioner, "overwrite")
     assert report.written == ["0.png", "1.png"]
     assert shared.interrogator.calls == ["load", "unload"]

@@ -64,8 +64,22 @@ def test_failed_install_is_reported_not_raised(capsys):
 
     # on Python 3.10 (A1111's) tomli is asked for too: job files are TOML
     tomli = ["tomli>=1.1"] if sys.version_info < (3, 11) else []
-    assert main(run_pip=failing, argv=[]) == ["diffusers==0.31.0", "peft==0.13.2"] + tomli
-    assert "could not install" in capsys.readouterr().out
+    assert main(run_pip=failing, argv=[]) == ["diffusers==0.31.0", "peft==0.13.2"] + tomli + \
+        ["onnxruntime>=1.17"]
+    out = capsys.readouterr().out
+    # the optional onnxruntime is its own pip call: its failure is reported on its own line
+    assert out.count("could not install") == 2
+
+
+def test_onnxruntime_is_added_only_where_no_build_of_it_is_installed():
+    """onnxruntime-gpu and the CPU onnxruntime are one module in two distributions: adding the
+    CPU one beside the GPU one overwrites its files, so either counts as present."""
+    namespace = runpy.run_path(str(ROOT / "install.py"), run_name="lfd_install")
+    missing = namespace["missing_optional"]
+    assert missing({"torch": "2.1.2"}) == ["onnxruntime>=1.17"]
+    assert missing({"onnxruntime-gpu": "1.19.2"}) == []
+    assert missing({"onnxruntime": "1.23.2"}) == []
+    assert missing({"onnxruntime-directml": "1.20.0"}) == []
 
 
 def test_newer_hosts_get_the_newest_release_their_pins_allow():

@@ -1,20 +1,24 @@
-"""Auto-captioning: one loop for every captioner (the webui's BLIP / deepbooru, or a local BLIP).
+"""Auto-captioning: one loop for every captioner (WD14 booru tags, a local BLIP, the webui's
+BLIP / deepbooru).
 
-Inside the webui the captioners come from `hosts/webui.py` (its own interrogators, loaded once
-for the whole job, without touching the webui's job state). Standalone, a transformers BLIP model
-from a folder the user names is used; nothing is downloaded.
+The local captioners (`LOCAL`) run on every host from a model folder the user names: WD14 v3
+taggers through onnxruntime (`wd14.py`) and a transformers BLIP. Inside A1111 the webui's own
+interrogators are offered too (`hosts/webui.py`; Forge Neo removed them). Nothing is downloaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from lora_for_dummies.dataset.captions import add_tags, read_caption, split_tags, write_caption
+from lora_for_dummies.dataset.captions import Change, add_tags, apply_plan, read_caption, split_tags
 from lora_for_dummies.dataset.imageio import ImageError, load_image
+from lora_for_dummies.dataset.layout import Concept, Dataset, is_image, no_images_advice
+from lora_for_dummies.dataset.wd14 import TagSettings, Wd14Tagger
 from lora_for_dummies.errors import UserError
-from lora_for_dummies.names import same_stem
 from lora_for_dummies.progress import Reporter
 
 MODES = ("overwrite", "append", "skip")
@@ -26,6 +30,17 @@ class Captioner(Protocol):
     def caption(self, image: Any) -> str: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CaptionOptions:
+    """What a caption run was asked for, beyond the images: the model and the tag rules."""
+
+    model: str = ""  # a local folder (or file) holding the captioner's model
+    tags: TagSettings = field(default_factory=TagSettings)
+
+
+CaptionerFactory = Callable[[CaptionOptions], Captioner]
 
 
 class BlipFolderCaptioner:
@@ -63,11 +78,24 @@ class BlipFolderCaptioner:
         self.model = None
 
 
+# The captioners every host offers: the CLI's key → (the title the UI shows, the factory).
+LOCAL: dict[str, tuple[str, CaptionerFactory]] = {
+    "wd14": (Wd14Tagger.name, lambda options: Wd14Tagger(options.model, options.tags)),
+    "blip": (BlipFolderCaptioner.name, lambda options: BlipFolderCaptioner(options.model)),
+}
+
+
+def local_captioners() -> dict[str, CaptionerFactory]:
+    """Title → factory of `LOCAL`, as `Host.captioners` returns them."""
+    return dict(LOCAL.values())
+
+
 @dataclass
 class CaptionReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    previews: list[tuple[str, str]] = field(default_factory=list)  # (image, caption), unwritten
     stopped: bool = False
 
 
@@ -80,43 +108,114 @@ def merge_caption(existing: str, new: str, mode: str) -> str | None:
     return new
 
 
+def _decode(path: Path) -> Any:
+    try:
+        return load_image(path).image
+    except ImageError as err:
+        return err
+
+
+def _batches(paths: list[Path], size: int) -> Iterator[list[tuple[Path, Any]]]:
+    """The images in batches, the next batch decoding in threads while this one is captioned
+    (at most two batches in memory: a dataset of 1000 large photos is never read at once)."""
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead = [pool.submit(_decode, p) for p in chunks[0]] if chunks else []
+        for number, chunk in enumerate(chunks):
+            current = ahead
+            if number + 1 < len(chunks):
+                ahead = [pool.submit(_decode, p) for p in chunks[number + 1]]
+            yield [(p, f.result()) for p, f in zip(chunk, current, strict=True)]
+
+
 def run_autocaption(images: list[Path], captioner: Captioner, mode: str = "skip",
-                    reporter: Reporter | None = None, mirrors: list[Path] | None = None
-                    ) -> CaptionReport:
-    """Caption `images` (their `.txt` beside them, and in the `mirrors` folders)."""
+                    reporter: Reporter | None = None, mirrors: list[Path] | None = None,
+                    trigger: str = "", preview: int = 0) -> CaptionReport:
+    """Caption `images` (their `.txt` beside them, and in the `mirrors` folders), the
+    `trigger` word first. Captions are written batch by batch, so a stop keeps what is done,
+    and the whole run is one step of the folder's Undo. `preview` > 0: caption only that many
+    of the images that would change and write nothing (`report.previews`)."""
     if mode not in MODES:
         raise UserError(f"mode must be one of {', '.join(MODES)}")
     reporter = reporter or Reporter()
-    reporter.start(len(images), f"Captioning with {captioner.name}")
     report = CaptionReport()
+    todo = []
+    for path in images:
+        text_path = path.with_suffix(".txt")
+        existing = read_caption(text_path).text if text_path.exists() else ""
+        if mode == "skip" and existing.strip():
+            report.skipped.append(path.name)
+        else:
+            todo.append((path, existing))
+    if preview:
+        todo = todo[:preview]
+    existing_of = dict(todo)
+    reporter.start(len(todo), f"Captioning {len(todo)} images with {captioner.name}"
+                   + (f" ({len(report.skipped)} already captioned, kept)" if report.skipped
+                      else ""))
+    done, started = 0, False
     try:
-        for index, path in enumerate(images, start=1):
+        for batch in _batches([p for p, _ in todo], getattr(captioner, "batch_size", 1)):
             if reporter.should_stop():
                 report.stopped = True
                 break
-            text_path = path.with_suffix(".txt")
-            existing = read_caption(text_path).text if text_path.exists() else ""
-            if mode == "skip" and existing.strip():
-                report.skipped.append(path.name)
-                reporter.step(index, f"{path.name}: kept")
-                continue
-            try:
-                new = captioner.caption(load_image(path).image).strip()
-            except ImageError as err:
-                report.failed.append(str(err))
-                continue
-            if not new:
-                report.failed.append(f"{path.name}: the captioner returned nothing")
-                continue
-            merged = merge_caption(existing, new, mode)
-            if merged is not None:
-                for folder in [path.parent] + list(mirrors or []):
-                    if (folder / text_path.name).exists() or folder == path.parent or \
-                            same_stem(folder, path.stem):
-                        write_caption(folder / text_path.name, merged)
+            readable = [(p, image) for p, image in batch if not isinstance(image, ImageError)]
+            report.failed += [str(image) for _, image in batch if isinstance(image, ImageError)]
+            texts = _caption(captioner, [image for _, image in readable])
+            changes = []
+            for (path, _), new in zip(readable, texts, strict=True):
+                new = new.strip()
+                if not new:
+                    report.failed.append(f"{path.name}: the captioner returned nothing")
+                    continue
+                merged = merge_caption(existing_of[path], new, mode) or ""
+                if trigger.strip():
+                    merged = add_tags(merged, [trigger.strip()], front=True)
+                if preview:
+                    report.previews.append((path.name, merged))
+                    continue
+                changes.append(Change(path.with_suffix(".txt"), existing_of[path], merged))
                 report.written.append(path.name)
-            reporter.step(index, f"{path.name}: {merged}")
+            if changes:
+                apply_plan(changes, mirrors or [], more=started)
+                started = True
+            done += len(batch)
+            last = changes[-1].new if changes else ""
+            reporter.step(done, f"{batch[-1][0].name}: {last}" if last else batch[-1][0].name)
     finally:
         captioner.close()
-        reporter.finish(f"captioned {len(report.written)}, kept {len(report.skipped)}")
+        reporter.finish(f"previewed {len(report.previews)}" if preview else
+                        f"captioned {len(report.written)}, kept {len(report.skipped)}")
     return report
+
+
+def _caption(captioner: Captioner, images: list[Any]) -> list[str]:
+    if not images:
+        return []
+    batch = getattr(captioner, "caption_batch", None)
+    return batch(images) if batch is not None else [captioner.caption(i) for i in images]
+
+
+def caption_concept(dataset: Dataset, concept: Concept, captioner: Captioner, mode: str,
+                    reporter: Reporter | None = None, preview: int = 0) -> CaptionReport:
+    """Caption one concept's processed images (HIGHRES, the same text into LOWRES), its
+    trigger word first: what the Dataset tab and `lfd dataset caption` run."""
+    high, low = dataset.folder(concept, "high"), dataset.folder(concept, "low")
+    images = sorted((p for p in high.iterdir() if is_image(p)),
+                    key=lambda p: p.name.lower()) if high.is_dir() else []
+    if not images:
+        captioner.close()
+        raise UserError(no_images_advice(dataset, concept))
+    return run_autocaption(images, captioner, mode, reporter, [low], trigger=concept.token,
+                           preview=preview)
+
+
+def summary(report: CaptionReport) -> str:
+    """The run's result in a few lines (the tab's message box, the CLI's output)."""
+    if report.previews:
+        lines = [f"Preview of {len(report.previews)} captions (nothing written yet):"]
+        lines += [f"{name}: {text}" for name, text in report.previews]
+    else:
+        lines = [f"Captioned {len(report.written)}, kept {len(report.skipped)}"
+                 + (" (stopped; what was captioned is saved)" if report.stopped else "")]
+    return "\n".join(lines + report.failed)

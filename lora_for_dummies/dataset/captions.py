@@ -173,10 +173,12 @@ def plan(files: list[Path], operation: str, **args: object) -> list[Change]:
     return changes
 
 
-def apply_plan(changes: list[Change], mirrors: Iterable[Path] = ()) -> int:
+def apply_plan(changes: list[Change], mirrors: Iterable[Path] = (), more: bool = False) -> int:
     """Write the changes and remember the previous texts for `undo_last` (one level per folder).
 
     `mirrors` are folders holding the same stems (LOWRES beside HIGHRES): they get the same text.
+    `more`: these changes continue the same operation (an auto-caption run writes batch by
+    batch), so its undo record grows instead of being replaced.
     """
     mirrored = []
     for folder in mirrors:
@@ -192,7 +194,10 @@ def apply_plan(changes: list[Change], mirrors: Iterable[Path] = ()) -> int:
         previous = change.old if change.path.exists() else None
         by_folder.setdefault(change.path.parent, {})[change.path.name] = previous
     for folder, previous in by_folder.items():
-        write_text_atomic(folder / UNDO_FILE, json.dumps(previous, ensure_ascii=False))
+        undo = folder / UNDO_FILE
+        if more and undo.is_file():  # the text before the operation began wins
+            previous = dict(previous, **json.loads(undo.read_text(encoding="utf-8")))
+        write_text_atomic(undo, json.dumps(previous, ensure_ascii=False))
     for change in changes:
         write_caption(change.path, change.new)
     return len(changes) - len(mirrored)

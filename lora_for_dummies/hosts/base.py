@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lora_for_dummies.checkpoints.reader import MODEL_SUFFIXES
 
 if TYPE_CHECKING:  # type hints only: this module is loaded at every webui start
-    from lora_for_dummies.dataset.autocaption import Captioner
+    from lora_for_dummies.dataset.autocaption import Captioner, CaptionOptions
     from lora_for_dummies.progress import Reporter
 
 
@@ -46,8 +46,8 @@ class Host(Protocol):
         `task_id` (from the page's script), the webui's progress bar follows the job."""
         ...
 
-    def captioners(self) -> dict[str, Callable[[str], Captioner]]:
-        """Name → factory(option text) of the auto-captioners this host offers."""
+    def captioners(self) -> dict[str, Callable[[CaptionOptions], Captioner]]:
+        """Title → factory(the run's CaptionOptions) of the auto-captioners this host offers."""
         ...
 
     def families(self) -> tuple[tuple[str, ...], str]:

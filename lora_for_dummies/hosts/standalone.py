@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lora_for_dummies.dataset.autocaption import BlipFolderCaptioner, Captioner
+from lora_for_dummies.dataset.autocaption import CaptionerFactory, local_captioners
 from lora_for_dummies.hosts.base import CheckpointEntry, scan_model_files
 from lora_for_dummies.progress import Reporter
 
@@ -80,5 +80,5 @@ class StandaloneHost:
                 f"Flux transformer) into {self.models_dir} and press 🔄, or start again with "
                 "`lfd serve --demo` to try everything on a tiny demo model first.")
 
-    def captioners(self) -> dict[str, Callable[[str], Captioner]]:
-        return {"BLIP (local folder)": lambda folder: BlipFolderCaptioner(folder)}
+    def captioners(self) -> dict[str, CaptionerFactory]:
+        return local_captioners()

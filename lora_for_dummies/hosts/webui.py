@@ -8,6 +8,7 @@ when a job runs, never here: this module is loaded at every webui start and "Rel
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,8 +112,17 @@ class WebuiHost:
         return ("No model yet: put a checkpoint into the webui's models/Stable-diffusion folder "
                 "(the one txt2img lists) and press 🔄.")
 
-    def captioners(self) -> dict[str, Callable[[str], Any]]:
-        return {WebuiBlip.name: WebuiBlip, WebuiDeepbooru.name: WebuiDeepbooru}
+    def captioners(self) -> dict[str, Callable[[Any], Any]]:
+        from lora_for_dummies.dataset.autocaption import local_captioners
+
+        captioners = local_captioners()
+        # A1111 and Forge keep their interrogators; Forge Neo removed them (no modules/
+        # interrogate.py or deepbooru.py there), so only the local captioners are offered.
+        for own, module in ((WebuiBlip, "modules.interrogate"),
+                            (WebuiDeepbooru, "modules.deepbooru")):
+            if importlib.util.find_spec(module) is not None:
+                captioners[own.name] = lambda _options, own=own: own()
+        return captioners
 
     def families(self) -> tuple[tuple[str, ...], str]:
         from lora_for_dummies.families import available_on
@@ -168,7 +178,7 @@ class WebuiBlip:
 
     name = "BLIP (webui)"
 
-    def __init__(self, _option: str = "") -> None:
+    def __init__(self) -> None:
         from modules import shared
 
         self.interrogator = shared.interrogator
@@ -186,7 +196,7 @@ class WebuiDeepbooru:
 
     name = "deepbooru (webui)"
 
-    def __init__(self, _option: str = "") -> None:
+    def __init__(self) -> None:
         from modules import deepbooru
 
         self.model = deepbooru.model

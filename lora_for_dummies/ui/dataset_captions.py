@@ -12,7 +12,8 @@ from typing import Any
 
 import gradio as gr
 
-from lora_for_dummies.dataset.autocaption import MODES
+from lora_for_dummies.dataset.autocaption import LOCAL, MODES, CaptionOptions
+from lora_for_dummies.dataset.wd14 import Wd14Tagger
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
@@ -21,6 +22,14 @@ from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.help_text import TIPS
 from lora_for_dummies.ui.jobs import run_job
+from lora_for_dummies.ui.tag_settings import build_tag_settings, tag_options
+
+PREVIEW_COUNT = 4  # captions shown by "Preview", none written
+
+
+def needs_folder(captioner: str) -> bool:
+    """The local captioners read a model folder; the webui's own need none."""
+    return captioner in {title for title, _ in LOCAL.values()}
 
 # Ctrl+Enter (⌘+Enter) in the caption box presses "Save and next". Installed once, by the events
 # that open a caption, so no page script is needed (the same on gradio 3, 4, 5 and the webui).
@@ -96,12 +105,18 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
             captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
                                     label="Auto-caption with", elem_id="lfd_autocaption_model",
                                     info=TIPS["lfd_autocaption_model"])
-            option = gr.Textbox(label="BLIP model folder (standalone)",
+            option = gr.Textbox(label="Captioner's model folder",
                                 elem_id="lfd_autocaption_option",
-                                info=TIPS["lfd_autocaption_option"], visible=host.name != "webui")
+                                info=TIPS["lfd_autocaption_option"],
+                                visible=needs_folder(captioners[0] if captioners else ""))
             mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
                             elem_id="lfd_autocaption_mode", info=TIPS["lfd_autocaption_mode"])
-            autocaption = gr.Button("Auto-caption", elem_id="lfd_autocaption_run")
+        tag_settings = build_tag_settings(captioners[0] if captioners else "")
+        with gr.Row():
+            caption_preview = gr.Button(f"Preview {PREVIEW_COUNT} captions",
+                                        elem_id="lfd_autocaption_preview")
+            autocaption = gr.Button("Auto-caption", variant="primary",
+                                    elem_id="lfd_autocaption_run")
         autocaption_message = _message("lfd_autocaption_message", lines=3)
 
 
@@ -168,15 +183,29 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
     undo.click(user_message(on_undo), [dataset, concept], [bulk_message]).then(
         after_change, [dataset, concept, stem], editor + [frequency])
 
-    def on_autocaption(name, concept_name, which, extra, how):
+    def caption_run(preview: int, name, concept_name, which, folder, how, *tag_values):
+        options = CaptionOptions(folder.strip(), tag_options(*tag_values))
         reporter = host.reporter()
         for progress, result in run_job(reporter, lambda r: ctl.autocaption(
-                name, concept_name or MAIN, which, extra, how, r), lambda text: text):
+                name, concept_name or MAIN, which, options, how, r, preview), lambda text: text):
             yield progress if result is None else f"{progress}\n{result}"
 
-    autocaption.click(on_autocaption, [dataset, concept, captioner, option, mode],
-                      [autocaption_message]).then(after_change, [dataset, concept, stem],
-                                                  editor + [frequency])
+    def on_autocaption(*values: Any) -> Any:
+        yield from caption_run(0, *values)
+
+    def on_caption_preview(*values: Any) -> Any:
+        yield from caption_run(PREVIEW_COUNT, *values)
+
+    caption_inputs = [dataset, concept, captioner, option, mode] + tag_settings["inputs"]
+    caption_preview.click(on_caption_preview, caption_inputs, [autocaption_message])
+    autocaption.click(on_autocaption, caption_inputs, [autocaption_message]).then(
+        after_change, [dataset, concept, stem], editor + [frequency])
+
+    def on_captioner(which: str) -> tuple[Any, Any]:
+        return compat.update(visible=needs_folder(which)), \
+            compat.update(visible=which == Wd14Tagger.name)
+
+    captioner.change(on_captioner, [captioner], [option, tag_settings["box"]])
 
     return {"gallery": images, "selection": selection, "frequency": frequency,
             "caption": caption, "tokens": tokens, "editor": editor, "stem": stem}

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from lora_for_dummies.dataset import captions as cap
+from lora_for_dummies.dataset.autocaption import CaptionOptions
 from lora_for_dummies.dataset.layout import (
     Dataset,
     create_dataset,
     import_images,
     is_image,
     list_datasets,
-    no_images_advice,
     open_dataset,
 )
 from lora_for_dummies.dataset.preflight import run_preflight
@@ -231,21 +231,18 @@ class DatasetController:
         return [[tag, count] for tag, count in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
 
     # -- auto-caption ----------------------------------------------------------------------
-    def autocaption(self, name: str, concept: str, captioner: str, option: str, mode: str,
-                    reporter: Reporter) -> str:
-        from lora_for_dummies.dataset.autocaption import run_autocaption
+    def autocaption(self, name: str, concept: str, captioner: str, options: CaptionOptions,
+                    mode: str, reporter: Reporter, preview: int = 0) -> str:
+        from lora_for_dummies.dataset.autocaption import caption_concept, summary
 
         factories = self.host.captioners()
         if captioner not in factories:
             raise UserError(f"unknown captioner {captioner!r}")
-        high, low = self.folders(name, concept)
-        images = [Path(p) for p, _ in self.gallery(name, concept)]
-        if not images:
-            dataset = self.open(name)
-            raise UserError(no_images_advice(dataset, dataset.concept(concept)))
-        report = run_autocaption(images, factories[captioner](option), mode, reporter, [low])
-        lines = [f"Captioned {len(report.written)}, kept {len(report.skipped)}"]
-        return "\n".join(lines + report.failed)
+        dataset = self.open(name)
+        selected = dataset.concept(concept)
+        report = caption_concept(dataset, selected, factories[captioner](options), mode,
+                                 reporter, preview)
+        return summary(report)
 
     # -- pre-flight ------------------------------------------------------------------------
     def preflight(self, name: str, resolution: int,

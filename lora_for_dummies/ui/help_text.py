@@ -52,10 +52,22 @@ TIPS: dict[str, str] = {
                      "trigger word first); 0 sorts all.",
     "lfd_bulk_selection": "Limit bulk operations to these images; leave empty for all images "
                           "of the concept.",
-    "lfd_autocaption_model": "The model that writes each image's caption (BLIP: a sentence; "
-                             "deepbooru: tags). Check and edit them afterwards.",
-    "lfd_autocaption_option": "Path of a BLIP model folder on this computer (transformers "
-                              "format); nothing is downloaded.",
+    "lfd_autocaption_model": "Writes each image's caption: WD14 tagger for booru tags (anime "
+                             "SDXL: Illustrious, NoobAI, Pony), BLIP for a sentence (photo "
+                             "models). Check the captions after.",
+    "lfd_autocaption_option": "Local folder of the captioner's model; nothing is downloaded. "
+                              "WD14: model.onnx + selected_tags.csv of a v3 tagger (the README "
+                              "lists them and their sizes).",
+    "lfd_tagger_general": "A tag is written when the tagger is at least this sure (0–1). Usual "
+                          "0.35; raise to 0.5 for fewer, surer tags, lower to 0.25 for more.",
+    "lfd_tagger_character": "The same for character names (0–1). Usual 0.85: a wrong character "
+                            "name teaches the LoRA the wrong thing; lower only if one is missed.",
+    "lfd_tagger_rating": "Add one rating tag (general, sensitive, questionable, explicit) at the "
+                         "end. Off by default; turn on for models whose prompts use ratings.",
+    "lfd_tagger_escape": "Write \\( and \\) instead of ( and ): only if you paste captions into "
+                         "A1111 prompts, where bare parentheses mean attention. Off for training.",
+    "lfd_tagger_blacklist": "Comma-separated tags never written, e.g. simple background. "
+                            "Underscores or spaces both match.",
     "lfd_autocaption_mode": "Images that already have a caption: skip (usual, keeps your work), "
                             "append the new text, or overwrite it.",
     "lfd_preflight_resolution": "The resolution you will train at (512 for SD 1.x, 1024 for "

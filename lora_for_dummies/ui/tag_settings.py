@@ -1,0 +1,48 @@
+"""The WD14 tagger's settings on the Dataset tab: thresholds, rating, escaping, blacklist.
+
+Shown only while the WD14 tagger is the chosen captioner; `tag_options` turns the controls'
+values into the core's `TagSettings` (which checks their ranges once more).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from lora_for_dummies.dataset.wd14 import (
+    DEFAULT_CHARACTER,
+    DEFAULT_GENERAL,
+    TagSettings,
+    Wd14Tagger,
+)
+from lora_for_dummies.ui.help_text import TIPS
+
+
+def build_tag_settings(first_captioner: str) -> dict[str, Any]:
+    """The accordion and its inputs, in `tag_options`' order."""
+    with gr.Accordion("Tagger settings (WD14)", open=False, elem_id="lfd_tagger_settings",
+                      visible=first_captioner == Wd14Tagger.name) as box:
+        with gr.Row():
+            general = gr.Slider(0.05, 0.95, value=DEFAULT_GENERAL, step=0.01,
+                                label="General tag threshold", elem_id="lfd_tagger_general",
+                                info=TIPS["lfd_tagger_general"])
+            character = gr.Slider(0.05, 0.95, value=DEFAULT_CHARACTER, step=0.01,
+                                  label="Character tag threshold",
+                                  elem_id="lfd_tagger_character",
+                                  info=TIPS["lfd_tagger_character"])
+        with gr.Row():
+            rating = gr.Checkbox(False, label="Keep a rating tag", elem_id="lfd_tagger_rating",
+                                 info=TIPS["lfd_tagger_rating"])
+            escape = gr.Checkbox(False, label="Escape parentheses", elem_id="lfd_tagger_escape",
+                                 info=TIPS["lfd_tagger_escape"])
+        blacklist = gr.Textbox(label="Never write these tags", elem_id="lfd_tagger_blacklist",
+                               info=TIPS["lfd_tagger_blacklist"],
+                               placeholder="e.g. simple background, white background")
+    return {"box": box, "inputs": [general, character, rating, escape, blacklist]}
+
+
+def tag_options(general: float, character: float, rating: bool, escape: bool,
+                blacklist: str) -> TagSettings:
+    return TagSettings(float(general), float(character), bool(rating), bool(escape),
+                       tuple(t.strip() for t in (blacklist or "").split(",") if t.strip()))
