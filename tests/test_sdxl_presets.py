@@ -85,7 +85,7 @@ def test_model_lines_are_hints_with_reasons(tiny_models, tmp_path):
 
 def test_dataset_tab_shows_the_caption_hint(tiny_models, tmp_path):
     from lora_for_dummies.hosts.standalone import StandaloneHost
-    from lora_for_dummies.ui.caption_hints import caption_hint
+    from lora_for_dummies.ui.caption_hints import caption_hint, captioner_for
 
     models = tmp_path / "models"
     models.mkdir()
@@ -94,3 +94,16 @@ def test_dataset_tab_shows_the_caption_hint(tiny_models, tmp_path):
     text = caption_hint(host, "illustriousXL_v01.safetensors")
     assert "Illustrious" in text and "booru-style tags" in text and "Clip skip 2" in text
     assert "Choose the model" in caption_hint(host, None)
+    # Issue 26: the captioner follows the model line, and the hint says why.
+    assert "Auto-caption with the WD14 tagger (v3): Illustrious was trained on booru tags" in text
+    assert captioner_for(host, "illustriousXL_v01.safetensors") == "WD14 tagger (v3)"
+    from lora_for_dummies.ui.app import standalone_app
+
+    demo = standalone_app(host)  # the only model: the tab opens with WD14 chosen
+    chosen = next(b for b in demo.blocks.values()
+                  if getattr(b, "elem_id", None) == "lfd_autocaption_model")
+    assert chosen.value == "WD14 tagger (v3)"
+    shutil.copy(tiny_models["sdxl"], models / "realistic photo.safetensors")
+    host = StandaloneHost(tmp_path / "data", models, tmp_path / "Lora")  # lists the new file
+    assert captioner_for(host, "realistic photo.safetensors") == "BLIP (local folder)"
+    assert "a sentence per image (BLIP)" in caption_hint(host, "realistic photo.safetensors")

@@ -23,6 +23,7 @@ class ModelLine:
     clip_skip: int
     clip_skip_reason: str
     caption_hint: str
+    captioner: str = "wd14"  # what writes the captions this line reads (autocaption.LOCAL)
 
 
 LINES: tuple[ModelLine, ...] = (
@@ -50,6 +51,16 @@ LINES: tuple[ModelLine, ...] = (
 PLAIN_CAPTIONS = ("short descriptions or tags both work: name what should stay changeable "
                   "(clothes, background) and leave out what the LoRA should learn; start with "
                   "your trigger word")
+
+
+def suggested_captioner(line_name: str) -> tuple[str, str]:
+    """(the auto-captioner for a model of this line — a key of `autocaption.LOCAL` —, why)."""
+    line = next((candidate for candidate in LINES if candidate.name == line_name), None)
+    if line is not None:
+        return line.captioner, (f"{line.name} was trained on booru tags, which the WD14 tagger "
+                                "writes")
+    return "blip", ("no anime model line recognised from the name: a sentence per image (BLIP) "
+                    "suits it; choose the WD14 tagger if it is an anime model")
 
 
 def model_line(family: str, names: list[str]) -> ModelLine | None:

@@ -7,6 +7,8 @@ import html
 from typing import Any
 
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
+from lora_for_dummies.checkpoints.model_lines import suggested_captioner
+from lora_for_dummies.dataset.autocaption import LOCAL
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
@@ -24,9 +26,23 @@ def caption_hint(host: Host, title: str | None) -> str:
         return f"<p class='lfd-error'>{html.escape(str(err))}</p>"
     line = f"{info.model_line} ({info.family_title}, recognised from the name)" \
         if info.model_line else f"{info.family_title} (no model line recognised from the name)"
+    key, why = suggested_captioner(info.model_line)
     return (f"<p class='lfd-note'><b>{html.escape(line)}</b>: "
             f"{html.escape(info.caption_hint)}. Clip skip {info.clip_skip}: "
-            f"{html.escape(info.clip_skip_reason)}.</p>")
+            f"{html.escape(info.clip_skip_reason)}. Auto-caption with the "
+            f"{html.escape(LOCAL[key][0])}: {html.escape(why)}.</p>")
+
+
+def captioner_for(host: Host, title: str | None) -> str | None:
+    """The auto-captioner to preselect for this base model (None: leave the choice as it is)."""
+    entry = next((e for e in host.checkpoints() if e.title == title), None)
+    if entry is None:
+        return None
+    try:
+        info = inspect_checkpoint(entry.path, compute_hash=False)
+    except UserError:
+        return None
+    return LOCAL[suggested_captioner(info.model_line)[0]][0]
 
 
 def build_caption_hints(host: Host) -> dict[str, Any]:
@@ -43,4 +59,4 @@ def build_caption_hints(host: Host) -> dict[str, Any]:
              "Pony); it changes no caption. Pick the checkpoint you plan to train on.")
     hint = gr.HTML(caption_hint(host, first), elem_id="lfd_dataset_caption_hint")
     model.change(fn=lambda title: caption_hint(host, title), inputs=[model], outputs=[hint])
-    return {"model": model, "hint": hint}
+    return {"model": model, "hint": hint, "first": first}

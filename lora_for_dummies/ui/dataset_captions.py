@@ -17,7 +17,7 @@ from lora_for_dummies.dataset.wd14 import Wd14Tagger
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
-from lora_for_dummies.ui.caption_hints import build_caption_hints
+from lora_for_dummies.ui.caption_hints import build_caption_hints, captioner_for
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.help_text import TIPS
@@ -52,7 +52,7 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                    gallery_now: Callable[[], Any], first: str | None) -> dict[str, Any]:
     """Build the Captions section and wire it; returns what the rest of the tab updates."""
     with gr.Accordion("Captions", open=True):
-        build_caption_hints(host)
+        hints = build_caption_hints(host)
         with gr.Row():
             with gr.Column(scale=3):
                 images = compat.gallery("Processed images (click one)", "lfd_dataset_gallery",
@@ -102,16 +102,18 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                                  label="Tag frequency")
         captioners = list(host.captioners())
         with gr.Row():
-            captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
+            suggested = captioner_for(host, hints["first"])
+            captioner = gr.Dropdown(captioners, value=suggested if suggested in captioners else
+                                    captioners[0] if captioners else None,
                                     label="Auto-caption with", elem_id="lfd_autocaption_model",
                                     info=TIPS["lfd_autocaption_model"])
             option = gr.Textbox(label="Captioner's model folder",
                                 elem_id="lfd_autocaption_option",
                                 info=TIPS["lfd_autocaption_option"],
-                                visible=needs_folder(captioners[0] if captioners else ""))
+                                visible=needs_folder(captioner.value or ""))
             mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
                             elem_id="lfd_autocaption_mode", info=TIPS["lfd_autocaption_mode"])
-        tag_settings = build_tag_settings(captioners[0] if captioners else "")
+        tag_settings = build_tag_settings(captioner.value or "")
         with gr.Row():
             caption_preview = gr.Button(f"Preview {PREVIEW_COUNT} captions",
                                         elem_id="lfd_autocaption_preview")
@@ -206,6 +208,12 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
             compat.update(visible=which == Wd14Tagger.name)
 
     captioner.change(on_captioner, [captioner], [option, tag_settings["box"]])
+
+    def on_hint_model(title: str | None) -> Any:
+        chosen = captioner_for(host, title)  # the hint says why; the user may choose again
+        return compat.update(value=chosen) if chosen in captioners else compat.update()
+
+    hints["model"].change(on_hint_model, [hints["model"]], [captioner])
 
     return {"gallery": images, "selection": selection, "frequency": frequency,
             "caption": caption, "tokens": tokens, "editor": editor, "stem": stem}
