@@ -160,8 +160,9 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
     caption = commands.add_parser("caption", help="auto-caption a concept's processed images")
     caption.add_argument("name", help="the dataset to caption")
     caption.add_argument("--concept", default="", help="the concept (default: the main one)")
-    caption.add_argument("--captioner", default="wd14", choices=["wd14", "blip"],
-                         help="wd14: booru tags (anime SDXL); blip: a sentence (photo models)")
+    caption.add_argument("--captioner", default="wd14", choices=["wd14", "florence2", "blip"],
+                         help="wd14: booru tags (anime SDXL); florence2: a paragraph (Flux, "
+                              "photo models; transformers 4.56+); blip: a short sentence")
     caption.add_argument("--model", required=True,
                          help="local folder of the captioner's model (WD14: model.onnx and "
                               "selected_tags.csv); nothing is downloaded")

@@ -105,5 +105,9 @@ def test_dataset_tab_shows_the_caption_hint(tiny_models, tmp_path):
     assert chosen.value == "WD14 tagger (v3)"
     shutil.copy(tiny_models["sdxl"], models / "realistic photo.safetensors")
     host = StandaloneHost(tmp_path / "data", models, tmp_path / "Lora")  # lists the new file
-    assert captioner_for(host, "realistic photo.safetensors") == "BLIP (local folder)"
-    assert "a sentence per image (BLIP)" in caption_hint(host, "realistic photo.safetensors")
+    from lora_for_dummies.dataset.florence2 import florence2_missing
+
+    prose = "BLIP (local folder)" if florence2_missing() else "Florence-2 (local folder)"
+    assert captioner_for(host, "realistic photo.safetensors") == prose  # the better one here
+    assert f"Auto-caption with the {prose}: no anime model line recognised" in \
+        caption_hint(host, "realistic photo.safetensors")

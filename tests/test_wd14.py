@@ -175,11 +175,9 @@ def test_every_host_offers_wd14_and_forge_neo_none_of_the_removed_interrogators(
     from lora_for_dummies.hosts.standalone import StandaloneHost
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    assert list(StandaloneHost(tmp_path).captioners()) == ["WD14 tagger (v3)",
-                                                           "BLIP (local folder)"]
-    a1111 = list(WebuiHost().captioners())
-    assert a1111 == ["WD14 tagger (v3)", "BLIP (local folder)", "BLIP (webui)",
-                     "deepbooru (webui)"]
+    local = ["WD14 tagger (v3)", "Florence-2 (local folder)", "BLIP (local folder)"]
+    assert list(StandaloneHost(tmp_path).captioners()) == local
+    assert list(WebuiHost().captioners()) == local + ["BLIP (webui)", "deepbooru (webui)"]
     for removed in ("modules.interrogate", "modules.deepbooru"):  # as forge_neo_standin does
         monkeypatch.setitem(sys.modules, removed, None)
-    assert list(WebuiHost().captioners()) == ["WD14 tagger (v3)", "BLIP (local folder)"]
+    assert list(WebuiHost().captioners()) == local

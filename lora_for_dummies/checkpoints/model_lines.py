@@ -53,14 +53,17 @@ PLAIN_CAPTIONS = ("short descriptions or tags both work: name what should stay c
                   "your trigger word")
 
 
-def suggested_captioner(line_name: str) -> tuple[str, str]:
-    """(the auto-captioner for a model of this line — a key of `autocaption.LOCAL` —, why)."""
+def suggested_captioner(line_name: str, florence2: bool = True) -> tuple[str, str]:
+    """(the auto-captioner for a model of this line — a key of `autocaption.LOCAL` —, why).
+    `florence2`: whether this host can run Florence-2, the better of the prose captioners."""
     line = next((candidate for candidate in LINES if candidate.name == line_name), None)
     if line is not None:
         return line.captioner, (f"{line.name} was trained on booru tags, which the WD14 tagger "
                                 "writes")
-    return "blip", ("no anime model line recognised from the name: a sentence per image (BLIP) "
-                    "suits it; choose the WD14 tagger if it is an anime model")
+    prose = "florence2" if florence2 else "blip"
+    return prose, ("no anime model line recognised from the name: sentences suit it (Flux, "
+                   "Chroma and photo models read prose); choose the WD14 tagger if it is an "
+                   "anime model")
 
 
 def model_line(family: str, names: list[str]) -> ModelLine | None:

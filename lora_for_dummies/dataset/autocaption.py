@@ -1,8 +1,9 @@
-"""Auto-captioning: one loop for every captioner (WD14 booru tags, a local BLIP, the webui's
-BLIP / deepbooru).
+"""Auto-captioning: one loop for every captioner (WD14 booru tags, Florence-2 and BLIP prose,
+the webui's BLIP / deepbooru).
 
 The local captioners (`LOCAL`) run on every host from a model folder the user names: WD14 v3
-taggers through onnxruntime (`wd14.py`) and a transformers BLIP. Inside A1111 the webui's own
+taggers through onnxruntime (`wd14.py`), Florence-2 prose where the host's transformers has it
+(`florence2.py`) and a transformers BLIP. Inside A1111 the webui's own
 interrogators are offered too (`hosts/webui.py`; Forge Neo removed them). Nothing is downloaded.
 """
 
@@ -15,9 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lora_for_dummies.dataset.captions import Change, add_tags, apply_plan, read_caption, split_tags
+from lora_for_dummies.dataset.florence2 import Florence2Captioner, florence2_missing
 from lora_for_dummies.dataset.imageio import ImageError, load_image
 from lora_for_dummies.dataset.layout import Concept, Dataset, is_image, no_images_advice
-from lora_for_dummies.dataset.wd14 import TagSettings, Wd14Tagger
+from lora_for_dummies.dataset.wd14 import TagSettings, Wd14Tagger, onnxruntime_missing
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.progress import Reporter
 
@@ -81,8 +83,19 @@ class BlipFolderCaptioner:
 # The captioners every host offers: the CLI's key → (the title the UI shows, the factory).
 LOCAL: dict[str, tuple[str, CaptionerFactory]] = {
     "wd14": (Wd14Tagger.name, lambda options: Wd14Tagger(options.model, options.tags)),
+    "florence2": (Florence2Captioner.name, lambda options: Florence2Captioner(options.model)),
     "blip": (BlipFolderCaptioner.name, lambda options: BlipFolderCaptioner(options.model)),
 }
+# Why a local captioner cannot run on this host ("" when it can): what the host lacks.
+_MISSING: dict[str, Callable[[], str]] = {"wd14": onnxruntime_missing,
+                                          "florence2": florence2_missing}
+
+
+def why_unavailable(title: str) -> str:
+    """The reason the captioner of this title cannot run here ("" when it can, or when it is
+    not one of `LOCAL`)."""
+    key = next((k for k, (t, _) in LOCAL.items() if t == title), "")
+    return _MISSING[key]() if key in _MISSING else ""
 
 
 def local_captioners() -> dict[str, CaptionerFactory]:

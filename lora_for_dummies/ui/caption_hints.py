@@ -9,6 +9,7 @@ from typing import Any
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
 from lora_for_dummies.checkpoints.model_lines import suggested_captioner
 from lora_for_dummies.dataset.autocaption import LOCAL
+from lora_for_dummies.dataset.florence2 import florence2_missing
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
@@ -26,7 +27,7 @@ def caption_hint(host: Host, title: str | None) -> str:
         return f"<p class='lfd-error'>{html.escape(str(err))}</p>"
     line = f"{info.model_line} ({info.family_title}, recognised from the name)" \
         if info.model_line else f"{info.family_title} (no model line recognised from the name)"
-    key, why = suggested_captioner(info.model_line)
+    key, why = suggested_captioner(info.model_line, not florence2_missing())
     return (f"<p class='lfd-note'><b>{html.escape(line)}</b>: "
             f"{html.escape(info.caption_hint)}. Clip skip {info.clip_skip}: "
             f"{html.escape(info.clip_skip_reason)}. Auto-caption with the "
@@ -42,7 +43,7 @@ def captioner_for(host: Host, title: str | None) -> str | None:
         info = inspect_checkpoint(entry.path, compute_hash=False)
     except UserError:
         return None
-    return LOCAL[suggested_captioner(info.model_line)[0]][0]
+    return LOCAL[suggested_captioner(info.model_line, not florence2_missing())[0]][0]
 
 
 def build_caption_hints(host: Host) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from lora_for_dummies.dataset.autocaption import LOCAL, MODES, CaptionOptions
+from lora_for_dummies.dataset.autocaption import LOCAL, MODES, CaptionOptions, why_unavailable
 from lora_for_dummies.dataset.wd14 import Wd14Tagger
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
@@ -203,11 +203,13 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
     autocaption.click(on_autocaption, caption_inputs, [autocaption_message]).then(
         after_change, [dataset, concept, stem], editor + [frequency])
 
-    def on_captioner(which: str) -> tuple[Any, Any]:
+    def on_captioner(which: str) -> tuple[Any, Any, str]:
+        why = why_unavailable(which)  # said at once, not after a run is started
         return compat.update(visible=needs_folder(which)), \
-            compat.update(visible=which == Wd14Tagger.name)
+            compat.update(visible=which == Wd14Tagger.name), f"⚠ {why}" if why else ""
 
-    captioner.change(on_captioner, [captioner], [option, tag_settings["box"]])
+    captioner.change(on_captioner, [captioner], [option, tag_settings["box"],
+                                                 autocaption_message])
 
     def on_hint_model(title: str | None) -> Any:
         chosen = captioner_for(host, title)  # the hint says why; the user may choose again
