@@ -79,3 +79,14 @@ def test_tag_the_demo_dataset_with_wd14(demo, tmp_path):
     assert "^_^" in table, table
     ui.page.locator("#lfd_dataset_gallery img").first.click()
     ui.wait_value("lfd_caption_text", "1girl")
+    # The tag table: a click picks the tag's images for the bulk operations.
+    ui.page.locator("#lfd_tag_frequency").get_by_text("^_^", exact=True).first.click()
+    picked = ui.wait_value("lfd_bulk_message", "now chosen below")
+    assert f"'^_^' is in {len(images)} images" in picked, picked
+    assert ui.value("lfd_bulk_text") == "^_^"
+    ui.choose("lfd_bulk_operation", "Rename a tag")
+    ui.fill("lfd_bulk_replacement", "smile")
+    ui.click("lfd_bulk_apply")
+    ui.wait_value("lfd_bulk_message", f"Changed {len(images)} captions")
+    text = images[0].with_suffix(".txt").read_text(encoding="utf-8")
+    assert "smile" in text and "^_^" not in text, text

@@ -78,3 +78,12 @@ def test_token_counts_and_chunk_boundaries():
     assert report["label"].endswith(f"/{75 * report['chunks']}")
     five_hundred = " ".join(["dog"] * 500)
     assert token_report(five_hundred)["count"] == 500
+
+
+def test_rename_a_tag_touches_the_whole_tag_only():
+    from lora_for_dummies.dataset.captions import rename_tag
+
+    assert rename_tag("sks, red hair, red hair ribbon", "red hair", "crimson hair") == \
+        "sks, crimson hair, red hair ribbon"
+    assert rename_tag("sks, smile, ^_^", "^_^", "smile") == "sks, smile"  # no duplicate
+    assert rename_tag("sks,  red   hair", "red hair", "crimson hair") == "sks, crimson hair"

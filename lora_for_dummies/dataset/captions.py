@@ -119,6 +119,14 @@ def replace_text(text: str, search: str, replacement: str, regex: bool = False) 
     return text.replace(search, replacement)
 
 
+def rename_tag(text: str, old: str, new: str) -> str:
+    """Rename one whole tag (`red hair` → `crimson hair`), leaving tags that merely contain it
+    (`red hair ribbon`) alone; a tag already present is not written twice."""
+    old, new = _normalise([old])[0], _normalise([new])[0]
+    renamed = [new if _normalise([tag])[0] == old else tag for tag in split_tags(text)]
+    return join_tags(dict.fromkeys(t for t in renamed if t))
+
+
 def dedupe_tags(text: str) -> str:
     return join_tags(dict.fromkeys(split_tags(text)))
 
@@ -138,6 +146,7 @@ OPERATIONS: dict[str, Callable[..., str]] = {
     "remove": lambda text, tags: remove_tags(text, split_tags(tags)),
     "replace": lambda text, search, replacement="", regex=False: replace_text(
         text, search, replacement, regex),
+    "rename": lambda text, old, new: rename_tag(text, old, new),
     "dedupe": lambda text: dedupe_tags(text),
     "sort": lambda text, keep_first=0: sort_tags(text, int(keep_first)),
     "strip": lambda text: strip_whitespace(text),

@@ -59,7 +59,7 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                                         gallery_now)
             with gr.Column(scale=2):
                 picture = gr.Image(label="Selected image", type="filepath", interactive=False,
-                                   height=320, elem_id="lfd_caption_preview")
+                                   height=448, elem_id="lfd_caption_preview")
                 stem = gr.Textbox(label="Image", interactive=False, elem_id="lfd_caption_stem",
                                   info=TIPS["lfd_caption_stem"])
                 caption = gr.Textbox(label="Caption", lines=4, elem_id="lfd_caption_text",
@@ -99,7 +99,7 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                                interactive=False)
         frequency = compat.table(["tag", "images"], "lfd_tag_frequency",
                                  ctl.frequency(first, MAIN), interactive=False,
-                                 label="Tag frequency")
+                                 label="Every tag and its images (click a tag to pick them)")
         captioners = list(host.captioners())
         with gr.Row():
             suggested = captioner_for(host, hints["first"])
@@ -202,6 +202,22 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
     caption_preview.click(on_caption_preview, caption_inputs, [autocaption_message])
     autocaption.click(on_autocaption, caption_inputs, [autocaption_message]).then(
         after_change, [dataset, concept, stem], editor + [frequency])
+
+    def on_tag(name: str, concept_name: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        """A click on the tag table: its images chosen for the bulk operations, the tag typed in,
+        so that Remove / Rename / Add at the front act on exactly those captions."""
+        rows = ctl.frequency(name, concept_name)
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not isinstance(row, int) or row >= len(rows):
+            return compat.update(), compat.update(), compat.update()
+        tag = rows[row][0]
+        stems = ctl.images_with_tag(name, concept_name, tag)
+        return (compat.update(value=stems, choices=ctl.stems(name, concept_name)), tag,
+                f"{tag!r} is in {len(stems)} images, now chosen below: pick Remove tags, "
+                "Rename a tag (new name under Replace with) or Add tags at the front, then "
+                "Preview and Apply.")
+
+    frequency.select(on_tag, [dataset, concept], [selection, bulk_text, bulk_message])
 
     def on_captioner(which: str) -> tuple[Any, Any, str]:
         why = why_unavailable(which)  # said at once, not after a run is started

@@ -33,6 +33,7 @@ BULK_OPERATIONS = {
     "Add tags at the end": "add_end",
     "Remove tags": "remove",
     "Search and replace": "replace",
+    "Rename a tag": "rename",
     "Remove duplicate tags": "dedupe",
     "Sort tags (keep the first)": "sort",
     "Tidy whitespace": "strip",
@@ -218,6 +219,10 @@ class DatasetController:
             args["tags"] = text
         elif key == "replace":
             args.update(search=text, replacement=replacement, regex=bool(regex))
+        elif key == "rename":
+            if not text.strip() or not replacement.strip():
+                raise UserError("type the tag to rename and, under Replace with, its new name")
+            args.update(old=text, new=replacement)
         elif key == "sort":
             args["keep_first"] = int(keep_first or 0)
         return cap.plan(self._bulk_files(name, concept, selection), key, **args)
@@ -229,6 +234,16 @@ class DatasetController:
             return []
         counts = cap.tag_frequency(cap.caption_files(high)) if high.is_dir() else {}
         return [[tag, count] for tag, count in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+
+    def images_with_tag(self, name: str | None, concept: str | None, tag: str) -> list[str]:
+        """The stems of the images whose caption holds `tag` (the tag table's click)."""
+        try:
+            high, _ = self.folders(name or "", concept or MAIN)
+        except UserError:
+            return []
+        files = cap.caption_files(high) if high.is_dir() else []
+        return [p.stem for p in files
+                if p.exists() and tag in cap.split_tags(cap.read_caption(p).text)]
 
     # -- auto-caption ----------------------------------------------------------------------
     def autocaption(self, name: str, concept: str, captioner: str, options: CaptionOptions,

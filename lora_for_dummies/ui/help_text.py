@@ -42,10 +42,10 @@ TIPS: dict[str, str] = {
     "lfd_caption_stem": "The picture being captioned: click one in the gallery.",
     "lfd_bulk_operation": "What to do to every caption (or only the images chosen below). "
                           "Preview first; Undo reverts the last Apply.",
-    "lfd_bulk_text": "Tags separated by commas (e.g. my_dog, photo), or the text to search for "
-                     "with Search and replace.",
-    "lfd_bulk_replacement": "Only for Search and replace: the new text; empty deletes what "
-                            "was found.",
+    "lfd_bulk_text": "Tags separated by commas (e.g. my_dog, photo), the text to search for, "
+                     "or the tag to rename. Click a row of the tag table to fill it in.",
+    "lfd_bulk_replacement": "For Search and replace: the new text (empty deletes what was "
+                            "found). For Rename a tag: the tag's new name.",
     "lfd_bulk_regex": "Only for Search and replace: treat the search as a regular expression. "
                       "Leave off unless you know regex.",
     "lfd_bulk_keep": "Only for Sort tags: how many first tags stay in place (1 keeps the "
