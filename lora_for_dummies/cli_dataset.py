@@ -61,6 +61,7 @@ def _process(args: argparse.Namespace) -> int:
 
 def _caption(args: argparse.Namespace) -> int:
     from lora_for_dummies.dataset.autocaption import LOCAL, CaptionOptions, caption_concept, summary
+    from lora_for_dummies.dataset.model_download import model_folder
     from lora_for_dummies.dataset.wd14 import TagSettings
 
     tags = TagSettings(args.threshold, args.character_threshold, args.keep_rating, args.escape,
@@ -69,7 +70,9 @@ def _caption(args: argparse.Namespace) -> int:
     if not 0 <= args.preview <= 100:
         raise UserError(f"--preview {args.preview} is out of range: 0-100 (0 captions all)")
     dataset = _dataset(args)
-    captioner = LOCAL[args.captioner][1](CaptionOptions(args.model, tags))
+    folder = model_folder(args.model, args.captioner, Path(args.captioners_dir),
+                          ConsoleReporter())
+    captioner = LOCAL[args.captioner][1](CaptionOptions(str(folder), tags))
     report = caption_concept(dataset, dataset.concept(args.concept), captioner, args.mode,
                              ConsoleReporter(), args.preview)
     print(summary(report))
@@ -164,8 +167,13 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
                          help="wd14: booru tags (anime SDXL); florence2: a paragraph (Flux, "
                               "photo models; transformers 4.56+); blip: a short sentence")
     caption.add_argument("--model", required=True,
-                         help="local folder of the captioner's model (WD14: model.onnx and "
-                              "selected_tags.csv); nothing is downloaded")
+                         help="the captioner's model: a folder on this computer (WD14: "
+                              "model.onnx and selected_tags.csv; never downloads), or a "
+                              "Hugging Face repository such as SmilingWolf/wd-vit-tagger-v3, "
+                              "downloaded once into --captioners-dir")
+    caption.add_argument("--captioners-dir", default="lfd_data/captioners",
+                         help="where downloaded captioner models are kept "
+                              "(default lfd_data/captioners)")
     caption.add_argument("--threshold", type=float, default=DEFAULT_GENERAL,
                          help=f"WD14: general tags at least this sure, 0-1 "
                               f"(default {DEFAULT_GENERAL})")

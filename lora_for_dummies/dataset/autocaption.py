@@ -91,10 +91,15 @@ _MISSING: dict[str, Callable[[], str]] = {"wd14": onnxruntime_missing,
                                           "florence2": florence2_missing}
 
 
+def local_key(title: str) -> str | None:
+    """The `LOCAL` key of a captioner's title (None: one of the webui's own)."""
+    return next((k for k, (t, _) in LOCAL.items() if t == title), None)
+
+
 def why_unavailable(title: str) -> str:
     """The reason the captioner of this title cannot run here ("" when it can, or when it is
     not one of `LOCAL`)."""
-    key = next((k for k, (t, _) in LOCAL.items() if t == title), "")
+    key = local_key(title)
     return _MISSING[key]() if key in _MISSING else ""
 
 

@@ -34,6 +34,10 @@ class Host(Protocol):
 
     def runs_dir(self) -> Path: ...
 
+    def captioners_dir(self) -> Path:
+        """Where captioner models named by their Hugging Face repository are downloaded."""
+        ...
+
     def refresh_loras(self) -> None: ...
 
     def refresh_button(self, component: Any, refresh: Callable[[], None],

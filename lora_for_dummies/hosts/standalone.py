@@ -44,6 +44,10 @@ class StandaloneHost:
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 
+    def captioners_dir(self) -> Path:
+        # beside the models folder, not in it: its weights are not base models to list
+        return self.data_dir / "captioners"
+
     def refresh_loras(self) -> None:
         """Nothing to re-scan: the standalone app lists the Lora folder when asked."""
 

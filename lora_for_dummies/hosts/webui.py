@@ -60,6 +60,11 @@ class WebuiHost:
     def runs_dir(self) -> Path:
         return self._folder("lfd_runs_dir")
 
+    def captioners_dir(self) -> Path:
+        from modules import paths
+
+        return Path(paths.models_path).absolute() / "captioners"  # beside models/Lora
+
     def refresh_loras(self) -> None:
         """Re-scan the built-in Lora extension's list so new files show without a restart."""
         import sys

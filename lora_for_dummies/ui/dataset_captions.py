@@ -12,7 +12,14 @@ from typing import Any
 
 import gradio as gr
 
-from lora_for_dummies.dataset.autocaption import LOCAL, MODES, CaptionOptions, why_unavailable
+from lora_for_dummies.dataset.autocaption import (
+    LOCAL,
+    MODES,
+    CaptionOptions,
+    local_key,
+    why_unavailable,
+)
+from lora_for_dummies.dataset.model_download import known_line
 from lora_for_dummies.dataset.wd14 import Wd14Tagger
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
@@ -107,7 +114,7 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                                     captioners[0] if captioners else None,
                                     label="Auto-caption with", elem_id="lfd_autocaption_model",
                                     info=TIPS["lfd_autocaption_model"])
-            option = gr.Textbox(label="Captioner's model folder",
+            option = gr.Textbox(label="Captioner's model: a folder, or a repository",
                                 elem_id="lfd_autocaption_option",
                                 info=TIPS["lfd_autocaption_option"],
                                 visible=needs_folder(captioner.value or ""))
@@ -221,8 +228,12 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
 
     def on_captioner(which: str) -> tuple[Any, Any, str]:
         why = why_unavailable(which)  # said at once, not after a run is started
+        key = local_key(which)
+        said = f"⚠ {why}" if why else (
+            f"Type a folder holding its model, or one of these, downloaded once into "
+            f"{host.captioners_dir()}: {known_line(key)}" if key else "")
         return compat.update(visible=needs_folder(which)), \
-            compat.update(visible=which == Wd14Tagger.name), f"⚠ {why}" if why else ""
+            compat.update(visible=which == Wd14Tagger.name), said
 
     captioner.change(on_captioner, [captioner], [option, tag_settings["box"],
                                                  autocaption_message])

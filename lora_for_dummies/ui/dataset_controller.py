@@ -248,13 +248,31 @@ class DatasetController:
     # -- auto-caption ----------------------------------------------------------------------
     def autocaption(self, name: str, concept: str, captioner: str, options: CaptionOptions,
                     mode: str, reporter: Reporter, preview: int = 0) -> str:
-        from lora_for_dummies.dataset.autocaption import caption_concept, summary
+        from dataclasses import replace
+
+        from lora_for_dummies.dataset.autocaption import (
+            caption_concept,
+            local_key,
+            summary,
+            why_unavailable,
+        )
+        from lora_for_dummies.dataset.model_download import model_folder
+        from lora_for_dummies.progress import StopRequested
 
         factories = self.host.captioners()
         if captioner not in factories:
             raise UserError(f"unknown captioner {captioner!r}")
+        if why_unavailable(captioner):
+            raise UserError(why_unavailable(captioner))
         dataset = self.open(name)
         selected = dataset.concept(concept)
+        key = local_key(captioner)
+        if key is not None:  # a folder, or a repository downloaded on first use
+            try:
+                folder = model_folder(options.model, key, self.host.captioners_dir(), reporter)
+            except StopRequested:
+                return "Download stopped: press again and it goes on where it stopped."
+            options = replace(options, model=str(folder))
         report = caption_concept(dataset, selected, factories[captioner](options), mode,
                                  reporter, preview)
         return summary(report)

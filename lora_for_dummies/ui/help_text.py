@@ -55,9 +55,9 @@ TIPS: dict[str, str] = {
     "lfd_autocaption_model": "Writes each image's caption: WD14 tagger for booru tags (anime "
                              "SDXL: Illustrious, NoobAI, Pony), Florence-2 or BLIP for "
                              "sentences (Flux, photo models).",
-    "lfd_autocaption_option": "Local folder of the captioner's model; nothing is downloaded. "
-                              "WD14: model.onnx + selected_tags.csv; the others: a "
-                              "transformers folder. The README lists them, with sizes.",
+    "lfd_autocaption_option": "A folder on this computer (never downloads), or a Hugging Face "
+                              "repository such as SmilingWolf/wd-vit-tagger-v3: downloaded once, "
+                              "its size said first.",
     "lfd_tagger_general": "A tag is written when the tagger is at least this sure (0–1). Usual "
                           "0.35; raise to 0.5 for fewer, surer tags, lower to 0.25 for more.",
     "lfd_tagger_character": "The same for character names (0–1). Usual 0.85: a wrong character "
