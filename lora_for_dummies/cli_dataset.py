@@ -65,7 +65,8 @@ def _caption(args: argparse.Namespace) -> int:
     from lora_for_dummies.dataset.wd14 import TagSettings
 
     tags = TagSettings(args.threshold, args.character_threshold, args.keep_rating, args.escape,
-                       tuple(t.strip() for t in args.blacklist.split(",") if t.strip()))
+                       tuple(t.strip() for t in args.blacklist.split(",") if t.strip()),
+                       drop_traits=args.drop_traits)
     tags.check()  # before a model loads
     if not 0 <= args.preview <= 100:
         raise UserError(f"--preview {args.preview} is out of range: 0-100 (0 captions all)")
@@ -183,6 +184,9 @@ def add_dataset_commands(sub: argparse._SubParsersAction) -> None:
                          help="WD14: add the likeliest rating tag last")
     caption.add_argument("--escape", action="store_true",
                          help="WD14: write \\( \\) for captions pasted into A1111 prompts")
+    caption.add_argument("--drop-traits", action="store_true",
+                         help="WD14: leave out the character's own look (hair, eyes, ears, "
+                              "tail, …) for a character LoRA; the output lists what was left out")
     caption.add_argument("--blacklist", default="", help="WD14: comma-separated tags never written")
     caption.add_argument("--mode", default="skip", choices=["overwrite", "append", "skip"],
                          help="images already captioned: skip (default), append or overwrite")

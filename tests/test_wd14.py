@@ -181,3 +181,23 @@ def test_every_host_offers_wd14_and_forge_neo_none_of_the_removed_interrogators(
     for removed in ("modules.interrogate", "modules.deepbooru"):  # as forge_neo_standin does
         monkeypatch.setitem(sys.modules, removed, None)
     assert list(WebuiHost().captioners()) == local
+
+
+def test_the_characters_own_look_is_left_out_when_asked_and_listed(tagger_folder, tmp_path):
+    from lora_for_dummies.dataset.autocaption import summary
+    from lora_for_dummies.dataset.traits import is_trait
+
+    for trait in ("red hair", "long_hair", "blue eyes", "cat ears", "twintails", "fox tail",
+                  "ahoge", "heterochromia", "dark skin", "large breasts", "demon horns"):
+        assert is_trait(trait), trait
+    for kept in ("closed eyes", "hair ornament", "holding", "1girl", "smile", "hat (object)",
+                 "looking at viewer", "eyes visible through hair", "tail wagging"):
+        assert not is_trait(kept), kept
+    dataset = _dataset(tmp_path, [RED, RED, GREEN])
+    tagger = Wd14Tagger(tagger_folder, TagSettings(drop_traits=True))
+    preview = caption_concept(dataset, dataset.concept(), tagger, "overwrite", preview=3)
+    said = summary(preview)  # listed before anything is written
+    assert "Left out as the character's own look (the trigger word carries it): red hair (2)" \
+        in said, said
+    assert all("red hair" not in text for _, text in preview.previews)
+    assert not list(dataset.folder(dataset.concept(), "high").glob("*.txt"))

@@ -114,6 +114,7 @@ class CaptionReport:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     previews: list[tuple[str, str]] = field(default_factory=list)  # (image, caption), unwritten
+    notes: list[str] = field(default_factory=list)  # what the captioner says of the run
     stopped: bool = False
 
 
@@ -201,6 +202,8 @@ def run_autocaption(images: list[Path], captioner: Captioner, mode: str = "skip"
             last = changes[-1].new if changes else ""
             reporter.step(done, f"{batch[-1][0].name}: {last}" if last else batch[-1][0].name)
     finally:
+        notes = getattr(captioner, "notes", None)
+        report.notes = notes() if notes is not None else []
         captioner.close()
         reporter.finish(f"previewed {len(report.previews)}" if preview else
                         f"captioned {len(report.written)}, kept {len(report.skipped)}")
@@ -236,4 +239,4 @@ def summary(report: CaptionReport) -> str:
     else:
         lines = [f"Captioned {len(report.written)}, kept {len(report.skipped)}"
                  + (" (stopped; what was captioned is saved)" if report.stopped else "")]
-    return "\n".join(lines + report.failed)
+    return "\n".join(lines + report.notes + report.failed)

@@ -13,10 +13,12 @@ inside the graph). The csv's category says what a row is: 0 general, 4 character
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies.dataset.traits import is_trait
 from lora_for_dummies.errors import UserError
 
 GENERAL, CHARACTER, RATING = "0", "4", "9"
@@ -43,6 +45,7 @@ class TagSettings:
     escape_parentheses: bool = False  # `\(` for captions pasted into A1111 prompts
     blacklist: tuple[str, ...] = ()  # tags never written
     characters_first: bool = True  # after the trigger word, before the general tags
+    drop_traits: bool = False  # leave out the character's own look (`traits.py`)
 
     def check(self) -> None:
         for label, value in (("general threshold", self.general_threshold),
@@ -102,15 +105,23 @@ def prepare(image: Any, size: int) -> Any:
     return np.asarray(square, dtype=np.float32)[:, :, ::-1].copy()
 
 
-def choose_tags(probabilities: Any, tags: TagList, settings: TagSettings) -> list[str]:
-    """The caption's tags (without the trigger word) for one image's probabilities."""
+def choose_tags(probabilities: Any, tags: TagList, settings: TagSettings,
+                dropped: Counter[str] | None = None) -> list[str]:
+    """The caption's tags (without the trigger word) for one image's probabilities; the tags
+    left out as the character's own are counted in `dropped`."""
     blocked = {t.strip().replace("_", " ").lower() for t in settings.blacklist if t.strip()}
     found: dict[str, list[tuple[float, str]]] = {GENERAL: [], CHARACTER: [], RATING: []}
     for row, p in zip(tags.rows, probabilities, strict=True):
         if row.category in found:
             found[row.category].append((float(p), row.name))
-    chosen = {GENERAL: [n for p, n in sorted(found[GENERAL], reverse=True)
-                        if p >= settings.general_threshold],
+    general = [n for p, n in sorted(found[GENERAL], reverse=True)
+               if p >= settings.general_threshold]
+    if settings.drop_traits:
+        traits = [n for n in general if is_trait(n)]
+        if dropped is not None:
+            dropped.update(readable(n, False) for n in traits)
+        general = [n for n in general if n not in traits]
+    chosen = {GENERAL: general,
               CHARACTER: [n for p, n in sorted(found[CHARACTER], reverse=True)
                           if p >= settings.character_threshold]}
     order = [CHARACTER, GENERAL] if settings.characters_first else [GENERAL, CHARACTER]
@@ -185,16 +196,25 @@ class Wd14Tagger:
             raise UserError(f"{onnx.name} gives {outputs[-1]} tags but {table.name} lists "
                             f"{len(self.tags.rows)}: the two files are from different taggers")
         self.size, self.input_name = shape[1], given.name
+        self.dropped: Counter[str] = Counter()
 
     def caption_batch(self, images: list[Any]) -> list[str]:
         import numpy as np
 
         rows = np.stack([prepare(image, self.size) for image in images])
         probabilities = self.session.run(None, {self.input_name: rows})[0]
-        return [", ".join(choose_tags(p, self.tags, self.settings)) for p in probabilities]
+        return [", ".join(choose_tags(p, self.tags, self.settings, self.dropped))
+                for p in probabilities]
 
     def caption(self, image: Any) -> str:
         return self.caption_batch([image])[0]
+
+    def notes(self) -> list[str]:
+        """What the run's result says besides the captions."""
+        if not self.dropped:
+            return []
+        counts = ", ".join(f"{tag} ({count})" for tag, count in self.dropped.most_common())
+        return [f"Left out as the character's own look (the trigger word carries it): {counts}"]
 
     def close(self) -> None:
         self.session = None

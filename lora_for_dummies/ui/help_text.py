@@ -66,6 +66,8 @@ TIPS: dict[str, str] = {
                          "end. Off by default; turn on for models whose prompts use ratings.",
     "lfd_tagger_escape": "Write \\( and \\) instead of ( and ): only if you paste captions into "
                          "A1111 prompts, where bare parentheses mean attention. Off for training.",
+    "lfd_tagger_traits": "For a character LoRA: leave out hair, eyes, ears, tail, horns, skin "
+                         "and build tags, so the trigger word learns them. Preview lists them.",
     "lfd_tagger_blacklist": "Comma-separated tags never written, e.g. simple background. "
                             "Underscores or spaces both match.",
     "lfd_autocaption_mode": "Images that already have a caption: skip (usual, keeps your work), "

@@ -36,13 +36,16 @@ def build_tag_settings(first_captioner: str) -> dict[str, Any]:
                                  info=TIPS["lfd_tagger_rating"])
             escape = gr.Checkbox(False, label="Escape parentheses", elem_id="lfd_tagger_escape",
                                  info=TIPS["lfd_tagger_escape"])
+            traits = gr.Checkbox(False, label="Leave out the character's own look",
+                                 elem_id="lfd_tagger_traits", info=TIPS["lfd_tagger_traits"])
         blacklist = gr.Textbox(label="Never write these tags", elem_id="lfd_tagger_blacklist",
                                info=TIPS["lfd_tagger_blacklist"],
                                placeholder="e.g. simple background, white background")
-    return {"box": box, "inputs": [general, character, rating, escape, blacklist]}
+    return {"box": box, "inputs": [general, character, rating, escape, blacklist, traits]}
 
 
 def tag_options(general: float, character: float, rating: bool, escape: bool,
-                blacklist: str) -> TagSettings:
+                blacklist: str, traits: bool = False) -> TagSettings:
     return TagSettings(float(general), float(character), bool(rating), bool(escape),
-                       tuple(t.strip() for t in (blacklist or "").split(",") if t.strip()))
+                       tuple(t.strip() for t in (blacklist or "").split(",") if t.strip()),
+                       drop_traits=bool(traits))
