@@ -54,7 +54,7 @@ def test_tag_the_demo_dataset_with_wd14(demo, tmp_path):
     ui.choose("lfd_dataset_name", "demo dog")
     ui.choose("lfd_autocaption_model", "WD14 tagger (v3)")
     ui.page.locator("#lfd_tagger_settings").wait_for()  # shown for WD14 only
-    ui.expand("Tagger settings (WD14)", "lfd_tagger_general")
+    ui.expand("Tagger settings (WD14 only)", "lfd_tagger_general")
     assert "Usual 0.35" in ui.text("lfd_tagger_general")
     ui.fill("lfd_tagger_blacklist", "simple background")
     ui.fill("lfd_autocaption_option", str(tagger))
@@ -68,7 +68,7 @@ def test_tag_the_demo_dataset_with_wd14(demo, tmp_path):
     ui.click("lfd_autocaption_run")
     done = ui.wait_progress("lfd_autocaption_message", "Captioned")
     images = sorted(p for p in high.iterdir() if p.suffix.lower() in (".png", ".jpg", ".webp"))
-    assert f"Captioned {len(images)}, kept 0" in done, done
+    assert f"Captioned {len(images)} images, kept 0" in done, done
     for image in images:
         text = image.with_suffix(".txt").read_text(encoding="utf-8")
         tags = [t.strip() for t in text.split(",")]
@@ -90,3 +90,16 @@ def test_tag_the_demo_dataset_with_wd14(demo, tmp_path):
     ui.wait_value("lfd_bulk_message", f"Changed {len(images)} captions")
     text = images[0].with_suffix(".txt").read_text(encoding="utf-8")
     assert "smile" in text and "^_^" not in text, text
+    # After a refresh: the caption choices are kept, the tag table shows the files as they are
+    # now, and a click picks the tag of the row clicked.
+    ui.reload("Dataset")
+    ui.choose("lfd_dataset_name", "demo dog")
+    assert ui.value("lfd_autocaption_option") == str(tagger)
+    assert ui.value("lfd_autocaption_model") == "WD14 tagger (v3)"
+    ui.expand("Tagger settings (WD14 only)", "lfd_tagger_blacklist")
+    assert ui.value("lfd_tagger_blacklist") == "simple background"
+    table = ui.wait_text("lfd_tag_frequency", "smile")
+    assert "^_^" not in table, table
+    ui.page.locator("#lfd_tag_frequency").get_by_text("smile", exact=True).first.click()
+    picked = ui.wait_value("lfd_bulk_message", "now chosen below")
+    assert picked.startswith("'smile' is in"), picked

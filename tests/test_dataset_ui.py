@@ -107,9 +107,9 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
 
     if blip_folder is not None:
         caption = _handler(demo, "lfd_autocaption_message", "on_autocaption")
-        final = _last(caption("my dog", "main", "BLIP (local folder)", str(blip_folder),
+        final = _last(caption("my dog", "main", "BLIP", str(blip_folder),
                               "overwrite", 0.35, 0.85, False, False, ""))
-        assert "Captioned 6" in final
+        assert "Captioned 6 images" in final
 
 
 @pytest.fixture()

@@ -65,7 +65,7 @@ def test_the_cli_writes_prose_captions_trigger_first(florence_folder, tmp_path):
     out = _lfd("dataset", "--datasets-dir", str(tmp_path / "datasets"), "caption", "demo dog",
                "--captioner", "florence2", "--model", str(florence_folder))
     assert out.returncode == 0, out.stderr
-    assert "Captioned 2, kept 0" in out.stdout
+    assert "Captioned 2 images, kept 0" in out.stdout
     concept = dataset.concept()
     for which in ("high", "low"):
         text = (dataset.folder(concept, which) / "0.txt").read_text(encoding="utf-8")
@@ -79,7 +79,7 @@ def test_an_older_transformers_refuses_florence2_with_the_version_it_needs(tmp_p
 
     why = florence2_missing()
     assert "transformers 4.56 or newer" in why and transformers.__version__ in why
-    assert why_unavailable("Florence-2 (local folder)") == why
+    assert why_unavailable("Florence-2") == why
     with pytest.raises(UserError, match="4.56 or newer"):
         Florence2Captioner(tmp_path)
     _demo_dataset(tmp_path)

@@ -129,7 +129,8 @@ def test_bad_names_and_failed_downloads_are_one_clear_line(hub_env, tmp_path):
     with HubStandin({}) as hub:
         hub.home = tmp_path / "hf-home"
         hub_env(hub)
-        with pytest.raises(UserError, match="cannot reach someone/missing on Hugging Face"):
+        with pytest.raises(UserError, match="cannot reach someone/missing on Hugging Face: "
+                                            "download its model.onnx and selected_tags.csv"):
             model_folder("someone/missing", "wd14", tmp_path)
     with HubStandin({"someone/other": {"weights.bin": b"pickle"}}) as hub:
         hub.home = tmp_path / "hf-home"
@@ -151,7 +152,7 @@ def test_the_dataset_tab_says_what_to_type_and_downloads_on_first_use(tagger_fil
     _dataset(host.datasets_dir().parent)  # the host's datasets folder
     demo = standalone_app(host)
     on_captioner = handler_for(demo, find_block(demo, "lfd_autocaption_message"), "on_captioner")
-    _, _, said = on_captioner("WD14 tagger (v3)")
+    said = on_captioner("WD14 tagger (v3)")
     assert "SmilingWolf/wd-vit-tagger-v3 (about 380 MB" in said
     assert str(host.captioners_dir()) in said and host.captioners_dir().parent == host.data_dir
     with HubStandin({REPO: tagger_files}) as hub:
@@ -161,5 +162,5 @@ def test_the_dataset_tab_says_what_to_type_and_downloads_on_first_use(tagger_fil
         message = DatasetController(host).autocaption("demo dog", "main", "WD14 tagger (v3)",
                                                       CaptionOptions(REPO), "overwrite",
                                                       reporter)
-    assert message.startswith("Captioned 1, kept 0"), message
+    assert message.startswith("Captioned 1 image, kept 0"), message
     assert (folder_of(REPO, host.captioners_dir()) / DONE).is_file()

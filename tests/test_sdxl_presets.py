@@ -107,7 +107,7 @@ def test_dataset_tab_shows_the_caption_hint(tiny_models, tmp_path):
     host = StandaloneHost(tmp_path / "data", models, tmp_path / "Lora")  # lists the new file
     from lora_for_dummies.dataset.florence2 import florence2_missing
 
-    prose = "BLIP (local folder)" if florence2_missing() else "Florence-2 (local folder)"
+    prose = "BLIP" if florence2_missing() else "Florence-2"
     assert captioner_for(host, "realistic photo.safetensors") == prose  # the better one here
     assert f"Auto-caption with the {prose}: no anime model line recognised" in \
         caption_hint(host, "realistic photo.safetensors")

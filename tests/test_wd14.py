@@ -154,7 +154,7 @@ def test_the_cli_captions_with_a_local_tagger_and_prints_the_tag_table(tagger_fo
     out = _lfd("dataset", "--datasets-dir", datasets, "caption", "demo dog", "--captioner",
                "wd14", "--model", str(tagger_folder), "--threshold", "0.6")
     assert out.returncode == 0, out.stderr
-    assert "Captioned 2, kept 0" in out.stdout
+    assert "Captioned 2 images, kept 0" in out.stdout
     high = dataset.folder(dataset.concept(), "high")
     assert (high / "0.txt").read_text(encoding="utf-8") == "sks, red hair, 1girl, ^_^, hat (object)"
     table = _lfd("dataset", "--datasets-dir", datasets, "tags", "demo dog")
@@ -175,7 +175,7 @@ def test_every_host_offers_wd14_and_forge_neo_none_of_the_removed_interrogators(
     from lora_for_dummies.hosts.standalone import StandaloneHost
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    local = ["WD14 tagger (v3)", "Florence-2 (local folder)", "BLIP (local folder)"]
+    local = ["WD14 tagger (v3)", "Florence-2", "BLIP"]
     assert list(StandaloneHost(tmp_path).captioners()) == local
     assert list(WebuiHost().captioners()) == local + ["BLIP (webui)", "deepbooru (webui)"]
     for removed in ("modules.interrogate", "modules.deepbooru"):  # as forge_neo_standin does
@@ -201,3 +201,18 @@ def test_the_characters_own_look_is_left_out_when_asked_and_listed(tagger_folder
         in said, said
     assert all("red hair" not in text for _, text in preview.previews)
     assert not list(dataset.folder(dataset.concept(), "high").glob("*.txt"))
+
+
+def test_a_run_with_nothing_to_do_says_why_and_what_to_choose(tagger_folder, tmp_path):
+    from lora_for_dummies.dataset.autocaption import summary
+
+    dataset = _dataset(tmp_path, [RED, GREEN])
+    high = dataset.folder(dataset.concept(), "high")
+    for name in ("0.txt", "1.txt"):
+        (high / name).write_text("sks, mine", encoding="utf-8")
+    for preview, done in ((4, "previewed"), (0, "written")):
+        report = caption_concept(dataset, dataset.concept(), Wd14Tagger(tagger_folder), "skip",
+                                 preview=preview)
+        assert summary(report) == (f"All 2 images already have captions, so nothing was {done} "
+                                   "(Existing captions: skip). Choose append or overwrite to "
+                                   "caption them anyway.")

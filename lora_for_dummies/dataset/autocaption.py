@@ -49,13 +49,14 @@ class BlipFolderCaptioner:
     """A transformers BLIP captioning model saved in a local folder (config + weights +
     processor files), e.g. a copy of Salesforce/blip-image-captioning-base."""
 
-    name = "BLIP (local folder)"
+    name = "BLIP"
 
     def __init__(self, folder: str | Path, device: str = "cpu", max_tokens: int = 40) -> None:
         folder = Path(folder) if folder else Path()
         if not str(folder) or not (folder / "config.json").is_file():
-            raise UserError("no BLIP model: name a local folder that holds a transformers BLIP "
-                            "captioning model (config.json, weights, processor files)")
+            raise UserError("no BLIP model: name a folder holding a transformers BLIP "
+                            "captioning model (config.json, weights, processor files), or type "
+                            "Salesforce/blip-image-captioning-base to download it")
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
         try:
@@ -114,6 +115,7 @@ class CaptionReport:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     previews: list[tuple[str, str]] = field(default_factory=list)  # (image, caption), unwritten
+    preview: bool = False  # a preview was asked for: nothing is written
     notes: list[str] = field(default_factory=list)  # what the captioner says of the run
     stopped: bool = False
 
@@ -157,7 +159,7 @@ def run_autocaption(images: list[Path], captioner: Captioner, mode: str = "skip"
     if mode not in MODES:
         raise UserError(f"mode must be one of {', '.join(MODES)}")
     reporter = reporter or Reporter()
-    report = CaptionReport()
+    report = CaptionReport(preview=preview > 0)
     todo = []
     for path in images:
         text_path = path.with_suffix(".txt")
@@ -233,10 +235,23 @@ def caption_concept(dataset: Dataset, concept: Concept, captioner: Captioner, mo
 
 def summary(report: CaptionReport) -> str:
     """The run's result in a few lines (the tab's message box, the CLI's output)."""
-    if report.previews:
+    kept = len(report.skipped)
+    if not report.previews and not report.written and kept and not report.failed:
+        have = f"All {kept} images already have captions" if kept > 1 else \
+            "The image already has a caption"
+        lines = [f"{have}, so nothing was {'previewed' if report.preview else 'written'} "
+                 "(Existing captions: skip). Choose append or overwrite to caption "
+                 f"{'them' if kept > 1 else 'it'} anyway."]
+    elif report.preview:
         lines = [f"Preview of {len(report.previews)} captions (nothing written yet):"]
         lines += [f"{name}: {text}" for name, text in report.previews]
     else:
-        lines = [f"Captioned {len(report.written)}, kept {len(report.skipped)}"
-                 + (" (stopped; what was captioned is saved)" if report.stopped else "")]
+        lines = [f"Captioned {_images(len(report.written))}, kept {kept}"
+                 + (" (stopped; what was captioned is saved)" if report.stopped else "")
+                 + (". Undo last bulk change takes the run back (one step: until the next "
+                    "change)" if report.written else "")]
     return "\n".join(lines + report.notes + report.failed)
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'' if count == 1 else 's'}"

@@ -32,7 +32,7 @@ def florence2_missing() -> str:
 class Florence2Captioner:
     """A Florence-2 model from a local folder, loaded once for the whole caption run."""
 
-    name = "Florence-2 (local folder)"
+    name = "Florence-2"
     batch_size = 4
 
     def __init__(self, folder: str | Path, max_tokens: int = 256) -> None:
@@ -41,8 +41,9 @@ class Florence2Captioner:
             raise UserError(missing)
         folder = Path(folder) if str(folder).strip() else Path()
         if not str(folder).strip() or not (folder / "config.json").is_file():
-            raise UserError("no Florence-2 model: name a local folder holding a copy of "
-                            f"{REPOSITORIES[0]} (config.json, weights, processor files)")
+            raise UserError(f"no Florence-2 model in {folder.name or 'that box'} (no "
+                            "config.json): name a folder holding a copy of "
+                            f"{REPOSITORIES[0]}, or type that repository to download it")
         import torch
         from transformers import Florence2ForConditionalGeneration, Florence2Processor
 

@@ -114,8 +114,9 @@ def remote_size(repo: str, patterns: tuple[str, ...]) -> int:
     lines = out.stdout.strip().splitlines() if out is not None else []
     if out is None or out.returncode != 0 or not lines or not lines[-1].isdigit():
         why = lines[-1][:160] if lines else "no answer in 2 minutes"
-        raise UserError(f"cannot reach {repo} on Hugging Face ({why}): download it yourself "
-                        "and name its folder instead")
+        raise UserError(f"cannot reach {repo} on Hugging Face: download its "
+                        f"{' and '.join(patterns)} yourself (its page, Files) into a folder and "
+                        f"name that folder here instead. ({why})")
     return int(lines[-1])
 
 

@@ -13,30 +13,24 @@ from typing import Any
 import gradio as gr
 
 from lora_for_dummies.dataset.autocaption import (
-    LOCAL,
     MODES,
     CaptionOptions,
     local_key,
     why_unavailable,
 )
 from lora_for_dummies.dataset.model_download import known_line
-from lora_for_dummies.dataset.wd14 import Wd14Tagger
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.caption_hints import build_caption_hints, captioner_for
+from lora_for_dummies.ui.caption_memory import recalled, remember
 from lora_for_dummies.ui.compat import user_message
 from lora_for_dummies.ui.dataset_controller import BULK_OPERATIONS, MAIN, DatasetController
 from lora_for_dummies.ui.help_text import TIPS
-from lora_for_dummies.ui.jobs import run_job
+from lora_for_dummies.ui.jobs import run_job, stop_current
 from lora_for_dummies.ui.tag_settings import build_tag_settings, tag_options
 
 PREVIEW_COUNT = 4  # captions shown by "Preview", none written
-
-
-def needs_folder(captioner: str) -> bool:
-    """The local captioners read a model folder; the webui's own need none."""
-    return captioner in {title for title, _ in LOCAL.values()}
 
 # Ctrl+Enter (⌘+Enter) in the caption box presses "Save and next". Installed once, by the events
 # that open a caption, so no page script is needed (the same on gradio 3, 4, 5 and the webui).
@@ -105,27 +99,35 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
         changes = compat.table(["file", "before", "after"], "lfd_bulk_changes",
                                interactive=False)
         frequency = compat.table(["tag", "images"], "lfd_tag_frequency",
-                                 ctl.frequency(first, MAIN), interactive=False,
+                                 lambda: ctl.frequency(first, MAIN), interactive=False,
                                  label="Every tag and its images (click a tag to pick them)")
         captioners = list(host.captioners())
         with gr.Row():
-            suggested = captioner_for(host, hints["first"])
-            captioner = gr.Dropdown(captioners, value=suggested if suggested in captioners else
-                                    captioners[0] if captioners else None,
+            def captioner_now() -> str | None:  # the last one used, else the model's
+                suggested = captioner_for(host, hints["first"])
+                fallback = suggested if suggested in captioners else \
+                    captioners[0] if captioners else None
+                last = recalled(host, "captioner", fallback, str)
+                return last if last in captioners else fallback
+
+            captioner = gr.Dropdown(captioners, value=captioner_now,
                                     label="Auto-caption with", elem_id="lfd_autocaption_model",
                                     info=TIPS["lfd_autocaption_model"])
-            option = gr.Textbox(label="Captioner's model: a folder, or a repository",
+            option = gr.Textbox(value=lambda: recalled(host, "model", "", str),
+                                label="Captioner's model: a folder, or a repository",
                                 elem_id="lfd_autocaption_option",
-                                info=TIPS["lfd_autocaption_option"],
-                                visible=needs_folder(captioner.value or ""))
-            mode = gr.Radio(list(MODES), value="skip", label="Existing captions",
+                                info=TIPS["lfd_autocaption_option"])
+            mode = gr.Radio(list(MODES), value=lambda: recalled(host, "mode", "skip", str),
+                            label="Existing captions",
                             elem_id="lfd_autocaption_mode", info=TIPS["lfd_autocaption_mode"])
-        tag_settings = build_tag_settings(captioner.value or "")
+        tag_settings = build_tag_settings(lambda field, default, kind: recalled(
+            host, field, default, kind))
         with gr.Row():
             caption_preview = gr.Button(f"Preview {PREVIEW_COUNT} captions",
                                         elem_id="lfd_autocaption_preview")
             autocaption = gr.Button("Auto-caption", variant="primary",
                                     elem_id="lfd_autocaption_run")
+            caption_stop = gr.Button("Stop", elem_id="lfd_autocaption_stop")
         autocaption_message = _message("lfd_autocaption_message", lines=3)
 
 
@@ -177,7 +179,8 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
     def on_preview(*values: Any) -> tuple[Any, str]:
         try:
             rows = ctl.preview_bulk(*values)
-            return rows, f"{len(rows)} captions would change. Press Apply to write them."
+            count = f"{len(rows)} caption{' would' if len(rows) == 1 else 's would'}"
+            return rows, f"{count} change. Press Apply to write them."
         except UserError as err:
             return [], f"⚠ {err}"
 
@@ -193,6 +196,7 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
         after_change, [dataset, concept, stem], editor + [frequency])
 
     def caption_run(preview: int, name, concept_name, which, folder, how, *tag_values):
+        remember(host, (which, folder, how) + tag_values)  # the form after a refresh
         options = CaptionOptions(folder.strip(), tag_options(*tag_values))
         reporter = host.reporter()
         for progress, result in run_job(reporter, lambda r: ctl.autocaption(
@@ -207,36 +211,37 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
 
     caption_inputs = [dataset, concept, captioner, option, mode] + tag_settings["inputs"]
     caption_preview.click(on_caption_preview, caption_inputs, [autocaption_message])
+    caption_stop.click(stop_current, [], [autocaption_message])
     autocaption.click(on_autocaption, caption_inputs, [autocaption_message]).then(
         after_change, [dataset, concept, stem], editor + [frequency])
 
-    def on_tag(name: str, concept_name: str, evt: gr.SelectData) -> tuple[Any, ...]:
+    def on_tag(name: str, concept_name: str, shown: Any, evt: gr.SelectData) -> tuple[Any, ...]:
         """A click on the tag table: its images chosen for the bulk operations, the tag typed in,
-        so that Remove / Rename / Add at the front act on exactly those captions."""
-        rows = ctl.frequency(name, concept_name)
+        so that Remove / Rename / Add at the front act on exactly those captions. The row is
+        read from the table as shown (never from a recount that may order rows otherwise)."""
+        rows = compat.table_rows(shown)
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if not isinstance(row, int) or row >= len(rows):
             return compat.update(), compat.update(), compat.update()
         tag = rows[row][0]
         stems = ctl.images_with_tag(name, concept_name, tag)
         return (compat.update(value=stems, choices=ctl.stems(name, concept_name)), tag,
-                f"{tag!r} is in {len(stems)} images, now chosen below: pick Remove tags, "
+                f"{tag!r} is in {len(stems)} image{'' if len(stems) == 1 else 's'}, now chosen "
+                "below: pick Remove tags, "
                 "Rename a tag (new name under Replace with) or Add tags at the front, then "
                 "Preview and Apply.")
 
-    frequency.select(on_tag, [dataset, concept], [selection, bulk_text, bulk_message])
+    frequency.select(on_tag, [dataset, concept, frequency], [selection, bulk_text, bulk_message])
 
-    def on_captioner(which: str) -> tuple[Any, Any, str]:
+    def on_captioner(which: str) -> str:
         why = why_unavailable(which)  # said at once, not after a run is started
         key = local_key(which)
-        said = f"⚠ {why}" if why else (
+        return f"⚠ {why}" if why else (
             f"Type a folder holding its model, or one of these, downloaded once into "
-            f"{host.captioners_dir()}: {known_line(key)}" if key else "")
-        return compat.update(visible=needs_folder(which)), \
-            compat.update(visible=which == Wd14Tagger.name), said
+            f"{host.captioners_dir()}: {known_line(key)}" if key else
+            "The webui's own captioner: no model to name.")
 
-    captioner.change(on_captioner, [captioner], [option, tag_settings["box"],
-                                                 autocaption_message])
+    captioner.change(on_captioner, [captioner], [autocaption_message])
 
     def on_hint_model(title: str | None) -> Any:
         chosen = captioner_for(host, title)  # the hint says why; the user may choose again

@@ -201,7 +201,8 @@ class DatasetController:
                              keep_first)
         _, low = self.folders(name, concept)
         count = cap.apply_plan(changes, mirrors=[low])
-        return f"Changed {count} captions (Undo restores them)."
+        return (f"Changed {count} caption{'' if count == 1 else 's'} (Undo restores them; it "
+                "goes back one step, this one, until the next change).")
 
     def undo_bulk(self, name: str, concept: str) -> str:
         high, low = self.folders(name, concept)

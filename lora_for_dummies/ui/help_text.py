@@ -64,8 +64,8 @@ TIPS: dict[str, str] = {
                             "name teaches the LoRA the wrong thing; lower only if one is missed.",
     "lfd_tagger_rating": "Add one rating tag (general, sensitive, questionable, explicit) at the "
                          "end. Off by default; turn on for models whose prompts use ratings.",
-    "lfd_tagger_escape": "Write \\( and \\) instead of ( and ): only if you paste captions into "
-                         "A1111 prompts, where bare parentheses mean attention. Off for training.",
+    "lfd_tagger_escape": "Put a backslash before each parenthesis: only for captions pasted "
+                         "into A1111 prompts, where bare ones mean attention. Off for training.",
     "lfd_tagger_traits": "For a character LoRA: leave out hair, eyes, ears, tail, horns, skin "
                          "and build tags, so the trigger word learns them. Preview lists them.",
     "lfd_tagger_blacklist": "Comma-separated tags never written, e.g. simple background. "

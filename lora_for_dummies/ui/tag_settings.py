@@ -6,6 +6,7 @@ values into the core's `TagSettings` (which checks their ranges once more).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -14,32 +15,36 @@ from lora_for_dummies.dataset.wd14 import (
     DEFAULT_CHARACTER,
     DEFAULT_GENERAL,
     TagSettings,
-    Wd14Tagger,
 )
 from lora_for_dummies.ui.help_text import TIPS
 
 
-def build_tag_settings(first_captioner: str) -> dict[str, Any]:
-    """The accordion and its inputs, in `tag_options`' order."""
-    with gr.Accordion("Tagger settings (WD14)", open=False, elem_id="lfd_tagger_settings",
-                      visible=first_captioner == Wd14Tagger.name) as box:
+def build_tag_settings(recalled: Callable[[str, Any, type], Any]) -> dict[str, Any]:
+    """The accordion and its inputs, in `tag_options`' order; each starts at the value the
+    last caption run used (`recalled(field, default, kind)`, asked at every page load)."""
+    def last(field: str, default: Any, kind: type) -> Callable[[], Any]:
+        return lambda: recalled(field, default, kind)
+
+    with gr.Accordion("Tagger settings (WD14 only)", open=False,
+                      elem_id="lfd_tagger_settings") as box:
         with gr.Row():
-            general = gr.Slider(0.05, 0.95, value=DEFAULT_GENERAL, step=0.01,
-                                label="General tag threshold", elem_id="lfd_tagger_general",
-                                info=TIPS["lfd_tagger_general"])
-            character = gr.Slider(0.05, 0.95, value=DEFAULT_CHARACTER, step=0.01,
-                                  label="Character tag threshold",
+            general = gr.Slider(0.05, 0.95, value=last("general", DEFAULT_GENERAL, float),
+                                step=0.01, label="General tag threshold",
+                                elem_id="lfd_tagger_general", info=TIPS["lfd_tagger_general"])
+            character = gr.Slider(0.05, 0.95, value=last("character", DEFAULT_CHARACTER, float),
+                                  step=0.01, label="Character tag threshold",
                                   elem_id="lfd_tagger_character",
                                   info=TIPS["lfd_tagger_character"])
         with gr.Row():
-            rating = gr.Checkbox(False, label="Keep a rating tag", elem_id="lfd_tagger_rating",
-                                 info=TIPS["lfd_tagger_rating"])
-            escape = gr.Checkbox(False, label="Escape parentheses", elem_id="lfd_tagger_escape",
-                                 info=TIPS["lfd_tagger_escape"])
-            traits = gr.Checkbox(False, label="Leave out the character's own look",
+            rating = gr.Checkbox(last("rating", False, bool), label="Keep a rating tag",
+                                 elem_id="lfd_tagger_rating", info=TIPS["lfd_tagger_rating"])
+            escape = gr.Checkbox(last("escape", False, bool), label="Escape parentheses",
+                                 elem_id="lfd_tagger_escape", info=TIPS["lfd_tagger_escape"])
+            traits = gr.Checkbox(last("traits", False, bool),
+                                 label="Leave out the character's own look",
                                  elem_id="lfd_tagger_traits", info=TIPS["lfd_tagger_traits"])
-        blacklist = gr.Textbox(label="Never write these tags", elem_id="lfd_tagger_blacklist",
-                               info=TIPS["lfd_tagger_blacklist"],
+        blacklist = gr.Textbox(last("blacklist", "", str), label="Never write these tags",
+                               elem_id="lfd_tagger_blacklist", info=TIPS["lfd_tagger_blacklist"],
                                placeholder="e.g. simple background, white background")
     return {"box": box, "inputs": [general, character, rating, escape, blacklist, traits]}
 
