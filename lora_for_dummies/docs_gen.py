@@ -18,7 +18,7 @@ from lora_for_dummies import messages
 ROOT = Path(__file__).resolve().parent.parent
 TROUBLESHOOTING = ROOT / "docs" / "troubleshooting.md"
 BEGIN = ("<!-- BEGIN messages: written by `python -m lora_for_dummies.docs_gen troubleshooting` "
-         "from lora_for_dummies/messages.py; edit the messages there, not here -->")
+         "from lora_for_dummies/messages/; edit the messages there, not here -->")
 END = "<!-- END messages -->"
 
 
