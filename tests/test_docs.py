@@ -137,10 +137,13 @@ def test_a_catalogued_message_is_the_line_the_code_raises(tmp_path):
 
 
 def test_every_screenshot_is_shown_and_made_by_the_browser_test():
-    """docs/screenshots/ holds exactly the pictures tests/test_browser_e2e.py takes (so each
-    shows today's UI when regenerated), and every one of them is shown by a page."""
-    made = set(re.findall(r'shot\(ui, "(\w+)"',
-                          (ROOT / "tests" / "test_browser_e2e.py").read_text(encoding="utf-8")))
+    """docs/screenshots/ holds exactly the pictures the browser tests take (so each shows
+    today's UI when regenerated), and every one of them is shown by a page."""
+    made: set[str] = set()
+    for test in sorted((ROOT / "tests").glob("test_browser_*.py")):
+        text = test.read_text(encoding="utf-8")
+        made |= set(re.findall(r'shot\(ui, "(\w+)"', text))  # test_browser_e2e's helper
+        made |= set(re.findall(r'SHOTS / "(\w+)\.png"', text))
     on_disk = {p.stem for p in (ROOT / "docs" / "screenshots").glob("*.png")}
     assert on_disk == made, f"stale: {sorted(on_disk - made)}; missing: {sorted(made - on_disk)}"
     shown = {Path(unquote(link)).stem for page in PAGES for link in _links(page)
