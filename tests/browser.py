@@ -7,12 +7,14 @@ internal class names beyond the dropdown's option list.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,32 @@ def start_server(args: list[str], cwd: Path, log: Path, timeout: float = 180) ->
             time.sleep(0.5)
     process.kill()
     raise RuntimeError(f"the app did not answer in {timeout} s: {log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def demo_page(tmp_path: Path, root: Path) -> Iterator[tuple[Any, Path]]:
+    """`serve --demo` in a fresh workspace and a headless Chromium page on it: (GradioPage,
+    the workspace folder). Skips (or fails under LFD_REQUIRE_BROWSER) without Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    executable = browser_or_skip()
+    data = tmp_path / "workspace"
+    process, url = start_server(["--demo", "--data-dir", str(data)], root, tmp_path / "app.log")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable,
+                                                 args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.locator("#lfd_tabs").wait_for()
+            try:
+                yield GradioPage(page, tmp_path / "failure.png"), data
+            finally:
+                browser.close()
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 class GradioPage:

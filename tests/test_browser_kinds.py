@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_FLAGS, GradioPage, browser_or_skip, start_server
+from browser import demo_page
 from safetensors import safe_open
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,26 +19,8 @@ SHOTS = Path(os.environ["LFD_SCREENSHOTS"]) if os.environ.get("LFD_SCREENSHOTS")
 
 @pytest.fixture()
 def demo(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    executable = browser_or_skip()
-    data = tmp_path / "workspace"
-    process, url = start_server(["--demo", "--data-dir", str(data)], ROOT, tmp_path / "app.log")
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable,
-                                                 args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            page.locator("#lfd_tabs").wait_for()
-            try:
-                yield GradioPage(page, tmp_path / "failure.png"), data
-            finally:
-                browser.close()
-    finally:
-        process.terminate()
-        process.wait(30)
+    with demo_page(tmp_path, ROOT) as opened:
+        yield opened
 
 
 def test_train_a_lokr_from_the_train_tab(demo):

@@ -263,8 +263,9 @@ class DatasetController:
         factories = self.host.captioners()
         if captioner not in factories:
             raise UserError(f"unknown captioner {captioner!r}")
-        if why_unavailable(captioner):
-            raise UserError(why_unavailable(captioner))
+        why = why_unavailable(captioner)
+        if why:
+            raise UserError(why)
         dataset = self.open(name)
         selected = dataset.concept(concept)
         key = local_key(captioner)

@@ -20,13 +20,13 @@ from lora_for_dummies.ui.help_text import TIPS
 
 
 def build_tag_settings(recalled: Callable[[str, Any, type], Any]) -> dict[str, Any]:
-    """The accordion and its inputs, in `tag_options`' order; each starts at the value the
+    """The accordion's inputs, in `tag_options`' order; each starts at the value the
     last caption run used (`recalled(field, default, kind)`, asked at every page load)."""
     def last(field: str, default: Any, kind: type) -> Callable[[], Any]:
         return lambda: recalled(field, default, kind)
 
     with gr.Accordion("Tagger settings (WD14 only)", open=False,
-                      elem_id="lfd_tagger_settings") as box:
+                      elem_id="lfd_tagger_settings"):
         with gr.Row():
             general = gr.Slider(0.05, 0.95, value=last("general", DEFAULT_GENERAL, float),
                                 step=0.01, label="General tag threshold",
@@ -46,7 +46,7 @@ def build_tag_settings(recalled: Callable[[str, Any, type], Any]) -> dict[str, A
         blacklist = gr.Textbox(last("blacklist", "", str), label="Never write these tags",
                                elem_id="lfd_tagger_blacklist", info=TIPS["lfd_tagger_blacklist"],
                                placeholder="e.g. simple background, white background")
-    return {"box": box, "inputs": [general, character, rating, escape, blacklist, traits]}
+    return {"inputs": [general, character, rating, escape, blacklist, traits]}
 
 
 def tag_options(general: float, character: float, rating: bool, escape: bool,
