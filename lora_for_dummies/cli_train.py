@@ -66,6 +66,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.example:  # before the training libraries are imported: instant, and needs none
         from lora_for_dummies.train.fields import example_job
 
+        not_yet = families.get_family(args.family).training_unavailable()
+        if not_yet:
+            raise UserError(not_yet)
         if args.demo:
             from lora_for_dummies.demo import demo_job
 

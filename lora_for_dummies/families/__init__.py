@@ -26,10 +26,11 @@ from lora_for_dummies.families.base import (
 
 __all__ = ["ASSETS", "DEFAULT", "HOST_KINDS", "PLUGINS", "UNET_PREFIX", "VAE_PREFIX", "Family",
            "TextEncoderSpec", "all_families", "available_on", "bundled_config",
-           "component_names", "get_family", "keys", "part_folders", "recognise"]
+           "component_names", "family_of_lora", "get_family", "keys", "part_folders",
+           "recognise"]
 
 # The plug-in modules, in the order files are tried (and the family choices are shown).
-PLUGINS = ("sd1", "sd2", "sdxl", "flux")
+PLUGINS = ("sd1", "sd2", "sdxl", "flux", "zimage")
 DEFAULT = "sd1"  # what a new job, the CLI and the demo start from
 
 
@@ -64,13 +65,20 @@ def recognise(checkpoint_keys: Any) -> Family | None:
     return next((f for f in all_families() if f.recognises(checkpoint_keys)), None)
 
 
+def family_of_lora(base_model_version: str) -> Family | None:
+    """The family whose LoRAs carry this `ss_base_model_version` (None: none we know)."""
+    return next((f for f in all_families() if base_model_version in f.lora_base_model_versions()),
+                None)
+
+
 def available_on(host_kind: str) -> tuple[tuple[str, ...], str]:
-    """(the families a host of this kind runs, one line saying why any is missing)."""
+    """(the families a host of this kind trains — the choices of the Train and Dataset tabs —,
+    one line saying why any is missing: the host cannot run it, or its training is not built)."""
     if host_kind not in HOST_KINDS:
         raise ValueError(f"host kind must be one of {', '.join(HOST_KINDS)}, not {host_kind!r}")
     runs, notes = [], []
     for family in all_families():
-        why = family.unavailable_on(host_kind)
+        why = family.unavailable_on(host_kind) or family.training_unavailable()
         if why:
             notes.append(why)
         else:

@@ -138,6 +138,10 @@ class Family:
     def lora_base_model_version(self, v_prediction: bool) -> str:
         return self.base_model_version
 
+    def lora_base_model_versions(self) -> set[str]:
+        """Every `ss_base_model_version` a LoRA of this family may carry (kohya's and ours)."""
+        return {self.lora_base_model_version(False), self.lora_base_model_version(True)}
+
     def lora_architecture(self, v_prediction: bool) -> str:
         return self.modelspec_architecture
 
@@ -174,6 +178,11 @@ class Family:
     # -- hosts -----------------------------------------------------------------------------
     def unavailable_on(self, host_kind: str) -> str:
         """Why the host of this kind cannot run the family ("" when it can)."""
+        return ""
+
+    def training_unavailable(self) -> str:
+        """Why the family cannot be trained yet on any host ("" when it can): it is then left
+        out of the training choices with this line, and still inspected and extracted."""
         return ""
 
     # -- components ------------------------------------------------------------------------

@@ -15,6 +15,11 @@ from lora_for_dummies.atomic import atomic_path, remove_leftovers
 from lora_for_dummies.errors import UserError
 
 DOWN, UP, ALPHA = ".lora_down.weight", ".lora_up.weight", ".alpha"
+# The same two tensors as diffusers / peft name them (down = A, up = B). Some families' loaders
+# take these names best (Z-Image's format in Forge Neo and ComfyUI, `families/zimage/keys.py`);
+# every loader we re-state reads both.
+PEFT_DOWN, PEFT_UP = ".lora_A.weight", ".lora_B.weight"
+PEFT_NAMES = {DOWN[1:]: PEFT_DOWN[1:], UP[1:]: PEFT_UP[1:]}
 
 
 @dataclass
@@ -81,12 +86,16 @@ def one_alpha(modules: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
             for name, m in modules.items()}, alpha
 
 
-def lora_state(modules: dict[str, Any], dtype: Any = None) -> dict[str, Any]:
+def lora_state(modules: dict[str, Any], dtype: Any = None, peft_names: bool = False
+               ) -> dict[str, Any]:
     """`<module>.<parameter>` → tensor for modules of any kind (`file_tensors`), in `dtype`
-    (alphas too, as kohya writes them: in the file's dtype)."""
+    (alphas too, as kohya writes them: in the file's dtype); `peft_names`: a LoRA's down / up
+    written as `lora_A` / `lora_B`."""
     state = {}
     for name, module in sorted(modules.items()):
         for parameter, tensor in module.file_tensors().items():
+            if peft_names:
+                parameter = PEFT_NAMES.get(parameter, parameter)
             state[f"{name}.{parameter}"] = tensor.to(dtype) if dtype else tensor
     return {k: v.contiguous() for k, v in state.items()}
 
@@ -124,7 +133,7 @@ def check_finite_state(state: dict[str, Any], what: str) -> None:
 
 
 def save_lora(path: str | Path, modules: dict[str, Any], metadata: dict[str, str],
-              dtype: Any = None, overwrite: bool = False) -> Path:
+              dtype: Any = None, overwrite: bool = False, peft_names: bool = False) -> Path:
     """Write atomically; an existing file is kept unless `overwrite` (and intact on failure).
 
     `modules`: LoRA modules (`LoraModule`) or other kinds' (`lora.kinds.KindModule`). Every
@@ -146,7 +155,7 @@ def save_lora(path: str | Path, modules: dict[str, Any], metadata: dict[str, str
     modules, alpha = one_alpha(modules)
     if alpha is not None:
         metadata = dict(metadata, ss_network_alpha=str(float(alpha)))
-    state = lora_state(modules, dtype)
+    state = lora_state(modules, dtype, peft_names)
     check_finite_state(state, path.name)
     model_hash, legacy = tensor_hashes(state)
     metadata = dict(metadata, sshs_model_hash=model_hash, sshs_legacy_hash=legacy)
@@ -172,12 +181,15 @@ def copy_lora(source: str | Path, target: str | Path) -> Path:
 
 
 def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
-    """Read a kohya-format LoRA. Modules without an alpha get alpha = rank (scale 1)."""
+    """Read a kohya-format LoRA (down / up named `lora_down` / `lora_up`, or peft's `lora_A` /
+    `lora_B`). Modules without an alpha get alpha = rank (scale 1)."""
     from lora_for_dummies.checkpoints.reader import CheckpointFile
 
     with CheckpointFile(path) as file:
         keys = file.keys()
-        names = sorted({k[: -len(DOWN)] for k in keys if k.endswith(DOWN)})
+        peft = not any(k.endswith(DOWN) for k in keys)
+        down_name, up_name = (PEFT_DOWN, PEFT_UP) if peft else (DOWN, UP)
+        names = sorted({k[: -len(down_name)] for k in keys if k.endswith(down_name)})
         other = other_kinds({k: file.shape(k) for k in keys})
         if other:  # a LyCORIS file: named, not mistaken for a broken LoRA
             raise msg.LYCORIS_NOT_HANDLED.error(file=Path(path).name, kinds=other)
@@ -186,9 +198,9 @@ def load_lora(path: str | Path) -> tuple[dict[str, LoraModule], dict[str, str]]:
                             "keys)")
         modules = {}
         for name in names:
-            if name + UP not in file:
+            if name + up_name not in file:
                 raise UserError(f"{Path(path).name}: {name} has no lora_up weight")
-            down, up = file.get(name + DOWN), file.get(name + UP)
+            down, up = file.get(name + down_name), file.get(name + up_name)
             alpha = float(file.get(name + ALPHA).item()) if name + ALPHA in file else \
                 float(down.shape[0])
             modules[name] = LoraModule(down, up, alpha)
@@ -208,7 +220,8 @@ def load_modules(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
                             "lora-info knows)")
         modules: dict[str, Any] = {}
         for name, (kind, shapes) in found.items():
-            tensors = {p: file.get(f"{name}.{p}") for p in shapes if p != ALPHA[1:]}
+            tensors = {p: file.get(f"{name}.{p}" if f"{name}.{p}" in file else
+                                   f"{name}.{PEFT_NAMES[p]}") for p in shapes if p != ALPHA[1:]}
             alpha = float(file.get(name + ALPHA).item()) if name + ALPHA in file else None
             modules[name] = KindModule(kind.key, tensors, alpha) if kind.key != "lora" else \
                 LoraModule(tensors[DOWN[1:]], tensors[UP[1:]],

@@ -14,7 +14,7 @@ from lora_for_dummies.lora.lowrank import RankRule, factorize
 from lora_for_dummies.ranges import check_value
 
 PART_PREFIXES = {"lora_unet_": "unet", "lora_te1_": "text_encoder_1", "lora_te2_": "text_encoder_2",
-                 "lora_te_": "text_encoder"}
+                 "lora_te_": "text_encoder", "diffusion_model.": "unet"}
 
 
 def part_of(name: str) -> str:
@@ -198,13 +198,23 @@ def lora_info(path: str | Path) -> LoraInfo:
                         "kohya do not). Re-save for diffusers: rescale it at 1 (Extract tab → "
                         "LoRA tools, or `lfd rescale <file> 1 --output <new file>`); the new "
                         "file has one alpha and the same effect")
-    if "text_encoder" not in parts and "text_encoder_1" not in parts:
+    if "text_encoder" not in parts and "text_encoder_1" not in parts \
+            and _trains_text_encoder(metadata.get("ss_base_model_version", "")):
         warnings.append("no text-encoder part")
     ranks = sorted({m.rank for m in modules.values()})
     return LoraInfo(Path(path).name, len(modules), parts, ranks,
                     sorted({m.alpha for m in modules.values()}),
                     metadata.get("ss_base_model_version", "unknown"), _shown(metadata), warnings,
                     counts)
+
+
+def _trains_text_encoder(base_model_version: str) -> bool:
+    """Whether LoRAs of the family with this `ss_base_model_version` may hold a text-encoder
+    part (Flux's and Z-Image's never do: their families keep the encoders frozen)."""
+    from lora_for_dummies.families import family_of_lora
+
+    family = family_of_lora(base_model_version)
+    return family is None or family.train_overrides.get("network.train_text_encoder", True)
 
 
 def save_like(path: str | Path, modules: dict[str, Any], source_metadata: dict[str, str],

@@ -45,22 +45,31 @@ def _table(rows: list[tuple[str, str]]) -> str:
         "</table>"
 
 
+# The webuis a LoRA's family may be unavailable on (`Family.unavailable_on`), as users name them
+WEBUIS = {"a1111": "A1111", "forge": "Forge", "forge_neo": "Forge Neo"}
+
+
 def lora_rows(info: Any) -> list[tuple[str, str]]:
     """What a beginner asks of a LoRA file, from `lora_info`: what kind, how big, for which
     model, where it loads, and what is wrong with it."""
+    from lora_for_dummies.families import family_of_lora
     from lora_for_dummies.lora.kinds import kinds
 
     labels = {kind.label: kind for kind in kinds()}
     missing = [f"{label}: {labels[label].not_in_diffusers}" for label in info.kinds
                if label in labels and labels[label].not_in_diffusers]
-    loads = "A1111, Forge, Forge Neo, ComfyUI" + (
+    family = family_of_lora(info.base_model_version)
+    webuis = [label for kind, label in WEBUIS.items()
+              if family is None or not family.unavailable_on(kind)]
+    loads = ", ".join([*webuis, "ComfyUI"]) + (
         "; not diffusers (" + "; ".join(missing) + ")" if missing else ", diffusers")
     rows = [("Kind", ", ".join(f"{label} ({count} modules)" for label, count
                                in info.kinds.items()) or "unknown"),
             ("Parts", ", ".join(f"{part} {count}" for part, count in info.parts.items())),
             ("Rank", ", ".join(map(str, info.ranks)) or "none (the whole change is stored)"),
             ("Alpha", ", ".join(f"{a:g}" for a in info.alphas) or "none"),
-            ("Base model", info.base_model_version),
+            ("Base model", f"{family.title} ({info.base_model_version})" if family
+             else info.base_model_version),
             ("Loads in", loads)]
     # lora-info's own line on diffusers says what "Loads in" already does
     rows += [("Note", warning) for warning in info.warnings

@@ -104,6 +104,11 @@ class Flux(Family):
         metadata.pop("modelspec.encoder_layer", None)  # no clip skip
         return metadata
 
+    def lora_base_model_versions(self) -> set[str]:
+        from lora_for_dummies.families.flux import lora_file
+
+        return set(lora_file.BASE_MODEL_VERSION.values())
+
     def wizard(self, vram_gb: float) -> Any:
         """One of the tiers of `tiers.FLUX_TIERS` (None without a GPU: the CPU settings)."""
         if vram_gb <= 0:

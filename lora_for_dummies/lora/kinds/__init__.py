@@ -98,10 +98,26 @@ class KindModule:
         return out
 
 
+# Parameters whose own name holds a dot (kohya's and peft's), read from the key's end; any other
+# parameter is the key's last part (`alpha`, `hada_w1_a`, `dora_scale`, `diff` …).
+_DOTTED = ("lora_down.weight", "lora_up.weight", "lora_mid.weight", "lora_A.weight",
+           "lora_B.weight")
+# peft's names of a LoRA's two tensors, read as kohya's (the kinds below know those)
+_AS_KOHYA = {"lora_A.weight": "lora_down.weight", "lora_B.weight": "lora_up.weight"}
+
+
 def split_key(key: str) -> tuple[str, str]:
-    """`lora_unet_x.hada_w1_a` → (`lora_unet_x`, `hada_w1_a`): kohya module names hold no dot."""
-    module, _, parameter = key.partition(".")
-    return module, parameter
+    """`lora_unet_x.hada_w1_a` → (`lora_unet_x`, `hada_w1_a`); a module name may hold dots
+    (`diffusion_model.layers.0.attention.to_q.lora_A.weight` → (`diffusion_model.layers.0.
+    attention.to_q`, `lora_down.weight`): peft's names are read as kohya's)."""
+    for parameter in _DOTTED:
+        if key.endswith("." + parameter):
+            return key[: -len(parameter) - 1], _AS_KOHYA.get(parameter, parameter)
+    if key.startswith("lora_"):  # kohya: the module name holds no dot
+        module, _, parameter = key.partition(".")
+        return module, parameter
+    module, _, parameter = key.rpartition(".")
+    return (module, parameter) if module else (key, "")
 
 
 def module_shapes(shapes: dict[str, tuple[int, ...]]) -> dict[str, Shapes]:
