@@ -179,6 +179,7 @@ def demo_job(data_dir: Path, family: str) -> tuple[dict[str, Any], Any]:
     from lora_for_dummies.checkpoints.detect import inspect_checkpoint
     from lora_for_dummies.dataset.layout import open_dataset
     from lora_for_dummies.errors import UserError
+    from lora_for_dummies.families import get_family
     from lora_for_dummies.train.config import ConceptConfig
 
     prepare_demo(data_dir)
@@ -186,6 +187,8 @@ def demo_job(data_dir: Path, family: str) -> tuple[dict[str, Any], Any]:
     bases = [data_dir / "models" / name for name in (DEMO_MODEL, DEMO_FLUX_MODEL)]
     base = next((b for b in bases if inspect_checkpoint(b, compute_hash=False).family == family),
                 None)
+    if base is None:  # a family whose tiny model is written when first asked for
+        base = get_family(family).write_demo(data_dir / "models")
     if base is None:
         raise UserError(f"the demo workspace has no {family} model (it has SD 1.x and Flux)")
     dataset = open_dataset(data_dir / "datasets" / "demo dog")

@@ -55,7 +55,7 @@ def folder_in(root: Path, value: str, field: str, what: str) -> str:
 def confine_train_job(job: TrainJob, host: Host) -> TrainJob:
     """Point every path of `job` into `host`'s roots, or raise UserError naming the field."""
     job.model.base = str(model_by_title(host, job.model.base, "model.base"))
-    for part in ("text_encoder", "text_encoder_2", "vae", "tokenizer_2"):
+    for part in ("text_encoder", "text_encoder_2", "vae", "tokenizer_2", "tokenizer"):
         if getattr(job.model, part):  # a path: only a job file on the CLI may hold one
             raise UserError(f"model.{part}: jobs sent to the app leave it empty; the part is "
                             "found beside the model and in the host's folders")

@@ -86,6 +86,9 @@ class Family:
     # Folder names (beside the base models' folder) where the hosts keep this family's
     # separate parts; the standalone model list leaves them out (`families.part_folders`).
     part_folders: tuple[str, ...] = ()
+    # The saved LoRA names its tensors as peft does (`lora_A` / `lora_B`), the names the
+    # family's loaders take best (Z-Image in Forge Neo); kohya's `lora_down` / `lora_up` else.
+    lora_peft_names: bool = False
 
     # -- recognising a file ----------------------------------------------------------------
     prediction_from_file = True  # ε or v, read from the file's metadata / markers / .yaml
@@ -179,6 +182,11 @@ class Family:
     def unavailable_on(self, host_kind: str) -> str:
         """Why the host of this kind cannot run the family ("" when it can)."""
         return ""
+
+    def write_demo(self, models_dir: Path) -> Path | None:
+        """The family's tiny demo model under `models_dir` for `lfd train --example --demo`,
+        written when first asked for (None: the demo workspace has it already, or none)."""
+        return None
 
     def training_unavailable(self) -> str:
         """Why the family cannot be trained yet on any host ("" when it can): it is then left

@@ -85,6 +85,17 @@ FLUX_T5_TOKENIZER = Message(
     "black-forest-labs/FLUX.1-dev/tokenizer_2) as the job's model.tokenizer_2 ({why})",
     "T5's tokenizer is not inside the model files.",
     "In Forge Neo it is found by itself; elsewhere put a tokenizer_2 folder beside the model.")
+ZIMAGE_PARTS_MISSING = Message(
+    FAMILIES, "Z-Image needs {parts} beside the transformer (or in models/text_encoder and "
+    "models/VAE), or name each in the job's [model] table (text_encoder, vae)",
+    "A Z-Image transformer trains with its Qwen3-4B text encoder and the Flux VAE, which were "
+    "not found.", "Put qwen_3_4b.safetensors and ae.safetensors where Forge Neo keeps them.")
+ZIMAGE_TOKENIZER = Message(
+    FAMILIES, "Z-Image needs Qwen3's tokenizer: name a folder with its tokenizer.json (for "
+    "example a diffusers Z-Image folder's tokenizer) as the job's model.tokenizer ({why})",
+    "Qwen3's tokenizer is not inside the model files.",
+    "Put the tokenizer folder of Tongyi-MAI/Z-Image (tokenizer.json and tokenizer_config.json) "
+    "beside the transformer as tokenizer/, or name it in the job.")
 
 # -- Kinds of LoRA (DoRA, LoHa, LoKr, full) --------------------------------------------------
 FLUX_LORA_ONLY = Message(

@@ -31,10 +31,11 @@ class ModelConfig:
     clip_skip: int = 0  # 0: as suggested by the model inspection
     # Families whose parts are separate files (Flux: the base is the transformer): each part's
     # file, "" = found beside the base or in the host's text-encoder / VAE folders.
-    text_encoder: str = ""  # Flux: CLIP-L (clip_l.safetensors)
+    text_encoder: str = ""  # Flux: CLIP-L (clip_l.safetensors); Z-Image: Qwen3-4B
     text_encoder_2: str = ""  # Flux: T5-XXL (t5xxl_fp16 / t5xxl_fp8_e4m3fn.safetensors)
     vae: str = ""  # Flux: ae.safetensors
     tokenizer_2: str = ""  # Flux: a folder with T5's tokenizer.json or spiece.model
+    tokenizer: str = ""  # Z-Image: a folder with Qwen3's tokenizer.json
     fp8_base: bool = False  # Flux: the frozen transformer's Linear weights kept in fp8
 
 

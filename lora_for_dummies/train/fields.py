@@ -147,14 +147,15 @@ HELP: dict[str, str] = {
                                "for v-prediction models trained with zero terminal SNR, such as "
                                "NoobAI-XL V-Pred; their training and samples then use the "
                                "schedule that reaches pure noise.",
-    "model.text_encoder": "Flux only: the CLIP-L file (clip_l.safetensors). Empty = found beside "
-                          "the Flux model or in the text-encoder folder (Forge Neo's "
-                          "models/text_encoder, ComfyUI's models/text_encoders).",
+    "model.text_encoder": "Flux: the CLIP-L file (clip_l.safetensors); Z-Image: Qwen3-4B "
+                          "(qwen_3_4b.safetensors). Empty = found beside the model or in the "
+                          "text-encoder folder (Forge Neo's models/text_encoder, ComfyUI's "
+                          "models/text_encoders).",
     "model.text_encoder_2": "Flux only: the T5-XXL file (t5xxl_fp16 or t5xxl_fp8_e4m3fn). Empty "
                             "= found like the CLIP-L file. fp8 saves 5 GB of memory while "
                             "captions are encoded; the LoRA is the same.",
-    "model.vae": "Flux only: the 16-channel VAE (ae.safetensors). Empty = found beside the "
-                 "Flux model or in models/VAE (models/vae on ComfyUI).",
+    "model.vae": "Flux and Z-Image: the 16-channel VAE (ae.safetensors). Empty = found beside "
+                 "the model or in models/VAE (models/vae on ComfyUI).",
     "model.fp8_base": "Flux only: keep the frozen Flux model's weights in fp8 (12 GB instead of "
                       "24 GB for Flux.1 dev), each layer widened to bf16 as it runs, as "
                       "kohya's --fp8_base. The LoRA itself trains in full precision. Turn on "
@@ -162,8 +163,12 @@ HELP: dict[str, str] = {
     "model.tokenizer_2": "Flux only: a folder with T5's tokenizer (tokenizer.json or "
                          "spiece.model), e.g. a diffusers FLUX.1 folder's tokenizer_2. Empty = a "
                          "tokenizer_2 folder beside the Flux model.",
+    "model.tokenizer": "Z-Image only: a folder with Qwen3's tokenizer (tokenizer.json), e.g. a "
+                       "diffusers Z-Image folder's tokenizer. Empty = a tokenizer folder beside "
+                       "the Z-Image model (or beside its folder).",
     "model.clip_skip": "Which text-encoder layer the prompt is read from. 0 = what the model "
-                       "inspection suggests (2 for most anime SD1 models). Not used by Flux.",
+                       "inspection suggests (2 for most anime SD1 models). Not used by Flux or "
+                       "Z-Image.",
     "concepts.folder": "A folder of training images with a .txt caption beside each, e.g. a "
                        "dataset's HIGHRES_CONCEPT folder.",
     "concepts.token": "The trigger word you will write in prompts to call up this concept.",

@@ -83,7 +83,9 @@ class Trainer(RunOutputs):
         if refusal:
             raise UserError(refusal)
         self.prediction = resolve_prediction(job.model, info)
-        self.reporter.log(f"{info.file_name}: {self.prediction.describe()}")
+        objective = self.prediction.describe() if self.spec.prediction_from_file else \
+            self.spec.default_prediction()[1]  # Flux, Z-Image: one objective, whatever the file
+        self.reporter.log(f"{info.file_name}: {objective}")
         self.clip_skip = job.model.clip_skip or info.clip_skip
         precision = job.training.precision
         cuda = torch.cuda.is_available() and self.device != "cpu"
@@ -177,9 +179,11 @@ class Trainer(RunOutputs):
                          (lambda caption: self._conditioning([caption])) if self.cache_text
                          else None, self.reporter.phase, self._check_stop)
         if self.cache_text and self.spec.samples_read_cached_prompts and \
-                self.job.samples.enabled:  # the sample prompts too, while T5 is here
+                self.job.samples.enabled:  # the sample prompts too, while T5 / Qwen3 is here
             for prompt in self._sample_prompts():
                 self._conditioning([prompt])
+            if self.job.samples.cfg > 1:  # classifier-free guidance reads the negative too
+                self._conditioning([self.job.samples.negative])
         parked = self.frozen.park(needed_later=self.job.samples.enabled)
         self.reporter.log(f"encoded {count} latents and {len(self.text_cache)} captions"
                           + (f"; {parked}" if parked else ""))

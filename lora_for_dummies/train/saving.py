@@ -73,7 +73,10 @@ def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, Any],
     left alone: that step is saved as `<name>.safetensors` only, and `notes` says so."""
     import torch
 
+    from lora_for_dummies.families import get_family
+
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(job.save.dtype, torch.float32)
+    peft_names = get_family(family).lora_peft_names
     name = job.save.name
     files = RunFiles(job.run_dir, lora_dir, name)
     step_path = lora_dir / f"{name}-{step:06d}.safetensors"
@@ -82,10 +85,12 @@ def save_step(lora_dir: Path, job: TrainJob, step: int, modules: dict[str, Any],
         (notes if notes is not None else []).append(
             f"{step_path.name} belongs to another LoRA and was kept: step {step} is saved as "
             f"{latest_path.name} only")
-        step_file = save_lora(latest_path, modules, metadata, dtype=dtype, overwrite=True)
+        step_file = save_lora(latest_path, modules, metadata, dtype=dtype, overwrite=True,
+                              peft_names=peft_names)
         latest = step_file
     else:
-        step_file = save_lora(step_path, modules, metadata, dtype=dtype, overwrite=True)
+        step_file = save_lora(step_path, modules, metadata, dtype=dtype, overwrite=True,
+                              peft_names=peft_names)
         # Recorded at once, not with `latest` below: were the run to die in between, its step
         # file must still count as its own (a later run may then replace it, nobody else's).
         files.record(step_file)

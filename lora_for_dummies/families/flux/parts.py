@@ -29,7 +29,8 @@ FOLDERS = ("text_encoder", "text_encoders", "clip", "VAE", "vae")
 SEARCH = (".", *(f"../{name}" for name in FOLDERS))
 
 
-def _candidates(base: Path) -> list[Path]:
+def candidates(base: Path) -> list[Path]:
+    """The .safetensors files beside `base` and in the hosts' part folders (`SEARCH`)."""
     found = []
     for relative in SEARCH:
         folder = (base.parent / relative).resolve()
@@ -45,7 +46,7 @@ def find_parts(model: Any, needs_clip: bool = True) -> dict[str, Path]:
 
     parts = {name: Path(getattr(model, name)) for name in PART_KINDS if getattr(model, name)}
     wanted = [n for n in PART_KINDS if n not in parts and (needs_clip or n != "text_encoder")]
-    for candidate in _candidates(Path(model.base)) if wanted else []:
+    for candidate in candidates(Path(model.base)) if wanted else []:
         try:
             kind = identify_part(candidate).kind
         except CheckpointError:
@@ -77,7 +78,7 @@ def tokenizer_folder(model: Any) -> str:
     return ""
 
 
-def _config(file: Any, component: str, family_key: str) -> dict[str, Any]:
+def file_config(file: Any, component: str, family_key: str) -> dict[str, Any]:
     embedded = file.metadata.get(CONFIGS_KEY)
     if embedded:
         try:
@@ -87,7 +88,7 @@ def _config(file: Any, component: str, family_key: str) -> dict[str, Any]:
     return bundled_config(family_key, component)
 
 
-def _to(state: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
+def on_device(state: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
     return {k: v.to(device, dtype if v.is_floating_point() else None) for k, v in state.items()}
 
 
@@ -150,13 +151,13 @@ def load_clip(path: Path, dtype: Any, device: str, family_key: str) -> tuple[Any
     from lora_for_dummies.checkpoints.reader import CheckpointFile
 
     with CheckpointFile(path) as file:
-        config = _config(file, "text_encoder", family_key)
+        config = file_config(file, "text_encoder", family_key)
         state = file.get_many([k for k in file.keys() if not k.endswith("position_ids")])
     model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in config.items()
                                             if k != "architectures"}))
     own = set(model.state_dict())
     state = {k if k in own else k.removeprefix("text_model."): v for k, v in state.items()}
-    _load(model, _to(state, device, dtype), path)
+    load_checked(model, on_device(state, device, dtype), path)
     return model.to(device, dtype).eval().requires_grad_(False), config
 
 
@@ -166,13 +167,13 @@ def load_t5(path: Path, dtype: Any, device: str, family_key: str) -> tuple[Any, 
     from lora_for_dummies.checkpoints.reader import CheckpointFile
 
     with CheckpointFile(path) as file:
-        config = _config(file, "text_encoder_2", family_key)
+        config = file_config(file, "text_encoder_2", family_key)
         state = file.get_many(file.keys())
     # The files hold the shared embedding once (`shared.weight`); the encoder reads it too.
     state.setdefault("encoder.embed_tokens.weight", state.get("shared.weight"))
     model = T5EncoderModel(T5Config(**{k: v for k, v in config.items()
                                        if k != "architectures"}))
-    _load(model, _to(state, device, dtype), path)
+    load_checked(model, on_device(state, device, dtype), path)
     return model.to(device, dtype).eval().requires_grad_(False), config
 
 
@@ -183,7 +184,7 @@ def load_vae(path: Path, dtype: Any, device: str, family_key: str) -> tuple[Any,
     from lora_for_dummies.checkpoints.reader import CheckpointFile
 
     with CheckpointFile(path) as file:
-        config = _config(file, "vae", family_key)
+        config = file_config(file, "vae", family_key)
         model = AutoencoderKL.from_config({k: v for k, v in config.items()
                                            if not k.startswith("_")})
         keys = set(file.keys())
@@ -196,11 +197,12 @@ def load_vae(path: Path, dtype: Any, device: str, family_key: str) -> tuple[Any,
             tensor = file.get(name)
             state[key] = tensor.flatten(1) if needs_conv_shape(key) and tensor.dim() == 4 \
                 else tensor
-    _load(model, _to(state, device, dtype), path)
+    load_checked(model, on_device(state, device, dtype), path)
     return model.to(device, dtype).eval().requires_grad_(False), config
 
 
-def _load(model: Any, state: dict[str, Any], path: Path) -> None:
+def load_checked(model: Any, state: dict[str, Any], path: Path) -> None:
+    """Load `state` into `model`; a file that does not match its config is one line."""
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
     if missing or result.unexpected_keys:

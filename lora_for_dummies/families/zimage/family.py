@@ -1,12 +1,13 @@
 """Z-Image (Tongyi-MAI; base and Turbo): the plug-in.
 
 The base file is the transformer alone (native names as ComfyUI / Forge Neo keep it, or
-diffusers'); the text encoder Qwen3-4B and the 16-channel Flux VAE are separate files. What
-works today: recognising every Z-Image file and its LoRAs (`inspect`, `lora-info`, the Models
-tab), extraction between two transformers in the format Forge Neo loads (`extract.py`), and
-the loaders' rules (`consumers.py`). Training is not built yet: the family is left out of the
-training choices with that reason (`training_unavailable`). Hosts: Forge Neo runs Z-Image;
-A1111 and Forge classic cannot, and say so.
+diffusers'); the text encoder Qwen3-4B and the 16-channel Flux VAE are separate files
+(`parts.py`). Training is flow matching on diffusers' ZImageTransformer2DModel (`objective.py`)
+with Qwen3's second-to-last hidden states (`text.py`), the text encoder frozen and cached, a
+LoRA on the main layers' attention and feed-forward saved as Forge Neo loads it (`keys.py`);
+extraction between two transformers in the same format (`extract.py`). Hosts: Forge Neo runs
+Z-Image; A1111 and Forge classic cannot, and say so; training needs diffusers' Z-Image model
+(0.36 or later) and transformers' Qwen3, which a host without them is told.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ NOT_ON_A1111 = ("Z-Image needs Forge Neo (A1111 1.10 cannot run it); inspect and
                 "Z-Image files from the command line")
 NOT_ON_FORGE = ("Z-Image is offered on Forge Neo, the maintained Forge; on Forge classic, "
                 "inspect and extract Z-Image files from the command line")
-NOT_TRAINED_YET = ("Z-Image: training is not built yet (inspect and extract Z-Image files "
-                   "work); until it is, musubi-tuner or ai-toolkit train it")
+SAMPLE_CFG = 4.0  # the base model's guidance (Turbo: 1, at 8 steps)
 LORA_LINE = ("this is a Z-Image LoRA, not a base model: put it in the Lora folder and use it in "
              "a prompt as <lora:name:1> with its Z-Image model (lfd lora-info lists its modules)")
 TURBO_NOTE = ("base or Turbo (the keys are the same): train the base model; Turbo is "
@@ -107,16 +107,58 @@ class ZImage(Family):
         return ""
 
     def training_unavailable(self) -> str:
-        return NOT_TRAINED_YET
+        import diffusers
+        import transformers
+
+        if not hasattr(diffusers, "ZImageTransformer2DModel"):
+            return (f"Z-Image: training needs diffusers 0.36 or later (this host has "
+                    f"{diffusers.__version__}); inspect and extract Z-Image files work")
+        if not hasattr(transformers, "Qwen3Model"):
+            return (f"Z-Image: training needs transformers with Qwen3 (4.51 or later; this host "
+                    f"has {transformers.__version__})")
+        return ""
 
     def refuse_job(self, job: Any) -> str:
-        return NOT_TRAINED_YET
+        why = self.training_unavailable()
+        if why:
+            return why
+        if job.network.train_text_encoder:
+            return ("Z-Image: the text encoder (Qwen3-4B) is not trained here: set "
+                    "network.train_text_encoder = false")
+        if job.network.conv_rank:
+            return "Z-Image has no convolutions to train: set network.conv_rank = 0"
+        if job.network.kind != "lora":  # what consumers.py re-states Forge Neo applying
+            return (f"Z-Image trains the kind LoRA here ({job.network.kind} is for Stable "
+                    "Diffusion and its loaders' rules are not checked for Z-Image yet)")
+        return ""
+
+    def write_demo(self, models_dir: Path) -> Path | None:
+        from lora_for_dummies.families.zimage.demo import DEMO_MODEL, DEMO_TUNED, write_zimage_demo
+        from lora_for_dummies.families.zimage.synthetic import write_finetune
+
+        base, tuned = models_dir / DEMO_MODEL, models_dir / DEMO_TUNED
+        if not base.exists():
+            write_zimage_demo(base.parent, name=base.name, models_dir=models_dir)
+        if not tuned.exists():
+            write_finetune(base, tuned)
+        return base
+
+    def wizard(self, vram_gb: float) -> Any:
+        """One of the tiers of `tiers.ZIMAGE_TIERS` (None without a GPU: the CPU settings)."""
+        if vram_gb <= 0:
+            return None
+        from lora_for_dummies.families.zimage.tiers import choose_zimage
+        from lora_for_dummies.train import wizard
+
+        return choose_zimage(vram_gb, wizard.bf16_supported(), wizard.eight_bit_adam_available())
 
     def component_names(self) -> list[str]:
         return ["unet", "vae", "text_encoder"]
 
     def bundled_components(self) -> list[str]:
-        return []  # the transformer's config is read from its file (`layout.zimage_layout`)
+        # The transformer's config is read from its file (`layout.zimage_layout`), the VAE's
+        # is Flux's; the scheduler's is the sampler's.
+        return ["text_encoder", "scheduler"]
 
     # -- extraction (`extract.run.extract_lora`; the work is `extract.extract_zimage_lora`) ----
     def check_extraction(self, base: Path, tuned: Path, settings: Any) -> None:
@@ -141,12 +183,79 @@ class ZImage(Family):
         return extract_zimage_lora(base, tuned, lora_dir, name, settings, reporter, overwrite,
                                    preview=preview)
 
-    # -- what the loaders take ---------------------------------------------------------------
+    # -- training and sampling ---------------------------------------------------------------
+    def load_components(self, model: Any, dtypes: dict[str, Any], device: str,
+                        configs: dict[str, dict[str, Any]] | None, should_stop: Any
+                        ) -> tuple[Any, list[str]]:
+        from lora_for_dummies.checkpoints.models import LoadedModels
+        from lora_for_dummies.checkpoints.reader import CheckpointFile
+        from lora_for_dummies.families.zimage import parts
+        from lora_for_dummies.progress import StopRequested
+
+        loaded = LoadedModels(self.key, dict(configs or {}))
+        with CheckpointFile(model.base) as file:
+            layout = self.layout(file)
+        if "unet" not in loaded.configs:  # every component's config, as SD's loader gives
+            loaded.configs["unet"] = layout.config.diffusers_config()
+        notes = []
+        files = parts.find_parts(model, layout.config.cap_feat_dim) \
+            if set(dtypes) - {"unet"} else {}
+
+        def transformer(dtype: Any) -> tuple[Any, dict[str, Any]]:
+            loaded_model, config, note = parts.load_transformer(Path(model.base), dtype, device,
+                                                                model.fp8_base)
+            if note:
+                notes.append(note)
+            return loaded_model, config
+
+        loaders = {"unet": transformer,
+                   "text_encoder": lambda d: parts.load_qwen3(files["text_encoder"], d, device,
+                                                              self.key),
+                   "vae": lambda d: parts.load_flux_vae(files["vae"], d, device)}
+        for name, dtype in dtypes.items():
+            if should_stop is not None and should_stop():
+                raise StopRequested
+            loaded.models[name], loaded.configs[name] = loaders[name](dtype)
+            if name in files:
+                notes.append(f"{name.replace('_', ' ')}: {files[name].name}")
+        return loaded, notes
+
+    def tokenize(self, captions: list[str], job: Any, info: Any) -> Any:
+        from lora_for_dummies.families.zimage import parts, text
+
+        return text.tokenize(captions, parts.tokenizer_folder(job.model))
+
+    def encode(self, encoders: list[Any], tokens: Any, clip_skip: int) -> tuple[Any, Any]:
+        from lora_for_dummies.families.zimage import text
+
+        return text.encode(encoders[0], tokens)
+
+    def objective(self, prediction: Any, job: Any) -> Any:
+        from lora_for_dummies.families.zimage.objective import ZImageFlow
+
+        return ZImageFlow()
+
+    def lora_targets(self, model: Any, component: str, network: Any, skip_final_layers: int
+                     ) -> tuple[list[str], list[str]]:
+        from lora_for_dummies.families.zimage.architecture import ZImageConfig
+        from lora_for_dummies.families.zimage.keys import training_targets
+
+        if component != "unet":
+            raise UserError("Z-Image: only the transformer is trained here")
+        config = ZImageConfig(**_our_fields(dict(model.config)))
+        return [t.module for t in training_targets(config)], []
+
+    def lora_file_modules(self, component: str, modules: dict[str, Any],
+                          denoiser_config: dict[str, Any]) -> dict[str, Any]:
+        from lora_for_dummies.families.zimage.keys import LORA_PREFIX
+
+        return {LORA_PREFIX + name: module for name, module in modules.items()}
+
     def lora_names(self, configs: dict[str, dict[str, Any]]) -> set[str]:
         from lora_for_dummies.families.zimage.architecture import ZImageConfig
         from lora_for_dummies.families.zimage.keys import all_targets
 
-        return {t.name for t in all_targets(ZImageConfig(**configs["unet"]))}
+        return {t.name for t in all_targets(ZImageConfig(**_our_fields(configs["unet"])))}
 
     def unmatched_per_host(self, modules: list[str], base: Any,
                            configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -159,6 +268,24 @@ class ZImage(Family):
         neo = comfy if forge_neo_loads(3 * len(comfy), 3 * len(modules)) else list(modules)
         return {"Forge Neo": neo, "ComfyUI": comfy}
 
+    def lora_patcher(self, models: dict[str, Any], configs: dict[str, dict[str, Any]]) -> Any:
+        from lora_for_dummies.families.zimage.patch import ZImagePatcher
+
+        return ZImagePatcher(models["unet"])
+
+    def render_sample(self, context: Any, prompt: str, config: Any, seed: int) -> Any:
+        from lora_for_dummies.families.zimage.sampler import render_zimage
+
+        return render_zimage(context, prompt, config, seed)
+
+
+def _our_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """`ZImageConfig`'s fields from a ZImageTransformer2DModel config."""
+    return {"dim": config["dim"], "n_layers": config["n_layers"],
+            "n_refiner_layers": config["n_refiner_layers"], "n_heads": config["n_heads"],
+            "cap_feat_dim": config["cap_feat_dim"], "in_channels": config["in_channels"],
+            "patch_size": list(config["all_patch_size"])[0]}
+
 
 FAMILY = ZImage(
     key="zimage", title="Z-Image", short_title="Z-Image",
@@ -169,7 +296,15 @@ FAMILY = ZImage(
     process_resolutions=(1024, 768),
     implementation="https://github.com/Tongyi-MAI/Z-Image",
     clip_skip_default=(1, "clip skip does not apply to Z-Image (Qwen3-4B's hidden states)"),
+    train_defaults={"training.resolution": 1024, "samples.width": 1024, "samples.height": 1024,
+                    "network.train_text_encoder": False, "training.cache_text_encoder": True,
+                    "optimizer.unet_lr": 1e-4, "samples.steps": 28, "samples.cfg": SAMPLE_CFG,
+                    "samples.negative": ""},
+    train_overrides={"network.train_text_encoder": False, "training.cache_text_encoder": True,
+                     "network.conv_rank": 0, "training.shuffle_tags": False},
+    guided_note=("Z-Image: the text encoder (Qwen3-4B) stays frozen and encodes each caption "
+                 "once; captions are sentences, so they are not shuffled"),
     gpu_seconds_per_step=3.0, full_size_unet_parameters=6.15e9, rough_vram_gb=16.0,
-    train_overrides={"network.train_text_encoder": False},
-    stores_alphas_cumprod=False, single_file=False, part_folders=FOLDERS,
+    base_vram_gb={1024: 16.6}, stores_alphas_cumprod=False, single_file=False,
+    samples_read_cached_prompts=True, part_folders=FOLDERS, lora_peft_names=True,
 )

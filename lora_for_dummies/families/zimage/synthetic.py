@@ -93,3 +93,17 @@ def write_tuned_pair(folder: str | Path, seed: int = 0, rank: int = 4, scale: fl
     tuned_path = save_transformer(tuned, folder / "tuned.safetensors", tuned_prefix,
                                   names=names, config=config)
     return base_path, tuned_path, changes
+
+
+def write_finetune(base: str | Path, tuned: str | Path, rank: int = 4, scale: float = 0.05,
+                   seed: int = 1) -> Path:
+    """A fine-tune of the native Z-Image file `base` (no prefix): the same weights plus a
+    rank-`rank` change in each block Linear — the demo's pair."""
+    from safetensors.torch import load_file
+
+    from lora_for_dummies.families.zimage.layout import recognise_zimage
+
+    config = recognise_zimage(base).config
+    state = {k: v.float() for k, v in load_file(str(base)).items()}
+    tuned_state, _ = changed(state, config, rank, scale, seed)
+    return save_transformer(tuned_state, tuned, config=config)
