@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# GPU checks as one run (about 10 minutes on an H100): the training, residency and checkpointing
+# GPU checks as one run (about 13 minutes on an H100): the training, residency and checkpointing
 # tests on CUDA (the VAE and text encoders parked off the GPU and brought back for samples), then
 # the training benchmark — SD1.5 at 512 px in fp16 and SDXL at 1024 px in bf16, ours (partial
 # gradient checkpointing, the bench default) against the diffusers-example reference, it/s and
 # peak VRAM — and each SDXL tier of the Performance Wizard (lora_for_dummies/train/vram_tiers.py)
 # with its exact settings: peak VRAM and it/s beside the tier's estimate, the figures that
-# replace the "estimate" labels; then the Flux tiers (bench/flux_tier.py). Results go to $OUT (or bench/out/train) as gpu_check.txt.
+# replace the "estimate" labels; then the Flux tiers (bench/flux_tier.py) and the Z-Image tiers
+# (bench/zimage_tier.py). Results go to $OUT (or bench/out/train) as gpu_check.txt.
 #
 # On a machine without diffusers, put its wheel (and any other missing one) in .whl first:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -38,5 +39,11 @@ done
 # transformer, written once (about a minute); each tier about two minutes.
 for tier in 16 24; do
     python3 bench/flux_tier.py --device cuda --tier "$tier" --steps 4 2>&1 \
+        | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
+done
+# Z-Image: the 12, 16 and 24 GB tiers (families/zimage/tiers.py) on a full-size random
+# transformer (12.3 GB, written once); each tier about a minute.
+for tier in 12 16 24; do
+    python3 bench/zimage_tier.py --device cuda --tier "$tier" --steps 4 2>&1 \
         | grep -v -e Warning -e "should be kept in float32" | tee -a "$OUT/gpu_check.txt"
 done

@@ -12,19 +12,31 @@ from lora_for_dummies.ui.train_session import SESSION
 from uitools import UNCHOSEN, find_block, handler_for
 
 
-def test_families_follow_the_host(webui_standin, forge_neo_standin):
+def _neo_families() -> tuple[tuple[str, ...], str]:
+    """Forge Neo's families on this set: Z-Image where its libraries train it, else its reason
+    (the suite runs Neo's stand-in on every set's libraries)."""
+    from lora_for_dummies.families import get_family
     from lora_for_dummies.families.sd2 import SD2_GONE
+
+    why = get_family("zimage").training_unavailable()
+    return ("sd1", "sdxl", "flux") + (() if why else ("zimage",)), \
+        "; ".join([SD2_GONE] + ([why] if why else []))
+
+
+def test_families_follow_the_host(webui_standin, forge_neo_standin):
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    assert WebuiHost().families() == (("sd1", "sdxl", "flux"), SD2_GONE)
+    assert WebuiHost().families() == _neo_families()
 
 
 def test_a1111_and_forge_keep_sd2(webui_standin):
-    """…and hide Flux, saying where it runs (A1111 cannot run Flux at all)."""
+    """…and hide Flux and Z-Image, saying where they run (A1111 cannot run them at all)."""
     from lora_for_dummies.families.flux.family import NOT_ON_A1111
+    from lora_for_dummies.families.zimage.family import NOT_ON_A1111 as ZIMAGE_NOT_ON_A1111
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"), NOT_ON_A1111)
+    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"),
+                                      f"{NOT_ON_A1111}; {ZIMAGE_NOT_ON_A1111}")
 
 
 def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch):
@@ -45,7 +57,8 @@ def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch
     [(tab, _, _)] = script_callbacks.ui_tabs_callback()
     for elem_id in ("lfd_wizard_family", "lfd_dataset_family"):
         radio = find_block(tab, elem_id)
-        assert [c if isinstance(c, str) else c[1] for c in radio.choices] == ["sd1", "sdxl", "flux"]
+        assert tuple(c if isinstance(c, str) else c[1] for c in radio.choices) == \
+            _neo_families()[0]
         assert SD2_GONE in radio.info
     models = Path(paths.models_path) / "Stable-diffusion"
     shutil.copy(tiny_models["sd2v"], models / "v2.safetensors")

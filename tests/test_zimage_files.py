@@ -271,3 +271,16 @@ def test_extract_tab_and_models_tab_on_a_zimage_pair(extracted, tmp_path):
     card = describe_lora(host, "tab z.safetensors")
     assert "LoRA (31 modules)" in card and "Z-Image (zimage)" in card
     assert "<td>Forge Neo, ComfyUI, diffusers</td>" in card  # not A1111 / Forge
+
+
+def test_the_guide_shows_the_wizards_zimage_tiers():
+    from lora_for_dummies.families.zimage.tiers import ZIMAGE_TIERS, markdown_table, tier_for
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "training.md").read_text(
+        encoding="utf-8")
+    assert markdown_table() in guide
+    assert all(t.measured_gb is None for t in ZIMAGE_TIERS) and "(estimate)" in markdown_table()
+    assert [tier_for(gb).gigabytes for gb in (8, 12, 16, 24, 48)] == [12, 12, 16, 24, 24]
+    choice = families.get_family("zimage").wizard(8.0)
+    assert "needs block swap" in " ".join(choice.reasons)
+    assert choice.settings["model.fp8_base"] is True

@@ -183,3 +183,43 @@ def test_kinds_and_text_encoder_training_are_refused_with_the_reason(zimage_demo
                                                            **network))
         with pytest.raises(UserError, match=reason):
             Trainer(job, tmp_path / "Lora", device="cpu").run()
+
+
+def test_the_train_tab_trains_the_zimage_demo(zimage_demo, tmp_path):
+    """Standalone, the demo workspace with its Z-Image pair: the base list has it, the Wizard
+    follows the base to Z-Image and its tiers, Start trains it to a LoRA Forge Neo loads."""
+    from test_train_ui import _values
+
+    from lora_for_dummies.demo import prepare_demo
+    from lora_for_dummies.families import get_family
+    from lora_for_dummies.families.zimage.demo import DEMO_MODEL
+    from lora_for_dummies.hosts.standalone import StandaloneHost
+    from lora_for_dummies.ui.app import standalone_app
+    from lora_for_dummies.ui.train_session import SESSION
+    from lora_for_dummies.ui.train_tab import poll_view
+    from uitools import choices_of, find_block, handler_for
+
+    prepare_demo(tmp_path)
+    get_family("zimage").write_demo(tmp_path / "models")
+    host = StandaloneHost(tmp_path)
+    demo = standalone_app(host)
+    assert DEMO_MODEL in choices_of(handler_for(demo, find_block(demo, "lfd_train_base"),
+                                                None)())
+    line, family = handler_for(demo, find_block(demo, "lfd_wizard_family"), "on_base")(
+        DEMO_MODEL)
+    assert family["value"] == "zimage" and line.startswith("Detected: Z-Image"), line
+    wizard = handler_for(demo, find_block(demo, "lfd_wizard_text"), "on_wizard")(16, "zimage")
+    assert "Z-Image 16 GB tier" in wizard[0] and "estimate" in wizard[0]
+    rows = [[str(host.datasets_dir() / "demo dog" / "HIGHRES_CONCEPT"), "sks", 1, "", ""]]
+    start = handler_for(demo, find_block(demo, "lfd_train_message"), "on_start")
+    message = start("", 1, False, "", "demo dog", "", DEMO_MODEL, rows, "auto",
+                    *_values(training__steps=2, network__train_text_encoder=False,
+                             save__name="zimage tab", samples__steps=2))
+    assert message.startswith("Started zimage tab"), message
+    SESSION.wait(300)
+    text, _, gallery, finished = poll_view()
+    assert "done: 2 steps" in text and "loads in: Forge Neo ✓ ComfyUI ✓" in text, text
+    assert "**Your LoRA is ready: `zimage tab.safetensors`**" in finished
+    assert gallery  # the Z-Image sampler's babysitting samples
+    with safe_open(str(host.lora_dir() / "zimage tab.safetensors"), "pt") as lora:
+        assert lora.metadata()["modelspec.architecture"] == "Z-Image/lora"

@@ -27,7 +27,7 @@ from lora_for_dummies.families.base import (
 __all__ = ["ASSETS", "DEFAULT", "HOST_KINDS", "PLUGINS", "UNET_PREFIX", "VAE_PREFIX", "Family",
            "TextEncoderSpec", "all_families", "available_on", "bundled_config",
            "component_names", "family_of_lora", "get_family", "keys", "part_folders",
-           "recognise"]
+           "recognise", "unavailable_reason"]
 
 # The plug-in modules, in the order files are tried (and the family choices are shown).
 PLUGINS = ("sd1", "sd2", "sdxl", "flux", "zimage")
@@ -71,6 +71,12 @@ def family_of_lora(base_model_version: str) -> Family | None:
                 None)
 
 
+def unavailable_reason(key: str, host_kind: str) -> str:
+    """Why a host of this kind cannot train the family ("" when it can)."""
+    family = get_family(key)
+    return family.unavailable_on(host_kind) or family.training_unavailable()
+
+
 def available_on(host_kind: str) -> tuple[tuple[str, ...], str]:
     """(the families a host of this kind trains — the choices of the Train and Dataset tabs —,
     one line saying why any is missing: the host cannot run it, or its training is not built)."""
@@ -78,7 +84,7 @@ def available_on(host_kind: str) -> tuple[tuple[str, ...], str]:
         raise ValueError(f"host kind must be one of {', '.join(HOST_KINDS)}, not {host_kind!r}")
     runs, notes = [], []
     for family in all_families():
-        why = family.unavailable_on(host_kind) or family.training_unavailable()
+        why = unavailable_reason(family.key, host_kind)
         if why:
             notes.append(why)
         else:

@@ -54,6 +54,10 @@ class Host(Protocol):
         """Title → factory(the run's CaptionOptions) of the auto-captioners this host offers."""
         ...
 
+    def host_kind(self) -> str:
+        """Which of `families.HOST_KINDS` this host is (a1111, forge, forge_neo, standalone)."""
+        ...
+
     def families(self) -> tuple[tuple[str, ...], str]:
         """The model families this host can run (`families.available_on` its kind), and a
         one-line note saying why any is missing ("" when none is)."""

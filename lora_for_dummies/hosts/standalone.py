@@ -71,10 +71,13 @@ class StandaloneHost:
     def gpu_job(self, task_id: str = "") -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
+    def host_kind(self) -> str:
+        return "standalone"
+
     def families(self) -> tuple[tuple[str, ...], str]:
         from lora_for_dummies.families import available_on
 
-        return available_on("standalone")
+        return available_on(self.host_kind())
 
     def gpu_job_note(self) -> str:
         return ""

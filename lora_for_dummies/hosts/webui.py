@@ -129,12 +129,15 @@ class WebuiHost:
                 captioners[own.name] = lambda _options, own=own: own()
         return captioners
 
+    def host_kind(self) -> str:
+        if is_forge_neo():
+            return "forge_neo"
+        return "forge" if _forge_memory_management() is not None else "a1111"
+
     def families(self) -> tuple[tuple[str, ...], str]:
         from lora_for_dummies.families import available_on
 
-        if is_forge_neo():
-            return available_on("forge_neo")
-        return available_on("forge" if _forge_memory_management() is not None else "a1111")
+        return available_on(self.host_kind())
 
 
 def is_forge_neo() -> bool:

@@ -20,8 +20,13 @@ def family_radio(host: Host, elem_id: str, value: str, info: str) -> Any:
 
 def family_refused(host: Host, family: str) -> str:
     """Why this host cannot train `family`, or "" when it can."""
-    families, note = host.families()
-    return "" if family in families else f"{_title(family)}: {note}"
+    from lora_for_dummies.families import unavailable_reason
+
+    try:
+        why = unavailable_reason(family, host.host_kind())
+    except ValueError:  # a job or an old form naming a family no plug-in provides
+        return f"{family}: not a model family this version knows"
+    return f"{_title(family)}: {why}" if why else ""
 
 
 def _title(family: str) -> str:

@@ -106,8 +106,9 @@ def build_wizard_section(host: Host) -> dict[str, Any]:
                              info="Step 4 uses the detected GPU; type another size to see "
                                   "what the Wizard would choose for it")
             family = family_radio(host, "lfd_wizard_family", DEFAULT,
-                                  "Follows the base model you choose; SDXL picks one of the "
-                                  "8 / 12 / 16 / 24 GB tiers")
+                                  "Follows the base model you choose; SDXL picks one of its "
+                                  "8 / 12 / 16 / 24 GB tiers, Flux 16 / 24 / 32, Z-Image "
+                                  "12 / 16 / 24")
             wizard = gr.Button("Choose settings for me", elem_id="lfd_wizard_run")
         wizard_text = compat.message_markdown(elem_id="lfd_wizard_text")
         gpus = gr.Number(value=1, precision=0, label="GPUs (more than 1: accelerate launch)",

@@ -24,6 +24,7 @@ NOT_ON_A1111 = ("Z-Image needs Forge Neo (A1111 1.10 cannot run it); inspect and
                 "Z-Image files from the command line")
 NOT_ON_FORGE = ("Z-Image is offered on Forge Neo, the maintained Forge; on Forge classic, "
                 "inspect and extract Z-Image files from the command line")
+LICENCE = "Apache-2.0 (Tongyi-MAI's Z-Image): LoRAs of it may be shared and used commercially"
 SAMPLE_CFG = 4.0  # the base model's guidance (Turbo: 1, at 8 steps)
 LORA_LINE = ("this is a Z-Image LoRA, not a base model: put it in the Lora folder and use it in "
              "a prompt as <lora:name:1> with its Z-Image model (lfd lora-info lists its modules)")
@@ -86,7 +87,7 @@ class ZImage(Family):
     def describe(self, ckpt: Any) -> FileDetails:
         layout = self.layout(ckpt)
         rows = [("Objective", "flow matching (velocity), Flux's 16-channel VAE"),
-                ("Base or Turbo", TURBO_NOTE), *layout.rows()]
+                ("Base or Turbo", TURBO_NOTE), *layout.rows(), ("Licence", LICENCE)]
         warnings = ["Qwen3-4B and the VAE are separate files: keep qwen_3_4b.safetensors in "
                     "models/text_encoder and ae.safetensors in models/VAE"]
         hidden = ("Zero terminal SNR", "Inpainting", "EMA weights", "VAE included",
