@@ -14,13 +14,14 @@ from uitools import UNCHOSEN, find_block, handler_for
 
 def _neo_families() -> tuple[tuple[str, ...], str]:
     """Forge Neo's families on this set: Z-Image where its libraries train it, else its reason
-    (the suite runs Neo's stand-in on every set's libraries)."""
+    (the suite runs Neo's stand-in on every set's libraries); Anima with its reason."""
     from lora_for_dummies.families import get_family
+    from lora_for_dummies.families.anima.family import NOT_TRAINED_YET
     from lora_for_dummies.families.sd2 import SD2_GONE
 
     why = get_family("zimage").training_unavailable()
     return ("sd1", "sdxl", "flux") + (() if why else ("zimage",)), \
-        "; ".join([SD2_GONE] + ([why] if why else []))
+        "; ".join([SD2_GONE] + ([why] if why else []) + [NOT_TRAINED_YET])
 
 
 def test_families_follow_the_host(webui_standin, forge_neo_standin):
@@ -31,12 +32,13 @@ def test_families_follow_the_host(webui_standin, forge_neo_standin):
 
 def test_a1111_and_forge_keep_sd2(webui_standin):
     """…and hide Flux and Z-Image, saying where they run (A1111 cannot run them at all)."""
+    from lora_for_dummies.families.anima.family import NOT_ON_A1111 as ANIMA_NOT_ON_A1111
     from lora_for_dummies.families.flux.family import NOT_ON_A1111
     from lora_for_dummies.families.zimage.family import NOT_ON_A1111 as ZIMAGE_NOT_ON_A1111
     from lora_for_dummies.hosts.webui import WebuiHost
 
-    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"),
-                                      f"{NOT_ON_A1111}; {ZIMAGE_NOT_ON_A1111}")
+    assert WebuiHost().families() == (("sd1", "sd2", "sdxl"), f"{NOT_ON_A1111}; "
+                                      f"{ZIMAGE_NOT_ON_A1111}; {ANIMA_NOT_ON_A1111}")
 
 
 def test_tabs_on_forge_neo(forge_neo_standin, tiny_models, tmp_path, monkeypatch):

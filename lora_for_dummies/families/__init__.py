@@ -30,7 +30,7 @@ __all__ = ["ASSETS", "DEFAULT", "HOST_KINDS", "PLUGINS", "UNET_PREFIX", "VAE_PRE
            "recognise", "unavailable_reason"]
 
 # The plug-in modules, in the order files are tried (and the family choices are shown).
-PLUGINS = ("sd1", "sd2", "sdxl", "flux", "zimage")
+PLUGINS = ("sd1", "sd2", "sdxl", "flux", "zimage", "anima")
 DEFAULT = "sd1"  # what a new job, the CLI and the demo start from
 
 
