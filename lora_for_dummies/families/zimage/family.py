@@ -57,14 +57,14 @@ class ZImage(Family):
         return zimage_layout(ckpt)
 
     def separate_part(self, ckpt: Any) -> tuple[str, str] | None:
+        from lora_for_dummies.families.zimage import parts
         from lora_for_dummies.families.zimage.layout import is_zimage_lora
 
         keys = ckpt.keys()
         if is_zimage_lora(keys):
             return "lora", LORA_LINE
-        embed = next((k for k in ("model.embed_tokens.weight", "embed_tokens.weight")
-                      if k in ckpt), None)
-        if embed is not None and any(".self_attn.q_norm." in k for k in keys):  # Qwen3
+        if parts.is_qwen3(ckpt):
+            embed = next(k for k in keys if k.endswith("embed_tokens.weight"))
             width = ckpt.shape(embed)[1]
             return "text_encoder", "this is " + QWEN3_SIZES.get(
                 width, f"a Qwen3 text encoder (width {width})") + ", not a base model"
