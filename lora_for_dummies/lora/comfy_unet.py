@@ -67,3 +67,13 @@ def comfy_apply(base: dict[str, Any], lora: dict[str, Any], strength: float = 1.
         held = COMFY_PREFIX + key[len(prefix):]
         out[key] = comfy_patched(weight, patches[held], strength) if held in patches else weight
     return out, sorted(remaining)
+
+
+def unmatched_in_comfy_and_neo(modules: list[str], comfy_unmatched: list[str]
+                               ) -> dict[str, list[str]]:
+    """`Family.unmatched_per_host` of a family ComfyUI places: Forge Neo places what ComfyUI
+    does, and skips the whole file past half of its keys (a module is 3 keys: down, up,
+    alpha)."""
+    neo = comfy_unmatched if forge_neo_loads(3 * len(comfy_unmatched), 3 * len(modules)) \
+        else list(modules)
+    return {"Forge Neo": neo, "ComfyUI": comfy_unmatched}

@@ -1,5 +1,5 @@
 """A LoRA from two Flux transformers (a fine-tune and its base), streamed one weight pair at a
-time as the SD extraction does (`extract/run.py`: its checks, factorisation, part report,
+time as every transformer family's is (`extract/stream.py`: factorisation, part report,
 metadata comment and sidecar), written with `lora_unet_<BFL module>` keys by
 `lora_file.save_flux_lora`. `Flux.extract` (the plug-in's hook) calls it."""
 
@@ -8,26 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from lora_for_dummies.checkpoints.reader import CheckpointFile
-from lora_for_dummies.errors import UserError
-from lora_for_dummies.extract.run import (
-    NO_DIFFERENCE,
-    ExtractReport,
-    ExtractSettings,
-    check_extraction,
-    extraction_comment,
-    factor_module,
-    judge_parts,
-    save_dtype,
-    write_extraction_sidecar,
-)
+from lora_for_dummies.extract.run import ExtractReport, ExtractSettings, check_extraction
+from lora_for_dummies.extract.stream import extract_transformer
 from lora_for_dummies.families.flux.keys import extraction_pairs
 from lora_for_dummies.families.flux.layout import recognise_flux
 from lora_for_dummies.families.flux.lora_file import save_flux_lora
-from lora_for_dummies.lora.format import LoraModule
-from lora_for_dummies.lora.targets import Target
 from lora_for_dummies.progress import Reporter
 
-PART = "transformer"
 # The Extract tab's and the CLI's text-encoder option is on by default; for Flux it has nothing
 # to take, so the report says why instead of a refusal.
 SEPARATE_ENCODERS = ("text encoders: not part of a Flux extraction (CLIP-L and T5 are separate "
@@ -45,37 +32,18 @@ def extract_flux_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path,
 
     settings = settings or ExtractSettings()
     output, family, _ = check_extraction(base, tuned, lora_dir, name, settings, overwrite)
-    base_layout, tuned_layout = recognise_flux(base), recognise_flux(tuned)
-    pairs = extraction_pairs(base_layout, tuned_layout, modulation)
-    reporter = reporter or Reporter()
-    report = ExtractReport(notes=[SEPARATE_ENCODERS] if settings.text_encoders else [])
-    modules: dict[str, LoraModule] = {}
-    norms = [0.0, 0.0]
-    reporter.start(len(pairs), f"Extracting {output.stem}")
+    base_layout = recognise_flux(base)
+    pairs = extraction_pairs(base_layout, recognise_flux(tuned), modulation)
+    tuned_keys = {pair.base_key: pair.tuned_key for pair in pairs}
+
+    def save(path: Path, modules: dict, comment: str, dtype: object) -> None:
+        save_flux_lora(path, modules, base_layout.variant, comment, dtype=dtype,
+                       overwrite=overwrite)
+
     with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file:
-        for index, pair in enumerate(pairs, start=1):
-            if reporter.should_stop():
-                raise UserError("extraction stopped; nothing was written")
-            weight = base_file.get(pair.base_key).to(settings.device, torch.float32)
-            delta = tuned_file.get(pair.tuned_key).to(settings.device, torch.float32) - weight
-            weight_norm, delta_norm = float(weight.norm()), float(delta.norm())
-            target = Target(PART, pair.base_key, pair.name, pair.base_key, None, False)
-            module_report, module = factor_module(target, weight_norm, delta, delta_norm,
-                                                  settings)
-            report.modules.append(module_report)
-            norms[0] += delta_norm ** 2
-            norms[1] += weight_norm ** 2
-            if module is not None:
-                modules[pair.name] = module
-            reporter.step(index, pair.name)
-    judge_parts(report, {PART: norms}, settings, modules)
-    if not modules:
-        raise UserError(NO_DIFFERENCE)
-    comment = extraction_comment(base, tuned, settings)
-    output.parent.mkdir(parents=True, exist_ok=True)  # the Lora folder itself, never deeper
-    save_flux_lora(output, modules, base_layout.variant, comment, dtype=save_dtype(settings),
-                   overwrite=overwrite)
-    write_extraction_sidecar(output, family, comment, preview)
-    report.output = str(output)
-    reporter.finish(f"saved {output.name}")
-    return report
+        return extract_transformer(
+            Path(base), Path(tuned), output, family, [(p.name, p.base_key) for p in pairs],
+            lambda key: base_file.get(key).to(settings.device, torch.float32),
+            lambda key: tuned_file.get(tuned_keys[key]).to(settings.device, torch.float32),
+            save, settings, reporter, [SEPARATE_ENCODERS] if settings.text_encoders else [],
+            preview)

@@ -250,15 +250,11 @@ class Flux(Family):
                            configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
         from lora_for_dummies.checkpoints.reader import CheckpointFile
         from lora_for_dummies.families.flux.consumers import comfy_key_map
-        from lora_for_dummies.lora.consumers import forge_neo_loads
+        from lora_for_dummies.lora.comfy_unet import unmatched_in_comfy_and_neo
 
         with CheckpointFile(base) as file:
             accepted = comfy_key_map(file.keys(), self.layout(file).prefix)
-        comfy = [m for m in modules if m not in accepted]
-        # Forge Neo places what ComfyUI does, and skips the file past half of its keys
-        # (a module is 3 keys: down, up, alpha).
-        neo = comfy if forge_neo_loads(3 * len(comfy), 3 * len(modules)) else list(modules)
-        return {"Forge Neo": neo, "ComfyUI": comfy}
+        return unmatched_in_comfy_and_neo(modules, [m for m in modules if m not in accepted])
 
     def lora_patcher(self, models: dict[str, Any], configs: dict[str, dict[str, Any]]) -> Any:
         from lora_for_dummies.families.flux.patch import FluxPatcher

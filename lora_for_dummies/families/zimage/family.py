@@ -13,6 +13,7 @@ Z-Image; A1111 and Forge classic cannot, and say so; training needs diffusers' Z
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ NOT_ON_A1111 = ("Z-Image needs Forge Neo (A1111 1.10 cannot run it); inspect and
 NOT_ON_FORGE = ("Z-Image is offered on Forge Neo, the maintained Forge; on Forge classic, "
                 "inspect and extract Z-Image files from the command line")
 LICENCE = "Apache-2.0 (Tongyi-MAI's Z-Image): LoRAs of it may be shared and used commercially"
+DIFFUSERS_NEEDED, TRANSFORMERS_NEEDED = "0.36", "4.51"  # ZImageTransformer2DModel, Qwen3
 SAMPLE_CFG = 4.0  # the base model's guidance (Turbo: 1, at 8 steps)
 LORA_LINE = ("this is a Z-Image LoRA, not a base model: put it in the Lora folder and use it in "
              "a prompt as <lora:name:1> with its Z-Image model (lfd lora-info lists its modules)")
@@ -108,16 +110,7 @@ class ZImage(Family):
         return ""
 
     def training_unavailable(self) -> str:
-        import diffusers
-        import transformers
-
-        if not hasattr(diffusers, "ZImageTransformer2DModel"):
-            return (f"Z-Image: training needs diffusers 0.36 or later (this host has "
-                    f"{diffusers.__version__}); inspect and extract Z-Image files work")
-        if not hasattr(transformers, "Qwen3Model"):
-            return (f"Z-Image: training needs transformers with Qwen3 (4.51 or later; this host "
-                    f"has {transformers.__version__})")
-        return ""
+        return _missing_libraries()
 
     def refuse_job(self, job: Any) -> str:
         why = self.training_unavailable()
@@ -262,12 +255,11 @@ class ZImage(Family):
                            configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
         from lora_for_dummies.checkpoints.reader import CheckpointFile
         from lora_for_dummies.families.zimage.consumers import unmatched
-        from lora_for_dummies.lora.consumers import forge_neo_loads
+        from lora_for_dummies.lora.comfy_unet import unmatched_in_comfy_and_neo
 
         with CheckpointFile(base) as file:
-            comfy = unmatched(modules, self.layout(file).config)
-        neo = comfy if forge_neo_loads(3 * len(comfy), 3 * len(modules)) else list(modules)
-        return {"Forge Neo": neo, "ComfyUI": comfy}
+            return unmatched_in_comfy_and_neo(modules, unmatched(modules,
+                                                                 self.layout(file).config))
 
     def lora_patcher(self, models: dict[str, Any], configs: dict[str, dict[str, Any]]) -> Any:
         from lora_for_dummies.families.zimage.patch import ZImagePatcher
@@ -278,6 +270,25 @@ class ZImage(Family):
         from lora_for_dummies.families.zimage.sampler import render_zimage
 
         return render_zimage(context, prompt, config, seed)
+
+
+@cache
+def _missing_libraries() -> str:
+    """Why this host's libraries cannot train Z-Image ("" when they can), from the installed
+    versions alone: asked while the tabs are built (the family choices), so it imports neither
+    diffusers nor transformers — diffusers' Z-Image model came in 0.36, Qwen3 in transformers
+    4.51."""
+    from lora_for_dummies.environment import installed_version, is_at_least
+
+    diffusers = installed_version("diffusers") or "none"
+    if diffusers == "none" or not is_at_least(diffusers, DIFFUSERS_NEEDED):
+        return (f"Z-Image: training needs diffusers {DIFFUSERS_NEEDED} or later (this host "
+                f"has {diffusers}); inspect and extract Z-Image files work")
+    transformers = installed_version("transformers") or "none"
+    if transformers == "none" or not is_at_least(transformers, TRANSFORMERS_NEEDED):
+        return (f"Z-Image: training needs transformers with Qwen3 ({TRANSFORMERS_NEEDED} or "
+                f"later; this host has {transformers})")
+    return ""
 
 
 def _our_fields(config: dict[str, Any]) -> dict[str, Any]:
