@@ -51,8 +51,8 @@ def kohya_side_by_side(args: Namespace, measure: Callable[..., dict]) -> None:
                                           args.rank, FLAGS[args.family])
                     result = {"wall": wall, "peak_rss_gb": rss}
                 runs.setdefault(cache, {}).setdefault(who, []).append(result)
-                split = f" (extraction {result['seconds']:.1f} s, hashing " \
-                    f"{result['hash_seconds']:.1f} s)" if "seconds" in result else ""
+                split = f" (extraction with hashing {result['seconds']:.1f} s)" \
+                    if "seconds" in result else ""
                 print(f"  {cache} run {index + 1}/{args.runs} {who:5}: {result['wall']:7.1f} s"
                       f"{split}, peak RSS {result['peak_rss_gb']:.2f} GB", flush=True)
                 # Kept as it goes: a long series stopped early still has its runs.
@@ -76,8 +76,7 @@ def _print_summary(args: Namespace, runs: dict, ours: dict, kohya: dict, kohya_t
             walls = ", ".join(f"{r['wall']:.1f}" for r in results)
             extra = ""
             if who == "ours":
-                extra = (f" (extraction {_median(results, 'seconds'):.1f} s + hashing "
-                         f"{_median(results, 'hash_seconds'):.1f} s)")
+                extra = f" (extraction with hashing {_median(results, 'seconds'):.1f} s)"
             print(f"  {who:5}: {_median(results, 'wall'):7.1f} s{extra}, peak RSS "
                   f"{_median(results, 'peak_rss_gb'):.2f} GB   [runs: {walls} s]")
         time_ratio = _median(sides["ours"], "wall") / _median(sides["kohya"], "wall")

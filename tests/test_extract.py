@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -53,6 +55,10 @@ def test_extracted_lora_merged_back_reproduces_the_fine_tune(tiny_models, tuned,
         "ss_training_comment"]
     assert metadata["modelspec.architecture"].endswith("/lora")
     assert len(metadata["sshs_model_hash"]) == 64
+    # the sources' hashes (computed beside the extraction) are the files' own
+    tuned_sha, base_sha = (hashlib.sha256(Path(p).read_bytes()).hexdigest()[:10]
+                           for p in (tuned_path, tiny_models[name]))
+    assert f"(sha256 {tuned_sha} − {base_sha})" in metadata["ss_training_comment"]
 
 
 @pytest.mark.parametrize("name,family", [("sd1", "sd1"), ("sdxl", "sdxl")])

@@ -17,7 +17,7 @@ from typing import Any
 
 from lora_for_dummies.checkpoints.convert import ema_key
 from lora_for_dummies.checkpoints.detect import inspect_checkpoint
-from lora_for_dummies.checkpoints.hashing import sha256_file, short_hash
+from lora_for_dummies.checkpoints.hashing import HashAhead, short_hash
 from lora_for_dummies.checkpoints.models import resolve_configs
 from lora_for_dummies.checkpoints.reader import CheckpointFile
 from lora_for_dummies.cpu_threads import ThreadGovernor
@@ -163,11 +163,17 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
                                       overwrite, preview)
 
 
-def extraction_comment(base: str | Path, tuned: str | Path, settings: ExtractSettings) -> str:
+def hash_sources(base: str | Path, tuned: str | Path) -> HashAhead:
+    """Start hashing both files beside the extraction that reads them (see `HashAhead`)."""
+    return HashAhead((tuned, base))
+
+
+def extraction_comment(base: str | Path, tuned: str | Path, settings: ExtractSettings,
+                       hashes: HashAhead) -> str:
     """What an extracted file's metadata and sidecar say it came from (names, hashes, rule)."""
     return (f"extracted by LoRA for Dummies from {Path(tuned).name} minus {Path(base).name} "
-            f"(sha256 {short_hash(sha256_file(tuned))} − "
-            f"{short_hash(sha256_file(base))}); rank rule {settings.rule.mode} "
+            f"(sha256 {short_hash(hashes.sha256(tuned))} − "
+            f"{short_hash(hashes.sha256(base))}); rank rule {settings.rule.mode} "
             f"{settings.rule.rank}")
 
 
@@ -196,6 +202,7 @@ def extract_sd_lora(base: Path, tuned: Path, lora_dir: Path, name: str,
     output, family, v_prediction = check_extraction(base, tuned, lora_dir, name, settings,
                                                     overwrite)
     name = output.stem
+    hashes = hash_sources(base, tuned)
     report = ExtractReport()
     modules: dict[str, LoraModule] = {}
     with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file, \
@@ -224,7 +231,7 @@ def extract_sd_lora(base: Path, tuned: Path, lora_dir: Path, name: str,
         raise UserError(NO_DIFFERENCE)
     ranks = [m.rank for m in modules.values() if m.down.dim() == 2 or m.down.shape[-1] == 1]
     conv_ranks = [m.rank for m in modules.values() if m.down.dim() == 4 and m.down.shape[-1] > 1]
-    comment = extraction_comment(base, tuned, settings)
+    comment = extraction_comment(base, tuned, settings, hashes)
     metadata = lora_metadata(family, name, max(ranks or [0]), max(ranks or [0]), v_prediction,
                              comment, conv_rank=max(conv_ranks or [0]),
                              conv_alpha=max(conv_ranks or [0]))

@@ -16,6 +16,7 @@ from lora_for_dummies.extract.run import (
     ExtractSettings,
     extraction_comment,
     factor_module,
+    hash_sources,
     judge_parts,
     save_dtype,
     write_extraction_sidecar,
@@ -37,6 +38,7 @@ def extract_transformer(base: Path, tuned: Path, output: Path, family: str,
     """Write `output` holding tuned − base over `targets` ([(LoRA module name, weight key)]),
     with its sidecar; `notes` go into the report (what the family left out, and why)."""
     reporter = reporter or Reporter()
+    hashes = hash_sources(base, tuned)
     report = ExtractReport(notes=list(notes))
     modules: dict[str, LoraModule] = {}
     norms = [0.0, 0.0]
@@ -58,7 +60,7 @@ def extract_transformer(base: Path, tuned: Path, output: Path, family: str,
     judge_parts(report, {PART: norms}, settings, modules)
     if not modules:
         raise UserError(NO_DIFFERENCE)
-    comment = extraction_comment(base, tuned, settings)
+    comment = extraction_comment(base, tuned, settings, hashes)
     output.parent.mkdir(parents=True, exist_ok=True)  # the Lora folder itself, never deeper
     save(output, modules, comment, save_dtype(settings))
     write_extraction_sidecar(output, family, comment, preview)

@@ -1,0 +1,70 @@
+"""The webui's sha256 of a model, computed beside the job that reads the file: the same value
+as a plain read, from a memory map or (an empty file) a read, cached, and an error raised where
+the result is asked for. While the hash runs, torch's threads leave it a core."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+import pytest
+import torch
+
+from lora_for_dummies import cpu_threads
+from lora_for_dummies.checkpoints.hashing import HashAhead, sha256_file
+from lora_for_dummies.cpu_threads import ThreadGovernor, helper_thread
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LFD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_hash_ahead_matches_a_plain_read_and_fills_the_cache(tmp_path):
+    big = tmp_path / "big.safetensors"
+    big.write_bytes(os.urandom(3 * 1024 * 1024 + 17))  # a slice boundary is not a block one
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    hashes = HashAhead((big, empty))
+    assert hashes.sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert hashes.sha256(empty) == hashlib.sha256(b"").hexdigest()
+    cache = (tmp_path / "cache" / "hashes.json").read_text()
+    assert hashes.sha256(big) in cache and hashes.sha256(empty) in cache
+
+
+def test_a_file_that_cannot_be_read_fails_in_the_caller(tmp_path):
+    hashes = HashAhead((tmp_path / "gone.safetensors",))
+    with pytest.raises(FileNotFoundError):
+        hashes.sha256(tmp_path / "gone.safetensors")
+
+
+def test_two_threads_hashing_at_once_keep_both_cache_entries(tmp_path):
+    files = [tmp_path / f"m{i}.safetensors" for i in range(6)]
+    for i, path in enumerate(files):
+        path.write_bytes(bytes([i]) * 4096)
+    threads = [threading.Thread(target=sha256_file, args=(p,)) for p in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cache = (tmp_path / "cache" / "hashes.json").read_text()
+    assert all(hashlib.sha256(p.read_bytes()).hexdigest() in cache for p in files)
+
+
+def test_torch_leaves_a_core_to_a_helper_while_it_runs(monkeypatch):
+    samples = iter([(0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (2.0, 2.0, 2.0)])  # others: idle
+    monkeypatch.setattr(cpu_threads, "_sample", lambda: next(samples))
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        with ThreadGovernor() as governor:
+            governor._cores = 4
+            with helper_thread():
+                governor.update()
+                assert torch.get_num_threads() == 3
+            governor.update()
+            assert torch.get_num_threads() == 4
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
