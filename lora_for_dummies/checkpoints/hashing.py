@@ -24,7 +24,7 @@ from lora_for_dummies.cpu_threads import helper_thread
 from lora_for_dummies.errors import UserError
 
 _CHUNK = 1024 * 1024
-_SLICE = 64 * 1024 * 1024  # hashlib lets go of the GIL for each slice of the mapped file
+_SLICE = 16 * 1024 * 1024  # a multiple of every system's map granularity
 _cache_lock = threading.Lock()  # one read-modify-write of the cache file at a time
 
 
@@ -59,19 +59,23 @@ def sha256_file(path: str | Path, cache_file: Path | None = None) -> str:
 
 
 def _digest(path: Path) -> str:
-    """sha256 of the file, read through a memory map (no copy into Python's memory; measured
-    1.8 GB/s against 1.4 GB/s for 8 MiB reads)."""
+    """sha256 of the file, read through memory maps of 16 MiB, each unmapped when hashed: no
+    copy into Python's memory (measured 1.8 GB/s against 1.4 GB/s for 8 MiB reads), and the
+    mapped pages never add up in the process's resident memory (one map of the whole file
+    showed a 2 GB model as 2.4 GB of RSS)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         try:
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # an empty file; a file system that cannot map
+            for offset in range(0, size, _SLICE):
+                with mmap.mmap(handle.fileno(), min(_SLICE, size - offset), offset=offset,
+                               access=mmap.ACCESS_READ) as window:
+                    digest.update(window)
+        except (ValueError, OSError):  # a file system that cannot map: read it instead
+            digest = hashlib.sha256()
+            handle.seek(0)
             for block in iter(lambda: handle.read(_CHUNK), b""):
                 digest.update(block)
-            return digest.hexdigest()
-        with mapped, memoryview(mapped) as view:
-            for start in range(0, len(view), _SLICE):
-                digest.update(view[start:start + _SLICE])
     return digest.hexdigest()
 
 

@@ -277,6 +277,7 @@ def _pairs(base_file: CheckpointFile, tuned_file: CheckpointFile, targets: list[
         # In place: nothing reads this region again (from an fp32 .ckpt it is the reader's own
         # tensor, and a fused q/k/v is read a third at a time; a test compares with .safetensors).
         delta = tuned.sub_(weight)
+        del weight  # else this frame holds the base's fp32 copy through the module's SVD
         yield target, weight_norm, delta, float(delta.norm())
 
 
@@ -305,7 +306,10 @@ def factor_module(target: Target, base_norm: float, delta: Any, delta_norm: floa
     if settings.clamp:
         factors, clamp_error = clamp_quantile(factors, matrix, settings.clamp)
     rank = factors.down.shape[0]
-    down, up = factors.down.cpu(), factors.up.cpu()
+    # Held until the file is written, so kept in the file's dtype at once (the writer casts to
+    # it anyway): fp32 factors of a rank-32 SD 1.5 pair held 180 MB.
+    dtype = save_dtype(settings)
+    down, up = factors.down.to("cpu", dtype), factors.up.to("cpu", dtype)
     if delta.dim() == 4:
         down = down.reshape(rank, *delta.shape[1:])
         up = up.reshape(delta.shape[0], rank, 1, 1)
