@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
 
 from kohya_extract import timed_process  # noqa: E402 - bench/ is this script's own folder
+from rss import peak_rss_gb  # noqa: E402 - this process's own peak, not ru_maxrss
 
 
 def make_pair(family: str) -> tuple[Path, Path, Path]:
@@ -156,12 +157,6 @@ def run_reference(base: Path, tuned: Path, rank: int) -> dict:
         factors[target.name] = (u.clamp(-limit, limit), vh.clamp(-limit, limit))
     return {"seconds": time.perf_counter() - start, "rss": peak_rss_gb(), "factors": factors,
             "optimal": optimal}
-
-
-def peak_rss_gb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _own(loaded, target) -> str:

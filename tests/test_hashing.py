@@ -1,6 +1,6 @@
 """The webui's sha256 of a model, computed beside the job that reads the file: the same value
 as a plain read, from a memory map or (an empty file) a read, cached, and an error raised where
-the result is asked for. While the hash runs, torch's threads leave it a core."""
+the result is asked for (torch leaving the hash a core: test_cpu_threads.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ import os
 import threading
 
 import pytest
-import torch
 
-from lora_for_dummies import cpu_threads
 from lora_for_dummies.checkpoints.hashing import HashAhead, sha256_file
-from lora_for_dummies.cpu_threads import ThreadGovernor, helper_thread
 
 
 @pytest.fixture(autouse=True)
@@ -50,24 +47,6 @@ def test_two_threads_hashing_at_once_keep_both_cache_entries(tmp_path):
         thread.join()
     cache = (tmp_path / "cache" / "hashes.json").read_text()
     assert all(hashlib.sha256(p.read_bytes()).hexdigest() in cache for p in files)
-
-
-def test_torch_leaves_a_core_to_a_helper_while_it_runs(monkeypatch):
-    samples = iter([(0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (2.0, 2.0, 2.0)])  # others: idle
-    monkeypatch.setattr(cpu_threads, "_sample", lambda: next(samples))
-    before = torch.get_num_threads()
-    torch.set_num_threads(4)
-    try:
-        with ThreadGovernor() as governor:
-            governor._cores = 4
-            with helper_thread():
-                governor.update()
-                assert torch.get_num_threads() == 3
-            governor.update()
-            assert torch.get_num_threads() == 4
-        assert torch.get_num_threads() == 4
-    finally:
-        torch.set_num_threads(before)
 
 
 HIGH_WATER = """

@@ -163,11 +163,6 @@ def extract_lora(base: str | Path, tuned: str | Path, lora_dir: str | Path, name
                                       overwrite, preview)
 
 
-def hash_sources(base: str | Path, tuned: str | Path) -> HashAhead:
-    """Start hashing both files beside the extraction that reads them (see `HashAhead`)."""
-    return HashAhead((tuned, base))
-
-
 def extraction_comment(base: str | Path, tuned: str | Path, settings: ExtractSettings,
                        hashes: HashAhead) -> str:
     """What an extracted file's metadata and sidecar say it came from (names, hashes, rule)."""
@@ -202,7 +197,7 @@ def extract_sd_lora(base: Path, tuned: Path, lora_dir: Path, name: str,
     output, family, v_prediction = check_extraction(base, tuned, lora_dir, name, settings,
                                                     overwrite)
     name = output.stem
-    hashes = hash_sources(base, tuned)
+    hashes = HashAhead((tuned, base))  # beside the reading below, not a second pass after
     report = ExtractReport()
     modules: dict[str, LoraModule] = {}
     with CheckpointFile(base) as base_file, CheckpointFile(tuned) as tuned_file, \

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lora_for_dummies.checkpoints.hashing import HashAhead
+from lora_for_dummies.cpu_threads import ThreadGovernor
 from lora_for_dummies.errors import UserError
 from lora_for_dummies.extract.run import (
     NO_DIFFERENCE,
@@ -16,7 +18,6 @@ from lora_for_dummies.extract.run import (
     ExtractSettings,
     extraction_comment,
     factor_module,
-    hash_sources,
     judge_parts,
     save_dtype,
     write_extraction_sidecar,
@@ -38,25 +39,27 @@ def extract_transformer(base: Path, tuned: Path, output: Path, family: str,
     """Write `output` holding tuned − base over `targets` ([(LoRA module name, weight key)]),
     with its sidecar; `notes` go into the report (what the family left out, and why)."""
     reporter = reporter or Reporter()
-    hashes = hash_sources(base, tuned)
+    hashes = HashAhead((tuned, base))  # beside the reading below, not a second pass after
     report = ExtractReport(notes=list(notes))
     modules: dict[str, LoraModule] = {}
     norms = [0.0, 0.0]
     reporter.start(len(targets), f"Extracting {output.stem}")
-    for index, (name, key) in enumerate(targets, start=1):
-        if reporter.should_stop():
-            raise UserError("extraction stopped; nothing was written")
-        weight = read_base(key)
-        delta = read_tuned(key) - weight
-        weight_norm, delta_norm = float(weight.norm()), float(delta.norm())
-        module_report, module = factor_module(Target(PART, key, name, key, None, False),
-                                              weight_norm, delta, delta_norm, settings)
-        report.modules.append(module_report)
-        norms[0] += delta_norm ** 2
-        norms[1] += weight_norm ** 2
-        if module is not None:
-            modules[name] = module
-        reporter.step(index, name)
+    with ThreadGovernor() as governor:
+        for index, (name, key) in enumerate(targets, start=1):
+            if reporter.should_stop():
+                raise UserError("extraction stopped; nothing was written")
+            governor.update()  # torch's threads follow the idle cores (the hash holds one)
+            weight = read_base(key)
+            delta = read_tuned(key) - weight
+            weight_norm, delta_norm = float(weight.norm()), float(delta.norm())
+            module_report, module = factor_module(Target(PART, key, name, key, None, False),
+                                                  weight_norm, delta, delta_norm, settings)
+            report.modules.append(module_report)
+            norms[0] += delta_norm ** 2
+            norms[1] += weight_norm ** 2
+            if module is not None:
+                modules[name] = module
+            reporter.step(index, name)
     judge_parts(report, {PART: norms}, settings, modules)
     if not modules:
         raise UserError(NO_DIFFERENCE)
