@@ -115,13 +115,28 @@ class GradioPage:
         tabs = self.page.locator("#lfd_tabs")  # ours only: the webui has a "Train" tab too
         tab = tabs.get_by_role("tab", name=label, exact=True)  # gradio 4 and 5
         gradio3 = tabs.locator(".tab-nav button").get_by_text(label, exact=True)
-        tab.or_(gradio3).first.click()
+        # A page load brings back the tab last used (issue 23); a click made before that
+        # answer arrived is undone by it, and a person clicks again: so does the test.
+        for _ in range(3):
+            tab.or_(gradio3).first.click()
+            try:
+                self.wait_for(lambda: self.selected_tab() == label, f"the {label} tab", 5)
+                return
+            except AssertionError:
+                continue
+
+    def selected_tab(self) -> str:
+        tabs = self.page.locator("#lfd_tabs")
+        chosen = tabs.locator("[role=tab][aria-selected=true], .tab-nav button.selected")
+        return chosen.first.inner_text().strip() if chosen.count() else ""
 
     def reload(self, tab: str) -> None:
-        """A browser refresh, then back to `tab`."""
+        """A browser refresh, which comes back on `tab`, the tab the user was on (issue 23:
+        it landed on Dataset)."""
         self.page.reload()
         self.page.locator("#lfd_tabs").wait_for()
-        self.tab(tab)
+        self.wait_for(lambda: self.selected_tab() == tab, f"the {tab} tab after a refresh",
+                      timeout=30, shows=self.selected_tab)
 
     def expand(self, label: str, shows: str) -> None:
         """Open the accordion called `label` unless `#shows` inside it is already visible."""
@@ -269,6 +284,13 @@ class GradioPage:
         return self.page.locator(f"#{elem_id} img").evaluate_all(
             "imgs => imgs.map(i => i.src)")
 
+    def highlighted(self, elem_id: str) -> str:
+        """The caption of the gallery's highlighted thumbnail ("" when none is)."""
+        return self.page.locator(f"#{elem_id}").first.evaluate(
+            "g => { const b = g.querySelector('button.thumbnail-item.selected'); if (!b) "
+            "return ''; const i = b.querySelector('img'); "
+            "return (i && i.alt) || (b.textContent || '').trim(); }")
+
     def screenshot(self, path: Path, elem_id: str | None = None) -> None:
         """A full-page PNG (or of one element), reduced to 256 colours (a third of the size,
         for the docs). Toasts of gradio 4 / 5 are hidden first: a passing one covered a field
@@ -291,6 +313,7 @@ def make_dataset(ui: GradioPage, name: str, images: list[Path], token: str = "sk
                  sizes: tuple[int, int] = (128, 64)) -> str:
     """Dataset tab: create `name`, import `images`, set the trigger word, process them at
     `sizes` (high, low). Returns the import status."""
+    ui.tab("Dataset")  # a page comes back on the tab last used, which may be another
     ui.expand("New dataset and import", "lfd_dataset_new_name")
     ui.fill("lfd_dataset_new_name", name)
     ui.click("lfd_dataset_create")

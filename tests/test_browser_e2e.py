@@ -125,6 +125,10 @@ def test_the_guides_path_in_a_browser(app, ui, tmp_path):
         "save_name": "e2e dog", "training_steps": 30, "training_resolution": 64,
         "samples_every": 1, "samples_steps": 2, "samples_width": 64, "samples_height": 64,
         "save_every": 10, "optimizer_unet_lr": 0.01})
+    # The guided lines follow the settings changed by hand, and time that run (issue 23)
+    choices = ui.wait_text("lfd_train_choices", "UNet learning rate 0.01 (guided: 0.0001)")
+    assert "Steps 30 (guided: 100)" in choices, choices
+    assert "about 30 steps on this computer's CPU" in choices, choices
     ui.click("lfd_train_plot")
     ui.wait_for(lambda: ui.images("lfd_train_lr_plot"), "the LR plot")
     ui.click("lfd_train_start")

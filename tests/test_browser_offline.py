@@ -46,6 +46,11 @@ def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
             assert ui.value("lfd_concept_token") == "sks"
             # Pre-flight at 512 px: the demo's 640×480 originals are small; a click on that
             # finding opens its caption and scrolls the editor into view.
+            # An image chosen in the gallery first: the finding's image takes the highlight.
+            page.locator("#lfd_dataset_gallery button.thumbnail-item").last.click()
+            ui.wait_for(lambda: ui.value("lfd_caption_stem"), "the clicked image's name")
+            clicked = ui.value("lfd_caption_stem")
+            assert ui.highlighted("lfd_dataset_gallery") == clicked
             ui.click("lfd_preflight_run")
             row = page.locator("#lfd_preflight_findings tbody tr").filter(
                 has_text="smaller than the resolution")
@@ -62,12 +67,21 @@ def test_the_page_requests_nothing_from_outside_hosts(tmp_path):
                     if attempt == 2:
                         raise
             ui.wait_for(lambda: page.evaluate(_IN_VIEW), "the caption editor in view")
+            found = ui.value("lfd_caption_stem")
+            assert found != clicked, "the finding should name another image than the one clicked"
+            ui.wait_for(lambda: ui.highlighted("lfd_dataset_gallery") == found,
+                        "the finding's image highlighted in the gallery (issue 23)",
+                        shows=lambda: ui.highlighted("lfd_dataset_gallery"))
             # Ctrl+Enter in the caption: save it and go on to the next image.
             first = ui.value("lfd_caption_stem")
             ui.fill("lfd_caption_text", "sks, dog, edited")
             ui._field("lfd_caption_text").press("Control+Enter")
             ui.wait_value("lfd_caption_message", f"Saved {first}.txt")
             ui.wait_for(lambda: ui.value("lfd_caption_stem") not in ("", first), "the next image")
+            following = ui.value("lfd_caption_stem")
+            ui.wait_for(lambda: ui.highlighted("lfd_dataset_gallery") == following,
+                        "the next image highlighted", shows=lambda: ui.highlighted(
+                            "lfd_dataset_gallery"))
             high = tmp_path / "workspace" / "datasets" / "demo dog" / "HIGHRES_CONCEPT"
             assert (high / f"{first}.txt").read_text(encoding="utf-8") == "sks, dog, edited"
             browser.close()

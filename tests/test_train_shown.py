@@ -17,7 +17,7 @@ from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.app import standalone_app
 from lora_for_dummies.ui.train_session import SESSION
 from lora_for_dummies.ui.train_tab import PATHS
-from uitools import find_block, handler_for
+from uitools import find_block, handler_for, handlers
 
 CHARACTER = "A character or person"
 
@@ -151,3 +151,53 @@ def test_a_start_after_a_refusal_shows_only_todays_answer(tiny_models, tmp_path)
     assert answered(again, "- a bullet")[1] == ""  # at once, and the poll keeps it away:
     assert poll_view()[3] == ""
     assert answered(again, "- a bullet")[0] == compat.update()  # the why bullets stay
+
+
+def test_the_guided_lines_follow_the_settings_changed_by_hand(tiny_models, tmp_path):
+    """Issue 23 (docs' train.png): the guided bullets said "100 steps at 512 px, roughly 3m40s"
+    beside a form set by hand to 30 steps at 64 px. A setting changed below is named against
+    the guided choice and the time is the changed run's; a page load after a run started that
+    way says the same."""
+    from lora_for_dummies.ui import train_form as form
+    from lora_for_dummies.ui.train_controller import TrainController
+
+    host = _host(tmp_path, tiny_models)
+    demo = standalone_app(host)
+    choices = find_block(demo, "lfd_train_choices")
+    guided = handler_for(demo, choices, "on_guided")
+    edited = handler_for(demo, choices, "on_hand_edit")
+    chosen = guided("tiny.safetensors", CHARACTER, "dog", "main", "", False)
+    values = [update["value"] for update in chosen[3:3 + len(PATHS)]]
+    step3 = ("tiny.safetensors", CHARACTER, "dog", "main", "dog", False, "sks")
+    assert edited(*step3, *values) == chosen[0]  # nothing changed: the guided lines as they were
+    assert "about 100 steps on this computer's CPU" in chosen[0], chosen[0]
+    values[PATHS.index("training.steps")] = 30
+    values[PATHS.index("training.resolution")] = "64"  # as a number field may send it
+    values[PATHS.index("optimizer.unet_lr")] = 0.01
+    lines = edited(*step3, *values)
+    assert "changed by hand below, and used as changed: Steps 30 (guided: 100); Resolution 64 " \
+           "(guided: 512); UNet learning rate 0.01 (guided: 0.0001)" in lines, lines
+    assert "time: about 30 steps on this computer's CPU" in lines, lines
+    assert "about 100 steps" not in lines
+    # Started that way, a page load brings the same lines back (from the run's settings).
+    job = TrainController(host).job_from_values("tiny.safetensors", chosen[2], "auto", values)
+    form.remember(host, job, {"subject": CHARACTER, "dataset": "dog", "concept": "main"})
+    reloaded = form.guided_why(host, TrainController(host))
+    assert "Steps 30 (guided: 100)" in reloaded and "about 30 steps" in reloaded, reloaded
+
+
+def test_a_refresh_comes_back_on_the_tab_last_chosen(tmp_path):
+    """Issue 23: a reload landed on the Dataset tab, whichever tab the user was on."""
+    from lora_for_dummies.ui.tab_memory import last_tab
+
+    host = StandaloneHost(tmp_path / "data")
+    demo = standalone_app(host)
+    tabs = find_block(demo, "lfd_tabs")
+    on_load = handler_for(demo, tabs)
+    assert "selected" not in on_load()  # a first visit opens on Dataset, as the page does
+    chose = next(fn.fn for fn in handlers(demo) if getattr(fn.fn, "__name__", "") == "chose_train")
+    chose()  # the user clicks the Train tab
+    assert on_load()["selected"] == "train" == last_tab(host, ["dataset", "train"])
+    reloaded = standalone_app(host)  # the server restarted: still remembered
+    assert handler_for(reloaded, find_block(reloaded, "lfd_tabs"))()["selected"] == "train"
+    assert last_tab(host, ["dataset", "models"]) == "dataset"  # a tab no longer there

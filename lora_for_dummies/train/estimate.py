@@ -22,6 +22,11 @@ from lora_for_dummies.progress import format_seconds
 # SD 1.5 UNet (860 M) about 10 s a step plus the same overheads. Between and beyond them the
 # time follows the UNet's size.
 CPU_MEASURED = ((1.39e6, 2.2), (860e6, 12.0))
+# Below 512 px a step does not shrink with the pixels for ever: the demo's model trained 30
+# steps at 64 px in 14.5 s and at 256 px in 21.3 s (whole runs, 2026-12-08, same CPU), i.e.
+# about 5 s of loading and self-check and at least 0.3 s a step whatever the size.
+CPU_RUN_OVERHEAD_S = 5.0
+CPU_STEP_FLOOR_S = 0.3
 # A 12 GB consumer GPU at the family's own resolution (LoRA, fp16): each family's estimate
 # (`Family.gpu_seconds_per_step`), not measured.
 
@@ -52,7 +57,7 @@ def cpu_seconds_per_step(unet_params: float, resolution: int, batch_size: int) -
     (small, small_s), (large, large_s) = CPU_MEASURED
     per_param = (large_s - small_s) / (large - small)
     at_512 = max(small_s, small_s + (unet_params - small) * per_param)
-    return at_512 * (resolution / 512) ** 2 * batch_size
+    return max(CPU_STEP_FLOOR_S, at_512 * (resolution / 512) ** 2 * batch_size)
 
 
 def estimate_run(image_count: int, family: str, vram_gb: float = 0.0, gpu: str = "",
@@ -66,13 +71,22 @@ def estimate_run(image_count: int, family: str, vram_gb: float = 0.0, gpu: str =
                         subject=subject_for(subject), concept_folder=Path("images"), token="",
                         image_count=max(image_count, 1), name="estimate", vram_gb=vram_gb)
     job, _ = guided_job(TrainJob(), given)
-    steps, resolution = job.training.steps, job.training.resolution
-    batch = job.training.batch_size
+    return estimate_steps(job.training.steps, job.training.resolution, job.training.batch_size,
+                          family, vram_gb, gpu, unet_params)
+
+
+def estimate_steps(steps: int, resolution: int, batch: int, family: str, vram_gb: float = 0.0,
+                   gpu: str = "", unet_params: float | None = None) -> RunEstimate:
+    """How long `steps` steps at `resolution` px and `batch` take on this device (the form's
+    own numbers once the user changed the guided path's)."""
+    steps, resolution, batch = max(int(steps), 0), max(int(resolution), 8), max(int(batch), 1)
     spec = get_family(family)
     params = unet_params if unet_params else spec.full_size_unet_parameters
     if vram_gb <= 0:
         seconds = cpu_seconds_per_step(params, resolution, batch)
-        return RunEstimate(steps, steps * seconds, "this computer's CPU", True)
+        # (the 512 px figures hold these 5 s already: 2 % of a 100-step run, left so)
+        return RunEstimate(steps, CPU_RUN_OVERHEAD_S + steps * seconds, "this computer's CPU",
+                           True)
     native = spec.native_resolution
     seconds = spec.gpu_seconds_per_step * (resolution / native) ** 2 * batch
     return RunEstimate(steps, steps * seconds, gpu or f"a {vram_gb:.0f} GB GPU", False)

@@ -28,19 +28,20 @@ def build_tabs(host: Host, problems: list[str] | None = None) -> dict[str, Any]:
                     elem_id="lfd_problems")
         return {}
     parts: dict[str, Any] = {}
-    with gr.Tabs(elem_id="lfd_tabs"):
-        with gr.Tab("Dataset", elem_id="lfd_tab_dataset"):
-            parts["dataset"] = build_dataset_tab(host)
-        with gr.Tab("Train", elem_id="lfd_tab_train"):
-            parts["train"] = build_train_tab(host)
-        with gr.Tab("Extract", elem_id="lfd_tab_extract"):
-            parts["extract"] = build_extract_tab(host)
-        with gr.Tab("Models", elem_id="lfd_tab_models"):
-            parts["models"] = build_models_tab(host)
+    items: dict[str, Any] = {}
+    builders = {"Dataset": build_dataset_tab, "Train": build_train_tab,
+                "Extract": build_extract_tab, "Models": build_models_tab}
+    with gr.Tabs(elem_id="lfd_tabs") as tabs:
+        for title, build in builders.items():
+            key = title.lower()
+            with gr.Tab(title, id=key, elem_id=f"lfd_tab_{key}") as items[key]:
+                parts[key] = build(host)
     from gradio.context import Context
 
     from lora_for_dummies.ui.compat import escape_help
+    from lora_for_dummies.ui.tab_memory import follow_tabs
 
+    follow_tabs(host, tabs, items)  # a refresh comes back on the tab the user was on
     _follow_other_tabs(host, parts, Context.root_block)
     escape_help(Context.root_block)  # help text shows `<lora:NAME:0.8>` as typed
     return parts

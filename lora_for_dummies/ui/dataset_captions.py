@@ -42,6 +42,20 @@ _SHORTCUT = ("if (!window.lfdCaptionKeys) { window.lfdCaptionKeys = true; "
              "const button = b && (b.tagName === 'BUTTON' ? b : b.querySelector('button')); "
              "if (button) button.click(); } }); }")
 SHORTCUT_JS = "() => { " + _SHORTCUT + " }"
+# The gallery's highlight follows the editor's image when something other than a click on the
+# gallery chose it (a pre-flight finding, Previous / Next, Save and next): else the highlight
+# stays on the image chosen before. gradio 3 (A1111's, Forge Neo's) cannot set a gallery's
+# selection from the server, so the thumbnail that shows the editor's file name is clicked, as
+# a person would; its select event opens the same file. Runs a moment after the event, when
+# the editor's name has reached the page.
+_HIGHLIGHT = ("setTimeout(() => { const f = document.querySelector('#lfd_caption_stem textarea, "
+              "#lfd_caption_stem input'); const stem = f ? f.value : ''; "
+              "const items = [...document.querySelectorAll('#lfd_dataset_gallery "
+              "button.thumbnail-item')]; const item = items.find((b) => "
+              "[...b.querySelectorAll('img')].some((i) => i.alt === stem) || "
+              "(b.textContent || '').trim() === stem); "
+              "if (stem && item && !item.classList.contains('selected')) item.click(); }, 150);")
+FOLLOW_JS = "() => { " + _HIGHLIGHT + " }"
 
 
 def _message(elem_id: str, lines: int = 1) -> Any:
@@ -153,8 +167,8 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
     def on_next(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
         return ctl.neighbour(name, concept_name, stem_name, 1)
 
-    previous.click(on_previous, [dataset, concept, stem], editor)
-    following.click(on_next, [dataset, concept, stem], editor)
+    compat.then_js(previous.click(on_previous, [dataset, concept, stem], editor), FOLLOW_JS)
+    compat.then_js(following.click(on_next, [dataset, concept, stem], editor), FOLLOW_JS)
 
     def on_save_next(name: str, concept_name: str, stem_name: str, text: str) -> tuple[Any, ...]:
         try:
@@ -163,9 +177,10 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
             return (f"⚠ {err}",) + tuple(compat.update() for _ in editor)
         return (message,) + ctl.neighbour(name, concept_name, stem_name, 1)
 
-    save_next.click(on_save_next, [dataset, concept, stem, caption],
-                    [caption_message] + editor).then(ctl.frequency, [dataset, concept],
-                                                     [frequency])
+    saved_next = save_next.click(on_save_next, [dataset, concept, stem, caption],
+                                 [caption_message] + editor)
+    compat.then_js(saved_next, FOLLOW_JS)
+    saved_next.then(ctl.frequency, [dataset, concept], [frequency])
     caption.change(ctl.token_label, [caption], [tokens])
     def on_save(name: str, concept_name: str, stem_name: str, text: str) -> str:
         return ctl.save_caption(name, concept_name or MAIN, stem_name, text)

@@ -13,7 +13,7 @@ from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.fields import HELP
 from lora_for_dummies.ui import compat
 from lora_for_dummies.ui.compat import user_message
-from lora_for_dummies.ui.dataset_captions import _SHORTCUT, build_captions
+from lora_for_dummies.ui.dataset_captions import _HIGHLIGHT, _SHORTCUT, build_captions
 from lora_for_dummies.ui.dataset_controller import MAIN, DatasetController
 from lora_for_dummies.ui.families import family_radio
 from lora_for_dummies.ui.help_text import TIPS
@@ -283,7 +283,7 @@ def build_dataset_tab(host: Host) -> dict[str, Any]:
     compat.then_js(findings.select(on_finding, [dataset, findings, concept],
                                    [concept, *editor]),
                    "() => { const el = document.getElementById('lfd_caption_text'); "
-                   "if (el) el.scrollIntoView({block: 'center'}); " + _SHORTCUT + " }")
+                   "if (el) el.scrollIntoView({block: 'center'}); " + _SHORTCUT + _HIGHLIGHT + " }")
     return {"dataset": dataset, "concept": concept, "gallery": images, "caption": caption,
             "tokens": tokens, "status": status,
             "datasets_changed": [create_event, kohya_event]}  # other tabs' lists follow

@@ -14,6 +14,7 @@ from lora_for_dummies.errors import UserError
 from lora_for_dummies.hosts.base import Host
 from lora_for_dummies.train.config import TrainJob
 from lora_for_dummies.train.fields import SETTINGS, TRISTATE_VALUES
+from lora_for_dummies.train.hand_edits import setting_value
 from lora_for_dummies.ui import train_form as form
 from lora_for_dummies.ui.families import family_refused
 from lora_for_dummies.ui.train_session import SESSION
@@ -53,15 +54,8 @@ class TrainController:
         data = to_dict(TrainJob())
         for (path, _, kind, _), value in zip(SETTINGS, values, strict=True):
             section, key = path.split(".")
-            if kind == "int":
-                value = int(value or 0)
-            elif kind == "number":
-                value = float(value or 0)
-            elif kind == "lines":
-                value = [line.strip() for line in (value or "").splitlines() if line.strip()]
-            elif kind == "tristate":
-                value = TRISTATE_VALUES.get(value)
-            data[section][key] = value
+            data[section][key] = value if kind in ("bool", "choice", "text") else \
+                setting_value(kind, value)
         data["model"]["base"] = str(self.checkpoint(base))
         data["model"]["v_prediction"] = TRISTATE_VALUES.get(v_mode)
         data["concepts"] = [{"folder": row[0], "token": row[1], "repeats": int(row[2]),
@@ -181,10 +175,12 @@ class TrainController:
         return f"{gpu_name()}, {gigabytes:.0f} GB: the Performance Wizard sizes the run for it"
 
     def guided(self, base: str | None, subject: str | None, dataset: str | None,
-               concept: str | None, name: str,
-               token: str | None = None) -> tuple[TrainJob, list[str]]:
+               concept: str | None, name: str, token: str | None = None,
+               shown: list[Any] | None = None) -> tuple[TrainJob, list[str]]:
         """The job the five choices make, from the current form's other settings; `token`:
-        the trigger word typed in step 3 (None: the dataset's)."""
+        the trigger word typed in step 3 (None: the dataset's). With `shown` (the settings'
+        fields as the form holds them) the lines also name what was changed by hand there,
+        and the time is the changed run's."""
         from lora_for_dummies.train.guided import GuidedInput, guided_job, subject_for
         from lora_for_dummies.train.wizard import detect_vram_gb
 
@@ -203,14 +199,22 @@ class TrainController:
                             name=name or dataset, vram_gb=detect_vram_gb(),
                             repeats=selected.repeats)
         job, why = guided_job(form.form_job(self.host), given)
-        from lora_for_dummies.train.estimate import estimate_run, unet_parameters
+        from lora_for_dummies.train.estimate import estimate_run, estimate_steps, unet_parameters
+        from lora_for_dummies.train.hand_edits import changes_time, hand_edits, hand_edits_line
         from lora_for_dummies.train.wizard import gpu_name
 
-        # the same line as the Dataset tab's pre-flight (one rule: train/estimate.py)
-        run = estimate_run(images, given.family, given.vram_gb,
-                           gpu_name() if given.vram_gb > 0 else "", unet_parameters(path),
-                           given.subject.key)
-        return job, why + [f"time: {run.line()}"]
+        gpu, params = gpu_name() if given.vram_gb > 0 else "", unet_parameters(path)
+        changes = hand_edits(job, shown) if shown is not None else []
+        if changes_time(changes):  # the run the form now makes, not the guided one
+            t = to_dict(job)["training"] | {c[0].split(".")[1]: c[3] for c in changes
+                                            if c[0].startswith("training.")}
+            run = estimate_steps(t["steps"], t["resolution"], t["batch_size"], given.family,
+                                 given.vram_gb, gpu, params)
+        else:  # the same line as the Dataset tab's pre-flight (one rule: train/estimate.py)
+            run = estimate_run(images, given.family, given.vram_gb, gpu, params,
+                               given.subject.key)
+        edits = [hand_edits_line(changes)] if changes else []
+        return job, why + edits + [f"time: {run.line()}"]
 
     # -- start / resume: one path -----------------------------------------------------------
     def start(self, job: TrainJob, resume: bool, gpus: int, task_id: str, overwrite: bool,

@@ -68,10 +68,13 @@ def guided_why(host: Host, controller: Any) -> str:
     dataset = last_choice(host, "dataset")
     if not dataset:
         return ""
-    try:
+    from lora_for_dummies.ui.train_controller import job_values
+
+    job = form_job(host)
+    try:  # what the run was started with, changes by hand included
         _, why = controller.guided(base_title(host), last_choice(host, "subject"), dataset,
-                                   last_choice(host, "concept", "main"),
-                                   form_job(host).save.name)
+                                   last_choice(host, "concept", "main"), job.save.name,
+                                   shown=job_values(job))
     except (UserError, OSError):
         return ""
     return "\n".join(f"- {reason}" for reason in why)

@@ -151,6 +151,23 @@ def _connect_guided(controller: TrainController, p: dict[str, Any]) -> None:
         choice.input(on_trigger, guided_in, guided_out)
     # Once typed (not at each key: every answer refills the settings below)
     p["trigger"].blur(on_trigger, guided_in, guided_out)
+
+    def on_hand_edit(base: str, subject: str, dataset: str, concept: str, name: str,
+                     typed: bool, trigger: str, *values: Any) -> Any:
+        """A setting changed by hand: the guided lines say so, and time the run it makes."""
+        if not dataset:
+            return compat.update()
+        try:
+            _, why = controller.guided(base, subject, dataset, concept,
+                                       name if typed and name else "", trigger or "",
+                                       shown=list(values))
+        except UserError:  # step 3 has nothing to train: its own message stays
+            return compat.update()
+        return "\n".join(f"- {reason}" for reason in why)
+
+    for field in fields:
+        if field is not name_field:
+            field.input(on_hand_edit, guided_in + fields, [p["choices_text"]])
     # Typing a name keeps it; emptying the box gives the name back to the dataset.
     name_field.input(lambda text: bool(str(text or "").strip()), [name_field],
                      [p["name_typed"]])
