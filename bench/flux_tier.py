@@ -15,11 +15,7 @@ This is a benchmark, not a test.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,72 +48,12 @@ def full_size_parts(folder: Path) -> Path:
     return base
 
 
-def images(folder: Path, count: int = 4) -> Path:
-    from lora_for_dummies.demo import photo
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        path = folder / f"{index}.png"
-        if not path.exists():
-            photo(1024, 1024, seed=index).save(path)
-            path.with_suffix(".txt").write_text("sks, a photo of a dog on grass",
-                                                encoding="utf-8")
-    return folder
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tier", type=int, choices=[16, 24, 32], required=True)
-    parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--tiny", action="store_true", help="the tiny Flux demo (CPU check)")
-    args = parser.parse_args()
-    import torch
-
+    from bench.family_tier import main as run_tier
     from lora_for_dummies.families.flux.demo import write_flux_demo
-    from lora_for_dummies.families.flux.tiers import FLUX_TIERS, choose_flux
-    from lora_for_dummies.train.config import TrainJob
-    from lora_for_dummies.train.loop import Trainer
+    from lora_for_dummies.families.flux.tiers import TABLE
 
-    if args.tiny:  # two shared cores: one thread is faster under load
-        torch.set_num_threads(1)
-    tier = next(t for t in FLUX_TIERS if t.gigabytes == args.tier)
-    base = write_flux_demo(OUT / "tiny") if args.tiny else full_size_parts(OUT / "full")
-    run = OUT / f"tier-{tier.gigabytes}{'-tiny' if args.tiny else ''}"
-    bf16 = args.device == "cuda" and torch.cuda.is_bf16_supported()
-    choice = choose_flux(tier.gigabytes, bf16, eight_bit=args.device == "cuda")
-    data: dict = {"model": {"base": str(base)},
-                  "concepts": [{"folder": str(images(OUT / "images")), "token": "sks",
-                                "repeats": 4}],
-                  "optimizer": {"scheduler": "constant", "warmup": 0},
-                  "training": {"steps": args.steps}, "samples": {"enabled": False},
-                  "save": {"name": f"flux-{tier.gigabytes}gb", "every": 0,
-                           "lora_dir": str(run / "Lora")}, "runs_dir": str(run)}
-    for path, value in choice.settings.items():
-        section, key = path.split(".")
-        data.setdefault(section, {})[key] = value
-    if args.tiny:
-        data["training"].update(resolution=64, precision="fp32")
-    began = time.perf_counter()
-    trainer = Trainer(TrainJob.from_dict(data), run / "Lora", device=args.device,
-                      overwrite=True)  # its own files of an earlier bench run
-    trainer.run()
-    resident = sum(p.numel() * p.element_size() for p in trainer.unet.parameters()) / 2**30
-    log = run / f"flux-{tier.gigabytes}gb" / "log.jsonl"
-    seconds = [json.loads(line)["seconds"] for line in log.read_text().splitlines()
-               if '"loss"' in line]
-    step = statistics.median(seconds[1:] or seconds)
-    if args.device == "cuda":
-        peak, memory = torch.cuda.max_memory_allocated() / 2**30, "peak VRAM"
-    else:
-        import resource
-
-        peak, memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak RSS"
-    print(f"flux-{tier.gigabytes}gb{' (tiny)' if args.tiny else ''}: {step:.2f} s/step, "
-          f"{memory} {peak:.2f} GB | table: {tier.vram_label()} | "
-          f"{peak / tier.estimated_gb:.2f}x the estimate | transformer weights resident "
-          f"{resident * 1024:.2f} MB ({'fp8 base' if tier.fp8_base else 'bf16'}) | whole run "
-          f"{time.perf_counter() - began:.0f} s")
+    run_tier(__doc__.splitlines()[0], "flux", TABLE, OUT, write_flux_demo, full_size_parts)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ that DiT trained with the adapter's conditioning)."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from lora_for_dummies.checkpoints.expected import check_expected, indexed_count
 from lora_for_dummies.errors import CheckpointError
 from lora_for_dummies.families.anima.architecture import AnimaConfig, native_shapes
 
@@ -45,12 +45,6 @@ def is_anima_lora(keys: list[str]) -> bool:
         and not any("double_blocks" in k or "transformer_blocks" in k for k in keys)
 
 
-def _count(keys: list[str], prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.")
-    found = {int(m.group(1)) for key in keys if (m := pattern.match(key))}
-    return max(found) + 1 if found else 0
-
-
 def anima_layout(view: Any) -> AnimaLayout | None:
     """The Anima layout of an open file, or None if it holds none. Raises CheckpointError for a
     Cosmos-Predict2 DiT without the adapter, and a file with a tensor missing or misshapen."""
@@ -67,31 +61,15 @@ def anima_layout(view: Any) -> AnimaLayout | None:
     adapter_dim = view.shape(prefix + ADAPTER)[0]
     adapter_head = view.shape(prefix + "llm_adapter.blocks.0.self_attn.q_norm.weight")[0]
     config = AnimaConfig(
-        dim=dim, blocks=_count(keys, prefix + "blocks"), heads=dim // head_dim,
+        dim=dim, blocks=indexed_count(keys, prefix + "blocks"), heads=dim // head_dim,
         context_dim=view.shape(prefix + "blocks.0.cross_attn.k_proj.weight")[1],
         adaln_rank=view.shape(prefix + "blocks.0.adaln_modulation_mlp.1.weight")[0],
         latent_channels=view.shape(prefix + "final_layer.linear.weight")[0] // 4,
-        adapter_dim=adapter_dim, adapter_blocks=_count(keys, prefix + "llm_adapter.blocks"),
+        adapter_dim=adapter_dim, adapter_blocks=indexed_count(keys, prefix + "llm_adapter.blocks"),
         adapter_heads=adapter_dim // adapter_head,
         adapter_vocab=view.shape(prefix + "llm_adapter.embed.weight")[0])
-    expected = native_shapes(config)
-    missing = [k for k in expected if prefix + k not in keys]
-    if missing:
-        raise CheckpointError(view.path, f"incomplete Anima file: {len(missing)} of its "
-                              f"{len(expected)} tensors are missing, e.g. {prefix + missing[0]}; "
-                              "download it again")
-    for key, shape in expected.items():
-        if tuple(view.shape(prefix + key)) != shape:
-            raise CheckpointError(view.path, f"{prefix + key} has shape "
-                                  f"{list(view.shape(prefix + key))}, not {list(shape)} as an "
-                                  "Anima file of this size holds")
-    counts: Counter[str] = Counter()
-    for key, shape in expected.items():
-        size = 1
-        for d in shape:
-            size *= d
-        counts[view.dtype(prefix + key)] += size
-    return AnimaLayout(prefix, config, counts.most_common(1)[0][0], sum(counts.values()))
+    dtype, parameters = check_expected(view, prefix, native_shapes(config), "Anima")
+    return AnimaLayout(prefix, config, dtype, parameters)
 
 
 def recognise_anima(path: Any) -> AnimaLayout:

@@ -11,12 +11,14 @@ weights cannot be trained or extracted as stored.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from lora_for_dummies.checkpoints.expected import check_expected, indexed_count
 from lora_for_dummies.errors import CheckpointError
 from lora_for_dummies.families.flux.architecture import (
     CHROMA,
@@ -107,18 +109,11 @@ class FluxPart:
     layout: FluxLayout | None = None  # for the transformer
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count
-
-
 def _stored_dtype(view: KeyView, keys: list[str]) -> tuple[str, int]:
     """(the dtype most parameters are stored in, the parameter count) of `keys`."""
     counts: Counter[str] = Counter()
     for key in keys:
-        counts[view.dtype(key)] += _numel(view.shape(key))
+        counts[view.dtype(key)] += math.prod(view.shape(key))
     return (counts.most_common(1)[0][0] if counts else "unknown"), sum(counts.values())
 
 
@@ -151,12 +146,6 @@ def _find_prefix(keys: list[str]) -> str | None:
     return None
 
 
-def _count_blocks(keys: list[str], prefix: str, kind: str) -> int:
-    pattern = re.compile(re.escape(prefix + kind) + r"\.(\d+)\.")
-    indices = {int(m.group(1)) for key in keys if (m := pattern.match(key))}
-    return max(indices) + 1 if indices else 0
-
-
 def _axes(head_dim: int) -> tuple[int, ...]:
     """RoPE axes summing to the head dim (BFL's (16, 56, 56) at 128); a file does not say."""
     if head_dim == FLUX_DEV.head_dim:
@@ -178,15 +167,15 @@ def _config_from_file(view: KeyView, prefix: str, keys: list[str]) -> FluxConfig
     config = replace(
         CHROMA if chroma else FLUX_DEV, hidden_size=hidden, in_channels=in_channels,
         num_heads=hidden // head_dim, axes_dim=_axes(head_dim),
-        depth=_count_blocks(keys, prefix, "double_blocks"),
-        depth_single_blocks=_count_blocks(keys, prefix, "single_blocks"),
+        depth=indexed_count(keys, prefix + "double_blocks"),
+        depth_single_blocks=indexed_count(keys, prefix + "single_blocks"),
         context_in_dim=shape("txt_in.weight")[1],
         out_channels=shape("final_layer.linear.weight")[0],
         mlp_ratio=shape("double_blocks.0.img_mlp.0.weight")[0] / hidden,
         guidance_embed=prefix + "guidance_in.in_layer.weight" in present)
     if chroma:
         width, approximator_in = shape("distilled_guidance_layer.in_proj.weight")
-        layers = _count_blocks(keys, prefix, "distilled_guidance_layer.layers")
+        layers = indexed_count(keys, prefix + "distilled_guidance_layer.layers")
         return replace(config, approximator_in=approximator_in, approximator_hidden=width,
                        approximator_layers=layers)
     return replace(config, vec_in_dim=shape("vector_in.in_layer.weight")[1])
@@ -212,18 +201,7 @@ def flux_layout(view: KeyView) -> FluxLayout | None:
                               "not supported yet")
     config = _config_from_file(view, prefix, keys)
     expected = transformer_shapes(config)
-    present = set(keys)
-    missing = [k for k in expected if prefix + k not in present]
-    if missing:
-        raise CheckpointError(view.path, f"incomplete {config.variant} Flux file: {len(missing)} "
-                              f"of its {len(expected)} tensors are missing, e.g. "
-                              f"{prefix + missing[0]}; download it again")
-    for key, shape in expected.items():
-        if tuple(view.shape(prefix + key)) != shape:
-            raise CheckpointError(view.path, f"{prefix + key} has shape "
-                                  f"{list(view.shape(prefix + key))}, not {list(shape)} as a "
-                                  f"Flux {config.variant} file of this size holds")
-    dtype, parameters = _stored_dtype(view, [prefix + k for k in expected])
+    dtype, parameters = check_expected(view, prefix, expected, f"{config.variant} Flux")
     return FluxLayout(
         variant=config.variant, prefix=prefix, depth=config.depth,
         depth_single_blocks=config.depth_single_blocks, hidden_size=config.hidden_size,
@@ -288,7 +266,7 @@ def _encoder_or_vae(view: KeyView) -> FluxPart | None:
             ("clip_l", clip, "text_model.encoder.layers", "layers", (768, 12), "CLIP-L", "CLIP"),
             ("t5xxl", t5, "encoder.block", "blocks", (4096, 24), "T5-XXL", "T5")):
         if anchor in keys:
-            width, count = view.shape(anchor)[1], _count_blocks(keys, "", blocks_key)
+            width, count = view.shape(anchor)[1], indexed_count(keys, blocks_key)
             name = full if (width, count) == size else short
             extra = "" if name == full else f"; Flux's {full} has {size[1]} × {size[0]}"
             return FluxPart(kind, f"a {name} text encoder ({count} {unit}, width {width}"

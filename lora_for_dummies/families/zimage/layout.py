@@ -12,15 +12,14 @@ has: its fused qkv is not 3 × dim rows, and it is named and refused.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from lora_for_dummies.checkpoints.expected import check_expected, indexed_count
 from lora_for_dummies.errors import CheckpointError
 from lora_for_dummies.families.zimage.architecture import (
     ZImageConfig,
     native_shapes,
-    parameter_count,
 )
 from lora_for_dummies.families.zimage.keys import Slice, diffusers_map
 
@@ -78,12 +77,6 @@ def _find(keys: list[str]) -> tuple[str, str] | None:
     return None
 
 
-def _count(keys: list[str], prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.")
-    found = {int(m.group(1)) for key in keys if (m := pattern.match(key))}
-    return max(found) + 1 if found else 0
-
-
 def _config(view: Any, prefix: str, names: str, keys: list[str]) -> ZImageConfig:
     embedder = prefix + ("x_embedder.weight" if names == "native" else "all_x_embedder.2-1.weight")
     if embedder not in keys:
@@ -94,8 +87,8 @@ def _config(view: Any, prefix: str, names: str, keys: list[str]) -> ZImageConfig
                      else "layers.0.attention.norm_k.weight")
     head_dim = view.shape(norm)[0] if norm in keys else 128
     cap = prefix + "cap_embedder.1.weight"
-    config = ZImageConfig(dim=dim, n_layers=_count(keys, prefix + "layers"),
-                          n_refiner_layers=_count(keys, prefix + "noise_refiner"),
+    config = ZImageConfig(dim=dim, n_layers=indexed_count(keys, prefix + "layers"),
+                          n_refiner_layers=indexed_count(keys, prefix + "noise_refiner"),
                           n_heads=max(1, dim // head_dim),
                           cap_feat_dim=view.shape(cap)[1] if cap in keys else 2560,
                           in_channels=patch_channels // 4)
@@ -124,22 +117,8 @@ def zimage_layout(view: Any) -> ZImageLayout | None:
     if names == "diffusers":
         expected = {name: _rows_shape(expected, rows) for name, rows in
                     diffusers_map(config).items()}
-    present = set(keys)
-    missing = [k for k in expected if prefix + k not in present]
-    if missing:
-        raise CheckpointError(view.path, f"incomplete Z-Image file: {len(missing)} of its "
-                              f"{len(expected)} tensors are missing, e.g. {prefix + missing[0]}; "
-                              "download it again")
-    for key, shape in expected.items():
-        if tuple(view.shape(prefix + key)) != shape:
-            raise CheckpointError(view.path, f"{prefix + key} has shape "
-                                  f"{list(view.shape(prefix + key))}, not {list(shape)} as a "
-                                  "Z-Image file of this size holds")
-    counts: Counter[str] = Counter()
-    for key in expected:
-        counts[view.dtype(prefix + key)] += parameter_count({key: expected[key]})
-    return ZImageLayout(prefix, names, config, counts.most_common(1)[0][0],
-                        sum(counts.values()))
+    dtype, parameters = check_expected(view, prefix, expected, "Z-Image")
+    return ZImageLayout(prefix, names, config, dtype, parameters)
 
 
 def _rows_shape(native: dict[str, tuple[int, ...]], rows: Slice) -> tuple[int, ...]:
