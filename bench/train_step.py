@@ -71,6 +71,29 @@ def _step_ended() -> None:
     MARKS["peak_steps"] = peak_rss_gb()
 
 
+# `--profile`: torch's profiler over the second step of a child (the first one caches).
+PROFILE: dict[str, Any] = {"on": False, "profiler": None}
+PROFILE_ROWS = 15
+
+
+def _profile_step(done: int) -> None:
+    """Start the profiler when step 1 ends, print its table when step 2 ends."""
+    if not PROFILE["on"]:
+        return
+    import torch
+
+    if done == 1:
+        PROFILE["profiler"] = torch.profiler.profile(activities=[
+            torch.profiler.ProfilerActivity.CPU])
+        PROFILE["profiler"].start()
+    elif done == 2 and PROFILE["profiler"] is not None:
+        profiler, PROFILE["profiler"] = PROFILE["profiler"], None
+        profiler.stop()
+        table = profiler.key_averages().table(sort_by="self_cpu_time_total",
+                                              row_limit=PROFILE_ROWS)
+        print("PROFILE step 2, by self CPU time:\n" + table, flush=True)
+
+
 def _first_step_reporter() -> Any:
     """A Reporter that notes when each step ends (the trainer reports step 0 before step 1)."""
     from lora_for_dummies.progress import Reporter
@@ -79,6 +102,7 @@ def _first_step_reporter() -> Any:
         def step(self, done: int, text: str = "") -> None:
             if done:
                 _step_ended()
+                _profile_step(done)
             super().step(done, text)
 
     return StepMarks()
@@ -199,6 +223,7 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
         losses.append(float(loss.detach()))
         times.append(time.perf_counter() - start)
         _step_ended()
+        _profile_step(step + 1)
     return times, losses
 
 
@@ -234,6 +259,7 @@ def preset(base: Path, images: Path, tier_name: str, steps: int, run: Path, devi
 
 def child(args: argparse.Namespace) -> None:
     MARKS["start"] = time.perf_counter()  # before torch and the models are loaded
+    PROFILE["on"] = args.profile
     import torch
 
     images = prepare(args.family, args.images)
@@ -265,7 +291,12 @@ def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
                "--images", str(args.images)]
     if args.preset:
         command += ["--preset", args.preset]
+    if args.profile:
+        command += ["--profile"]
     output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
+    if args.profile:  # the profile's top lines, for the next change to be judged the same way
+        table = output[output.index("PROFILE "):output.index("RESULT ")]
+        print(f"-- {which}: " + table.rstrip())
     return json.loads(next(line for line in output.splitlines()
                            if line.startswith("RESULT "))[7:])
 
@@ -297,6 +328,8 @@ def main() -> None:
                         "Wizard (sdxl-8gb, sdxl-12gb, sdxl-16gb, sdxl-24gb): peak VRAM and it/s "
                         "beside the tier's estimate")
     parser.add_argument("--images", type=int, default=1, help="training images (768 px)")
+    parser.add_argument("--profile", action="store_true", help="print torch's profile of "
+                        "each side's second step (its top lines by self CPU time)")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:

@@ -54,8 +54,12 @@ def _walk_the_tab(demo, incoming: Path, blip_folder: Path | None):
     assert ["sks", 2] in frequency
 
     select = _handler(demo, "lfd_caption_stem", "select_handler")
-    stem, text, image = select("my dog", "main", types.SimpleNamespace(index=0))
+    stem, text, image = select("my dog", "main", "", types.SimpleNamespace(index=0))
     assert stem == "a" and text == "sks, dog" and Path(image).stem == "a"
+    # The image already open (clicked again, or highlighted after a finding): what was typed
+    # since stays in the editor (issue 23: the highlight's click reloaded the file over it)
+    again = select("my dog", "main", "a", types.SimpleNamespace(index=0))
+    assert all(isinstance(u, dict) and "value" not in u for u in again), again
     label = handler_for(demo, find_block(demo, "lfd_caption_tokens"))("sks, dog, " * 30)
     assert "over 75" in label
     saved = _handler(demo, "lfd_caption_message", "on_save")("my dog", "main", "b", "sks, cat")

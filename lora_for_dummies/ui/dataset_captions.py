@@ -146,10 +146,15 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
 
 
     # -- wiring ------------------------------------------------------------------------
-    def select_handler(name: str, concept_name: str, evt: gr.SelectData) -> tuple[Any, ...]:
+    def select_handler(name: str, concept_name: str, current: str,
+                       evt: gr.SelectData) -> tuple[Any, ...]:
         gallery_items = ctl.gallery(name, concept_name)
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
         chosen = gallery_items[index][1] if index < len(gallery_items) else ""
+        if chosen and chosen == current:
+            # The image the editor already shows (clicked again, or highlighted by FOLLOW_JS):
+            # reloading its file would drop what was typed since.
+            return compat.update(), compat.update(), compat.update()
         return chosen, ctl.load_caption(name, concept_name or MAIN, chosen) if chosen else "", \
             gallery_items[index][0] if chosen else None
 
@@ -159,7 +164,7 @@ def build_captions(host: Host, ctl: DatasetController, dataset: Any, concept: An
                      stem_name: str = "") -> tuple[Any, ...]:
         return ctl.editor_now(name, concept_name, stem_name) + (ctl.frequency(name,
                                                                               concept_name),)
-    compat.then_js(images.select(select_handler, [dataset, concept], editor), SHORTCUT_JS)
+    compat.then_js(images.select(select_handler, [dataset, concept, stem], editor), SHORTCUT_JS)
 
     def on_previous(name: str, concept_name: str, stem_name: str) -> tuple[Any, ...]:
         return ctl.neighbour(name, concept_name, stem_name, -1)
