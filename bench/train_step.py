@@ -71,27 +71,28 @@ def _step_ended() -> None:
     MARKS["peak_steps"] = peak_rss_gb()
 
 
-# `--profile`: torch's profiler over the second step of a child (the first one caches).
-PROFILE: dict[str, Any] = {"on": False, "profiler": None}
+# `--profile N`: torch's profiler over step N of a child (1: loading done, caching inside; 2:
+# a steady step).
+PROFILE: dict[str, Any] = {"step": 0, "profiler": None}
 PROFILE_ROWS = 15
 
 
 def _profile_step(done: int) -> None:
-    """Start the profiler when step 1 ends, print its table when step 2 ends."""
-    if not PROFILE["on"]:
+    """Start the profiler when step N - 1 ends, print its table when step N ends."""
+    if not PROFILE["step"]:
         return
     import torch
 
-    if done == 1:
+    if done == PROFILE["step"] - 1:
         PROFILE["profiler"] = torch.profiler.profile(activities=[
             torch.profiler.ProfilerActivity.CPU])
         PROFILE["profiler"].start()
-    elif done == 2 and PROFILE["profiler"] is not None:
+    elif done == PROFILE["step"] and PROFILE["profiler"] is not None:
         profiler, PROFILE["profiler"] = PROFILE["profiler"], None
         profiler.stop()
         table = profiler.key_averages().table(sort_by="self_cpu_time_total",
                                               row_limit=PROFILE_ROWS)
-        print("PROFILE step 2, by self CPU time:\n" + table, flush=True)
+        print(f"PROFILE step {done}, by self CPU time:\n" + table, flush=True)
 
 
 def _first_step_reporter() -> Any:
@@ -102,7 +103,7 @@ def _first_step_reporter() -> Any:
         def step(self, done: int, text: str = "") -> None:
             if done:
                 _step_ended()
-                _profile_step(done)
+            _profile_step(done)  # step 0: loading is done, step 1 begins
             super().step(done, text)
 
     return StepMarks()
@@ -192,6 +193,7 @@ def reference(base: Path, images: Path, resolution: int, steps: int, seed: int =
     with Image.open(path) as image:
         original = image.size
     times, losses = [], []
+    _profile_step(0)
     for step in range(steps):
         start = time.perf_counter()
         pixels, top_left = load_pixels(Item(path, caption, 0, False, (resolution, resolution),
@@ -259,7 +261,7 @@ def preset(base: Path, images: Path, tier_name: str, steps: int, run: Path, devi
 
 def child(args: argparse.Namespace) -> None:
     MARKS["start"] = time.perf_counter()  # before torch and the models are loaded
-    PROFILE["on"] = args.profile
+    PROFILE["step"] = args.profile
     import torch
 
     images = prepare(args.family, args.images)
@@ -292,7 +294,7 @@ def measure(which: str, args: argparse.Namespace, resolution: int) -> dict:
     if args.preset:
         command += ["--preset", args.preset]
     if args.profile:
-        command += ["--profile"]
+        command += ["--profile", str(args.profile)]
     output = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
     if args.profile:  # the profile's top lines, for the next change to be judged the same way
         table = output[output.index("PROFILE "):output.index("RESULT ")]
@@ -328,8 +330,9 @@ def main() -> None:
                         "Wizard (sdxl-8gb, sdxl-12gb, sdxl-16gb, sdxl-24gb): peak VRAM and it/s "
                         "beside the tier's estimate")
     parser.add_argument("--images", type=int, default=1, help="training images (768 px)")
-    parser.add_argument("--profile", action="store_true", help="print torch's profile of "
-                        "each side's second step (its top lines by self CPU time)")
+    parser.add_argument("--profile", type=int, choices=[1, 2], default=0, help="print torch's "
+                        "profile of each side's step 1 (loading done) or 2 (steady), its top "
+                        "lines by self CPU time; that step runs slower for it")
     parser.add_argument("--child", choices=["ours", "reference"])
     args = parser.parse_args()
     if args.child:
