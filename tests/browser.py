@@ -350,8 +350,16 @@ def add_concept(ui: GradioPage, base: str, dataset: str, settings: dict[str, Any
     ui.wait_text("lfd_train_images_line", "images")
     ui.open_section("lfd_train_section_concepts")  # gradio 4 draws no rows of a hidden table
     ui.wait_text("lfd_train_concepts", "HIGHRES_CONCEPT")
-    ui.radio("lfd_train_which", "low")
-    ui.click("lfd_train_add_concept")
-    ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT")
+    # gradio 5 may answer the dataset's guided fill (which rewrites the table) after this
+    # click's: the row is then gone, and a person adds it again; so does the test.
+    for attempt in range(3):
+        ui.radio("lfd_train_which", "low")
+        ui.click("lfd_train_add_concept")
+        try:
+            ui.wait_text("lfd_train_concepts", "LOWRES_CONCEPT", timeout=20)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     for key, value in settings.items():
         ui.setting(key, value)

@@ -57,7 +57,8 @@ def test_train_a_lokr_from_the_train_tab(demo):
     assert "A1111, Forge, Forge Neo, ComfyUI; not diffusers" in described, described
     if SHOTS is not None:
         ui.screenshot(SHOTS / "models_lora.png", "lfd_models_lora_details")
-    ui.reload("Train")  # the form survives a refresh, the kind with it
+    ui.reload("Models")  # the page comes back where it was, and the form survives a refresh,
+    ui.tab("Train")  # the kind with it
     ui.open_section("lfd_train_section_network")
     ui.wait_for(lambda: ui.value("lfd_train_network_kind") == "lokr", "lokr after the refresh",
                 shows=lambda: ui.value("lfd_train_network_kind"))

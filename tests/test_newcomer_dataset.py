@@ -127,3 +127,21 @@ def test_a_clean_preflight_says_so_and_the_demo_opens_on_its_base_from_a_relativ
     assert rows == [] and "No problems found." in summary
     rows, summary = DatasetController(host).preflight("demo dog", 512, "sd1")
     assert len(rows) == 1 and "1 thing to look at" in summary  # one photo is 480 px high
+
+
+def test_step_3_counts_blank_caption_files_as_no_caption(tmp_path):
+    """The beginner trial: 6 images, 4 of them with an empty .txt, and step 3 said "6 with a
+    caption (100 %)" beside a pre-flight check that listed 4 empty captions."""
+    host = StandaloneHost(tmp_path / "data")
+    dataset = create_dataset(host.datasets_dir(), "shapes")
+    originals = dataset.folder(dataset.concept(""), "originals")
+    for i in range(3):
+        save(photo(96, 96, i), originals / f"{i}.png")
+    (originals / "0.txt").write_text("zqshp, a red square", encoding="utf-8")
+    (originals / "1.txt").write_text("  \n", encoding="utf-8")
+    process_concept(dataset, "", ProcessSettings(high=64, low=64))
+    line = TrainController(host).images_line("shapes", "main")
+    assert "3 images, 1 with a caption (33 %)" in line, line
+    report = run_preflight(open_dataset(host.datasets_dir() / "shapes"), 64, 1, 10)
+    empty = {f.file for c in report.concepts for f in c.findings if f.kind == "caption_empty"}
+    assert "1.txt" in empty, empty  # the check and the line agree on the blank one

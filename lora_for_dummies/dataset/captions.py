@@ -79,6 +79,16 @@ def read_caption(path: Path) -> Caption:
     return Caption(text, encoding, "; ".join(notes))
 
 
+def has_caption(image: Path) -> bool:
+    """Whether an image has a caption with words in it: a missing or blank .txt is none (the
+    pre-flight check calls a blank one "empty caption"; training then uses the trigger word)."""
+    caption = Path(image).with_suffix(".txt")
+    try:
+        return bool(read_caption(caption).text.strip())
+    except OSError:
+        return False
+
+
 def write_caption(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 

@@ -281,7 +281,9 @@ class TrainController:
 
 
 def image_summary(folder: Path) -> tuple[int, int]:
-    """(images, images with a caption) in a processed concept folder."""
+    """(images, images with a caption that says something) in a processed concept folder."""
+    from lora_for_dummies.dataset.captions import has_caption
+
     images = [p for p in folder.iterdir() if is_image(p)] if folder.is_dir() else []
-    captioned = sum(1 for p in images if p.with_suffix(".txt").is_file())
+    captioned = sum(1 for p in images if has_caption(p))
     return len(images), captioned
